@@ -1,0 +1,37 @@
+# The two commands of the README: `make local` and `make test`.  Both install what they need
+# from this repository's own files (requirements.txt, package.json + lock, the pinned artifacts).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: local test setup stop-anvil clean
+
+setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.installed-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build/keep-core/.version: scripts/fetch_keep_artifacts.sh
+	scripts/fetch_keep_artifacts.sh build/keep-core
+
+# The main job on the embedded default stack: anvil on 127.0.0.1:8545, contracts migrated,
+# stack outputs printed.  Re-running it sends nothing unless something changed.
+local: setup
+	$(PY) -m offline_stack local
+
+# The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
+test: setup
+	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+stop-anvil:
+	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid) && rm -f build/anvil.pid
+
+clean: stop-anvil
+	rm -rf build

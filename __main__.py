@@ -1,0 +1,27 @@
+"""keep-cd: contracts, operators and keep-clients of one environment, as one Pulumi program.
+
+Wiring only: settings come from stack config (stack_settings), each part is a resource or
+component of its own, and every dependency between them is an Output, so the engine orders
+chain before cluster by itself.
+"""
+
+import pulumi
+
+from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
+from stack_settings import load_settings
+
+settings = load_settings()
+
+contracts = ContractsMigration(
+    "contracts",
+    ContractsMigrationArgs(
+        plan=settings.contracts.plan,
+        artifacts_dir=settings.contracts.artifacts_dir,
+        rpc_url=settings.contracts.rpc_url,
+        chain_id=settings.contracts.chain_id,
+        params=settings.contracts.plan_params,
+    ),
+)
+
+pulumi.export("addressBook", contracts.address_book)
+pulumi.export("deployer", contracts.deployer)

@@ -1,0 +1,383 @@
+"""Migrating a resolved plan to a chain: decide per step, adopt what a killed run sent, send the rest.
+
+The state a migration leaves (the resource's outputs) is a plain dict:
+
+    contracts:    name -> {address, tx_hash, block, content_key, bytecode_hash, args_hash, code_hash,
+                           artifact, artifact_path, abi_hash, deps: {dep name -> address}}
+    address_book: name -> address                    (what the rest of the program consumes)
+    calls:        name -> {content_key, call_id, tx_hash, block}
+    history:      content_key -> {name, address, tx_hash, block, code_hash, deps}
+                  every deployment ever made by this stack: rollback re-points by key
+    calls_done:   [call_id]  keccak(target address ++ calldata) of every call in effect
+    deployer, genesis_hash, next_nonce, last_run
+
+Decisions (``assess``), per contract in dependency order:
+  reuse    recorded with the same content key, its code is still there, its dependencies unchanged
+  repoint  not current, but an earlier deployment with this key is still on chain (rollback): 0 txs
+  deploy   otherwise, with the reason: new, bytecode changed, constructor args changed,
+           dependency redeployed, no code at the recorded address (chain reset)
+and per call: skip when its exact (target, calldata) was done before or its ``done_when`` view
+already answers as wanted; send otherwise.
+
+``assess`` only reads the chain; it serves ``diff`` (preview) and the change report.
+``migrate`` also sends, and is crash-safe: before sending it waits for the deployer's pending
+transactions, then looks at every transaction the deployer sent since the last recorded nonce
+(``eth_getTransactionBySenderAndNonce``, or a scan of recent blocks where the node lacks it).  A
+creation whose init code (linked bytecode + encoded arguments) is exactly the one a step needs is
+adopted at its CREATE address; a call with exactly the needed calldata counts as done.  Nothing a
+killed run sent is ever sent twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from .artifacts import link_bytecode
+from .chain import code_hash, create_address, genesis_hash
+from .errors import InsufficientFunds
+from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
+from .transactions import PipelinedSender, TxRequest, account_lock
+
+REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
+
+
+@dataclass
+class StepDecision:
+    name: str
+    kind: str  # contract | call
+    action: str
+    reason: str
+    address: Optional[str] = None
+
+    def line(self) -> str:
+        where = f" at {self.address}" if self.address else ""
+        return f"{self.kind} {self.name}: {self.action}{where} ({self.reason})"
+
+
+def init_code(step: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
+    # step.libraries maps placeholder -> the plan contract that provides that library
+    libs = {provider: addresses[provider] for provider in step.libraries.values()}
+    code = bytes.fromhex(link_bytecode(step.artifact, libs, step.libraries))
+    return code + encoder.encode_values(step.arg_types, step.args, addresses, deployer, f"contract {step.name}")
+
+
+def call_data(step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
+    return encoder.encode_call(step.fn_abi, step.args, addresses, deployer)
+
+
+def call_id(target: str, data: bytes) -> str:
+    return keccak(bytes.fromhex(target[2:].lower()) + data).hex()
+
+
+def _done_when_holds(w3: Web3, step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bool:
+    spec = step.done_when
+    if not spec:
+        return False
+    fn = step.abi_artifact.function_abi(spec["function"], len(spec.get("args", [])))
+    contract = w3.eth.contract(address=to_checksum_address(addresses[step.target]), abi=[fn])
+    args = [encoder.value(a, addresses, deployer) for a in spec.get("args", [])]
+    try:
+        got = contract.functions[fn["name"]](*args).call()
+    except Exception:
+        return False
+    want = encoder.value(spec.get("equals"), addresses, deployer)
+    if isinstance(got, str) and isinstance(want, str):
+        return got.lower() == want.lower()
+    return got == want
+
+
+class Migration:
+    """One plan against one chain, given what the last run recorded (``olds``)."""
+
+    def __init__(
+        self,
+        plan: MigrationPlan,
+        resolved: ResolvedPlan,
+        store,
+        w3: Web3,
+        olds: Optional[dict],
+        deployer: str,
+        log: Callable[[str], None] = lambda _m: None,
+    ):
+        self.plan = plan
+        self.resolved = resolved
+        self.w3 = w3
+        self.olds = olds or {}
+        self.deployer = to_checksum_address(deployer)
+        self.encoder = ArgEncoder(store, plan, resolved.params)
+        self.log = log
+        self.genesis = genesis_hash(w3)
+        self.chain_reset = bool(self.olds.get("genesis_hash")) and self.olds.get("genesis_hash") != self.genesis
+
+    # -- reading ----------------------------------------------------------------------------------
+    def _code_matches(self, address: str, recorded_code_hash: Optional[str]) -> bool:
+        if self.chain_reset or not address:
+            return False
+        now = code_hash(self.w3, address)
+        return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
+
+    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict) -> StepDecision:
+        old = (self.olds.get("contracts") or {}).get(step.name)
+        deps_now = {d: addresses.get(d) for d in step.deps}
+        if old and old.get("content_key") == step.content_key and old.get("deps", {}) == deps_now:
+            if self._code_matches(old["address"], old.get("code_hash")):
+                return StepDecision(step.name, "contract", REUSE, "unchanged", old["address"])
+        earlier = (self.olds.get("history") or {}).get(step.content_key)
+        if earlier and earlier.get("deps", {}) == deps_now and self._code_matches(earlier["address"], earlier.get("code_hash")):
+            why = "rollback to an earlier deployment" if old else "an earlier deployment of the same content"
+            return StepDecision(step.name, "contract", REPOINT, why, earlier["address"])
+        if not old:
+            reason = "new contract"
+        elif self.chain_reset:
+            reason = "chain reset (genesis block changed)"
+        elif old.get("bytecode_hash") != step.artifact.bytecode_hash:
+            reason = "bytecode changed"
+        elif old.get("args_hash") != step.args_hash:
+            reason = "constructor args changed"
+        else:
+            moved = [d for d in step.deps if decided.get(d) in (DEPLOY, REPOINT, ADOPT) or deps_now.get(d) != old.get("deps", {}).get(d)]
+            if moved:
+                reason = f"dependency {moved[0]} redeployed"
+            else:
+                reason = f"no code at {old['address']} any more (chain reset?)"
+        return StepDecision(step.name, "contract", DEPLOY, reason)
+
+    def assess(self) -> list:
+        """What a run would do, step by step, reading the chain only."""
+        decisions: list = []
+        addresses: dict = {}
+        decided: dict = {}
+        for step in self.resolved.deploys.values():
+            d = self._decide_contract(step, addresses, decided)
+            decided[step.name] = d.action
+            addresses[step.name] = d.address  # None where it will be deployed
+            decisions.append(d)
+        for step in self.resolved.calls.values():
+            decisions.append(self._decide_call(step, addresses, decided))
+        return decisions
+
+    def _decide_call(self, step: ResolvedCall, addresses: dict, decided: dict) -> StepDecision:
+        moved = [d for d in step.deps if decided.get(d) == DEPLOY or addresses.get(d) is None]
+        if moved:
+            return StepDecision(step.name, "call", SEND, f"{moved[0]} is (re)deployed")
+        data = call_data(step, self.encoder, addresses, self.deployer)
+        cid = call_id(addresses[step.target], data)
+        if cid in set(self.olds.get("calls_done") or []) and not self.chain_reset:
+            return StepDecision(step.name, "call", SKIP, "done before with these arguments")
+        if _done_when_holds(self.w3, step, self.encoder, addresses, self.deployer):
+            return StepDecision(step.name, "call", SKIP, "already in effect on chain")
+        old = (self.olds.get("calls") or {}).get(step.name)
+        return StepDecision(step.name, "call", SEND, "arguments changed" if old else "new call")
+
+    # -- adopting what a killed run sent ----------------------------------------------------------
+    def _sent_since(self, first: int, end: int) -> list:
+        """The deployer's transactions with nonces in [first, end), oldest first."""
+        if end <= first:
+            return []
+        txs = []
+        try:
+            for n in range(first, end):
+                tx = self.w3.provider.make_request("eth_getTransactionBySenderAndNonce", [self.deployer, hex(n)])
+                if "error" in tx:
+                    raise NotImplementedError(tx["error"])
+                if tx.get("result"):
+                    txs.append(tx["result"])
+            return txs
+        except NotImplementedError:
+            pass
+        # Nodes without that method: walk back from the head until every nonce is accounted for.
+        wanted = set(range(first, end))
+        found: dict = {}
+        head = self.w3.eth.block_number
+        floor = max(0, int(self.olds.get("last_run", {}).get("block", 0) or 0) - 1)
+        for number in range(head, floor - 1, -1):
+            block = self.w3.eth.get_block(number, full_transactions=True)
+            for tx in block["transactions"]:
+                if tx["from"].lower() == self.deployer.lower() and tx["nonce"] in wanted:
+                    found[tx["nonce"]] = {
+                        "hash": tx["hash"].hex(),
+                        "to": tx["to"],
+                        "input": "0x" + bytes(tx["input"]).hex(),
+                        "nonce": hex(tx["nonce"]),
+                        "blockNumber": hex(number),
+                    }
+            if len(found) == len(wanted):
+                break
+        return [found[n] for n in sorted(found)]
+
+    def _adoption_index(self, first: int, end: int) -> tuple:
+        creates: dict = {}
+        calls: dict = {}
+        for tx in self._sent_since(first, end):
+            data = bytes.fromhex(tx["input"][2:]) if isinstance(tx["input"], str) else bytes(tx["input"])
+            nonce = int(tx["nonce"], 16) if isinstance(tx["nonce"], str) else int(tx["nonce"])
+            block = int(tx["blockNumber"], 16) if isinstance(tx["blockNumber"], str) else int(tx["blockNumber"])
+            record = {"tx_hash": tx["hash"] if isinstance(tx["hash"], str) else tx["hash"].hex(), "block": block, "nonce": nonce}
+            if not tx.get("to"):
+                creates[keccak(data)] = {**record, "address": create_address(self.deployer, nonce)}
+            else:
+                calls[call_id(to_checksum_address(tx["to"]), data)] = record
+        return creates, calls
+
+    # -- sending ----------------------------------------------------------------------------------
+    def migrate(self, account) -> dict:
+        """Bring the chain to the plan; returns the full new state (the resource's outputs)."""
+        started = time.monotonic()
+        sender = PipelinedSender(self.w3, account, log=self.log)
+        with account_lock(sender.chain_id, self.deployer):
+            first_nonce = sender.settled_nonce()
+            floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
+            creates, called = self._adoption_index(min(floor, first_nonce), first_nonce)
+            addresses: dict = {}
+            decided: dict = {}
+            decisions: list = []
+            requests: list = []
+            pending_deploys: dict = {}
+            nonce = first_nonce
+            for step in self.resolved.deploys.values():
+                d = self._decide_contract(step, addresses, decided)
+                if d.action == DEPLOY:
+                    code = init_code(step, self.encoder, addresses, self.deployer)
+                    adopted = creates.get(keccak(code))
+                    if adopted and code_hash(self.w3, adopted["address"]):
+                        d = StepDecision(step.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
+                        pending_deploys[step.name] = (None, adopted)
+                    else:
+                        d.address = create_address(self.deployer, nonce)
+                        req = TxRequest(label=f"deploy {step.name}", to=None, data=code)
+                        requests.append(req)
+                        pending_deploys[step.name] = (req, None)
+                        nonce += 1
+                decided[step.name] = d.action
+                addresses[step.name] = d.address
+                decisions.append(d)
+            call_reqs: dict = {}
+            for step in self.resolved.calls.values():
+                data = call_data(step, self.encoder, addresses, self.deployer)
+                cid = call_id(addresses[step.target], data)
+                d = self._decide_call(step, addresses, decided)
+                if cid in called:
+                    d = StepDecision(step.name, "call", ADOPT, "sent by an interrupted run")
+                    call_reqs[step.name] = (None, called[cid], cid)
+                elif d.action == SEND:
+                    req = TxRequest(label=f"call {step.name}", to=addresses[step.target], data=data)
+                    requests.append(req)
+                    call_reqs[step.name] = (req, None, cid)
+                    nonce += 1
+                else:
+                    call_reqs[step.name] = (None, None, cid)
+                decisions.append(d)
+            for d in decisions:
+                self.log(d.line())
+            self._check_funds(requests)
+            if requests:
+                sender.send(requests, first_nonce)
+            next_nonce = first_nonce + len(requests)
+        return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
+
+    def _check_funds(self, requests: list) -> None:
+        """Refuse before sending anything when the balance cannot pay even the cheapest outcome.
+
+        The exact gas of a dependent step is only known once its dependencies are in the node's
+        pending state; a lower bound is not: intrinsic gas, calldata, and 200 gas per byte of code
+        a creation stores.  The sender checks again, exactly, before each transaction.
+        """
+        if not requests:
+            return
+        need_gas = 0
+        for r in requests:
+            calldata_gas = sum(16 if b else 4 for b in r.data)
+            need_gas += 21_000 + calldata_gas
+            if r.to is None:
+                need_gas += 32_000
+        for name, step in self.resolved.deploys.items():
+            if any(r.label == f"deploy {name}" for r in requests):
+                need_gas += 200 * (len(step.artifact.deployed_bytecode) // 2)
+        block = self.w3.eth.get_block("latest")
+        price = int(block.get("baseFeePerGas") or self.w3.eth.gas_price)
+        need = need_gas * price
+        balance = int(self.w3.eth.get_balance(self.deployer))
+        if balance < need:
+            raise InsufficientFunds(
+                f"deployer {self.deployer}: balance {Web3.from_wei(balance, 'ether')} ETH is below the "
+                f"{Web3.from_wei(need, 'ether')} ETH that {len(requests)} transactions need at least "
+                f"({need_gas} gas at {price} wei); nothing was sent"
+            )
+
+    def _outputs(self, addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started) -> dict:
+        olds = self.olds
+        history = {} if self.chain_reset else dict(olds.get("history") or {})
+        calls_done = [] if self.chain_reset else list(olds.get("calls_done") or [])
+        contracts = {}
+        by_name = {d.name: d for d in decisions}
+        for step in self.resolved.deploys.values():
+            d = by_name[step.name]
+            deps = {dep: addresses[dep] for dep in step.deps}
+            if d.action == REUSE:
+                rec = dict(olds["contracts"][step.name])
+            elif d.action == REPOINT:
+                rec = dict(history[step.content_key])
+            else:
+                req, adopted = pending_deploys[step.name]
+                if req is not None:
+                    rec = {"tx_hash": req.tx_hash, "block": int(req.receipt["blockNumber"])}
+                else:
+                    rec = {"tx_hash": adopted["tx_hash"], "block": adopted["block"]}
+                rec["address"] = d.address
+                rec["code_hash"] = code_hash(self.w3, d.address)
+            rec.update(
+                name=step.name,
+                address=to_checksum_address(d.address),
+                deps=deps,
+                content_key=step.content_key,
+                bytecode_hash=step.artifact.bytecode_hash,
+                args_hash=step.args_hash,
+                artifact=step.artifact.name,
+                artifact_path=step.artifact.path,
+                abi_hash=step.artifact.abi_hash,
+            )
+            contracts[step.name] = rec
+            history[step.content_key] = {
+                k: rec[k] for k in ("name", "address", "tx_hash", "block", "code_hash", "deps")
+            }
+        calls = {}
+        for step in self.resolved.calls.values():
+            d = by_name[step.name]
+            req, adopted, cid = call_reqs[step.name]
+            old = (olds.get("calls") or {}).get(step.name) or {}
+            if req is not None:
+                rec = {"tx_hash": req.tx_hash, "block": int(req.receipt["blockNumber"])}
+            elif adopted is not None:
+                rec = {"tx_hash": adopted["tx_hash"], "block": adopted["block"]}
+            else:
+                rec = {"tx_hash": old.get("tx_hash"), "block": old.get("block")}
+            rec.update(content_key=step.content_key, call_id=cid)
+            calls[step.name] = rec
+            if cid not in calls_done:
+                calls_done.append(cid)
+        blocks = list(sender.stats.blocks)
+        return {
+            "deployer": self.deployer,
+            "genesis_hash": self.genesis,
+            "contracts": contracts,
+            "address_book": {n: c["address"] for n, c in contracts.items()},
+            "calls": calls,
+            "history": history,
+            "calls_done": calls_done,
+            "next_nonce": next_nonce,
+            "last_run": {
+                "txs": sender.stats.txs,
+                "gas_used": sender.stats.gas_used,
+                "blocks": len(blocks),
+                "block": blocks[-1] if blocks else int(olds.get("last_run", {}).get("block", 0) or 0),
+                "first_block": blocks[0] if blocks else None,
+                "resends": sender.stats.resends,
+                "seconds": round(time.monotonic() - started, 3),
+                "decisions": [d.line() for d in decisions],
+            },
+        }

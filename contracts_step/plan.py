@@ -1,0 +1,415 @@
+"""Migration plans as data, and their resolution into a dependency graph with content keys.
+
+A plan lists contracts to deploy (artifact, constructor arguments, libraries) and calls to make
+after deployment (target, function, arguments, and optionally a view that tells when the call is
+already in effect).  Arguments are literals or references, written as small dicts so that a plan
+is plain JSON and can travel as a Pulumi resource input:
+
+    {"contract": "KeepToken"}             the address of a contract of the plan
+    {"config": "initializationPeriod"}    a value of the plan's parameters (stack config)
+    {"deployer": True}                    the deployer's address
+    {"calldata": {"contract": C, "function": F, "args": [...]}}   ABI-encoded call data, as bytes
+
+Resolution reads artifacts only (never the chain): it checks every reference, finds the libraries
+each bytecode needs, orders the steps so that every dependency comes first, and gives each step a
+*content key*: a hash of its unlinked bytecode, its arguments, and the content keys of everything it
+references.  The key changes exactly when the step or something it depends on changes, so it is what
+the address book of earlier deployments is keyed by (rollback re-points by key, sending nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from eth_abi import encode as abi_encode
+from eth_utils import function_abi_to_4byte_selector, is_address, to_checksum_address
+
+from .artifacts import Artifact, ArtifactStore
+from .errors import ConfigError, PlanError, UnlinkedLibrary
+
+
+@dataclass
+class Deploy:
+    name: str
+    artifact: Optional[str] = None  # artifact name; defaults to ``name``
+    args: list = field(default_factory=list)
+    # library name (as the artifact names it) -> plan contract that provides it; default: same name
+    libraries: dict = field(default_factory=dict)
+    # explicit placeholder -> library name, for artifacts that do not say
+    placeholders: dict = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    name: str  # unique label, e.g. "TokenGrant.authorizeStakingContract"
+    contract: str  # plan contract whose address is called
+    function: str
+    args: list = field(default_factory=list)
+    abi: Optional[str] = None  # artifact whose ABI applies at that address (a proxy's implementation)
+    # {"function": view, "args": [...], "equals": value}: the call is in effect when the view returns it
+    done_when: Optional[dict] = None
+
+
+@dataclass
+class MigrationPlan:
+    name: str
+    deploys: list
+    calls: list = field(default_factory=list)
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "deploys": [asdict(d) for d in self.deploys],
+            "calls": [asdict(c) for c in self.calls],
+        }
+
+    @staticmethod
+    def from_dict(data: dict) -> "MigrationPlan":
+        data = integral_numbers(data)
+        return MigrationPlan(
+            name=data["name"],
+            description=data.get("description", ""),
+            deploys=[Deploy(**d) for d in data.get("deploys", [])],
+            calls=[Call(**c) for c in data.get("calls", [])],
+        )
+
+
+def integral_numbers(value: Any) -> Any:
+    """Floats that are whole numbers back to ints: Pulumi carries numbers as doubles, and a
+    constructor argument of 1.0 would neither ABI-encode as uint nor hash like 1."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(v) for v in value]
+    return value
+
+
+def ref(name: str) -> dict:
+    return {"contract": name}
+
+
+def config(key: str) -> dict:
+    return {"config": key}
+
+
+DEPLOYER = {"deployer": True}
+
+
+def calldata(contract: str, function: str, *args: Any) -> dict:
+    return {"calldata": {"contract": contract, "function": function, "args": list(args)}}
+
+
+def _sha(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def abi_type(inp: dict) -> str:
+    t = inp["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(abi_type(c) for c in inp.get("components", [])) + ")" + t[len("tuple") :]
+    return t
+
+
+@dataclass
+class ResolvedDeploy:
+    name: str
+    artifact: Artifact
+    args: list
+    arg_types: list
+    libraries: dict  # placeholder -> plan contract name
+    deps: list  # plan contract names this one needs deployed first, in plan order
+    content_key: str
+    args_hash: str
+
+
+@dataclass
+class ResolvedCall:
+    name: str
+    target: str
+    abi_artifact: Artifact
+    fn_abi: dict
+    args: list
+    arg_types: list
+    deps: list
+    content_key: str
+    done_when: Optional[dict]
+
+
+@dataclass
+class ResolvedPlan:
+    name: str
+    deploys: dict  # name -> ResolvedDeploy, in dependency order
+    calls: dict  # name -> ResolvedCall, in plan order
+    params: dict
+    depth: int  # longest dependency chain, counted in steps
+
+    def order(self) -> list:
+        """Deploys in dependency order, then calls (each call's deps are all deploys)."""
+        return list(self.deploys.values()) + list(self.calls.values())
+
+
+def _refs(arg: Any, where: str) -> list:
+    """Contract names referenced by an argument spec (recursively through calldata)."""
+    if isinstance(arg, dict):
+        if "contract" in arg and len(arg) == 1:
+            return [arg["contract"]]
+        if "calldata" in arg:
+            cd = arg["calldata"]
+            out = [cd["contract"]] if cd.get("contract") else []
+            for a in cd.get("args", []):
+                out += _refs(a, where)
+            return out
+        if "config" in arg or "deployer" in arg:
+            return []
+        raise PlanError(f"{where}: argument {arg!r} is not a literal or a reference (contract/config/deployer/calldata)")
+    if isinstance(arg, list):
+        out = []
+        for a in arg:
+            out += _refs(a, where)
+        return out
+    return []
+
+
+class ArgEncoder:
+    """Turns argument specs into values, given the addresses resolved so far."""
+
+    def __init__(self, store: ArtifactStore, plan: "MigrationPlan", params: dict):
+        self.store = store
+        self.plan = plan
+        self.params = params
+        self.artifact_of = {d.name: (d.artifact or d.name) for d in plan.deploys}
+
+    def symbolic(self, arg: Any, keys: dict) -> Any:
+        """The argument with references replaced by what identifies them (content keys, values)."""
+        if isinstance(arg, dict):
+            if "contract" in arg and len(arg) == 1:
+                return {"key": keys[arg["contract"]]}
+            if "config" in arg:
+                return {"value": self.params[arg["config"]]}
+            if "deployer" in arg:
+                return {"deployer": True}
+            if "calldata" in arg:
+                cd = arg["calldata"]
+                return {
+                    "calldata": [keys.get(cd["contract"]), cd["function"], [self.symbolic(a, keys) for a in cd["args"]]]
+                }
+        if isinstance(arg, list):
+            return [self.symbolic(a, keys) for a in arg]
+        return arg
+
+    def value(self, arg: Any, addresses: dict, deployer: str) -> Any:
+        if isinstance(arg, dict):
+            if "contract" in arg and len(arg) == 1:
+                return to_checksum_address(addresses[arg["contract"]])
+            if "config" in arg:
+                return self.params[arg["config"]]
+            if "deployer" in arg:
+                return to_checksum_address(deployer)
+            if "calldata" in arg:
+                cd = arg["calldata"]
+                art = self.store.get(self.artifact_of.get(cd["contract"], cd["contract"]))
+                fn = art.function_abi(cd["function"], len(cd["args"]))
+                return self.encode_call(fn, cd["args"], addresses, deployer)
+        if isinstance(arg, list):
+            return [self.value(a, addresses, deployer) for a in arg]
+        return arg
+
+    def encode_values(self, types: list, args: list, addresses: dict, deployer: str, where: str) -> bytes:
+        values = [_coerce(t, self.value(a, addresses, deployer)) for t, a in zip(types, args)]
+        try:
+            return abi_encode(types, values)
+        except Exception as e:
+            raise PlanError(f"{where}: arguments {values!r} do not encode as {types} ({e})") from None
+
+    def encode_call(self, fn_abi: dict, args: list, addresses: dict, deployer: str) -> bytes:
+        types = [abi_type(i) for i in fn_abi.get("inputs", [])]
+        return function_abi_to_4byte_selector(fn_abi) + self.encode_values(
+            types, args, addresses, deployer, f"call {fn_abi['name']}"
+        )
+
+
+def _coerce(abi_t: str, value: Any) -> Any:
+    if abi_t.startswith(("uint", "int")) and isinstance(value, str) and not value.startswith("0x"):
+        return int(value)
+    if abi_t.startswith("bytes") and isinstance(value, str):
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    return value
+
+
+def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dict] = None) -> ResolvedPlan:
+    """Check the plan against its artifacts and compute order, dependencies and content keys."""
+    params = integral_numbers(dict(params or {}))
+    where_plan = f"plan {plan.name}"
+    names = [d.name for d in plan.deploys]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise PlanError(f"{where_plan}: contract {dupes[0]} is deployed twice (expected unique names)")
+    call_names = [c.name for c in plan.calls]
+    dupes = sorted({n for n in call_names if call_names.count(n) > 1})
+    if dupes:
+        raise PlanError(f"{where_plan}: call {dupes[0]} appears twice (expected unique names)")
+    by_name = {d.name: d for d in plan.deploys}
+    encoder = ArgEncoder(store, plan, params)
+
+    def check_config_refs(arg: Any, where: str) -> None:
+        if isinstance(arg, dict) and "config" in arg and arg["config"] not in params:
+            raise ConfigError(f"{where}: needs plan parameter '{arg['config']}', which is not set (expected it in stack config)")
+        if isinstance(arg, dict) and "calldata" in arg:
+            for a in arg["calldata"].get("args", []):
+                check_config_refs(a, where)
+        if isinstance(arg, list):
+            for a in arg:
+                check_config_refs(a, where)
+
+    # Dependencies of each deploy: referenced contracts and the libraries its bytecode needs.
+    artifacts: dict[str, Artifact] = {}
+    lib_maps: dict[str, dict] = {}
+    deps: dict[str, list] = {}
+    for d in plan.deploys:
+        where = f"{where_plan}: contract {d.name}"
+        art = store.get(d.artifact or d.name)
+        artifacts[d.name] = art
+        inputs = art.constructor_inputs()
+        if len(inputs) != len(d.args):
+            raise PlanError(
+                f"{where}: {len(d.args)} constructor arguments given, artifact {art.name} expects "
+                f"{len(inputs)} ({', '.join(abi_type(i) + ' ' + i.get('name', '') for i in inputs) or 'none'})"
+            )
+        for a in d.args:
+            check_config_refs(a, where)
+        refs = _refs(d.args, where)
+        names_of = store.library_names(art)
+        names_of.update(d.placeholders)
+        lib_map = {}
+        for ph, lib in names_of.items():
+            if lib is None:
+                raise UnlinkedLibrary(
+                    f"contract {d.name}: bytecode placeholder {ph} names no known library "
+                    f"(expected linkReferences, networks.<id>.links, or placeholders={{...}} in the plan) [{art.path}]"
+                )
+            provider = d.libraries.get(lib, lib)
+            if provider not in by_name:
+                raise UnlinkedLibrary(
+                    f"contract {d.name}: library {lib} (placeholder {ph}) is not deployed by plan {plan.name} "
+                    "(expected a deploy of it, or libraries={...} naming the one that provides it)"
+                )
+            lib_map[ph] = provider
+        for r in refs:
+            if r not in by_name:
+                raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
+        seen = []
+        for n in list(lib_map.values()) + refs:
+            if n not in seen:
+                seen.append(n)
+        deps[d.name] = seen
+        lib_maps[d.name] = lib_map
+
+    # Topological order (stable: plan order among the ready ones), with cycle detection.
+    order: list[str] = []
+    state: dict[str, int] = {}
+    depth: dict[str, int] = {}
+
+    def visit(n: str, stack: list) -> None:
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            cycle = stack[stack.index(n) :] + [n]
+            raise PlanError(f"{where_plan}: dependency cycle {' -> '.join(cycle)} (expected an acyclic plan)")
+        state[n] = 1
+        for m in deps[n]:
+            visit(m, stack + [n])
+        state[n] = 2
+        depth[n] = 1 + max((depth[m] for m in deps[n]), default=0)
+        order.append(n)
+
+    for d in plan.deploys:
+        visit(d.name, [])
+
+    keys: dict[str, str] = {}
+    resolved: dict[str, ResolvedDeploy] = {}
+    for n in order:
+        d = by_name[n]
+        art = artifacts[n]
+        lib_keys = {ph: keys[lib] for ph, lib in sorted(lib_maps[n].items())}
+        symbolic_args = encoder.symbolic(d.args, keys)
+        keys[n] = _sha({"bytecode": art.bytecode_hash, "libraries": lib_keys, "args": symbolic_args})
+        resolved[n] = ResolvedDeploy(
+            name=n,
+            artifact=art,
+            args=d.args,
+            arg_types=[abi_type(i) for i in art.constructor_inputs()],
+            libraries=lib_maps[n],
+            deps=deps[n],
+            content_key=keys[n],
+            # Arguments by *name* of what they reference: tells "argument changed" apart from
+            # "a dependency was redeployed" when explaining a redeploy.
+            args_hash=_sha(_args_by_name(d.args, params)),
+        )
+
+    calls: dict[str, ResolvedCall] = {}
+    for c in plan.calls:
+        where = f"{where_plan}: call {c.name}"
+        if c.contract not in by_name:
+            raise PlanError(f"{where}: target references unknown contract '{c.contract}' (expected one of the plan's deploys)")
+        for a in c.args:
+            check_config_refs(a, where)
+        refs = _refs(c.args, where)
+        if c.done_when:
+            refs += _refs(c.done_when.get("args", []), where) + _refs([c.done_when.get("equals")], where)
+        for r in refs:
+            if r not in by_name:
+                raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
+        abi_art = store.get(c.abi) if c.abi else artifacts[c.contract]
+        fn = abi_art.function_abi(c.function, len(c.args))
+        cdeps = [c.contract] + [r for r in refs if r != c.contract]
+        calls[c.name] = ResolvedCall(
+            name=c.name,
+            target=c.contract,
+            abi_artifact=abi_art,
+            fn_abi=fn,
+            args=c.args,
+            arg_types=[abi_type(i) for i in fn.get("inputs", [])],
+            deps=list(dict.fromkeys(cdeps)),
+            content_key=_sha(
+                {"target": keys[c.contract], "function": fn["name"], "args": encoder.symbolic(c.args, keys)}
+            ),
+            done_when=c.done_when,
+        )
+    return ResolvedPlan(
+        name=plan.name,
+        deploys=resolved,
+        calls=calls,
+        params=params,
+        depth=max(depth.values(), default=0) + (1 if calls else 0),
+    )
+
+
+def _args_by_name(args: Any, params: dict) -> Any:
+    if isinstance(args, dict):
+        if "config" in args:
+            return {"config": args["config"], "value": params.get(args["config"])}
+        if "calldata" in args:
+            cd = args["calldata"]
+            return {"calldata": [cd["contract"], cd["function"], _args_by_name(cd["args"], params)]}
+        return args
+    if isinstance(args, list):
+        return [_args_by_name(a, params) for a in args]
+    return args
+
+
+def validate_address(value: str, key: str) -> str:
+    """A config value that must be an address: checksummed back, or a one-line error naming the key."""
+    if not isinstance(value, str) or not is_address(value):
+        raise ConfigError(f"config {key}: {value!r} is not an Ethereum address (expected 0x + 40 hex digits)")
+    digits = value[2:]
+    mixed_case = digits != digits.lower() and digits != digits.upper()
+    if mixed_case and value != to_checksum_address(value):
+        raise ConfigError(f"config {key}: {value} has a wrong EIP-55 checksum (expected {to_checksum_address(value)})")
+    return to_checksum_address(value)

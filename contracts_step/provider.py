@@ -1,0 +1,189 @@
+"""The Pulumi dynamic provider for a contracts migration, and its resource.
+
+One resource per plan and chain.  Its inputs carry one entry per contract and call (content key,
+bytecode hash, arguments hash), so ``pulumi preview`` shows which ones change and whether it was
+the bytecode or the arguments; ``diff`` also reads the chain, so a reset chain (no code at a recorded
+address, another genesis block) shows as an update even when no input changed, and the change
+report (``python -m offline_stack <stack> --report``) prints every step's action and reason.
+Updates never replace the resource: a migration is brought forward in place, redeploying only what
+changed.
+
+This module imports no chain client at module level and holds no state: Pulumi pickles the
+provider with dill, by reference to this module, and runs it in another process.  The deployer key
+comes from ``configure`` (stack config ``keep-cd:deployerPrivateKey``, a secret) or the environment
+(``KEEP_CD_DEPLOYER_KEY``), never from the resource's inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime.rpc import UNKNOWN
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
+DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
+
+# Outputs the migration produces; seeded as None in the inputs so the engine knows them.
+OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls", "history", "calls_done", "next_nonce", "last_run")
+# An input whose change makes this a different migration, not an update of the same one.
+REPLACE_KEYS = ("chain_id", "plan_name")
+
+
+def _is_known(value: Any) -> bool:
+    """False where preview left a value unknown (it is computed by another resource)."""
+    if isinstance(value, str):
+        return value != UNKNOWN
+    if isinstance(value, dict):
+        return all(_is_known(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_known(v) for v in value)
+    return True
+
+
+def _session(props: dict):
+    """Artifacts, resolved plan and a chain client for these inputs (imports kept local: see module doc)."""
+    from .artifacts import ArtifactStore
+    from .chain import connect
+    from .plan import MigrationPlan, resolve_plan
+
+    plan = MigrationPlan.from_dict(props["plan"])
+    store = ArtifactStore(props["artifacts_dir"])
+    resolved = resolve_plan(plan, store, props.get("params") or {})
+    w3 = connect(props["rpc_url"], int(props["chain_id"]))
+    return plan, store, resolved, w3
+
+
+class ContractsMigrationProvider(ResourceProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self._deployer_key: Optional[str] = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._deployer_key = req.config.get(DEPLOYER_KEY_CONFIG)
+
+    def _account(self):
+        from .chain import account_from_key
+        from .errors import ConfigError
+
+        key = self._deployer_key or os.environ.get(DEPLOYER_KEY_ENV)
+        if not key:
+            raise ConfigError(
+                f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
+                f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
+            )
+        return account_from_key(key)
+
+    def _deployer_address(self) -> str:
+        try:
+            return self._account().address
+        except Exception:
+            # Preview without the key still reads the chain; calls checked against the deployer
+            # simply show as "send".
+            return "0x" + "00" * 20
+
+    def check(self, _olds: dict, news: dict) -> CheckResult:
+        """Validate early: the plan resolves against its artifacts and the chain is the stack's.
+
+        Reads only.  Values another resource computes are unknown in preview; then it checks less.
+        """
+        failures = []
+        for key in ("plan", "artifacts_dir", "rpc_url", "chain_id"):
+            if news.get(key) is None:
+                failures.append(CheckFailure(key, f"{key} is required"))
+        if failures or not _is_known(news):
+            return CheckResult(news, failures)
+        _session(news)  # raises the one-line error of a bad plan, artifact, URL or chain id
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        """Changes when an input changed or any step would do something (deploy, re-point, call):
+        the chain is read (code at every recorded address, genesis hash), nothing is sent."""
+        from .migrate import Migration
+
+        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
+        changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
+        pending = []
+        if not replaces and _is_known(news):
+            plan, store, resolved, w3 = _session(news)
+            decisions = Migration(plan, resolved, store, w3, olds, self._deployer_address()).assess()
+            pending = [d for d in decisions if d.action not in ("reuse", "skip")]
+        return DiffResult(
+            changes=bool(replaces or changed or pending),
+            replaces=replaces,
+            stables=list(REPLACE_KEYS),
+            delete_before_replace=False,
+        )
+
+    def _run(self, olds: Optional[dict], news: dict) -> dict:
+        from .migrate import Migration
+
+        account = self._account()
+        plan, store, resolved, w3 = _session(news)
+        outs = Migration(plan, resolved, store, w3, olds, account.address).migrate(account)
+        result = dict(news)
+        result.update(outs)
+        return result
+
+    def create(self, props: dict) -> CreateResult:
+        outs = self._run(None, props)
+        return CreateResult(f"{props['plan_name']}@{props['chain_id']}", outs)
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        return UpdateResult(self._run(olds, news))
+
+    def delete(self, _id: str, _props: dict) -> None:
+        # Contracts cannot be removed from a chain.  Deleting the resource forgets them; they stay
+        # on chain, and a later create of the same plan re-points to any whose code is still there
+        # only if the history is kept, so the README says to keep the stack instead.
+        return None
+
+
+@dataclass
+class ContractsMigrationArgs:
+    plan: Any  # contracts_step.plan.MigrationPlan
+    artifacts_dir: str
+    rpc_url: str
+    chain_id: int
+    params: dict = field(default_factory=dict)
+
+
+class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
+    """Contracts of one plan on one chain; outputs the address book."""
+
+    address_book: pulumi.Output[dict]
+    contracts: pulumi.Output[dict]
+    deployer: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ContractsMigrationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        from .artifacts import ArtifactStore
+        from .plan import resolve_plan
+
+        # Resolve in the program too: a bad plan or artifact fails here, before any provider call.
+        resolved = resolve_plan(args.plan, ArtifactStore(args.artifacts_dir), args.params)
+        steps = {
+            d.name: {
+                "content_key": d.content_key,
+                "bytecode_hash": d.artifact.bytecode_hash,
+                "args_hash": d.args_hash,
+                "artifact": d.artifact.name,
+                "deps": list(d.deps),
+            }
+            for d in resolved.deploys.values()
+        }
+        steps.update({c.name: {"content_key": c.content_key, "deps": list(c.deps)} for c in resolved.calls.values()})
+        props = {
+            "plan_name": args.plan.name,
+            "plan": args.plan.to_dict(),
+            "params": dict(args.params),
+            "artifacts_dir": args.artifacts_dir,
+            "rpc_url": args.rpc_url,
+            "chain_id": int(args.chain_id),
+            "steps": steps,
+            "depth": resolved.depth,
+            **{k: None for k in OUTPUT_KEYS},
+        }
+        super().__init__(ContractsMigrationProvider(), name, props, opts)

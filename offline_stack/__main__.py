@@ -1,0 +1,77 @@
+"""`python -m offline_stack <stack>`: run the program without the Pulumi CLI (what `make local` does).
+
+For the `local` stack it makes sure an anvil is listening at the stack's rpcUrl (starting one in
+the background if not), makes and funds a deployer key kept in build/local-secrets/ (never in the
+repository), then runs the program and prints the stack outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from urllib.parse import urlparse
+
+from .anvil import ANVIL_BIN, is_up, rpc
+from .runner import load_stack_config, run_stack
+
+LOCAL_SECRETS = os.path.join("build", "local-secrets")
+
+
+def ensure_local_chain(rpc_url: str, chain_id: int) -> None:
+    if is_up(rpc_url):
+        return
+    from .anvil import start_anvil
+
+    port = urlparse(rpc_url).port or 8545
+    os.makedirs("build", exist_ok=True)
+    chain = start_anvil(port, chain_id=chain_id, log_path=os.path.join("build", "anvil.log"), detach=True)
+    with open(os.path.join("build", "anvil.pid"), "w") as f:
+        f.write(str(chain.process.pid))
+    print(f"started anvil at {rpc_url} (pid {chain.process.pid}; `make stop-anvil` stops it)", file=sys.stderr)
+
+
+def local_deployer_key(rpc_url: str) -> str:
+    """A deployer key for the local chain: made once, stored 0600 under build/, funded on anvil."""
+    from eth_account import Account
+
+    os.makedirs(LOCAL_SECRETS, mode=0o700, exist_ok=True)
+    path = os.path.join(LOCAL_SECRETS, "deployer.key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(Account.create().key.hex())
+    with open(path) as f:
+        key = f.read().strip()
+    address = Account.from_key(key).address
+    if int(rpc(rpc_url, "eth_getBalance", [address, "latest"]), 16) < 10**21:
+        rpc(rpc_url, "anvil_setBalance", [address, hex(10**22)])
+    return key
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m offline_stack", description=__doc__.splitlines()[0])
+    ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
+    ap.add_argument("--preview", action="store_true", help="check and diff only; sends nothing")
+    ap.add_argument("--state", help="state file (default build/state/<stack>.json)")
+    args = ap.parse_args(argv)
+    state = args.state or os.path.join("build", "state", f"{args.stack}.json")
+    config, _ = load_stack_config(".", args.stack)
+    if args.stack == "local":
+        rpc_url = config.get("keep-cd:rpcUrl", "http://127.0.0.1:8545")
+        ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
+        os.environ.setdefault("KEEP_CD_DEPLOYER_KEY", local_deployer_key(rpc_url))
+    try:
+        result = run_stack(args.stack, state_path=state, preview=args.preview)
+    except Exception as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for name, op in sorted(result.dynamic_ops.items()):
+        print(f"{'preview' if args.preview else 'applied'}: {name}: {op}", file=sys.stderr)
+    print(json.dumps(result.outputs, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

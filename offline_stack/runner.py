@@ -1,0 +1,268 @@
+"""Run the Pulumi program with no Pulumi CLI: under ``pulumi.runtime`` mocks whose dynamic
+resources run their real provider code, keeping state in a JSON file between runs.
+
+It plays the engine's part for what keep-cd owns and only that:
+  * dynamic resources (``pulumi-python:dynamic…``): decode ``__provider`` (dill, base64; it arrives
+    secret-wrapped), ``configure`` it with the stack config, then ``check`` -> ``diff`` ->
+    ``create``/``update`` against the recorded state, exactly as the engine orders them
+    (``check(old inputs, news)``, ``diff(id, old outputs, checked news)``); in preview only
+    ``check`` and ``diff`` run, so nothing is ever sent;
+  * every other resource (Kubernetes, GCP, random…) echoes its inputs as outputs and is captured,
+    with which values were secret, for the manifest writer and the tests;
+  * stack exports are captured from the root stack's registered outputs.
+
+State holds no secret value: secret inputs are stored as a marker, and keep-cd's dynamic
+resources return no secret outputs (tests check both).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import runpy
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import dill
+import pulumi
+import yaml
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config as DynamicConfig
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT = "keep-cd"
+SECRET_MARKER = "[secret]"
+
+
+def unwrap_secrets(value: Any) -> tuple:
+    """(plain value, set of dotted paths that were secret)."""
+    paths: set = set()
+
+    def walk(v: Any, path: str) -> Any:
+        if is_rpc_secret(v):
+            paths.add(path)
+            return walk(unwrap_rpc_secret(v), path)
+        if isinstance(v, dict):
+            return {k: walk(x, f"{path}.{k}" if path else k) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x, f"{path}[{i}]") for i, x in enumerate(v)]
+        return v
+
+    return walk(value, ""), paths
+
+
+def redact(value: Any, paths: set, path: str = "") -> Any:
+    if path in paths:
+        return SECRET_MARKER
+    if isinstance(value, dict):
+        return {k: redact(x, paths, f"{path}.{k}" if path else k) for k, x in value.items()}
+    if isinstance(value, list):
+        return [redact(x, paths, f"{path}[{i}]") for i, x in enumerate(value)]
+    return value
+
+
+@dataclass
+class CapturedResource:
+    type: str
+    name: str
+    inputs: dict  # secrets unwrapped
+    secret_paths: set
+    outputs: dict
+    parent: str = ""
+
+
+@dataclass
+class RunResult:
+    stack: str
+    preview: bool
+    outputs: dict
+    resources: list
+    state_path: Optional[str]
+    dynamic_ops: dict = field(default_factory=dict)  # resource name -> create|update|same|replace
+
+    def of_type(self, prefix: str) -> list:
+        return [r for r in self.resources if r.type.startswith(prefix)]
+
+
+def load_stack_config(project_dir: str, stack: str) -> tuple:
+    """(config dict of strings, secret keys) from Pulumi.<stack>.yaml, leaving out `secure:` values
+    (they are encrypted for the CLI's secrets provider; here secrets come from the environment)."""
+    path = os.path.join(project_dir, f"Pulumi.{stack}.yaml")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"stack file {path}: not found (expected Pulumi.<stack>.yaml for stack {stack!r})")
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    config: dict = {}
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        config[full] = value if isinstance(value, str) else json.dumps(value)
+    return config, []
+
+
+class OfflineMocks(pulumi_mocks.Mocks):
+    def __init__(self, state: dict, config: dict, preview: bool):
+        self.state = state
+        self.config = config
+        self.preview = preview
+        self.captured: list = []
+        self.seen: set = set()
+        self.dynamic_ops: dict = {}
+        self.errors: list = []
+        self._lock = threading.Lock()
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        return {}, None
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        try:
+            if args.typ.startswith("pulumi-python:dynamic"):
+                return self._dynamic(args)
+            inputs, secret_paths = unwrap_secrets(args.inputs)
+            with self._lock:
+                self.captured.append(CapturedResource(args.typ, args.name, inputs, secret_paths, inputs))
+            return f"{args.name}-id", args.inputs
+        except Exception as e:  # surfaced by run_stack as the run's one-line error
+            with self._lock:
+                self.errors.append(e)
+            raise
+
+    def _dynamic(self, args: pulumi_mocks.MockResourceArgs):
+        raw = dict(args.inputs)
+        provider_str, _ = unwrap_secrets(raw.pop("__provider"))
+        provider = dill.loads(base64.b64decode(provider_str))
+        provider.configure(ConfigureRequest(DynamicConfig(raw_config=self.config, project_name=PROJECT)))
+        news, secret_paths = unwrap_secrets(raw)
+        key = f"{args.typ}::{args.name}"
+        with self._lock:
+            self.seen.add(key)
+            old = self.state["resources"].get(key)
+        checked = provider.check(old["inputs"] if old else {}, news)
+        if checked.failures:
+            raise ValueError("; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+        news = checked.inputs
+        if old is None:
+            op = "create"
+            if self.preview:
+                outs, rid = news, ""
+            else:
+                res = provider.create(news)
+                outs, rid = res.outs or {}, res.id
+        else:
+            diff = provider.diff(old["id"], old["outputs"], news)
+            rid = old["id"]
+            if not diff.changes:
+                op, outs = "same", {**old["outputs"], **{k: v for k, v in news.items() if v is not None}}
+            elif diff.replaces:
+                op = "replace"
+                if self.preview:
+                    outs = news
+                else:
+                    res = provider.create(news)
+                    provider.delete(old["id"], old["outputs"])
+                    outs, rid = res.outs or {}, res.id
+            else:
+                op = "update"
+                outs = news if self.preview else (provider.update(old["id"], old["outputs"], news).outs or {})
+        with self._lock:
+            self.dynamic_ops[args.name] = op
+            if not self.preview:
+                self.state["resources"][key] = {
+                    "type": args.typ,
+                    "name": args.name,
+                    "id": rid,
+                    "inputs": redact(news, secret_paths),
+                    "outputs": outs,
+                    "provider": provider_str,
+                }
+            self.captured.append(CapturedResource(args.typ, args.name, news, secret_paths, outs))
+        return rid, outs
+
+
+class CapturingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, plus capture of the root stack's exported outputs."""
+
+    def __init__(self, mocks: OfflineMocks):
+        super().__init__(mocks)
+        self.stack_outputs: dict = {}
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn.split("::")[2] == "pulumi:pulumi:Stack":
+            from pulumi.runtime import rpc
+
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+def _load_state(path: Optional[str]) -> dict:
+    if path and os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return {"resources": {}}
+
+
+def _save_state(path: str, state: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, path)  # a kill mid-write never leaves half a state file
+
+
+def run_stack(
+    stack: str,
+    *,
+    project_dir: str = ".",
+    state_path: Optional[str] = None,
+    config_overrides: Optional[dict] = None,
+    preview: bool = False,
+) -> RunResult:
+    """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
+
+    Raises the first error a resource raised (a provider's one-line error), or the program's own.
+    """
+    project_dir = os.path.abspath(project_dir)
+    config, secret_keys = load_stack_config(project_dir, stack)
+    for k, v in (config_overrides or {}).items():
+        full = k if ":" in k else f"{PROJECT}:{k}"
+        config[full] = v if isinstance(v, str) else json.dumps(v)
+    state = _load_state(state_path)
+    mocks = OfflineMocks(state, config, preview)
+    monitor = CapturingMonitor(mocks)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    # set_mocks makes a root stack of its own; ours (run_in_stack) must be the one exports land on.
+    pulumi_settings.ROOT.set(None)
+    cwd = os.getcwd()
+    os.chdir(project_dir)
+    if project_dir not in sys.path:
+        sys.path.insert(0, project_dir)
+    try:
+        _sync_await(run_in_stack(lambda: runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")))
+    except Exception:
+        if mocks.errors:
+            raise mocks.errors[0] from None
+        raise
+    finally:
+        os.chdir(cwd)
+    if mocks.errors:
+        raise mocks.errors[0]
+    outputs, _ = unwrap_secrets(monitor.stack_outputs)
+    if not preview:
+        for key in [k for k in state["resources"] if k not in mocks.seen]:
+            old = state["resources"].pop(key)
+            provider = dill.loads(base64.b64decode(old["provider"]))
+            provider.configure(ConfigureRequest(DynamicConfig(raw_config=config, project_name=PROJECT)))
+            provider.delete(old["id"], old["outputs"])
+        state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
+        if state_path:
+            _save_state(state_path, state)
+    return RunResult(stack, preview, outputs, mocks.captured, state_path, mocks.dynamic_ops)

@@ -1,0 +1,79 @@
+"""Shared fixtures: real anvil chains on 127.0.0.1 with free ports, funded fresh accounts, and our
+fixture contracts compiled with solc-js."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from offline_stack.anvil import start_anvil  # noqa: E402
+
+KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
+FIXTURE_SOURCES = os.path.join(ROOT, "tests", "fixtures", "contracts")
+
+
+@pytest.fixture(scope="session")
+def anvil():
+    """One automining anvil for tests that do not care about timing or a fresh chain."""
+    chain = start_anvil()
+    yield chain
+    chain.stop()
+
+
+@pytest.fixture
+def anvil_factory():
+    """Start fresh anvils (e.g. with --block-time) that stop at the end of the test."""
+    chains = []
+
+    def make(**kwargs):
+        chain = start_anvil(**kwargs)
+        chains.append(chain)
+        return chain
+
+    yield make
+    for chain in chains:
+        chain.stop()
+
+
+@pytest.fixture
+def fresh_anvil(anvil_factory):
+    return anvil_factory()
+
+
+def compile_fixtures(out_dir: str, source_dir: str = FIXTURE_SOURCES) -> str:
+    subprocess.run(["node", os.path.join(ROOT, "tests", "fixtures", "compile.js"), out_dir, source_dir], check=True)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def fixture_artifacts(tmp_path_factory):
+    """Directory with truffle/, hardhat/ and foundry/ artifacts of tests/fixtures/contracts."""
+    return compile_fixtures(str(tmp_path_factory.mktemp("fixture-artifacts")))
+
+
+@pytest.fixture
+def editable_sources(tmp_path):
+    """A copy of the fixture sources that a test may edit, plus a function to recompile them."""
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE_SOURCES, src)
+    out = tmp_path / "artifacts"
+
+    def build():
+        compile_fixtures(str(out), str(src))
+        return str(out / "truffle")
+
+    return src, build
+
+
+@pytest.fixture(scope="session")
+def keep_artifacts():
+    if not os.path.isdir(KEEP_ARTIFACTS):
+        pytest.fail(f"{KEEP_ARTIFACTS} missing: run `make setup` (scripts/fetch_keep_artifacts.sh)")
+    return KEEP_ARTIFACTS
