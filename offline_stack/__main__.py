@@ -50,6 +50,21 @@ def local_deployer_key(rpc_url: str) -> str:
     return key
 
 
+def local_operator_mnemonic() -> str:
+    """The local stack's operator mnemonic: made once, stored 0600 under build/ (never in the repo)."""
+    from eth_account import Account
+
+    os.makedirs(LOCAL_SECRETS, mode=0o700, exist_ok=True)
+    path = os.path.join(LOCAL_SECRETS, "operators.mnemonic")
+    if not os.path.exists(path):
+        Account.enable_unaudited_hdwallet_features()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(Account.create_with_mnemonic()[1])
+    with open(path) as f:
+        return f.read().strip()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m offline_stack", description=__doc__.splitlines()[0])
     ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
@@ -62,8 +77,11 @@ def main(argv=None) -> int:
         rpc_url = config.get("keep-cd:rpcUrl", "http://127.0.0.1:8545")
         ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
         os.environ.setdefault("KEEP_CD_DEPLOYER_KEY", local_deployer_key(rpc_url))
+    overrides = {}
+    if args.stack == "local" and "keep-cd:operatorMnemonic" not in config:
+        overrides["keep-cd:operatorMnemonic"] = local_operator_mnemonic()
     try:
-        result = run_stack(args.stack, state_path=state, preview=args.preview)
+        result = run_stack(args.stack, state_path=state, preview=args.preview, config_overrides=overrides)
     except Exception as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -1,0 +1,182 @@
+"""InitContainer step: is this client's chain ready for it?  Reads only; never sends.
+
+    python -m initcontainer.operator_check [--config PATH] [--wait SECONDS]
+
+Reads the keep-client config the pod mounts (``[ethereum] URLRPC``, ``[ethereum.account] Address``,
+``[ethereum.ContractAddresses]``) and checks, on chain:
+
+  * every contract address of the config has code (an address book from another chain, or a chain
+    reset since the deploy, fails here instead of in the client);
+  * the operator has a live delegation on TokenStaking, is authorized for KeepRandomBeaconOperator,
+    and ``hasMinimumStake`` (its initialization period has passed).
+
+Contract addresses come from the mounted config, not from JSON baked into the image: the config is
+the exact file the client will use, so the check and the client cannot disagree, and the image does
+not have to be rebuilt (and re-pinned) for every contracts deploy.  The few ABI entries it calls
+are written below; they are the same in every keep-core 1.x release.
+
+Exit status (each with one line on stderr; any non-zero makes Kubernetes retry the pod):
+    0  ready      2  bad input (config unreadable or incomplete)
+    3  not ready (not staked, not authorized, initializing, no code)
+    4  chain unreachable (retryable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+
+DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
+OK, BAD_INPUT, NOT_READY, UNREACHABLE = 0, 2, 3, 4
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class CheckFailed(Exception):
+    """One line for the pod's log, and the exit status that goes with it."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _fn(name: str, inputs: list, outputs: list = (), mutability: str = "view") -> dict:
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": mutability,
+        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
+        "outputs": [{"name": f"r{i}", "type": t} for i, t in enumerate(outputs)],
+    }
+
+
+TOKEN_STAKING_ABI = [
+    _fn("getDelegationInfo", ["address"], ["uint256", "uint256", "uint256"]),
+    _fn("authorizerOf", ["address"], ["address"]),
+    _fn("isAuthorizedForOperator", ["address", "address"], ["bool"]),
+    _fn("hasMinimumStake", ["address", "address"], ["bool"]),
+    _fn("initializationPeriod", [], ["uint256"]),
+    _fn("minimumStake", [], ["uint256"]),
+    _fn("authorizeOperatorContract", ["address", "address"], [], "nonpayable"),
+]
+KEEP_TOKEN_ABI = [
+    _fn("balanceOf", ["address"], ["uint256"]),
+    _fn("approveAndCall", ["address", "uint256", "bytes"], ["bool"], "nonpayable"),
+]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    path: str
+    rpc_url: str
+    address: str
+    contracts: dict  # name -> address, from [ethereum.ContractAddresses]
+
+    def contract(self, *names: str) -> str:
+        for name in names:
+            if self.contracts.get(name):
+                return self.contracts[name]
+        raise CheckFailed(BAD_INPUT, f"config {self.path}: [ethereum.ContractAddresses] has no {names[0]} (expected its address)")
+
+
+def load_client_config(path: str) -> ClientConfig:
+    from eth_utils import is_address, to_checksum_address
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise CheckFailed(BAD_INPUT, f"config {path}: not found (expected the keep-client config mounted from its ConfigMap)") from None
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise CheckFailed(BAD_INPUT, f"config {path}: not readable TOML ({e})") from None
+    eth = data.get("ethereum") or {}
+    rpc_url = eth.get("URLRPC")
+    address = (eth.get("account") or {}).get("Address")
+    contracts = eth.get("ContractAddresses") or {}
+    if not isinstance(rpc_url, str) or not rpc_url.startswith(("http://", "https://")):
+        raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum] URLRPC is {rpc_url!r} (expected an http(s) JSON-RPC URL)")
+    if not isinstance(address, str) or not is_address(address):
+        raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum.account] Address is {address!r} (expected the operator's address)")
+    for name, value in contracts.items():
+        if not isinstance(value, str) or not is_address(value):
+            raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum.ContractAddresses] {name} is {value!r} (expected an address)")
+    if not contracts:
+        raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum.ContractAddresses] is empty (expected the client's contract addresses)")
+    return ClientConfig(path, rpc_url, to_checksum_address(address), {k: to_checksum_address(v) for k, v in contracts.items()})
+
+
+def connect(rpc_url: str, timeout: float = 10.0):
+    """A Web3 client, or CheckFailed(UNREACHABLE): a node that is down or still starting is retryable."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
+    try:
+        w3.eth.chain_id
+    except Exception as e:
+        raise CheckFailed(
+            UNREACHABLE, f"chain RPC {rpc_url}: unreachable ({e.__class__.__name__}); retryable: the pod will try again"
+        ) from None
+    return w3
+
+
+def check_operator(w3, cfg: ClientConfig) -> str:
+    """The one-line verdict when ready; raises CheckFailed(NOT_READY, reason) otherwise."""
+    for name, address in sorted(cfg.contracts.items()):
+        if len(w3.eth.get_code(address)) == 0:
+            raise CheckFailed(
+                NOT_READY, f"contract {name} at {address} has no code on {cfg.rpc_url} (expected the deployed contracts; chain reset or config from another chain?)"
+            )
+    staking_address = cfg.contract("TokenStaking", "Staking", "StakingProxy")
+    operator_contract = cfg.contract("KeepRandomBeaconOperator")
+    staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING_ABI)
+    op = cfg.address
+    amount, created, undelegated = staking.functions.getDelegationInfo(op).call()
+    if created == 0:
+        raise CheckFailed(NOT_READY, f"operator {op} is not staked on TokenStaking {staking_address} (expected the deploy step, or cluster provisioning, to stake it)")
+    if undelegated:
+        raise CheckFailed(NOT_READY, f"operator {op}: its stake on TokenStaking {staking_address} is undelegated (expected a live delegation)")
+    if not staking.functions.isAuthorizedForOperator(op, operator_contract).call():
+        raise CheckFailed(NOT_READY, f"operator {op} is staked but not authorized for KeepRandomBeaconOperator {operator_contract}")
+    if not staking.functions.hasMinimumStake(op, operator_contract).call():
+        period = staking.functions.initializationPeriod().call()
+        now = w3.eth.get_block("latest")["timestamp"]
+        if now <= created + period:
+            raise CheckFailed(NOT_READY, f"operator {op}: stake initializing until {created + period} (chain time {now}); retry")
+        minimum = staking.functions.minimumStake().call()
+        raise CheckFailed(NOT_READY, f"operator {op}: stake {amount} is below TokenStaking's minimum {minimum}")
+    return f"operator {op} is staked ({amount}) and authorized for KeepRandomBeaconOperator {operator_contract}"
+
+
+def check_until_ready(cfg: ClientConfig, wait: float, *, poll: float = 2.0, log=lambda _m: None) -> str:
+    """``check_operator``, retried for up to ``wait`` seconds while the answer is "not ready" or
+    "unreachable" (a pod that waits a little saves a crash-loop backoff of minutes)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return check_operator(connect(cfg.rpc_url), cfg)
+        except CheckFailed as e:
+            if e.status not in (NOT_READY, UNREACHABLE) or time.monotonic() + poll > deadline:
+                raise
+            log(f"waiting: {e}")
+            time.sleep(poll)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="operator_check", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=os.environ.get("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG), help="keep-client TOML config")
+    ap.add_argument("--wait", type=float, default=float(os.environ.get("KEEP_CD_CHECK_WAIT", "30")), help="seconds to keep retrying a not-ready answer")
+    args = ap.parse_args(argv)
+    try:
+        cfg = load_client_config(args.config)
+        print(check_until_ready(cfg, args.wait, log=lambda m: print(m, file=sys.stderr)))
+        return OK
+    except CheckFailed as e:
+        print(f"operator_check: {e}", file=sys.stderr)
+        return e.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

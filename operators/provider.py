@@ -1,0 +1,262 @@
+"""The Pulumi dynamic provider for a fleet's stakes, and its resource.
+
+One resource per fleet, not one per operator: the owner's transactions for all operators must go
+out together, nonce after nonce, to share blocks (100 operators in one or two blocks instead of
+three sequential blocks each).  Its inputs list every operator (name -> address), so a preview shows
+which ones join or leave; ``diff`` also reads the chain, so an operator that lost its stake or
+authorization (a chain reset, a redeployed TokenStaking) shows as an update with no input changed.
+
+The owner's key comes from ``configure`` (stack config ``keep-cd:deployerPrivateKey``, a secret) or
+the environment (``KEEP_CD_DEPLOYER_KEY``), as for the contracts step, never from inputs.  Inputs
+and outputs hold addresses, amounts and chain state only: nothing secret, so nothing to redact.
+This module imports no chain client at module level (Pulumi pickles the provider by reference).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.runtime.rpc import UNKNOWN
+
+from contracts_step.provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV
+
+# Role -> contract name in the contracts step's address book.
+STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
+PROVISIONING = ("deploy", "cluster")
+ON_REMOVE = ("leave", "undelegate")
+OUTPUT_KEYS = ("owner", "status", "staking_contract", "last_run")
+REPLACE_KEYS = ("chain_id",)
+
+
+def _is_known(value: Any) -> bool:
+    if value is None:
+        return False  # the offline runner's preview gives another resource's outputs as None
+    if isinstance(value, str):
+        return value != UNKNOWN
+    if isinstance(value, dict):
+        return all(_is_known(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_known(v) for v in value)
+    return True
+
+
+def _wei(value: Any, key: str) -> Optional[int]:
+    """A positive integer from an int or a decimal string (amounts travel as strings: Pulumi's
+    numbers are float64, which cannot hold 10**22 exactly)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return int(value)
+    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+        return int(value)
+    return None
+
+
+def policy_failures(policy: dict) -> list:
+    failures = []
+    for key in ("eth_threshold", "eth_target"):
+        if _wei(policy.get(key), key) is None:
+            failures.append(CheckFailure(f"policy.{key}", f"{policy.get(key)!r} is not a positive integer (wei)"))
+    stake = policy.get("stake_amount")
+    if stake != "minimum" and _wei(stake, "stake_amount") is None:
+        failures.append(CheckFailure("policy.stake_amount", f"{stake!r} is not a positive integer (KEEP base units) or \"minimum\""))
+    return failures
+
+
+def fleet_policy(policy: dict):
+    from .staking import FleetPolicy
+
+    stake = policy.get("stake_amount")
+    return FleetPolicy(
+        eth_threshold=_wei(policy["eth_threshold"], "eth_threshold"),
+        eth_target=_wei(policy["eth_target"], "eth_target"),
+        stake_amount=None if stake == "minimum" else _wei(stake, "stake_amount"),
+        beneficiary=policy.get("beneficiary") or "operator",
+    ).validate()
+
+
+def _session(props: dict):
+    from .staking import StakingContracts, check_contracts
+
+    from contracts_step.chain import connect
+
+    w3 = connect(props["rpc_url"], int(props["chain_id"]))
+    names = props.get("contract_names") or STAKING_CONTRACT_NAMES
+    contracts = StakingContracts.from_address_book(props["address_book"], names)
+    check_contracts(w3, contracts, names)
+    return w3, contracts
+
+
+class OperatorStakesProvider(ResourceProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self._owner_key: Optional[str] = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._owner_key = req.config.get(DEPLOYER_KEY_CONFIG)
+
+    def _account(self):
+        from contracts_step.chain import account_from_key
+        from contracts_step.errors import ConfigError
+
+        key = self._owner_key or os.environ.get(DEPLOYER_KEY_ENV)
+        if not key:
+            raise ConfigError(
+                f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
+                f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV}; it owns the stakes)"
+            )
+        return account_from_key(key)
+
+    def _owner_address(self) -> str:
+        try:
+            return self._account().address
+        except Exception:
+            return "0x" + "00" * 20  # preview without the key: every step shows as to be sent
+
+    def check(self, _olds: dict, news: dict) -> CheckResult:
+        """Validate early (bad amounts, duplicate operators, mode); reads the chain only when every
+        input is known (in preview the address book may not be)."""
+        from eth_utils import is_address
+
+        failures = []
+        for key in ("rpc_url", "chain_id", "operators", "policy", "provisioning"):
+            if news.get(key) is None:
+                failures.append(CheckFailure(key, f"{key} is required"))
+        if failures:
+            return CheckResult(news, failures)
+        if news["provisioning"] not in PROVISIONING:
+            failures.append(CheckFailure("provisioning", f"{news['provisioning']!r} is not one of {', '.join(PROVISIONING)}"))
+        if news.get("on_remove", "leave") not in ON_REMOVE:
+            failures.append(CheckFailure("on_remove", f"{news.get('on_remove')!r} is not one of {', '.join(ON_REMOVE)}"))
+        if news["provisioning"] == "cluster" and not news.get("faucet"):
+            failures.append(CheckFailure("faucet", "provisioning: cluster needs the faucet's address"))
+        failures += policy_failures(news["policy"])
+        operators = news["operators"]
+        if _is_known(operators):
+            seen: dict = {}
+            for name, address in operators.items():
+                if not isinstance(address, str) or not is_address(address):
+                    failures.append(CheckFailure(f"operators.{name}", f"{address!r} is not an address"))
+                elif address.lower() in seen:
+                    failures.append(CheckFailure(f"operators.{name}", f"operator {address} is also client {seen[address.lower()]}'s (expected one key per client)"))
+                else:
+                    seen[address.lower()] = name
+        if failures or not _is_known(news.get("address_book")):
+            return CheckResult(news, failures)
+        _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        """Changes when an input changed or the chain lacks a step (read only; nothing is sent)."""
+        from .staking import assess
+
+        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
+        changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
+        pending: list = []
+        if not replaces and not changed and _is_known(news):
+            w3, contracts = _session(news)
+            pending = assess(
+                w3, contracts, news["operators"], self._owner_address(), fleet_policy(news["policy"]),
+                provisioning=news["provisioning"], faucet=news.get("faucet"),
+            )
+        return DiffResult(changes=bool(replaces or changed or pending), replaces=replaces, stables=list(REPLACE_KEYS), delete_before_replace=False)
+
+    def _run(self, olds: Optional[dict], news: dict) -> dict:
+        from .staking import reconcile_fleet, supply_faucet
+
+        account = self._account()
+        w3, contracts = _session(news)
+        policy = fleet_policy(news["policy"])
+        operators = dict(news["operators"])
+        if news["provisioning"] == "cluster":
+            status, report = supply_faucet(w3, account, contracts, operators, news["faucet"], policy, log=pulumi.log.info)
+        else:
+            removed = {n: a for n, a in ((olds or {}).get("operators") or {}).items() if n not in operators}
+            status, report = reconcile_fleet(
+                w3, account, contracts, operators, policy,
+                removed=removed, on_remove=news.get("on_remove", "leave"), log=pulumi.log.info,
+            )
+        result = dict(news)
+        result.update(owner=account.address, status=status, staking_contract=contracts.staking, last_run=report.as_dict())
+        return result
+
+    def create(self, props: dict) -> CreateResult:
+        outs = self._run(None, props)
+        return CreateResult(f"operators@{props['chain_id']}", outs)
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        return UpdateResult(self._run(olds, news))
+
+    def delete(self, _id: str, props: dict) -> None:
+        """The fleet is gone: with ``on_remove: undelegate`` its stakes are undelegated (the owner
+        can recover the KEEP with ``TokenStaking.recoverStake`` after the undelegation period);
+        with ``leave`` they stay staked and nothing is sent."""
+        from .staking import reconcile_fleet
+
+        if props.get("on_remove") != "undelegate" or props.get("provisioning") == "cluster":
+            return None
+        try:
+            w3, contracts = _session(props)
+        except Exception as e:  # the chain or the contracts are gone: nothing left to undelegate
+            pulumi.log.warn(f"operator stakes: not undelegated ({e})")
+            return None
+        reconcile_fleet(
+            w3, self._account(), contracts, {}, fleet_policy(props["policy"]),
+            removed=dict(props.get("operators") or {}), on_remove="undelegate", log=pulumi.log.info,
+        )
+        return None
+
+
+@dataclass
+class OperatorStakesArgs:
+    rpc_url: str
+    chain_id: int
+    address_book: Any  # Input[dict]: the contracts step's address book
+    operators: Any  # Input[dict]: client name -> operator address
+    eth_threshold: int
+    eth_target: int
+    stake_amount: Optional[int] = None  # None: TokenStaking.minimumStake() at run time
+    beneficiary: str = "operator"
+    provisioning: str = "deploy"
+    faucet: Any = None  # Input[str]: the faucet's address, provisioning: cluster
+    on_remove: str = "leave"
+    contract_names: dict = field(default_factory=lambda: dict(STAKING_CONTRACT_NAMES))
+
+
+class OperatorStakes(Resource, module="keep", name="OperatorStakes"):
+    """Every operator of a fleet funded, staked and authorized (or, in cluster mode, the faucet supplied)."""
+
+    status: pulumi.Output[dict]
+    owner: pulumi.Output[str]
+    staking_contract: pulumi.Output[str]
+    last_run: pulumi.Output[dict]
+
+    def __init__(self, name: str, args: OperatorStakesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        names = dict(args.contract_names)
+        props = {
+            "rpc_url": args.rpc_url,
+            "chain_id": int(args.chain_id),
+            "contract_names": names,
+            # Only the contracts staking uses: a redeploy of anything else changes nothing here.
+            "address_book": pulumi.Output.from_input(args.address_book).apply(
+                lambda book: None if book is None else {n: book.get(n) for n in names.values()}
+            ),
+            "operators": args.operators,
+            "policy": {
+                "eth_threshold": str(args.eth_threshold),
+                "eth_target": str(args.eth_target),
+                "stake_amount": "minimum" if args.stake_amount is None else str(args.stake_amount),
+                "beneficiary": args.beneficiary,
+            },
+            "provisioning": args.provisioning,
+            "faucet": args.faucet,
+            "on_remove": args.on_remove,
+            **{k: None for k in OUTPUT_KEYS},
+        }
+        super().__init__(OperatorStakesProvider(), name, props, opts)

@@ -1,0 +1,554 @@
+"""Staking a fleet of operators on keep-core 1.8.0 contracts, reconciled against the chain.
+
+For each operator, three steps, each read on chain first and sent only when missing:
+
+    fund       the operator's ETH balance is below ``eth_threshold``: top it up to ``eth_target``
+    stake      TokenStaking has no delegation for it: ``KeepToken.approveAndCall(TokenStaking,
+               amount, beneficiary ‖ operator ‖ authorizer)`` (20 bytes each), from the owner
+    authorize  it is not authorized for KeepRandomBeaconOperator:
+               ``TokenStaking.authorizeOperatorContract(operator, KeepRandomBeaconOperator)``,
+               sent by the authorizer
+
+The owner (the deployer key, which holds the KEEP supply) is also the authorizer, so every
+transaction of the fleet goes out from one account in nonce order: all of them are estimated, signed
+and sent as JSON-RPC batches (``PipelinedSender.send_batched``), a block's gas at a time, and an
+``authorize`` rides in the same block as the ``stake`` it needs.  Because everything is decided from
+chain state and not from a record of what was sent, a run killed mid-batch and run again completes
+exactly the missing steps: it waits for its own pending transactions to land first, then reads.
+
+``provisioning: cluster`` (RFC 13's way) leaves fund/stake/authorize to each pod's InitContainer
+and its faucet key; then this module only keeps the faucet supplied with the ETH and KEEP that the
+operators not yet staked will need.
+
+Stakes live in a TokenStaking contract: when the contracts step redeploys it, the fleet reads as not
+staked against the new address and is staked again.  The old stakes stay on the old contract.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from eth_abi import decode as abi_decode, encode as abi_encode
+from eth_utils import is_address, keccak, to_checksum_address
+from web3 import Web3
+
+from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock
+
+from .errors import ConfigError, InsufficientFunds, StakingConflict
+
+ZERO = "0x" + "00" * 20
+# Estimates are exact for the state they run in (the batch estimates each transaction after the
+# ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
+GAS_MARGIN, GAS_PAD = 1.05, 2_000
+# What the faucet spends on gas per operator in cluster mode (fund + approveAndCall, generously).
+FAUCET_GAS_PER_OPERATOR = 400_000
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A contract function by signature: calldata and return decoding without an ABI file."""
+
+    signature: str
+    returns: tuple = ()
+
+    @property
+    def arg_types(self) -> list:
+        inner = self.signature[self.signature.index("(") + 1 : -1]
+        return [t for t in inner.split(",") if t]
+
+    def calldata(self, *args) -> bytes:
+        return keccak(text=self.signature)[:4] + abi_encode(self.arg_types, list(args))
+
+    def decode(self, raw: str):
+        values = abi_decode(list(self.returns), bytes.fromhex(raw[2:]))
+        return values[0] if len(values) == 1 else values
+
+
+MINIMUM_STAKE = Fn("minimumStake()", ("uint256",))
+INITIALIZATION_PERIOD = Fn("initializationPeriod()", ("uint256",))
+DELEGATION_INFO = Fn("getDelegationInfo(address)", ("uint256", "uint256", "uint256"))
+OWNER_OF = Fn("ownerOf(address)", ("address",))
+AUTHORIZER_OF = Fn("authorizerOf(address)", ("address",))
+IS_AUTHORIZED = Fn("isAuthorizedForOperator(address,address)", ("bool",))
+HAS_MINIMUM_STAKE = Fn("hasMinimumStake(address,address)", ("bool",))
+IS_APPROVED_OPERATOR_CONTRACT = Fn("isApprovedOperatorContract(address)", ("bool",))
+BALANCE_OF = Fn("balanceOf(address)", ("uint256",))
+APPROVE_AND_CALL = Fn("approveAndCall(address,uint256,bytes)", ("bool",))
+TRANSFER = Fn("transfer(address,uint256)", ("bool",))
+AUTHORIZE = Fn("authorizeOperatorContract(address,address)")
+UNDELEGATE = Fn("undelegate(address)")
+CANCEL_STAKE = Fn("cancelStake(address)")
+
+
+def delegation_data(beneficiary: str, operator: str, authorizer: str) -> bytes:
+    """approveAndCall's extraData in keep-core 1.8.0: beneficiary ‖ operator ‖ authorizer."""
+    return b"".join(bytes.fromhex(a[2:]) for a in (beneficiary, operator, authorizer))
+
+
+@dataclass(frozen=True)
+class StakingContracts:
+    token: str  # KeepToken
+    staking: str  # TokenStaking
+    operator_contract: str  # KeepRandomBeaconOperator
+
+    @staticmethod
+    def from_address_book(book: dict, names: dict) -> "StakingContracts":
+        found = {}
+        for role, name in names.items():
+            address = (book or {}).get(name)
+            if not isinstance(address, str) or not is_address(address):
+                raise ConfigError(f"address book: {name} missing (expected the contracts step to deploy it; has {sorted(book or {})})")
+            found[role] = to_checksum_address(address)
+        return StakingContracts(**found)
+
+
+@dataclass(frozen=True)
+class FleetPolicy:
+    eth_threshold: int  # wei: fund an operator whose balance is below this...
+    eth_target: int  # wei: ...up to this
+    stake_amount: Optional[int] = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
+    beneficiary: str = "operator"  # "operator", "owner" or an address
+
+    def validate(self) -> "FleetPolicy":
+        for key, value in (("ethThreshold", self.eth_threshold), ("ethTarget", self.eth_target)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"config keep-cd:operators.{key}: {value!r} is not a positive integer (wei)")
+        if self.eth_target < self.eth_threshold:
+            raise ConfigError(
+                f"config keep-cd:operators.ethTarget: {self.eth_target} is below ethThreshold {self.eth_threshold} "
+                "(expected target >= threshold, or every run would fund again)"
+            )
+        if self.stake_amount is not None and (isinstance(self.stake_amount, bool) or not isinstance(self.stake_amount, int) or self.stake_amount <= 0):
+            raise ConfigError(f"config keep-cd:operators.stakeAmount: {self.stake_amount!r} is not a positive integer (KEEP base units) or \"minimum\"")
+        if self.beneficiary not in ("operator", "owner") and not is_address(self.beneficiary):
+            raise ConfigError(f"config keep-cd:operators.beneficiary: {self.beneficiary!r} is not \"operator\", \"owner\" or an address")
+        return self
+
+    def beneficiary_for(self, operator: str, owner: str) -> str:
+        if self.beneficiary == "operator":
+            return operator
+        if self.beneficiary == "owner":
+            return owner
+        return to_checksum_address(self.beneficiary)
+
+
+@dataclass
+class OperatorState:
+    address: str
+    balance: int
+    amount: int
+    created_at: int
+    undelegated_at: int
+    owner: str
+    authorizer: str
+    authorized: bool
+    eligible: bool  # hasMinimumStake: staked, initialized, authorized and at least the minimum
+
+    @property
+    def staked(self) -> bool:
+        return self.created_at != 0
+
+
+@dataclass
+class FleetView:
+    """One batched read of everything the decisions need."""
+
+    operators: dict  # address -> OperatorState
+    minimum_stake: int
+    initialization_period: int
+    owner_eth: int
+    owner_keep: int
+    operator_contract_approved: bool
+    timestamp: int
+    extra_eth: dict = field(default_factory=dict)  # address -> ETH of other accounts asked for
+    extra_keep: dict = field(default_factory=dict)
+
+
+@dataclass
+class Action:
+    name: str
+    operator: str
+    kind: str  # fund | stake | authorize | undelegate | cancel-stake | supply-eth | supply-keep
+    reason: str
+    value: int = 0  # wei for fund/supply-eth, KEEP for stake/supply-keep
+
+    def line(self) -> str:
+        return f"{self.kind} {self.name} {self.operator}: {self.reason}"
+
+
+def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
+    out = []
+    for start in range(0, len(calls), 500):
+        responses = w3.provider.make_batch_request(calls[start : start + 500])
+        if not isinstance(responses, list):
+            raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
+        for r in responses:
+            if r.get("error"):
+                raise ConfigError(f"chain RPC: reading {what} failed: {RPCError(r['error']).reason}")
+            out.append(r["result"])
+    return out
+
+
+def _call(to: str, fn: Fn, *args) -> tuple:
+    return ("eth_call", [{"to": to, "data": "0x" + fn.calldata(*args).hex()}, "latest"])
+
+
+def check_contracts(w3: Web3, contracts: StakingContracts, names: dict) -> None:
+    """Every contract has code: an address book from another chain fails here, before anything is sent."""
+    codes = _rpc_batch(w3, [("eth_getCode", [getattr(contracts, role), "latest"]) for role in names], "contract code")
+    for (role, name), code in zip(names.items(), codes):
+        if code in (None, "0x", "0x0"):
+            raise ConfigError(
+                f"address book: {name} at {getattr(contracts, role)} has no code on this chain "
+                "(expected the contracts step to have deployed it here)"
+            )
+
+
+def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: str, extra: tuple = ()) -> FleetView:
+    """The fleet's chain state in a few JSON-RPC batches (hundreds of operators in well under a second)."""
+    st, oc = contracts.staking, contracts.operator_contract
+    head = [
+        _call(st, MINIMUM_STAKE),
+        _call(st, INITIALIZATION_PERIOD),
+        ("eth_getBalance", [owner, "latest"]),
+        _call(contracts.token, BALANCE_OF, owner),
+        _call(st, IS_APPROVED_OPERATOR_CONTRACT, oc),
+        ("eth_getBlockByNumber", ["latest", False]),
+    ]
+    for a in extra:
+        head += [("eth_getBalance", [a, "latest"]), _call(contracts.token, BALANCE_OF, a)]
+    per_op = [
+        ("eth_getBalance", None),
+        (DELEGATION_INFO, st),
+        (OWNER_OF, st),
+        (AUTHORIZER_OF, st),
+        (IS_AUTHORIZED, st),
+        (HAS_MINIMUM_STAKE, st),
+    ]
+    calls = list(head)
+    for a in addresses:
+        for fn, to in per_op:
+            if fn == "eth_getBalance":
+                calls.append(("eth_getBalance", [a, "latest"]))
+            elif fn in (IS_AUTHORIZED, HAS_MINIMUM_STAKE):
+                calls.append(_call(to, fn, a, oc))
+            else:
+                calls.append(_call(to, fn, a))
+    raw = _rpc_batch(w3, calls, "operator state")
+    n_head = len(head)
+    view = FleetView(
+        operators={},
+        minimum_stake=MINIMUM_STAKE.decode(raw[0]),
+        initialization_period=INITIALIZATION_PERIOD.decode(raw[1]),
+        owner_eth=int(raw[2], 16),
+        owner_keep=BALANCE_OF.decode(raw[3]),
+        operator_contract_approved=IS_APPROVED_OPERATOR_CONTRACT.decode(raw[4]),
+        timestamp=int(raw[5]["timestamp"], 16),
+    )
+    for k, a in enumerate(extra):
+        view.extra_eth[a] = int(raw[6 + 2 * k], 16)
+        view.extra_keep[a] = BALANCE_OF.decode(raw[7 + 2 * k])
+    for i, a in enumerate(addresses):
+        r = raw[n_head + i * len(per_op) : n_head + (i + 1) * len(per_op)]
+        amount, created, undelegated = DELEGATION_INFO.decode(r[1])
+        view.operators[a] = OperatorState(
+            address=a,
+            balance=int(r[0], 16),
+            amount=amount,
+            created_at=created,
+            undelegated_at=undelegated,
+            owner=to_checksum_address(OWNER_OF.decode(r[2])),
+            authorizer=to_checksum_address(AUTHORIZER_OF.decode(r[3])),
+            authorized=IS_AUTHORIZED.decode(r[4]),
+            eligible=HAS_MINIMUM_STAKE.decode(r[5]),
+        )
+    return view
+
+
+def stake_amount(view: FleetView, policy: FleetPolicy) -> int:
+    if policy.stake_amount is None:
+        return view.minimum_stake
+    if policy.stake_amount < view.minimum_stake:
+        raise ConfigError(
+            f"config keep-cd:operators.stakeAmount: {policy.stake_amount} is below TokenStaking.minimumStake() "
+            f"{view.minimum_stake} (expected at least the minimum, or \"minimum\")"
+        )
+    return policy.stake_amount
+
+
+def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy) -> list:
+    """The missing steps for every operator (name -> address), in a deploy-time-authorizer fleet."""
+    amount = stake_amount(view, policy)
+    actions: list = []
+    for name, address in operators.items():
+        s = view.operators[address]
+        if s.balance < policy.eth_threshold:
+            actions.append(Action(name, address, "fund", f"balance {s.balance} wei < threshold {policy.eth_threshold}", policy.eth_target - s.balance))
+        if not s.staked:
+            actions.append(Action(name, address, "stake", "no delegation on this TokenStaking", amount))
+            actions.append(Action(name, address, "authorize", "staked in this run"))
+            continue
+        if s.undelegated_at:
+            raise StakingConflict(
+                f"operator {name} ({address}): its stake on this TokenStaking was undelegated at {s.undelegated_at} "
+                "(expected a live delegation; an undelegated operator cannot be staked again: give the client a new key index)"
+            )
+        if not s.authorized:
+            if s.authorizer.lower() != owner.lower():
+                raise StakingConflict(
+                    f"operator {name} ({address}): staked with authorizer {s.authorizer}, not the deployer {owner}, and not "
+                    "authorized for the operator contract (expected keep-cd's own delegation; authorize it from that account)"
+                )
+            actions.append(Action(name, address, "authorize", "staked but not authorized"))
+    return actions
+
+
+def _requests(actions: list, contracts: StakingContracts, owner: str, policy: FleetPolicy) -> list:
+    """Transactions in the order that packs best: funds, stakes, then authorizations (each after its stake)."""
+    order = {"fund": 0, "stake": 1, "authorize": 2, "undelegate": 3, "cancel-stake": 3, "supply-eth": 0, "supply-keep": 1}
+    stakes: dict = {}
+    out = []
+    for a in sorted(actions, key=lambda a: order[a.kind]):
+        if a.kind in ("fund", "supply-eth"):
+            req = TxRequest(f"{a.kind} {a.name}", a.operator, b"", value=a.value)
+        elif a.kind == "stake":
+            data = APPROVE_AND_CALL.calldata(
+                contracts.staking, a.value, delegation_data(policy.beneficiary_for(a.operator, owner), a.operator, owner)
+            )
+            req = TxRequest(f"stake {a.name}", contracts.token, data)
+            stakes[a.operator] = req
+        elif a.kind == "authorize":
+            data = AUTHORIZE.calldata(a.operator, contracts.operator_contract)
+            dep = stakes.get(a.operator)
+            req = TxRequest(f"authorize {a.name}", contracts.staking, data, after=(dep,) if dep else ())
+        elif a.kind == "supply-keep":
+            req = TxRequest(f"supply-keep {a.name}", contracts.token, TRANSFER.calldata(a.operator, a.value))
+        elif a.kind == "undelegate":
+            req = TxRequest(f"undelegate {a.name}", contracts.staking, UNDELEGATE.calldata(a.operator))
+        else:
+            req = TxRequest(f"cancel-stake {a.name}", contracts.staking, CANCEL_STAKE.calldata(a.operator))
+        out.append(req)
+    return out
+
+
+def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requests: list) -> None:
+    """Refuse before sending anything when the owner cannot pay for the whole fleet, naming the shortfall.
+
+    KEEP is exact.  ETH counts the transferred values plus the gas of every transaction that can be
+    estimated now (those that need an earlier one of this run count their intrinsic gas only);
+    the sender checks again, exactly, before each transaction.
+    """
+    keep_needed = sum(a.value for a in actions if a.kind in ("stake", "supply-keep"))
+    if keep_needed > view.owner_keep:
+        n = sum(1 for a in actions if a.kind == "stake")
+        what = f"staking {n} operators" if n else "supplying the faucet"
+        raise InsufficientFunds(
+            f"owner {owner}: KEEP balance {_keep(view.owner_keep)} is below the {_keep(keep_needed)} that {what} needs "
+            f"(short by {_keep(keep_needed - view.owner_keep)} KEEP); nothing was sent"
+        )
+    independent = [r for r in requests if not r.after]
+    estimates = w3.provider.make_batch_request(
+        [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
+    ) if independent else []
+    gas = 0
+    for r, e in zip(independent, estimates if isinstance(estimates, list) else []):
+        if e.get("error"):
+            # It would revert now: the sender names it before sending; count what it cannot avoid.
+            gas += 21_000
+        else:
+            gas += int(e["result"], 16)
+    gas += sum(21_000 + sum(16 if b else 4 for b in r.data) for r in requests if r.after)
+    block = w3.eth.get_block("latest")
+    price = int(block.get("baseFeePerGas") or w3.eth.gas_price)
+    eth_needed = sum(r.value for r in requests) + gas * price
+    if eth_needed > view.owner_eth:
+        raise InsufficientFunds(
+            f"owner {owner}: balance {Web3.from_wei(view.owner_eth, 'ether')} ETH is below the "
+            f"{Web3.from_wei(eth_needed, 'ether')} ETH that {len(requests)} transactions need "
+            f"(short by {Web3.from_wei(eth_needed - view.owner_eth, 'ether')} ETH; {gas} gas at {price} wei); nothing was sent"
+        )
+
+
+def _keep(units: int) -> str:
+    whole, frac = divmod(units, 10**18)
+    return f"{whole}" + (f".{frac:018d}".rstrip("0") if frac else "")
+
+
+@dataclass
+class RunReport:
+    txs: int = 0
+    gas_used: int = 0
+    blocks: list = field(default_factory=list)
+    resends: int = 0
+    seconds: float = 0.0
+    actions: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "txs": self.txs,
+            "gas_used": self.gas_used,
+            "blocks": len(self.blocks),
+            "first_block": self.blocks[0] if self.blocks else None,
+            "last_block": self.blocks[-1] if self.blocks else None,
+            "resends": self.resends,
+            "seconds": round(self.seconds, 3),
+            "actions": [a.line() for a in self.actions],
+        }
+
+
+def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy: FleetPolicy, view: FleetView, log) -> RunReport:
+    """Caller holds the account lock and has settled the nonce."""
+    owner = to_checksum_address(account.address)
+    requests = _requests(actions, contracts, owner, policy)
+    check_owner_funds(w3, view, owner, actions, requests)
+    report = RunReport(actions=actions)
+    if requests:
+        sender = PipelinedSender(w3, account, log=log)
+        sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+        report.txs = sender.stats.txs
+        report.gas_used = sender.stats.gas_used
+        report.blocks = list(sender.stats.blocks)
+        report.resends = sender.stats.resends
+    return report
+
+
+def _settle(w3: Web3, account, log) -> None:
+    """Wait until the owner's transactions of an earlier, interrupted run have landed: only then
+    does the chain tell what they did (and nothing is sent twice)."""
+    PipelinedSender(w3, account, log=log).settled_nonce()
+
+
+def operator_status(view: FleetView, operators: dict) -> dict:
+    status = {}
+    for name, address in operators.items():
+        s = view.operators[address]
+        status[name] = {
+            "address": address,
+            "balance_wei": str(s.balance),
+            "staked": s.staked and not s.undelegated_at,
+            "amount": str(s.amount),
+            "owner": s.owner if s.staked else None,
+            "authorized": s.authorized,
+            # hasMinimumStake turns true once the initialization period has passed (the
+            # InitContainer waits for it; nothing is sent for it).
+            "eligible": s.eligible,
+            "eligible_from": s.created_at + view.initialization_period if s.staked else None,
+        }
+    return status
+
+
+def reconcile_fleet(
+    w3: Web3,
+    account,
+    contracts: StakingContracts,
+    operators: dict,
+    policy: FleetPolicy,
+    *,
+    removed: Optional[dict] = None,
+    on_remove: str = "leave",
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple:
+    """Fund, stake and authorize every operator (name -> address) that lacks it; returns (status, report).
+
+    ``removed`` (name -> address) are operators no longer in the fleet: with ``on_remove:
+    undelegate`` their stakes are undelegated (or cancelled while still initializing); with
+    ``leave`` nothing is sent for them.
+    """
+    started = time.monotonic()
+    policy.validate()
+    owner = to_checksum_address(account.address)
+    chain_id = int(w3.eth.chain_id)
+    with account_lock(chain_id, owner):
+        _settle(w3, account, log)
+        addresses = list(operators.values()) + [a for a in (removed or {}).values() if a not in operators.values()]
+        view = read_fleet(w3, contracts, addresses, owner)
+        if not view.operator_contract_approved:
+            raise ConfigError(
+                f"address book: operator contract {contracts.operator_contract} is not approved in the registry "
+                "(expected the contracts step's KeepRegistry.approveOperatorContract)"
+            )
+        actions = plan_fleet(view, operators, owner, policy)
+        if on_remove == "undelegate":
+            actions += removal_actions(view, removed or {}, owner)
+        for a in actions:
+            log(a.line())
+        report = _send(w3, account, actions, contracts, policy, view, log)
+        if report.txs:
+            view = read_fleet(w3, contracts, list(operators.values()), owner)
+            missing = [n for n, a in operators.items() if not (view.operators[a].staked and view.operators[a].authorized)]
+            if missing:
+                raise StakingConflict(f"operator {missing[0]}: still not staked and authorized after the run (expected every step to have landed)")
+    report.seconds = time.monotonic() - started
+    return operator_status(view, operators), report
+
+
+def removal_actions(view: FleetView, removed: dict, owner: str) -> list:
+    actions = []
+    for name, address in removed.items():
+        s = view.operators.get(address)
+        if s is None or not s.staked or s.undelegated_at or s.amount == 0 or s.owner.lower() != owner.lower():
+            continue
+        if view.timestamp > s.created_at + view.initialization_period:
+            actions.append(Action(name, address, "undelegate", "removed from the fleet"))
+        else:
+            # undelegate() refuses a stake still initializing; cancelStake() returns it at once.
+            actions.append(Action(name, address, "cancel-stake", "removed from the fleet while its stake initializes"))
+    return actions
+
+
+def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int) -> list:
+    """Cluster mode: what the faucet needs so that every operator not yet staked can be provisioned
+    by its own InitContainer (its ETH top-up, its stake, and the faucet's gas for both)."""
+    amount = stake_amount(view, policy)
+    pending = [n for n, a in operators.items() if not view.operators[a].staked]
+    underfunded = [n for n, a in operators.items() if view.operators[a].balance < policy.eth_threshold]
+    eth_need = len(underfunded) * policy.eth_target + len(pending) * FAUCET_GAS_PER_OPERATOR * gas_price
+    keep_need = len(pending) * amount
+    actions = []
+    if view.extra_eth[faucet] < eth_need:
+        actions.append(Action("faucet", faucet, "supply-eth", f"{len(underfunded)} operators to fund", eth_need - view.extra_eth[faucet]))
+    if view.extra_keep[faucet] < keep_need:
+        actions.append(Action("faucet", faucet, "supply-keep", f"{len(pending)} operators to stake", keep_need - view.extra_keep[faucet]))
+    return actions
+
+
+def supply_faucet(
+    w3: Web3,
+    account,
+    contracts: StakingContracts,
+    operators: dict,
+    faucet: str,
+    policy: FleetPolicy,
+    *,
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple:
+    """Cluster mode's deploy-time part: top the faucet up; returns (status, report)."""
+    started = time.monotonic()
+    policy.validate()
+    owner = to_checksum_address(account.address)
+    faucet = to_checksum_address(faucet)
+    with account_lock(int(w3.eth.chain_id), owner):
+        _settle(w3, account, log)
+        view = read_fleet(w3, contracts, list(operators.values()), owner, extra=(faucet,))
+        block = w3.eth.get_block("latest")
+        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+        actions = plan_faucet(view, operators, faucet, policy, price)
+        for a in actions:
+            log(a.line())
+        report = _send(w3, account, actions, contracts, policy, view, log)
+    report.seconds = time.monotonic() - started
+    return operator_status(view, operators), report
+
+
+def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: Optional[str] = None) -> list:
+    """What a run would send, reading the chain only (``diff`` and preview)."""
+    owner = to_checksum_address(owner)
+    extra = (to_checksum_address(faucet),) if faucet else ()
+    view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
+    if provisioning == "cluster":
+        block = w3.eth.get_block("latest")
+        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+        return plan_faucet(view, operators, extra[0], policy, price)
+    return plan_fleet(view, operators, owner, policy)

@@ -1,0 +1,103 @@
+"""Pytest plugin: anvil chains with the Keep contracts (keep-core 1.8.0) deployed by the contracts step.
+
+``keep_chain`` (session, automine) is shared: tests on it use fresh operator keys so they never see
+each other's operators.  ``keep_chain_factory(**anvil_kwargs)`` makes a private one (e.g. with
+``block_time=1``) that stops at the end of the test.  The owner is a fresh key (never anvil's
+well-known ones) that deployed KeepToken and so holds the whole KEEP supply.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
+
+
+@dataclass
+class KeepChain:
+    anvil: object  # offline_stack.anvil.Anvil
+    w3: Web3
+    owner: object  # LocalAccount: deployer of the contracts, holder of the KEEP supply
+    address_book: dict
+    migration: dict  # the migration's full outputs (for a redeploy with olds)
+
+    @property
+    def url(self) -> str:
+        return self.anvil.url
+
+    def staking_contracts(self, book: dict | None = None):
+        from operators.provider import STAKING_CONTRACT_NAMES
+        from operators.staking import StakingContracts
+
+        return StakingContracts.from_address_book(book or self.address_book, STAKING_CONTRACT_NAMES)
+
+    def redeploy(self, **params) -> dict:
+        """Deploy the Keep contracts again (a fresh migration: every contract new); returns the new book."""
+        outs = deploy_keep(self.w3, self.owner, params)
+        return outs["address_book"]
+
+    def keep_balance(self, address: str) -> int:
+        from operators.staking import BALANCE_OF
+
+        raw = self.w3.eth.call({"to": self.address_book["KeepToken"], "data": BALANCE_OF.calldata(address)})
+        return int.from_bytes(raw, "big")
+
+    def nonce(self, address: str | None = None) -> int:
+        return self.w3.eth.get_transaction_count(address or self.owner.address)
+
+
+def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
+    from contracts_step.artifacts import ArtifactStore
+    from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
+    from contracts_step.migrate import Migration
+    from contracts_step.plan import resolve_plan
+
+    if not os.path.isdir(KEEP_ARTIFACTS):
+        pytest.fail(f"{KEEP_ARTIFACTS} missing: run `make setup` (scripts/fetch_keep_artifacts.sh)")
+    store = ArtifactStore(KEEP_ARTIFACTS)
+    plan = keep_plan()
+    resolved = resolve_plan(plan, store, {**DEFAULT_PARAMS, **(params or {})})
+    return Migration(plan, resolved, store, w3, None, owner.address).migrate(owner)
+
+
+def make_keep_chain(**anvil_kwargs) -> KeepChain:
+    from contracts_step.chain import connect
+    from offline_stack.anvil import start_anvil
+
+    chain = start_anvil(**anvil_kwargs)
+    try:
+        w3 = connect(chain.url, chain.chain_id)
+        owner = Account.create()
+        chain.fund(owner.address, 10**24)
+        outs = deploy_keep(w3, owner)
+    except BaseException:
+        chain.stop()
+        raise
+    return KeepChain(chain, w3, owner, outs["address_book"], outs)
+
+
+@pytest.fixture(scope="session")
+def keep_chain():
+    chain = make_keep_chain()
+    yield chain
+    chain.anvil.stop()
+
+
+@pytest.fixture
+def keep_chain_factory():
+    made = []
+
+    def make(**anvil_kwargs) -> KeepChain:
+        chain = make_keep_chain(**anvil_kwargs)
+        made.append(chain)
+        return chain
+
+    yield make
+    for chain in made:
+        chain.anvil.stop()
