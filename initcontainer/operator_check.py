@@ -15,10 +15,10 @@ the exact file the client will use, so the check and the client cannot disagree,
 not have to be rebuilt (and re-pinned) for every contracts deploy.  The few ABI entries it calls
 are written below; they are the same in every keep-core 1.x release.
 
-Exit status (each with one line on stderr; any non-zero makes Kubernetes retry the pod):
-    0  ready      2  bad input (config unreadable or incomplete)
-    3  not ready (not staked, not authorized, initializing, no code)
-    4  chain unreachable (retryable)
+Exit status, as ``prepare_client``'s (each failure one line on stderr; Kubernetes retries the pod):
+    0  ready
+    2  bad input (config unreadable or incomplete): a new rollout must fix it
+    3  not ready, retryable: not staked, not authorized, initializing, no code, chain unreachable
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import tomllib
 from dataclasses import dataclass
 
 DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
-OK, BAD_INPUT, NOT_READY, UNREACHABLE = 0, 2, 3, 4
+OK, BAD_INPUT, NOT_READY = 0, 2, 3
+UNREACHABLE = NOT_READY  # a node that is down or still starting: the pod retries
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
@@ -158,14 +159,14 @@ def check_until_ready(cfg: ClientConfig, wait: float, *, poll: float = 2.0, log=
         try:
             return check_operator(connect(cfg.rpc_url), cfg)
         except CheckFailed as e:
-            if e.status not in (NOT_READY, UNREACHABLE) or time.monotonic() + poll > deadline:
+            if e.status != NOT_READY or time.monotonic() + poll > deadline:
                 raise
             log(f"waiting: {e}")
             time.sleep(poll)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="operator_check", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="operator-check", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=os.environ.get("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG), help="keep-client TOML config")
     ap.add_argument("--wait", type=float, default=float(os.environ.get("KEEP_CD_CHECK_WAIT", "30")), help="seconds to keep retrying a not-ready answer")
     args = ap.parse_args(argv)
@@ -174,7 +175,7 @@ def main(argv=None) -> int:
         print(check_until_ready(cfg, args.wait, log=lambda m: print(m, file=sys.stderr)))
         return OK
     except CheckFailed as e:
-        print(f"operator_check: {e}", file=sys.stderr)
+        print(f"operator-check: {e}", file=sys.stderr)
         return e.status
 
 

@@ -23,7 +23,7 @@ Inputs: the keep-client config (operator address, RPC URL, contract addresses), 
 keyfile and its password (env ``KEEP_ETHEREUM_PASSWORD``, as for the client), the faucet key (file
 ``--faucet-key-file`` or env ``KEEP_CD_FAUCET_KEY``), the KeepToken address (``--token`` or env
 ``KEEP_CD_TOKEN_ADDRESS``: the client config does not carry it) and the amounts (flags or env).
-Exit status as ``operator_check`` (2 bad input, 3 not ready, 4 unreachable, 5 faucet contention).
+Exit status as ``operator_check``: 2 bad input, 3 not ready (retryable; also unreachable, faucet contention).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from .operator_check import (
     load_client_config,
 )
 
-CONTENTION = 5
+CONTENTION = NOT_READY  # lost the faucet nonce race too often: the pod retries
 DEFAULT_KEYFILE = "/mnt/keep-client/config/eth_account_keyfile"
 COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported")
 
@@ -240,7 +240,7 @@ def load_faucet(path: Optional[str]):
 
 def main(argv=None) -> int:
     env = os.environ.get
-    ap = argparse.ArgumentParser(prog="provision_operator", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="provision-operator", description=__doc__.splitlines()[0])
     ap.add_argument("--config", default=env("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG))
     ap.add_argument("--keyfile", default=env("KEEP_CLIENT_KEYFILE", DEFAULT_KEYFILE))
     ap.add_argument("--faucet-key-file", default=env("KEEP_CD_FAUCET_KEY_FILE"))
@@ -269,11 +269,11 @@ def main(argv=None) -> int:
             cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
         )
         steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"
-        print(f"provision_operator: sent {steps}; {done.collisions} nonce collisions", file=sys.stderr)
+        print(f"provision-operator: sent {steps}; {done.collisions} nonce collisions", file=sys.stderr)
         print(check_until_ready(cfg, args.wait, log=lambda m: print(m, file=sys.stderr)))
         return OK
     except CheckFailed as e:
-        print(f"provision_operator: {e}", file=sys.stderr)
+        print(f"provision-operator: {e}", file=sys.stderr)
         return e.status
 
 

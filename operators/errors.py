@@ -7,7 +7,7 @@ same way (``contracts_step.errors.ContractsStepError``).
 from contracts_step.errors import ConfigError, ContractsStepError, InsufficientFunds  # noqa: F401 (re-exported)
 
 
-class OperatorKeyError(ContractsStepError):
+class OperatorKeyError(ConfigError):
     """A mnemonic, explicit key or keystore setting that cannot give an operator key."""
 
 

@@ -44,6 +44,13 @@ def _is_known(value: Any) -> bool:
     return True
 
 
+def _computed_known(props: dict) -> bool:
+    """Whether the inputs other resources compute (address book, operator addresses, faucet) are
+    known: in preview they may not be, and then nothing is read from the chain."""
+    keys = ["address_book", "operators"] + (["faucet"] if props.get("provisioning") == "cluster" else [])
+    return all(_is_known(props.get(k)) for k in keys)
+
+
 def _wei(value: Any, key: str) -> Optional[int]:
     """A positive integer from an int or a decimal string (amounts travel as strings: Pulumi's
     numbers are float64, which cannot hold 10**22 exactly)."""
@@ -147,7 +154,7 @@ class OperatorStakesProvider(ResourceProvider):
                     failures.append(CheckFailure(f"operators.{name}", f"operator {address} is also client {seen[address.lower()]}'s (expected one key per client)"))
                 else:
                     seen[address.lower()] = name
-        if failures or not _is_known(news.get("address_book")):
+        if failures or not _computed_known(news):
             return CheckResult(news, failures)
         _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
         return CheckResult(news, [])
@@ -159,7 +166,7 @@ class OperatorStakesProvider(ResourceProvider):
         replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
         changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
         pending: list = []
-        if not replaces and not changed and _is_known(news):
+        if not replaces and not changed and _computed_known(news):
             w3, contracts = _session(news)
             pending = assess(
                 w3, contracts, news["operators"], self._owner_address(), fleet_policy(news["policy"]),

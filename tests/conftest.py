@@ -77,3 +77,6 @@ def keep_artifacts():
     if not os.path.isdir(KEEP_ARTIFACTS):
         pytest.fail(f"{KEEP_ARTIFACTS} missing: run `make setup` (scripts/fetch_keep_artifacts.sh)")
     return KEEP_ARTIFACTS
+
+# Keep contracts on anvil for the operator tests (tests/keep_chain.py).
+pytest_plugins = ["keep_chain"]

@@ -37,10 +37,16 @@ class KeepChain:
 
         return StakingContracts.from_address_book(book or self.address_book, STAKING_CONTRACT_NAMES)
 
-    def redeploy(self, **params) -> dict:
-        """Deploy the Keep contracts again (a fresh migration: every contract new); returns the new book."""
-        outs = deploy_keep(self.w3, self.owner, params)
-        return outs["address_book"]
+    def redeploy(self, **params) -> tuple:
+        """Deploy the Keep contracts again, every one at a new address; returns (book, owner).
+
+        A new deployer makes them new: the same deployer's migration would adopt its earlier
+        deployments of identical code (that is its crash recovery).  The new deployer holds the new
+        KeepToken's supply, so it is the owner that stakes against them."""
+        owner = Account.create()
+        self.anvil.fund(owner.address, 10**24)
+        outs = deploy_keep(self.w3, owner, params)
+        return outs["address_book"], owner
 
     def keep_balance(self, address: str) -> int:
         from operators.staking import BALANCE_OF

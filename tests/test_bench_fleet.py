@@ -1,0 +1,26 @@
+"""`python -m bench fleet` runs end to end (small, to keep the suite fast) and prints its JSON last."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_bench_fleet_small_run():
+    proc = subprocess.run([sys.executable, "-m", "bench", "fleet", "--operators", "4", "--json"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("operators", "txs", "blocks", "seconds", "gas", "block_gas_limit", "rfc_blocks", "rfc_seconds", "rfc_failures", "rerun_txs"):
+        assert key in result, key
+    assert result["operators"] == 4 and result["txs"] == 12 and result["rfc_txs"] == 12
+    assert result["rerun_txs"] == 0 and result["rfc_unprovisioned"] == 0
+    assert result["blocks"] <= result["target_blocks"]
+    assert 4 * 200_000 < result["gas"] < 4 * 300_000
+
+
+def test_bench_fleet_rejects_a_bad_count():
+    proc = subprocess.run([sys.executable, "-m", "bench", "fleet", "--operators", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--operators" in proc.stderr

@@ -1,0 +1,228 @@
+"""The operators section of the real program under the offline runner: accounts, stakes, re-runs,
+bad stack config, and a scan of everything registered and printed for secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+
+import pytest
+from eth_account import Account
+
+from contracts_step.errors import ConfigError
+from offline_stack.runner import run_stack
+from operators.keys import OPERATOR_PATH, FAUCET_PATH, keystore_password, mnemonic_seed
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+Account.enable_unaudited_hdwallet_features()
+
+
+@pytest.fixture
+def local(anvil_factory, monkeypatch, tmp_path):
+    """A fresh chain, a funded deployer (env, as `make local` does) and a fresh mnemonic."""
+    chain = anvil_factory()
+    deployer = chain.new_account(10**24)
+    monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", deployer.key.hex())
+    mnemonic = Account.create_with_mnemonic()[1]
+
+    def run(preview=False, **overrides):
+        config = {"rpcUrl": chain.url, "operatorMnemonic": mnemonic, **overrides}
+        return run_stack("local", project_dir=ROOT, state_path=str(tmp_path / "state.json"), config_overrides=config, preview=preview)
+
+    return chain, deployer, mnemonic, run
+
+
+def derived(mnemonic: str, index: int) -> str:
+    return Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index)).address
+
+
+def nonce(chain, address: str) -> int:
+    from offline_stack.anvil import rpc
+
+    return int(rpc(chain.url, "eth_getTransactionCount", [address, "latest"]), 16)
+
+
+def test_local_stack_stakes_its_operators_and_a_rerun_sends_nothing(local):
+    chain, deployer, mnemonic, run = local
+    first = run()
+    assert first.outputs["operators"] == {f"keep-client-{i}": derived(mnemonic, i) for i in range(3)}
+    assert all(s["staked"] and s["authorized"] for s in first.outputs["operatorStakes"].values())
+    assert first.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
+    sent = nonce(chain, deployer.address)
+
+    preview = run(preview=True)
+    assert preview.dynamic_ops == {"contracts": "same", "operator-stakes": "same"}
+    second = run()
+    assert second.dynamic_ops == {"contracts": "same", "operator-stakes": "same"}
+    assert nonce(chain, deployer.address) == sent
+    assert second.outputs["operators"] == first.outputs["operators"]
+
+
+def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
+    chain, deployer, mnemonic, run = local
+    run()
+    other = anvil_factory()
+    other.fund(deployer.address, 10**24)
+    result = run_stack(
+        "local", project_dir=ROOT, state_path=str(tmp_path / "state.json"),
+        config_overrides={"rpcUrl": other.url, "operatorMnemonic": mnemonic},
+    )
+    assert result.dynamic_ops == {"contracts": "update", "operator-stakes": "update"}
+    assert all(s["staked"] and s["authorized"] for s in result.outputs["operatorStakes"].values())
+
+
+@pytest.mark.parametrize(
+    "overrides,needle",
+    [
+        ({"operatorMnemonic": "correct horse battery staple"}, "operatorMnemonic: not a valid BIP-39 mnemonic"),
+        ({"operatorMnemonic": ""}, "operatorMnemonic: not set"),
+        ({"operators": {"count": 0}}, "operators.count"),
+        ({"operators": {"count": 2, "ethTarget": "lots"}}, "operators.ethTarget"),
+        ({"operators": {"count": 2, "ethThreshold": "2000", "ethTarget": "1000"}}, "below ethThreshold"),
+        ({"operators": {"count": 2, "stakeAmount": -1}}, "operators.stakeAmount"),
+        ({"operators": {"count": 2, "provisioning": "pods"}}, "operators.provisioning"),
+        ({"operators": {"count": 2, "keystoreCost": 1000}}, "power of two"),
+        ({"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}}, "index 0 is used by two clients"),
+    ],
+)
+def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, needle):
+    chain, deployer, _mnemonic, run = local
+    with pytest.raises(ConfigError) as e:
+        run(**overrides)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    assert nonce(chain, deployer.address) == 0  # not even the contracts were deployed
+
+
+def test_explicit_key_colliding_with_a_derived_one_fails_first(local):
+    chain, deployer, mnemonic, run = local
+    colliding = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=0)).key.hex()
+    with pytest.raises(Exception) as e:
+        run(operatorKeys={"keep-client-2": colliding})
+    assert "operatorKeys.keep-client-2" in str(e.value) and "keep-client-0" in str(e.value)
+    assert nonce(chain, deployer.address) == 0
+
+
+SECRET_PROGRAM = textwrap.dedent(
+    """
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from operators.accounts import OperatorAccounts, OperatorAccountsArgs
+    from operators.keys import KeystoreParams, OperatorClient
+
+    cfg = pulumi.Config("keep-cd")
+    accounts = OperatorAccounts("operators", OperatorAccountsArgs(
+        mnemonic=cfg.require_secret("operatorMnemonic"),
+        clients=[OperatorClient("a", 0), OperatorClient("b", 5)],
+        keystore=KeystoreParams("scrypt", 1024),
+        explicit_keys=cfg.get_secret_object("operatorKeys"),
+        faucet=True,
+    ))
+    for name, ident in accounts.identities.items():
+        # What the fleet does with an identity: keyfile and password into a Secret, address and
+        # public key into a ConfigMap.
+        k8s.core.v1.Secret(f"{name}-keys", string_data={"keyfile": ident.keyfile_json, "password": ident.keyfile_password})
+        k8s.core.v1.ConfigMap(f"{name}-config", data={"address": ident.address, "publicKey": ident.public_key})
+    k8s.core.v1.Secret("faucet", string_data={"key": accounts.faucet.private_key})
+    pulumi.export("addresses", accounts.addresses)
+    pulumi.export("faucet", accounts.faucet.address)
+    print("operator accounts ready")
+    """
+)
+
+
+def is_secret(path: str, secret_paths: set) -> bool:
+    """A value is secret when it, or a map or list holding it, was registered as a secret."""
+    return any(path == p or path.startswith(p + ".") or path.startswith(p + "[") for p in secret_paths)
+
+
+def _walk(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def leaks(result, state_text: str, printed: str, secrets: set) -> list:
+    """Where any of ``secrets`` shows outside a secret-marked value: resources, exports, state, output."""
+    found = []
+    for r in result.resources:
+        for path, value in _walk(r.inputs):
+            if is_secret(path, r.secret_paths):
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            found += [f"{r.name}:{path}" for s in secrets if s.lower() in text.lower()]
+    for where, text in (("exports", json.dumps(result.outputs)), ("state", state_text), ("printed", printed)):
+        found += [where for s in secrets if s.lower() in text.lower()]
+    return found
+
+
+def run_secret_program(tmp_path, program: str):
+    mnemonic = Account.create_with_mnemonic()[1]
+    explicit = Account.create()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "__main__.py").write_text(program)
+    (project / "Pulumi.local.yaml").write_text("config:\n  keep-cd:chainId: '31337'\n")
+    state = tmp_path / "state.json"
+    result = run_stack("local", project_dir=str(project), state_path=str(state),
+                       config_overrides={"operatorMnemonic": mnemonic, "operatorKeys": {"a": explicit.key.hex()}})
+    seed = mnemonic_seed(mnemonic)
+    b_key = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=5))
+    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_PATH)
+    secrets = {mnemonic, explicit.key.hex()[2:], bytes(b_key.key).hex(), bytes(faucet.key).hex()}
+    secrets |= {keystore_password(seed, a) for a in (explicit.address, b_key.address)}
+    for r in result.resources:
+        if r.type == "kubernetes:core/v1:Secret" and "keyfile" in r.inputs.get("stringData", {}):
+            secrets.add(json.loads(r.inputs["stringData"]["keyfile"])["crypto"]["ciphertext"])
+    return result, state.read_text(), secrets, {"a": explicit.address, "b": b_key.address}
+
+
+def test_secrets_appear_only_in_secret_values(tmp_path, capfd):
+    """Scan everything the program registers, exports, stores and prints."""
+    result, state_text, secrets, addresses = run_secret_program(tmp_path, SECRET_PROGRAM)
+    printed = capfd.readouterr()
+    assert "operator accounts ready" in printed.out + printed.err  # what it printed is scanned too
+    assert len(secrets) == 8  # mnemonic, 3 keys, 2 passwords, 2 keystore ciphertexts
+
+    # The addresses are plain and right; the Secret's values are secret-marked.
+    assert result.outputs["addresses"] == addresses
+    by_name = {r.name: r for r in result.resources}
+    assert is_secret("stringData.keyfile", by_name["a-keys"].secret_paths)
+    assert is_secret("stringData.password", by_name["a-keys"].secret_paths)
+    assert is_secret("stringData.key", by_name["faucet"].secret_paths)
+    assert by_name["a-config"].secret_paths == set()
+    assert by_name["a-config"].inputs["data"]["address"] == addresses["a"]
+    assert leaks(result, state_text, printed.out + printed.err, secrets) == []
+
+
+def test_the_secret_scan_finds_a_leak(tmp_path, capfd):
+    leaky = SECRET_PROGRAM.replace(
+        'data={"address": ident.address, "publicKey": ident.public_key}',
+        'data={"address": ident.address, "password": pulumi.Output.unsecret(ident.keyfile_password)}',
+    )
+    assert leaky != SECRET_PROGRAM
+    result, state_text, secrets, _ = run_secret_program(tmp_path, leaky)
+    printed = capfd.readouterr()
+    assert sorted(leaks(result, state_text, printed.out + printed.err, secrets)) == ["a-config:data.password", "b-config:data.password"]
+
+
+def test_the_real_stack_state_and_output_hold_no_operator_secret(local, tmp_path, capfd):
+    chain, _deployer, mnemonic, run = local
+    result = run()
+    seed = mnemonic_seed(mnemonic)
+    secrets = {mnemonic}
+    for i in range(3):
+        acct = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=i))
+        secrets |= {bytes(acct.key).hex(), keystore_password(seed, acct.address)}
+    stored = (tmp_path / "state.json").read_text().lower()
+    printed = capfd.readouterr()
+    text = (printed.out + printed.err + json.dumps(result.outputs)).lower()
+    for r in result.resources:
+        text += json.dumps(r.inputs, default=str).lower() + json.dumps(r.outputs, default=str).lower()
+    for s in secrets:
+        assert s.lower() not in stored and s.lower() not in text

@@ -1,0 +1,57 @@
+"""PipelinedSender.send_batched (the additive batch path the fleet's staking uses)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from contracts_step.transactions import PipelinedSender, RPCError, TxRequest
+from operators.staking import FleetPolicy, _requests, plan_fleet, read_fleet
+
+
+def staking_requests(chain, n: int):
+    ops = {f"s{i}": Account.create().address for i in range(n)}
+    policy = FleetPolicy(10**17, 10**18)
+    view = read_fleet(chain.w3, chain.staking_contracts(), list(ops.values()), chain.owner.address)
+    return ops, _requests(plan_fleet(view, ops, chain.owner.address, policy), chain.staking_contracts(), chain.owner.address, policy)
+
+
+def test_after_must_point_backwards(keep_chain):
+    a = TxRequest("a", keep_chain.owner.address, b"")
+    b = TxRequest("b", keep_chain.owner.address, b"", after=(a,))
+    sender = PipelinedSender(keep_chain.w3, keep_chain.owner)
+    with pytest.raises(ValueError, match="does not come before"):
+        sender.send_batched([b, a], keep_chain.nonce())
+
+
+def test_without_eth_simulate_it_falls_back_to_pending_estimates(keep_chain, monkeypatch):
+    ops, reqs = staking_requests(keep_chain, 2)
+    sender = PipelinedSender(keep_chain.w3, keep_chain.owner)
+    real = sender._batch
+    asked = []
+
+    def no_simulate(calls):
+        asked.extend(m for m, _ in calls)
+        if calls and calls[0][0] == "eth_simulateV1":
+            return [RPCError({"code": -32601, "message": "the method eth_simulateV1 does not exist"})]
+        return real(calls)
+
+    monkeypatch.setattr(sender, "_batch", no_simulate)
+    sender.send_batched(reqs, keep_chain.nonce())
+    assert all(int(r.receipt["status"]) == 1 for r in reqs)
+    assert "eth_simulateV1" in asked and asked.count("eth_estimateGas") >= len(reqs)
+
+
+def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
+    # authorizeOperatorContract for an operator nobody staked: the owner is not its authorizer.
+    from operators.staking import AUTHORIZE
+
+    op = Account.create().address
+    c = keep_chain.staking_contracts()
+    req = TxRequest("authorize stray", c.staking, AUTHORIZE.calldata(op, c.operator_contract))
+    before = keep_chain.nonce()
+    from contracts_step.errors import TransactionReverted
+
+    with pytest.raises(TransactionReverted, match="authorize stray: would revert: Not operator authorizer"):
+        PipelinedSender(keep_chain.w3, keep_chain.owner).send_batched([req], before)
+    assert keep_chain.nonce() == before
