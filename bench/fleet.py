@@ -84,29 +84,32 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
     supply_faucet(w3, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
     amounts = Amounts(policy.eth_threshold, policy.eth_target, policy.stake_amount)
     lock = threading.Lock()
-    totals = {"collisions": 0, "errors": 0, "restarts": 0, "failed": 0}
+    totals = {"collisions": 0, "errors": 0, "failed": 0}
     hashes: list = []
     barrier = threading.Barrier(n)
 
     def pod(op) -> None:
+        from initcontainer.provision_operator import Provisioned
+
         pw3 = connect(chain.url, chain.chain_id)
+        done = Provisioned()  # across restarts: what every attempt sent and ran into
         barrier.wait()  # every pod starts at once, as a rollout would start them
-        for attempt in range(restarts):
-            try:
-                done = provision(pw3, faucet, op, contracts.token, contracts.staking, contracts.operator_contract, amounts)
-            except CheckFailed as e:
-                with lock:
-                    totals["errors"] += 1
-                    totals["restarts"] += 1
-                _log(f"rfc pod {op.address}: {e} (restart {attempt + 1})")
-                time.sleep(1.0)  # a pod restart is never instant
-                continue
+        try:
+            for attempt in range(restarts):
+                try:
+                    provision(pw3, faucet, op, contracts.token, contracts.staking, contracts.operator_contract, amounts, done=done)
+                    return
+                except CheckFailed as e:
+                    with lock:
+                        totals["errors"] += 1
+                    _log(f"rfc pod {op.address}: {e} (restart {attempt + 1})")
+                    time.sleep(1.0)  # a pod restart is never instant
+            with lock:
+                totals["failed"] += 1
+        finally:
             with lock:
                 totals["collisions"] += done.collisions
                 hashes.extend(h for _, h in done.sent)
-            return
-        with lock:
-            totals["failed"] += 1
 
     threads = [threading.Thread(target=pod, args=(op,), daemon=True) for op in ops]
     started = time.monotonic()

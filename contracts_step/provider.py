@@ -44,6 +44,30 @@ def _is_known(value: Any) -> bool:
     return True
 
 
+def deployer_account(configured_key: Optional[str]):
+    """The deployer's account from stack config (via ``configure``) or the environment; the
+    contracts step deploys with it and the operators step stakes with it."""
+    from .chain import account_from_key
+    from .errors import ConfigError
+
+    key = configured_key or os.environ.get(DEPLOYER_KEY_ENV)
+    if not key:
+        raise ConfigError(
+            f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
+            f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
+        )
+    return account_from_key(key)
+
+
+def deployer_address(configured_key: Optional[str]) -> str:
+    try:
+        return deployer_account(configured_key).address
+    except Exception:
+        # Preview without the key still reads the chain; steps checked against the deployer
+        # simply show as "send".
+        return "0x" + "00" * 20
+
+
 def _session(props: dict):
     """Artifacts, resolved plan and a chain client for these inputs (imports kept local: see module doc)."""
     from .artifacts import ArtifactStore
@@ -66,24 +90,10 @@ class ContractsMigrationProvider(ResourceProvider):
         self._deployer_key = req.config.get(DEPLOYER_KEY_CONFIG)
 
     def _account(self):
-        from .chain import account_from_key
-        from .errors import ConfigError
-
-        key = self._deployer_key or os.environ.get(DEPLOYER_KEY_ENV)
-        if not key:
-            raise ConfigError(
-                f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
-                f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
-            )
-        return account_from_key(key)
+        return deployer_account(self._deployer_key)
 
     def _deployer_address(self) -> str:
-        try:
-            return self._account().address
-        except Exception:
-            # Preview without the key still reads the chain; calls checked against the deployer
-            # simply show as "send".
-            return "0x" + "00" * 20
+        return deployer_address(self._deployer_key)
 
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.

@@ -392,12 +392,11 @@ class PipelinedSender:
     def _send_raw_batch(self, reqs: list) -> list:
         results = self._batch([("eth_sendRawTransaction", ["0x" + r.raw.hex()]) for r in reqs])
         for r, result in zip(reqs, results):
-            # "already known": a resend of ours; anything else is left to ``wait`` (resend, or the
-            # one-line error that the nonce went to another transaction).
+            # "already known" is a resend of ours.  Any other refusal leaves a gap in the nonces
+            # that nothing after it can cross: fail now, in one line, not after the confirm timeout.
             if isinstance(result, RPCError) and "known" not in result.reason:
-                self.log(f"send of {r.label} nonce={r.nonce}: {result.reason}")
-            else:
-                self.log(f"sent {r.label} nonce={r.nonce} gas={r.gas}")
+                raise TransactionDropped(f"transaction {r.label}: the node refused it (nonce {r.nonce}): {result.reason}")
+            self.log(f"sent {r.label} nonce={r.nonce} gas={r.gas}")
         return list(reqs)
 
     def _resend_missing(self, reqs: list) -> None:

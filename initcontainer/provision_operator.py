@@ -152,9 +152,14 @@ def send_checked(
     raise CheckFailed(CONTENTION, f"{step}: lost the faucet's nonce race {attempts} times; retryable: the pod will try again")
 
 
-def provision(w3, faucet, operator, token: str, staking_address: str, operator_contract: str, amounts: Amounts, *, beneficiary: Optional[str] = None) -> Provisioned:
-    """Fund, stake and authorize ``operator`` (a LocalAccount) idempotently; see module doc."""
-    done = Provisioned()
+def provision(
+    w3, faucet, operator, token: str, staking_address: str, operator_contract: str, amounts: Amounts,
+    *, beneficiary: Optional[str] = None, done: Optional[Provisioned] = None,
+) -> Provisioned:
+    """Fund, stake and authorize ``operator`` (a LocalAccount) idempotently; see module doc.
+
+    ``done`` collects what was sent and the collisions seen, also when this raises."""
+    done = done if done is not None else Provisioned()
     op = operator.address
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING_ABI)
     keep = w3.eth.contract(address=token, abi=KEEP_TOKEN_ABI)

@@ -14,7 +14,6 @@ This module imports no chain client at module level (Pulumi pickles the provider
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -22,7 +21,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 from pulumi.runtime.rpc import UNKNOWN
 
-from contracts_step.provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV
+from contracts_step.provider import DEPLOYER_KEY_CONFIG, deployer_account, deployer_address
 
 # Role -> contract name in the contracts step's address book.
 STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
@@ -33,8 +32,10 @@ REPLACE_KEYS = ("chain_id",)
 
 
 def _is_known(value: Any) -> bool:
-    if value is None:
-        return False  # the offline runner's preview gives another resource's outputs as None
+    from pulumi.output import Unknown
+
+    if value is None or isinstance(value, Unknown):
+        return False  # preview: another resource's output not computed yet (None in the offline runner)
     if isinstance(value, str):
         return value != UNKNOWN
     if isinstance(value, dict):
@@ -109,22 +110,10 @@ class OperatorStakesProvider(ResourceProvider):
         self._owner_key = req.config.get(DEPLOYER_KEY_CONFIG)
 
     def _account(self):
-        from contracts_step.chain import account_from_key
-        from contracts_step.errors import ConfigError
-
-        key = self._owner_key or os.environ.get(DEPLOYER_KEY_ENV)
-        if not key:
-            raise ConfigError(
-                f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
-                f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV}; it owns the stakes)"
-            )
-        return account_from_key(key)
+        return deployer_account(self._owner_key)  # the deployer owns the stakes (and the KEEP)
 
     def _owner_address(self) -> str:
-        try:
-            return self._account().address
-        except Exception:
-            return "0x" + "00" * 20  # preview without the key: every step shows as to be sent
+        return deployer_address(self._owner_key)  # zero address in a preview without the key
 
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early (bad amounts, duplicate operators, mode); reads the chain only when every

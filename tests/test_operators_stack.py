@@ -45,6 +45,9 @@ def nonce(chain, address: str) -> int:
 
 def test_local_stack_stakes_its_operators_and_a_rerun_sends_nothing(local):
     chain, deployer, mnemonic, run = local
+    preview = run(preview=True)  # a fresh stack: the address book is not known yet, nothing is read or sent
+    assert preview.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
+    assert nonce(chain, deployer.address) == 0
     first = run()
     assert first.outputs["operators"] == {f"keep-client-{i}": derived(mnemonic, i) for i in range(3)}
     assert all(s["staked"] and s["authorized"] for s in first.outputs["operatorStakes"].values())
