@@ -38,7 +38,6 @@ from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, ac
 
 from .errors import ConfigError, InsufficientFunds, StakingConflict
 
-ZERO = "0x" + "00" * 20
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
 GAS_MARGIN, GAS_PAD = 1.05, 2_000

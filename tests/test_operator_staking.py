@@ -18,7 +18,6 @@ from offline_stack.anvil import rpc
 from operators.errors import ConfigError, InsufficientFunds, StakingConflict
 from operators.staking import (
     APPROVE_AND_CALL,
-    AUTHORIZE,
     DELEGATION_INFO,
     HAS_MINIMUM_STAKE,
     MINIMUM_STAKE,
