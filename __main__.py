@@ -25,3 +25,19 @@ contracts = ContractsMigration(
 
 pulumi.export("addressBook", contracts.address_book)
 pulumi.export("deployer", contracts.deployer)
+
+if settings.fleet:
+    from components.keep_network import KeepNetwork, KeepNetworkArgs
+    from components.seeded_client_keys import seeded_identities  # TEMPORARY: the operators step replaces it
+
+    fleet = settings.fleet
+    network = KeepNetwork(
+        "keep-network",
+        KeepNetworkArgs(
+            fleet=fleet.spec,
+            address_book=contracts.address_book,
+            identities=seeded_identities(fleet.key_seed, [c.name for c in fleet.spec.clients], fleet.kdf_iterations),
+        ),
+    )
+    pulumi.export("fleet", network.summary)
+    pulumi.export("bootstrapPeers", network.bootstrap_peers)

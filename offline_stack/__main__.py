@@ -50,11 +50,30 @@ def local_deployer_key(rpc_url: str) -> str:
     return key
 
 
+def local_client_key_seed() -> str:
+    """The local stack's client key seed (keep-cd:clientKeySeed): made once, stored 0600 under build/."""
+    import secrets
+
+    os.makedirs(LOCAL_SECRETS, mode=0o700, exist_ok=True)
+    path = os.path.join(LOCAL_SECRETS, "client-key-seed")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m offline_stack", description=__doc__.splitlines()[0])
     ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     ap.add_argument("--preview", action="store_true", help="check and diff only; sends nothing")
     ap.add_argument("--state", help="state file (default build/state/<stack>.json)")
+    ap.add_argument(
+        "--manifests",
+        metavar="DIR",
+        help="write every Kubernetes object as YAML into DIR (default for the local stack: build/manifests; not in --preview)",
+    )
     args = ap.parse_args(argv)
     state = args.state or os.path.join("build", "state", f"{args.stack}.json")
     config, _ = load_stack_config(".", args.stack)
@@ -62,6 +81,8 @@ def main(argv=None) -> int:
         rpc_url = config.get("keep-cd:rpcUrl", "http://127.0.0.1:8545")
         ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
         os.environ.setdefault("KEEP_CD_DEPLOYER_KEY", local_deployer_key(rpc_url))
+        os.environ.setdefault("KEEP_CD_CLIENT_KEY_SEED", local_client_key_seed())
+        args.manifests = args.manifests or os.path.join("build", "manifests")
     try:
         result = run_stack(args.stack, state_path=state, preview=args.preview)
     except Exception as e:
@@ -69,6 +90,11 @@ def main(argv=None) -> int:
         return 1
     for name, op in sorted(result.dynamic_ops.items()):
         print(f"{'preview' if args.preview else 'applied'}: {name}: {op}", file=sys.stderr)
+    if args.manifests and not args.preview:
+        from .manifests import write_manifests
+
+        paths = write_manifests(result.resources, args.manifests)
+        print(f"manifests: {len(paths)} Kubernetes objects written to {args.manifests}/", file=sys.stderr)
     print(json.dumps(result.outputs, indent=2, sort_keys=True))
     return 0
 
