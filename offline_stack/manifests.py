@@ -20,7 +20,7 @@ import yaml
 
 KUBERNETES_PREFIX = "kubernetes:"
 # Apply order for `kubectl apply -f <dir>`: what others refer to first.
-KIND_ORDER = ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment")
+KIND_ORDER = ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "NetworkPolicy", "Deployment")
 
 
 def _plain(value):
@@ -77,7 +77,7 @@ def write_manifests(resources: Iterable, out_dir: str) -> list:
         mode = 0o600 if obj.get("kind") == "Secret" else 0o644
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(obj, f, sort_keys=False, default_flow_style=False)
+            yaml.safe_dump(obj, f, sort_keys=True, default_flow_style=False)  # stable files between runs
         os.chmod(path, mode)  # O_CREAT's mode is masked by the umask; this is not
         paths.append(path)
     return paths

@@ -39,6 +39,7 @@ def test_n_clients_produce_exactly_the_expected_objects(chain):
             ("kubernetes:core/v1:Secret", f"{n}-eth-account"),
             ("kubernetes:core/v1:PersistentVolumeClaim", f"{n}-data"),
             ("kubernetes:core/v1:Service", n),
+            ("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{n}-libp2p"),
             ("kubernetes:apps/v1:Deployment", n),
         }
     got = [(r.type, r.name) for r in result.resources if not r.type.startswith("pulumi-python:dynamic")]
