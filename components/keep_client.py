@@ -6,7 +6,6 @@ Children (all in the client's namespace, named after the client):
   PVC       ``<name>-data``          config + data; one per client, never shared (Keep's own
                                      deployment gave clients identical identities by sharing one)
   Service   ``<name>``               libp2p port; its DNS name is what peers dial
-  NetworkPolicy ``<name>-libp2p``    ingress to the pod on the libp2p port only
   Deployment ``<name>``              1 replica, Recreate (the volume is ReadWriteOnce), an
                                      InitContainer (initcontainer/prepare_client.py) that copies
                                      and checks config + keyfile and waits for contract code
@@ -229,18 +228,6 @@ class KeepClient(pulumi.ComponentResource):
                 "type": "ClusterIP",
                 "selector": selector,
                 "ports": [{"name": "libp2p", "port": args.port, "target_port": "libp2p", "protocol": "TCP"}],
-            },
-            opts=child,
-        )
-
-        # Only the libp2p port is reachable from other pods; egress stays open (the chain, peers, DNS).
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-libp2p",
-            metadata=meta(f"{name}-libp2p"),
-            spec={
-                "pod_selector": {"match_labels": selector},
-                "policy_types": ["Ingress"],
-                "ingress": [{"ports": [{"port": args.port, "protocol": "TCP"}]}],
             },
             opts=child,
         )

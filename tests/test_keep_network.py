@@ -31,7 +31,11 @@ def chain(anvil, tmp_path_factory):
 def test_n_clients_produce_exactly_the_expected_objects(chain):
     result = chain[3]
     names = BOOTSTRAP + STANDARD
-    expected = {("kubernetes:core/v1:Namespace", "keep-network-namespace"), ("keep:cluster:KeepNetwork", "keep-network")}
+    expected = {
+        ("kubernetes:core/v1:Namespace", "keep-network-namespace"),
+        ("keep:cluster:KeepNetwork", "keep-network"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "keep-network-libp2p"),
+    }
     for n in names:
         expected |= {
             ("keep:cluster:KeepClient", n),
@@ -39,7 +43,6 @@ def test_n_clients_produce_exactly_the_expected_objects(chain):
             ("kubernetes:core/v1:Secret", f"{n}-eth-account"),
             ("kubernetes:core/v1:PersistentVolumeClaim", f"{n}-data"),
             ("kubernetes:core/v1:Service", n),
-            ("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{n}-libp2p"),
             ("kubernetes:apps/v1:Deployment", n),
         }
     got = [(r.type, r.name) for r in result.resources if not r.type.startswith("pulumi-python:dynamic")]
@@ -187,3 +190,23 @@ def test_client_key_seed_missing_is_a_one_line_error(anvil, tmp_path, monkeypatc
 
     with pytest.raises(ConfigError, match=r"^config keep-cd:clientKeySeed: not set"):
         run_stack("local", project_dir=ROOT, state_path=str(tmp_path / "s.json"), config_overrides={"rpcUrl": anvil.url})
+
+
+def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_path):
+    """As `pulumi preview` on a new stack: no addresses yet, so configs and checksums are unknown
+    (not an error, not a placeholder) and nothing is sent."""
+    from pulumi.output import Unknown
+
+    deployer = anvil.new_account()
+    result = run_fleet(anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts={"bootstrap": 1, "standard": 1}), preview=True)
+    configs = by_kind(result, "ConfigMap")
+    assert len(configs) == 2 and all(isinstance(c["data"]["keep-client-config.toml"], Unknown) for c in configs.values())
+    assert all(isinstance(v, Unknown) for v in checksums(result).values())
+    assert result.outputs["bootstrapPeers"][0].endswith(independent_peer_id(_identities_from_seed("fleet-test-seed", "keep-bootstrap-0")))
+    assert not (tmp_path / "s.json").exists()
+
+
+def _identities_from_seed(seed: str, name: str) -> bytes:
+    from components.seeded_client_keys import derive_private_key
+
+    return derive_private_key(seed, name)

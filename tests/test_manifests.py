@@ -51,7 +51,7 @@ def load(path: str) -> dict:
 def test_one_file_per_kubernetes_object(rendered):
     result, directory, paths = rendered["digest"]
     kube = [r for r in result.resources if r.type.startswith("kubernetes:")]
-    assert len(paths) == len(kube) == 1 + 4 * 6
+    assert len(paths) == len(kube) == 2 + 4 * 5  # Namespace, NetworkPolicy; 5 per client
     assert sorted(os.listdir(directory)) == sorted(os.path.basename(p) for p in paths)
     kinds = [load(p)["kind"] for p in paths]
     assert kinds[0] == "Namespace" and kinds[-1] == "Deployment"  # kubectl apply -f <dir> order
