@@ -203,7 +203,7 @@ def _clients(raw: dict) -> tuple:
                 raise _fleet_error(f"clients[{i}].role", f"{role!r} is not a role (expected {' or '.join(ROLES)})")
             clients.append(ClientSpec(name, role, _port(item.get("port", default_port), f"clients[{i}].port")))
     if not clients:
-        raise _fleet_error("counts", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)")
+        raise _fleet_error("clients" if listed is not None else "counts", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)")
     seen = set()
     for c in clients:
         if c.name in seen:

@@ -154,6 +154,8 @@ class KeepClient(pulumi.ComponentResource):
     checksum: pulumi.Output[str]
 
     def __init__(self, name: str, args: KeepClientArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        if args.role not in ROLES:
+            raise ValueError(f"keep-client {name}: role {args.role!r} is not one of {', '.join(ROLES)}")
         super().__init__("keep:cluster:KeepClient", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace

@@ -132,6 +132,7 @@ def test_negative_or_non_integer_counts(counts):
 @pytest.mark.parametrize("counts", [{"bootstrap": 0, "standard": 0}, {}])
 def test_zero_clients(counts):
     assert "no clients" in error_of(fleet(counts=counts))
+    assert "fleet.clients: no clients" in error_of(fleet(counts=None, clients=[]))
 
 
 def test_unknown_role():
