@@ -8,7 +8,7 @@ renders them, and ``parse`` reads a rendered file back into the same typed value
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import tomlkit

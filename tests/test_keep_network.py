@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import coincurve
 import pytest
 from eth_account import Account
 
