@@ -284,6 +284,9 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
             )
         for a in d.args:
             check_config_refs(a, where)
+        for inp, a in zip(inputs, d.args):
+            if isinstance(a, dict) and "config" in a and abi_type(inp) == "address":
+                params[a["config"]] = validate_address(params[a["config"]], f"planParams.{a['config']}")
         refs = _refs(d.args, where)
         names_of = store.library_names(art)
         names_of.update(d.placeholders)

@@ -55,15 +55,19 @@ def main(argv=None) -> int:
     ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     ap.add_argument("--preview", action="store_true", help="check and diff only; sends nothing")
     ap.add_argument("--state", help="state file (default build/state/<stack>.json)")
+    ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="override a stack config value")
     args = ap.parse_args(argv)
+    overrides = dict(kv.split("=", 1) for kv in args.config)
     state = args.state or os.path.join("build", "state", f"{args.stack}.json")
     config, _ = load_stack_config(".", args.stack)
+    config.update({(k if ":" in k else f"keep-cd:{k}"): v for k, v in overrides.items()})
     if args.stack == "local":
         rpc_url = config.get("keep-cd:rpcUrl", "http://127.0.0.1:8545")
         ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
-        os.environ.setdefault("KEEP_CD_DEPLOYER_KEY", local_deployer_key(rpc_url))
+        if not os.environ.get("KEEP_CD_DEPLOYER_KEY"):
+            os.environ["KEEP_CD_DEPLOYER_KEY"] = local_deployer_key(rpc_url)
     try:
-        result = run_stack(args.stack, state_path=state, preview=args.preview)
+        result = run_stack(args.stack, state_path=state, preview=args.preview, config_overrides=overrides)
     except Exception as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -241,6 +241,10 @@ def run_stack(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     # set_mocks makes a root stack of its own; ours (run_in_stack) must be the one exports land on.
     pulumi_settings.ROOT.set(None)
+    # A failed earlier run in this process leaves its RPCs and outputs behind; they must not
+    # fail this one (the SDK's own @pulumi.runtime.test clears the same two).
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
     cwd = os.getcwd()
     os.chdir(project_dir)
     if project_dir not in sys.path:
