@@ -135,6 +135,9 @@ class Migration:
                 return f"chain reset (deployer nonce {now} is below recorded {recorded})"
         return None
 
+    def plan_deploy(self, name: str):
+        return next(d for d in self.plan.deploys if d.name == name)
+
     # -- reading ----------------------------------------------------------------------------------
     def _code_matches(self, address: str, recorded_code_hash: Optional[str]) -> bool:
         if self.chain_reset or not address:
@@ -160,6 +163,8 @@ class Migration:
             reason = "bytecode changed"
         elif old.get("args_hash") != step.args_hash:
             reason = "constructor args changed"
+        elif old.get("renew_hash", "") != step.renew_hash:
+            reason = f"renewed with {', '.join(self.plan_deploy(step.name).renew_with)} (new code or arguments)"
         else:
             moved = [d for d in step.deps if decided.get(d) in (DEPLOY, REPOINT, ADOPT) or deps_now.get(d) != old.get("deps", {}).get(d)]
             if moved:
@@ -388,6 +393,7 @@ class Migration:
                 content_key=step.content_key,
                 bytecode_hash=step.artifact.bytecode_hash,
                 args_hash=step.args_hash,
+                renew_hash=step.renew_hash,
                 artifact=step.artifact.name,
                 artifact_path=step.artifact.path,
                 abi_hash=step.artifact.abi_hash,

@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m offline_stack", description=__doc__.splitlines()[0])
     ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     ap.add_argument("--preview", action="store_true", help="check and diff only; sends nothing")
+    ap.add_argument("--report", action="store_true", help="print the change report (a preview; sends nothing)")
     ap.add_argument("--state", help="state file (default build/state/<stack>.json)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="override a stack config value")
     args = ap.parse_args(argv)
@@ -66,6 +67,15 @@ def main(argv=None) -> int:
         ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
         if not os.environ.get("KEEP_CD_DEPLOYER_KEY"):
             os.environ["KEEP_CD_DEPLOYER_KEY"] = local_deployer_key(rpc_url)
+    if args.report:
+        from .change_report import change_report
+
+        try:
+            print("\n".join(change_report(args.stack, state_path=state, config_overrides=overrides)))
+        except Exception as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     try:
         result = run_stack(args.stack, state_path=state, preview=args.preview, config_overrides=overrides)
     except Exception as e:

@@ -267,6 +267,12 @@ def run_stack(
             provider.configure(ConfigureRequest(DynamicConfig(raw_config=config, project_name=PROJECT)))
             provider.delete(old["id"], old["outputs"])
         state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
+        # What the other resources were given, secrets redacted: the change report compares to it.
+        state["declared"] = {
+            f"{r.type}::{r.name}": redact(r.inputs, r.secret_paths)
+            for r in mocks.captured
+            if not r.type.startswith("pulumi-python:dynamic")
+        }
         if state_path:
             _save_state(state_path, state)
     return RunResult(stack, preview, outputs, mocks.captured, state_path, mocks.dynamic_ops)
