@@ -120,11 +120,11 @@ _ACCESS_KEYS = {
     "enabled", "mode", "project", "region", "cluster", "clusterLocation", "namePrefix",
     "artifactRegistry", "circleci", "bastion", "chainService",
 }
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_GIT_REF = re.compile(r"^refs/(heads|tags)/[A-Za-z0-9._/-]+$")
+_ACCESS_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ACCESS_GIT_REF = re.compile(r"^refs/(heads|tags)/[A-Za-z0-9._/-]+$")
 # Service account ids are 6-30 characters and the longest suffix is "-preview"; pool ids are 4-32.
-_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ACCESS_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")
+_ACCESS_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Host names only the cluster resolves: the deployer (CI, a laptop) is outside it.
 _IN_CLUSTER_HOST = re.compile(r"(\.svc(\.cluster\.local)?\.?$)|(\.cluster\.local\.?$)")
 
@@ -133,7 +133,7 @@ def _access_error(key: str, message: str) -> ConfigError:
     return ConfigError(f"config {PROJECT}:access.{key}: {message}")
 
 
-def _map(value: Any, key: str, allowed: set) -> dict:
+def _access_map(value: Any, key: str, allowed: set) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -144,7 +144,7 @@ def _map(value: Any, key: str, allowed: set) -> dict:
     return value
 
 
-def _text(data: dict, key: str, path: str, expected: str, default: Optional[str] = None) -> str:
+def _access_text(data: dict, key: str, path: str, expected: str, default: Optional[str] = None) -> str:
     value = data.get(key, default)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _access_error(path, f"not set (expected {expected})")
@@ -154,7 +154,7 @@ def _text(data: dict, key: str, path: str, expected: str, default: Optional[str]
 
 
 def _load_circleci(data: dict) -> CircleCiSettings:
-    ci = _map(data.get("circleci"), "circleci", {"orgId", "projectId", "deployRefs"})
+    ci = _access_map(data.get("circleci"), "circleci", {"orgId", "projectId", "deployRefs"})
     ids = {}
     for key, what in (("orgId", "organization"), ("projectId", "project")):
         value = ci.get(key)
@@ -164,21 +164,21 @@ def _load_circleci(data: dict) -> CircleCiSettings:
                 f"not set (keyless mode trusts CircleCI OIDC tokens of one {what}: expected its UUID, "
                 f"from CircleCI {what.capitalize()} Settings > Overview)",
             )
-        if not isinstance(value, str) or not _UUID.match(value):
+        if not isinstance(value, str) or not _ACCESS_UUID.match(value):
             raise _access_error(f"circleci.{key}", f"{value!r} is not a CircleCI {what} id (expected a lowercase UUID)")
         ids[key] = value
     refs = ci.get("deployRefs", ["refs/heads/master"])
     if not isinstance(refs, list) or not refs:
         raise _access_error("circleci.deployRefs", "expected a non-empty list of git refs, e.g. [refs/heads/master]")
     for ref in refs:
-        if not isinstance(ref, str) or not _GIT_REF.match(ref):
+        if not isinstance(ref, str) or not _ACCESS_GIT_REF.match(ref):
             raise _access_error("circleci.deployRefs", f"{ref!r} is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)")
     return CircleCiSettings(org_id=ids["orgId"], project_id=ids["projectId"], deploy_refs=tuple(refs))
 
 
 def _load_bastion(data: dict, region: str) -> BastionSettings:
     keys = {"sourceRanges", "network", "publicSubnet", "clusterSubnet", "zone", "machineType", "image"}
-    b = _map(data.get("bastion"), "bastion", keys)
+    b = _access_map(data.get("bastion"), "bastion", keys)
     ranges = b.get("sourceRanges")
     if not ranges:
         raise _access_error(
@@ -196,12 +196,12 @@ def _load_bastion(data: dict, region: str) -> BastionSettings:
             raise _access_error("bastion.sourceRanges", f"{cidr} opens SSH to the whole internet (expected CI's egress ranges)")
     return BastionSettings(
         source_ranges=tuple(str(r) for r in ranges),
-        network=_text(b, "network", "bastion.network", "the VPC network name or self link"),
-        public_subnet=_text(b, "publicSubnet", "bastion.publicSubnet", "the public subnet's name or self link"),
-        cluster_subnet=_text(b, "clusterSubnet", "bastion.clusterSubnet", "the cluster subnet's name or self link"),
-        zone=_text(b, "zone", "bastion.zone", "a zone of the region, e.g. us-central1-a", default=f"{region}-a"),
-        machine_type=_text(b, "machineType", "bastion.machineType", "a machine type", default="e2-micro"),
-        image=_text(b, "image", "bastion.image", "a boot image", default="debian-cloud/debian-12"),
+        network=_access_text(b, "network", "bastion.network", "the VPC network name or self link"),
+        public_subnet=_access_text(b, "publicSubnet", "bastion.publicSubnet", "the public subnet's name or self link"),
+        cluster_subnet=_access_text(b, "clusterSubnet", "bastion.clusterSubnet", "the cluster subnet's name or self link"),
+        zone=_access_text(b, "zone", "bastion.zone", "a zone of the region, e.g. us-central1-a", default=f"{region}-a"),
+        machine_type=_access_text(b, "machineType", "bastion.machineType", "a machine type", default="e2-micro"),
+        image=_access_text(b, "image", "bastion.image", "a boot image", default="debian-cloud/debian-12"),
     )
 
 
@@ -209,11 +209,11 @@ def _load_chain_service(data: dict) -> Optional[ChainServiceSettings]:
     svc = data.get("chainService")
     if svc is None:
         return None
-    svc = _map(svc, "chainService", {"namespace", "name", "port"})
+    svc = _access_map(svc, "chainService", {"namespace", "name", "port"})
     names = {}
     for key in ("namespace", "name"):
-        value = _text(svc, key, f"chainService.{key}", "a Kubernetes name (DNS-1123 label)")
-        if not _DNS_LABEL.match(value):
+        value = _access_text(svc, key, f"chainService.{key}", "a Kubernetes name (DNS-1123 label)")
+        if not _ACCESS_DNS_LABEL.match(value):
             raise _access_error(f"chainService.{key}", f"{value!r} is not a DNS-1123 label")
         names[key] = value
     port = svc.get("port", 8545)
@@ -222,9 +222,9 @@ def _load_chain_service(data: dict) -> Optional[ChainServiceSettings]:
     return ChainServiceSettings(namespace=names["namespace"], name=names["name"], port=port)
 
 
-def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None) -> Optional[AccessSettings]:
+def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, stack: Optional[str] = None) -> Optional[AccessSettings]:
     """The `access` section, or None when it is absent or `enabled: false` (the local stack)."""
-    data = _map(cfg.get_object("access"), "", _ACCESS_KEYS)
+    data = _access_map(cfg.get_object("access"), "", _ACCESS_KEYS)
     enabled = data.get("enabled", False)
     if not isinstance(enabled, bool):
         raise _access_error("enabled", f"{enabled!r} is not true or false")
@@ -247,25 +247,31 @@ def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None) -> 
             f"config {PROJECT}:rpcUrl: {rpc_url} is an in-cluster address, which the deployer (CI) cannot resolve "
             f"(expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)"
         )
-    default_prefix = f"kcd-{pulumi.get_stack()}"[:22].rstrip("-")
+    chain_service = _load_chain_service(data)
+    if chain_service is not None and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"config {PROJECT}:rpcUrl: {rpc_url or '(not set)'} is not local, but access.chainService says CI reaches the "
+            f"chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"
+        )
+    default_prefix = f"kcd-{stack or pulumi.get_stack()}"[:22].rstrip("-")
     prefix = data.get("namePrefix", default_prefix)
-    if not isinstance(prefix, str) or not _NAME_PREFIX.match(prefix) or prefix.startswith("gcp-"):
+    if not isinstance(prefix, str) or not _ACCESS_NAME_PREFIX.match(prefix) or prefix.startswith("gcp-"):
         raise _access_error(
             "namePrefix", f"{prefix!r} is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"
         )
-    registry = _map(data.get("artifactRegistry"), "artifactRegistry", {"location", "repository"})
+    registry = _access_map(data.get("artifactRegistry"), "artifactRegistry", {"location", "repository"})
     return AccessSettings(
         mode=mode,
         project=str(project),
         region=str(region),
-        cluster=_text(data, "cluster", "cluster", "the GKE cluster name"),
-        cluster_location=_text(data, "clusterLocation", "clusterLocation", "the cluster's region or zone", default=str(region)),
+        cluster=_access_text(data, "cluster", "cluster", "the GKE cluster name"),
+        cluster_location=_access_text(data, "clusterLocation", "clusterLocation", "the cluster's region or zone", default=str(region)),
         name_prefix=prefix,
-        registry_location=_text(registry, "location", "artifactRegistry.location", "a region", default=str(region)),
-        registry_repository=_text(registry, "repository", "artifactRegistry.repository", "the Artifact Registry repository id CI pushes images to"),
+        registry_location=_access_text(registry, "location", "artifactRegistry.location", "a region", default=str(region)),
+        registry_repository=_access_text(registry, "repository", "artifactRegistry.repository", "the Artifact Registry repository id CI pushes images to"),
         circleci=_load_circleci(data) if mode == "keyless" else None,
         bastion=_load_bastion(data, str(region)) if mode == "bastion" else None,
-        chain_service=_load_chain_service(data),
+        chain_service=chain_service,
     )
 
 

@@ -217,3 +217,10 @@ def test_stack_files_are_complete_examples(stack):
 def test_local_stack_has_no_gcp():
     config, _ = load_stack_config(ROOT, "local")
     assert access_from(json.loads(config["keep-cd:access"])) is None
+
+
+def test_port_forwarded_chain_needs_a_local_deployer_url():
+    data = {**KEYLESS, "chainService": {"namespace": "default", "name": "eth-tx-node"}}
+    message = refused(data, rpc_url="http://10.0.0.5:8545")
+    assert message.startswith("config keep-cd:rpcUrl: http://10.0.0.5:8545 is not local"), message
+    assert access_from(data, rpc_url="http://localhost:18545").chain_service.port == 8545
