@@ -115,8 +115,18 @@ class PushDeployAccessArgs:
     @classmethod
     def from_settings(cls, access) -> "PushDeployAccessArgs":
         """From stack_settings.AccessSettings, which has validated every value with its config key named."""
-        b = access.bastion
-        ci = access.circleci
+        b, ci = access.bastion, access.circleci
+        bastion = None
+        if b is not None:
+            bastion = BastionArgs(
+                source_ranges=tuple(b.source_ranges),
+                network=b.network,
+                public_subnet=b.public_subnet,
+                cluster_subnet=b.cluster_subnet,
+                zone=b.zone,
+                machine_type=b.machine_type,
+                image=b.image,
+            )
         return cls(
             project=access.project,
             name_prefix=access.name_prefix,
@@ -126,17 +136,7 @@ class PushDeployAccessArgs:
             circleci_org_id=ci.org_id if ci else None,
             circleci_project_id=ci.project_id if ci else None,
             deploy_refs=tuple(ci.deploy_refs) if ci else (),
-            bastion=BastionArgs(
-                source_ranges=tuple(b.source_ranges),
-                network=b.network,
-                public_subnet=b.public_subnet,
-                cluster_subnet=b.cluster_subnet,
-                zone=b.zone,
-                machine_type=b.machine_type,
-                image=b.image,
-            )
-            if b
-            else None,
+            bastion=bastion,
         )
 
     def check(self) -> None:
@@ -180,8 +180,8 @@ class PushDeployAccess(pulumi.ComponentResource):
     previewer_key: Optional[pulumi.Output[str]]
 
     def __init__(self, name: str, args: PushDeployAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args.check()  # before registering anything
         super().__init__("keep:gcp:PushDeployAccess", name, None, opts)
-        args.check()
         # Imported here: the local stack never builds this component and need not load pulumi_gcp.
         import pulumi_gcp as gcp
 
