@@ -7,11 +7,17 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: local test setup stop-anvil clean
 
-setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
+setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version .venv-checkov/.installed-stamp
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# checkov (manifest scans in the tests) in a venv of its own: its pins would fight the program's.
+.venv-checkov/.installed-stamp: requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed-stamp: package.json package-lock.json
