@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
     ap.add_argument("--preview", action="store_true", help="check and diff only; sends nothing")
     ap.add_argument("--report", action="store_true", help="print the change report (a preview; sends nothing)")
+    ap.add_argument("--pulumi-export", metavar="FILE", help="with --report: the last deployed state from `pulumi stack export`")
     ap.add_argument("--state", help="state file (default build/state/<stack>.json)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="override a stack config value")
     args = ap.parse_args(argv)
@@ -71,7 +72,8 @@ def main(argv=None) -> int:
         from .change_report import change_report
 
         try:
-            print("\n".join(change_report(args.stack, state_path=state, config_overrides=overrides)))
+            lines = change_report(args.stack, state_path=state, config_overrides=overrides, pulumi_export=args.pulumi_export)
+            print("\n".join(lines))
         except Exception as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

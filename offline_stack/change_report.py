@@ -102,15 +102,35 @@ def _dynamic_lines(preview: RunResult) -> list:
     return (["chain resources:"] + lines) if lines else []
 
 
-def change_report(stack: str, *, project_dir: str = ".", state_path: Optional[str] = None, config_overrides: Optional[dict] = None) -> list:
-    state = _load_state(state_path)
+def change_report(
+    stack: str,
+    *,
+    project_dir: str = ".",
+    state_path: Optional[str] = None,
+    config_overrides: Optional[dict] = None,
+    pulumi_export: Optional[str] = None,
+) -> list:
+    """The report's lines.  The last deployed state is the offline runner's state file, or, in CI,
+    a `pulumi stack export` of the real stack (``pulumi_export``)."""
+    if pulumi_export:
+        import os
+        import tempfile
+
+        from .pulumi_export import state_from_export
+        from .runner import _save_state
+
+        state = state_from_export(pulumi_export)
+        state_path = os.path.join(tempfile.mkdtemp(prefix="keep-cd-report-"), "state.json")
+        _save_state(state_path, state)
+    else:
+        state = _load_state(state_path)
     preview = run_stack(stack, project_dir=project_dir, state_path=state_path, config_overrides=config_overrides, preview=True)
     contracts = _contract_lines(preview, state)
     rest = _deployment_lines(preview, state) + _dynamic_lines(preview)
     changed = [l for l in contracts if l.startswith("  ") and not l.strip().startswith(("reuse", "skip"))] + [
         l for l in rest if l.startswith("  ")
     ]
-    head = [f"change report: stack {stack}, against {state_path or 'no recorded state'}"]
+    head = [f"change report: stack {stack}, against {pulumi_export or state_path or 'no recorded state'}"]
     if not changed:
         return head + ["nothing changed: no contract to deploy, no call to send, no client to roll"] + contracts
     return head + contracts + rest + [f"{len(changed)} change(s)"]

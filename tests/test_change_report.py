@@ -32,6 +32,7 @@ def deployed(fresh_anvil, editable_sources, tmp_path, monkeypatch):
         return lines
 
     report.source, report.build = src / "Fixtures.sol", build
+    report.state, report.config = state, config
     return report
 
 
@@ -53,3 +54,22 @@ def test_constructor_arg(deployed):
     text = "\n".join(deployed(planParams=json.dumps({"limit": 7})))
     assert "deploy   contract Vault: constructor args changed" in text
     assert "deploy   contract Consumer: dependency Vault redeployed" in text
+
+
+def test_report_against_a_pulumi_export(deployed, tmp_path):
+    """CI has no offline state file: the report reads `pulumi stack export` of the real stack."""
+    with open(deployed.state) as f:
+        state = json.load(f)
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
+    resources = [{"urn": "urn:pulumi:local::keep-cd::pulumi:pulumi:Stack::keep-cd-local", "type": "pulumi:pulumi:Stack", "custom": False}]
+    for key, r in state["resources"].items():
+        resources.append({
+            "urn": f"urn:pulumi:local::keep-cd::{r['type']}::{r['name']}", "type": r["type"], "custom": True,
+            "id": r["id"], "inputs": {**r["inputs"], "__provider": secret}, "outputs": {**r["outputs"], "__provider": secret},
+        })
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps({"version": 3, "deployment": {"resources": resources}}))
+    lines = change_report("local", project_dir=ROOT, config_overrides=deployed.config, pulumi_export=str(export))
+    assert lines[1].startswith("nothing changed"), lines
+    lines = change_report("local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export))
+    assert any("deploy   contract Vault: constructor args changed" in l for l in lines)
