@@ -32,6 +32,17 @@ contracts = ContractsMigration(
 pulumi.export("addressBook", contracts.address_book)
 pulumi.export("deployer", contracts.deployer)
 
+# CI's way into the environment's GCP project and cluster (off in `local`): docs/access.md.
+if settings.access is not None:
+    from components.push_deploy_access import PushDeployAccess, PushDeployAccessArgs
+
+    access = PushDeployAccess("push-deploy-access", PushDeployAccessArgs.from_settings(settings.access))
+    pulumi.export("ciAccess", access.summary())
+    if access.deployer_key is not None:
+        # Only as secrets: `pulumi stack output --show-secrets ciDeployerKey` for the CircleCI context.
+        pulumi.export("ciDeployerKey", access.deployer_key)
+        pulumi.export("ciPreviewerKey", access.previewer_key)
+
 if settings.fleet:
     from components.keep_network import KeepNetwork, KeepNetworkArgs
     from components.seeded_client_keys import seeded_identities  # TEMPORARY: the operators step replaces it

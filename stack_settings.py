@@ -6,8 +6,11 @@ Every key is documented in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
+from urllib.parse import urlparse
 
 import pulumi
 
@@ -28,10 +31,55 @@ class ContractsSettings:
 
 
 @dataclass(frozen=True)
+class CircleCiSettings:
+    org_id: str  # CircleCI organization UUID: the OIDC issuer path and the token audience
+    project_id: str  # CircleCI project UUID
+    deploy_refs: tuple  # git refs whose pipelines may impersonate the deployer (e.g. refs/heads/master)
+
+
+@dataclass(frozen=True)
+class BastionSettings:
+    source_ranges: tuple  # CIDRs allowed to reach the jump host on SSH
+    network: str
+    public_subnet: str
+    cluster_subnet: str
+    zone: str
+    machine_type: str
+    image: str
+
+
+@dataclass(frozen=True)
+class ChainServiceSettings:
+    """The chain's JSON-RPC Service in the cluster, which CI port-forwards to reach keep-cd:rpcUrl."""
+
+    namespace: str
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """CI's way into the environment's GCP project and GKE cluster (components/push_deploy_access.py)."""
+
+    mode: str  # keyless | bastion
+    project: str
+    region: str
+    cluster: str
+    cluster_location: str
+    name_prefix: str
+    registry_location: str
+    registry_repository: str
+    circleci: Optional[CircleCiSettings]
+    bastion: Optional[BastionSettings]
+    chain_service: Optional[ChainServiceSettings]
+
+
+@dataclass(frozen=True)
 class Settings:
     stack: str
     contracts: ContractsSettings
     extra: dict = field(default_factory=dict)
+    access: Optional[AccessSettings] = None  # None: no GCP at all (the local stack)
     fleet: Any = None  # FleetSettings (below), or None when the stack deploys no keep-clients
 
 
@@ -68,16 +116,174 @@ def load_contracts(cfg: pulumi.Config) -> ContractsSettings:
     )
 
 
+ACCESS_MODES = ("keyless", "bastion")
+_ACCESS_KEYS = {
+    "enabled", "mode", "project", "region", "cluster", "clusterLocation", "namePrefix",
+    "artifactRegistry", "circleci", "bastion", "chainService",
+}
+_ACCESS_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_ACCESS_GIT_REF = re.compile(r"^refs/(heads|tags)/[A-Za-z0-9._/-]+$")
+# Service account ids are 6-30 characters and the longest suffix is "-preview"; pool ids are 4-32.
+_ACCESS_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,20}[a-z0-9]$")
+_ACCESS_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Host names only the cluster resolves: the deployer (CI, a laptop) is outside it.
+_IN_CLUSTER_HOST = re.compile(r"(\.svc(\.cluster\.local)?\.?$)|(\.cluster\.local\.?$)")
+
+
+def _access_error(key: str, message: str) -> ConfigError:
+    return ConfigError(f"config {PROJECT}:access.{key}: {message}")
+
+
+def _access_map(value: Any, key: str, allowed: set) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _access_error(key, f"expected a map with keys {', '.join(sorted(allowed))}")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise _access_error(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (expected one of {', '.join(sorted(allowed))})")
+    return value
+
+
+def _access_text(data: dict, key: str, path: str, expected: str, default: Optional[str] = None) -> str:
+    value = data.get(key, default)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _access_error(path, f"not set (expected {expected})")
+    if not isinstance(value, str):
+        raise _access_error(path, f"{value!r} is not a string (expected {expected})")
+    return value.strip()
+
+
+def _load_circleci(data: dict) -> CircleCiSettings:
+    ci = _access_map(data.get("circleci"), "circleci", {"orgId", "projectId", "deployRefs"})
+    ids = {}
+    for key, what in (("orgId", "organization"), ("projectId", "project")):
+        value = ci.get(key)
+        if not value:
+            raise _access_error(
+                f"circleci.{key}",
+                f"not set (keyless mode trusts CircleCI OIDC tokens of one {what}: expected its UUID, "
+                f"from CircleCI {what.capitalize()} Settings > Overview)",
+            )
+        if not isinstance(value, str) or not _ACCESS_UUID.match(value):
+            raise _access_error(f"circleci.{key}", f"{value!r} is not a CircleCI {what} id (expected a lowercase UUID)")
+        ids[key] = value
+    refs = ci.get("deployRefs", ["refs/heads/master"])
+    if not isinstance(refs, list) or not refs:
+        raise _access_error("circleci.deployRefs", "expected a non-empty list of git refs, e.g. [refs/heads/master]")
+    for ref in refs:
+        if not isinstance(ref, str) or not _ACCESS_GIT_REF.match(ref):
+            raise _access_error("circleci.deployRefs", f"{ref!r} is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)")
+    return CircleCiSettings(org_id=ids["orgId"], project_id=ids["projectId"], deploy_refs=tuple(refs))
+
+
+def _load_bastion(data: dict, region: str) -> BastionSettings:
+    keys = {"sourceRanges", "network", "publicSubnet", "clusterSubnet", "zone", "machineType", "image"}
+    b = _access_map(data.get("bastion"), "bastion", keys)
+    ranges = b.get("sourceRanges")
+    if not ranges:
+        raise _access_error(
+            "bastion.sourceRanges",
+            "empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])",
+        )
+    if not isinstance(ranges, list):
+        raise _access_error("bastion.sourceRanges", f"{ranges!r} is not a list of CIDRs")
+    for cidr in ranges:
+        try:
+            net = ipaddress.ip_network(str(cidr), strict=True)
+        except ValueError:
+            raise _access_error("bastion.sourceRanges", f"{cidr!r} is not a CIDR range (expected e.g. 203.0.113.0/24)") from None
+        if net.prefixlen == 0:
+            raise _access_error("bastion.sourceRanges", f"{cidr} opens SSH to the whole internet (expected CI's egress ranges)")
+    return BastionSettings(
+        source_ranges=tuple(str(r) for r in ranges),
+        network=_access_text(b, "network", "bastion.network", "the VPC network name or self link"),
+        public_subnet=_access_text(b, "publicSubnet", "bastion.publicSubnet", "the public subnet's name or self link"),
+        cluster_subnet=_access_text(b, "clusterSubnet", "bastion.clusterSubnet", "the cluster subnet's name or self link"),
+        zone=_access_text(b, "zone", "bastion.zone", "a zone of the region, e.g. us-central1-a", default=f"{region}-a"),
+        machine_type=_access_text(b, "machineType", "bastion.machineType", "a machine type", default="e2-micro"),
+        image=_access_text(b, "image", "bastion.image", "a boot image", default="debian-cloud/debian-12"),
+    )
+
+
+def _load_chain_service(data: dict) -> Optional[ChainServiceSettings]:
+    svc = data.get("chainService")
+    if svc is None:
+        return None
+    svc = _access_map(svc, "chainService", {"namespace", "name", "port"})
+    names = {}
+    for key in ("namespace", "name"):
+        value = _access_text(svc, key, f"chainService.{key}", "a Kubernetes name (DNS-1123 label)")
+        if not _ACCESS_DNS_LABEL.match(value):
+            raise _access_error(f"chainService.{key}", f"{value!r} is not a DNS-1123 label")
+        names[key] = value
+    port = svc.get("port", 8545)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise _access_error("chainService.port", f"{port!r} is not a TCP port (expected 1-65535)")
+    return ChainServiceSettings(namespace=names["namespace"], name=names["name"], port=port)
+
+
+def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, stack: Optional[str] = None) -> Optional[AccessSettings]:
+    """The `access` section, or None when it is absent or `enabled: false` (the local stack)."""
+    data = _access_map(cfg.get_object("access"), "", _ACCESS_KEYS)
+    enabled = data.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise _access_error("enabled", f"{enabled!r} is not true or false")
+    if not enabled:
+        return None
+    gcp_cfg = gcp_cfg or pulumi.Config("gcp")
+    mode = data.get("mode", "keyless")
+    if mode not in ACCESS_MODES:
+        raise _access_error("mode", f"unknown access mode {mode!r} (expected one of: {', '.join(ACCESS_MODES)})")
+    project = data.get("project") or gcp_cfg.get("project")
+    if not project:
+        raise _access_error("project", "not set (access is enabled, so a GCP project id is needed; or set gcp:project)")
+    region = data.get("region") or gcp_cfg.get("region")
+    if not region:
+        raise _access_error("region", "not set (access is enabled, so a GCP region is needed, e.g. us-central1; or set gcp:region)")
+    rpc_url = cfg.get("rpcUrl") or ""
+    host = urlparse(rpc_url).hostname or ""
+    if _IN_CLUSTER_HOST.search(host):
+        raise ConfigError(
+            f"config {PROJECT}:rpcUrl: {rpc_url} is an in-cluster address, which the deployer (CI) cannot resolve "
+            f"(expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)"
+        )
+    chain_service = _load_chain_service(data)
+    if chain_service is not None and host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"config {PROJECT}:rpcUrl: {rpc_url or '(not set)'} is not local, but access.chainService says CI reaches the "
+            f"chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"
+        )
+    default_prefix = f"kcd-{stack or pulumi.get_stack()}"[:22].rstrip("-")
+    prefix = data.get("namePrefix", default_prefix)
+    if not isinstance(prefix, str) or not _ACCESS_NAME_PREFIX.match(prefix) or prefix.startswith("gcp-"):
+        raise _access_error(
+            "namePrefix", f"{prefix!r} is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"
+        )
+    registry = _access_map(data.get("artifactRegistry"), "artifactRegistry", {"location", "repository"})
+    return AccessSettings(
+        mode=mode,
+        project=str(project),
+        region=str(region),
+        cluster=_access_text(data, "cluster", "cluster", "the GKE cluster name"),
+        cluster_location=_access_text(data, "clusterLocation", "clusterLocation", "the cluster's region or zone", default=str(region)),
+        name_prefix=prefix,
+        registry_location=_access_text(registry, "location", "artifactRegistry.location", "a region", default=str(region)),
+        registry_repository=_access_text(registry, "repository", "artifactRegistry.repository", "the Artifact Registry repository id CI pushes images to"),
+        circleci=_load_circleci(data) if mode == "keyless" else None,
+        bastion=_load_bastion(data, str(region)) if mode == "bastion" else None,
+        chain_service=chain_service,
+    )
+
+
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     cfg = cfg or pulumi.Config(PROJECT)
     contracts = load_contracts(cfg)
-    return Settings(stack=pulumi.get_stack(), contracts=contracts, fleet=load_fleet(cfg, contracts))
+    return Settings(stack=pulumi.get_stack(), contracts=contracts, access=load_access(cfg), fleet=load_fleet(cfg, contracts))
 
 
 # --- fleet: the keep-clients on Kubernetes (components/keep_network.py); docs/fleet.md lists every key.
 import os  # noqa: E402
-import re  # noqa: E402
-from typing import Optional  # noqa: E402
 
 from components.keep_client import (  # noqa: E402
     DEFAULT_PORT,
@@ -95,11 +301,11 @@ FLEET_KEY = f"{PROJECT}:fleet"
 CLIENT_KEY_SEED = "clientKeySeed"
 CLIENT_KEY_SEED_ENV = "KEEP_CD_CLIENT_KEY_SEED"
 # A Service name is a DNS-1035 label (a DNS-1123 label that starts with a letter).
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")  # ':' only as a registry port
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_FLEET_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")  # ':' only as a registry port
+_FLEET_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 KEEL_POLICIES = ("all", "major", "minor", "patch", "force")
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
 DEFAULT_INIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
@@ -116,7 +322,7 @@ def _fleet_error(path: str, message: str) -> ConfigError:
     return ConfigError(f"config {FLEET_KEY}.{path}: {message}")
 
 
-def _map(raw: Any, path: str) -> dict:
+def _fleet_map(raw: Any, path: str) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -124,84 +330,84 @@ def _map(raw: Any, path: str) -> dict:
     return raw
 
 
-def _str(raw: dict, key: str, path: str, default: Optional[str] = None) -> str:
+def _fleet_str(raw: dict, key: str, path: str, default: Optional[str] = None) -> str:
     value = raw.get(key, default)
     if not isinstance(value, str) or not value:
         raise _fleet_error(f"{path}{key}", f"{value!r} is not set (expected a non-empty string)")
     return value
 
 
-def _count(raw: Any, path: str, minimum: int) -> int:
+def _fleet_count(raw: Any, path: str, minimum: int) -> int:
     if type(raw) is not int or raw < minimum:
         raise _fleet_error(path, f"{raw!r} is not an integer >= {minimum}")
     return raw
 
 
-def _port(raw: Any, path: str) -> int:
+def _fleet_port(raw: Any, path: str) -> int:
     if type(raw) is not int or not 0 < raw < 65536:
         raise _fleet_error(path, f"{raw!r} is not a port (expected an integer in 1..65535)")
     return raw
 
 
-def _dns_label(raw: Any, path: str) -> str:
-    if not isinstance(raw, str) or len(raw) > 63 or not _DNS_LABEL.match(raw):
+def _fleet_dns_label(raw: Any, path: str) -> str:
+    if not isinstance(raw, str) or len(raw) > 63 or not _FLEET_DNS_LABEL.match(raw):
         raise _fleet_error(
             path, f"{raw!r} is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)"
         )
     return raw
 
 
-def _image(raw: Any, path: str) -> ImageRef:
-    raw = _map(raw, path)
-    repository = _str(raw, "repository", f"{path}.")
-    if not _REPOSITORY.match(repository) or "@" in repository:
+def _fleet_image(raw: Any, path: str) -> ImageRef:
+    raw = _fleet_map(raw, path)
+    repository = _fleet_str(raw, "repository", f"{path}.")
+    if not _IMAGE_REPOSITORY.match(repository) or "@" in repository:
         raise _fleet_error(f"{path}.repository", f"{repository!r} is not an image repository (put the tag/digest in tag/digest)")
     tag, digest = raw.get("tag"), raw.get("digest")
     if tag is None and digest is None:
         raise _fleet_error(path, f"image {repository} has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)")
-    if digest is not None and (not isinstance(digest, str) or not _DIGEST.match(digest)):
+    if digest is not None and (not isinstance(digest, str) or not _IMAGE_DIGEST.match(digest)):
         raise _fleet_error(f"{path}.digest", f"{digest!r} is not a digest (expected sha256:<64 hex>)")
-    if tag is not None and (not isinstance(tag, str) or not _TAG.match(tag)):
+    if tag is not None and (not isinstance(tag, str) or not _IMAGE_TAG.match(tag)):
         raise _fleet_error(f"{path}.tag", f"{tag!r} is not an image tag")
     return ImageRef(repository, tag, digest)
 
 
-def _resources(raw: Any, path: str, default: dict) -> ComputeResources:
-    raw = _map(raw, path)
+def _fleet_resources(raw: Any, path: str, default: dict) -> ComputeResources:
+    raw = _fleet_map(raw, path)
     out = {}
     for kind in ("requests", "limits"):
-        section = {**default[kind], **_map(raw.get(kind), f"{path}.{kind}")}
+        section = {**default[kind], **_fleet_map(raw.get(kind), f"{path}.{kind}")}
         for res, qty in section.items():
-            if res not in ("cpu", "memory") or not isinstance(qty, str) or not _QUANTITY.match(qty):
+            if res not in ("cpu", "memory") or not isinstance(qty, str) or not _FLEET_QUANTITY.match(qty):
                 raise _fleet_error(f"{path}.{kind}.{res}", f"{qty!r} is not a cpu/memory quantity (e.g. 100m, 256Mi)")
         out[kind] = section
     return ComputeResources(out["requests"], out["limits"])
 
 
-def _clients(raw: dict) -> tuple:
+def _fleet_clients(raw: dict) -> tuple:
     listed, counts = raw.get("clients"), raw.get("counts")
     if listed is not None and counts is not None:
         raise _fleet_error("clients", "both clients and counts are set (expected one of them)")
-    default_port = _port(raw.get("port", DEFAULT_PORT), "port")
+    default_port = _fleet_port(raw.get("port", DEFAULT_PORT), "port")
     clients = []
     if counts is not None:
-        counts = _map(counts, "counts")
+        counts = _fleet_map(counts, "counts")
         unknown = set(counts) - set(ROLES)
         if unknown:
             raise _fleet_error(f"counts.{sorted(unknown)[0]}", f"unknown role (expected {' or '.join(ROLES)})")
         for role in ROLES:
-            for i in range(_count(counts.get(role, 0), f"counts.{role}", 0)):
+            for i in range(_fleet_count(counts.get(role, 0), f"counts.{role}", 0)):
                 clients.append(ClientSpec(f"keep-{role}-{i}", role, default_port))
     elif listed is not None:
         if not isinstance(listed, list):
             raise _fleet_error("clients", "expected a list of {name, role, port?}")
         for i, item in enumerate(listed):
-            item = _map(item, f"clients[{i}]")
-            name = _dns_label(item.get("name"), f"clients[{i}].name")
+            item = _fleet_map(item, f"clients[{i}]")
+            name = _fleet_dns_label(item.get("name"), f"clients[{i}].name")
             role = item.get("role")
             if role not in ROLES:
                 raise _fleet_error(f"clients[{i}].role", f"{role!r} is not a role (expected {' or '.join(ROLES)})")
-            clients.append(ClientSpec(name, role, _port(item.get("port", default_port), f"clients[{i}].port")))
+            clients.append(ClientSpec(name, role, _fleet_port(item.get("port", default_port), f"clients[{i}].port")))
     if not clients:
         raise _fleet_error("clients" if listed is not None else "counts", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)")
     seen = set()
@@ -216,42 +422,42 @@ def _clients(raw: dict) -> tuple:
 
 def parse_fleet(raw: Any, chain_id: int, deployed_contracts: set) -> FleetSpec:
     """The fleet section as typed values; a one-line ConfigError for the first bad value."""
-    raw = _map(raw, "")
-    namespace = _dns_label(raw.get("namespace"), "namespace")
-    eth = _map(raw.get("ethereum"), "ethereum")
-    url, url_rpc = _str(eth, "url", "ethereum."), _str(eth, "urlRpc", "ethereum.")
+    raw = _fleet_map(raw, "")
+    namespace = _fleet_dns_label(raw.get("namespace"), "namespace")
+    eth = _fleet_map(raw.get("ethereum"), "ethereum")
+    url, url_rpc = _fleet_str(eth, "url", "ethereum."), _fleet_str(eth, "urlRpc", "ethereum.")
     if not re.match(r"^wss?://[^\s/]+", url):
         raise _fleet_error("ethereum.url", f"{url!r} is not a ws:// or wss:// URL (the clients' websocket endpoint in the cluster)")
     if not re.match(r"^https?://[^\s/]+", url_rpc):
         raise _fleet_error("ethereum.urlRpc", f"{url_rpc!r} is not an http(s):// URL (the clients' JSON-RPC endpoint in the cluster)")
-    contracts = _map(raw.get("contracts"), "contracts") or {k: k for k in CLIENT_CONTRACTS}
+    contracts = _fleet_map(raw.get("contracts"), "contracts") or {k: k for k in CLIENT_CONTRACTS}
     for key, name in contracts.items():
         if name not in deployed_contracts:
             raise _fleet_error(f"contracts.{key}", f"{name!r} is not deployed by the contracts plan (the address book will not have it)")
-    storage = _map(raw.get("storage"), "storage")
+    storage = _fleet_map(raw.get("storage"), "storage")
     size = storage.get("size", "1Gi")
-    if not isinstance(size, str) or not _QUANTITY.match(size):
+    if not isinstance(size, str) or not _FLEET_QUANTITY.match(size):
         raise _fleet_error("storage.size", f"{size!r} is not a storage quantity (e.g. 1Gi)")
     storage_class = storage.get("storageClass")
     keel = None
     if raw.get("keel") is not None:
-        k = _map(raw.get("keel"), "keel")
+        k = _fleet_map(raw.get("keel"), "keel")
         policy = k.get("policy", "all")
         if policy not in KEEL_POLICIES and not str(policy).startswith(("glob:", "regexp:")):
             raise _fleet_error("keel.policy", f"{policy!r} is not a Keel policy (expected {', '.join(KEEL_POLICIES)}, glob:… or regexp:…)")
         keel = KeelSpec(policy, k.get("trigger", "poll"), k.get("pollSchedule"))
-    image = _image(raw.get("image"), "image")
+    image = _fleet_image(raw.get("image"), "image")
     if keel and image.digest:
         raise _fleet_error("keel", "Keel is on but image is pinned by digest (Keel can only move tags; drop one of them)")
     return FleetSpec(
         namespace=namespace,
         image=image,
-        init_image=_image(raw.get("initImage"), "initImage"),
+        init_image=_fleet_image(raw.get("initImage"), "initImage"),
         chain=ChainEndpoints(url, url_rpc, chain_id),
-        clients=_clients(raw),
+        clients=_fleet_clients(raw),
         contracts=dict(contracts),
-        resources=_resources(raw.get("resources"), "resources", DEFAULT_RESOURCES),
-        init_resources=_resources(raw.get("initResources"), "initResources", DEFAULT_INIT_RESOURCES),
+        resources=_fleet_resources(raw.get("resources"), "resources", DEFAULT_RESOURCES),
+        init_resources=_fleet_resources(raw.get("initResources"), "initResources", DEFAULT_INIT_RESOURCES),
         storage=StorageSpec(size, storage_class),
         keel=keel,
         part_of=raw.get("partOf", "keep-network"),
@@ -273,4 +479,4 @@ def load_fleet(cfg: pulumi.Config, contracts: ContractsSettings) -> Optional[Fle
                 f"or env {CLIENT_KEY_SEED_ENV}; it derives the clients' keys)"
             )
         seed = pulumi.Output.secret(env)
-    return FleetSettings(spec, seed, _count(raw.get("kdfIterations", 1024), "kdfIterations", 1))
+    return FleetSettings(spec, seed, _fleet_count(raw.get("kdfIterations", 1024), "kdfIterations", 1))

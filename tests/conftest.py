@@ -77,3 +77,16 @@ def keep_artifacts():
     if not os.path.isdir(KEEP_ARTIFACTS):
         pytest.fail(f"{KEEP_ARTIFACTS} missing: run `make setup` (scripts/fetch_keep_artifacts.sh)")
     return KEEP_ARTIFACTS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def client_key_seed():
+    """A fresh keep-cd:clientKeySeed for every test that runs a stack with a fleet (as `make local`
+    makes one in build/local-secrets/); tests that check its absence delete it themselves."""
+    import secrets
+
+    saved = os.environ.get("KEEP_CD_CLIENT_KEY_SEED")
+    os.environ["KEEP_CD_CLIENT_KEY_SEED"] = saved or secrets.token_hex(32)
+    yield os.environ["KEEP_CD_CLIENT_KEY_SEED"]
+    if saved is None:
+        os.environ.pop("KEEP_CD_CLIENT_KEY_SEED", None)
