@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 
 import kubernetes_validate
 import pytest
@@ -159,3 +160,22 @@ def test_rewrite_removes_files_of_objects_no_longer_declared(rendered, tmp_path)
     written = write_manifests(fewer, str(out))
     assert sorted(glob.glob(str(out / "*.yaml"))) == sorted(written)
     assert not any("standard-1" in p for p in written) and (out / "keep.txt").exists()
+
+
+def test_offline_stack_cli_writes_manifests_for_the_local_stack(anvil, tmp_path):
+    """`python -m offline_stack local --manifests DIR` (what `make local` runs, pointed elsewhere)."""
+    deployer = anvil.new_account()
+    out = tmp_path / "manifests"
+    env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": deployer.key.hex()}
+    args = [sys.executable, "-m", "offline_stack", "local", "--config", f"rpcUrl={anvil.url}"]
+    args += ["--state", str(tmp_path / "state.json"), "--manifests", str(out)]
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"written to {out}/" in proc.stderr
+    objects = [load(p) for p in sorted(glob.glob(str(out / "*.yaml")))]
+    kinds = sorted(o["kind"] for o in objects)
+    # Pulumi.local.yaml: 1 bootstrap + 2 standard clients, its own Namespace, one NetworkPolicy.
+    assert kinds == sorted(["Namespace", "NetworkPolicy"] + ["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment"] * 3)
+    assert json.loads(proc.stdout)["fleet"]["namespace"] == "keep-local"
+    for o in objects:
+        kubernetes_validate.validate(o, "1.30", strict=True)
