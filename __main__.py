@@ -48,6 +48,13 @@ if settings.fleet:
     from components.seeded_client_keys import seeded_identities  # TEMPORARY: the operators step replaces it
 
     fleet = settings.fleet
+    fleet_opts = None
+    if settings.render_yaml_to:
+        import pulumi_kubernetes as k8s
+
+        # No cluster (local with the CLI): the provider writes each object as YAML instead.
+        renderer = k8s.Provider("render-yaml", render_yaml_to_directory=settings.render_yaml_to)
+        fleet_opts = pulumi.ResourceOptions(providers={"kubernetes": renderer})
     network = KeepNetwork(
         "keep-network",
         KeepNetworkArgs(
@@ -55,6 +62,7 @@ if settings.fleet:
             address_book=contracts.address_book,
             identities=seeded_identities(fleet.key_seed, [c.name for c in fleet.spec.clients], fleet.kdf_iterations),
         ),
+        opts=fleet_opts,
     )
     pulumi.export("fleet", network.summary)
     pulumi.export("bootstrapPeers", network.bootstrap_peers)

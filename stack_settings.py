@@ -81,6 +81,8 @@ class Settings:
     extra: dict = field(default_factory=dict)
     access: Optional[AccessSettings] = None  # None: no GCP at all (the local stack)
     fleet: Any = None  # FleetSettings (below), or None when the stack deploys no keep-clients
+    # With the Pulumi CLI: Kubernetes objects are written as YAML here instead of applied (local)
+    render_yaml_to: Optional[str] = None
 
 
 def _int(cfg: pulumi.Config, key: str, default: Any = None) -> int:
@@ -279,7 +281,13 @@ def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, sta
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     cfg = cfg or pulumi.Config(PROJECT)
     contracts = load_contracts(cfg)
-    return Settings(stack=pulumi.get_stack(), contracts=contracts, access=load_access(cfg), fleet=load_fleet(cfg, contracts))
+    return Settings(
+        stack=pulumi.get_stack(),
+        contracts=contracts,
+        access=load_access(cfg),
+        fleet=load_fleet(cfg, contracts),
+        render_yaml_to=cfg.get("renderYamlToDirectory") or None,
+    )
 
 
 # --- fleet: the keep-clients on Kubernetes (components/keep_network.py); docs/fleet.md lists every key.
