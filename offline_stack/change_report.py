@@ -46,6 +46,14 @@ def _contract_lines(preview: RunResult, state: dict) -> list:
     return lines
 
 
+# What the fleet's pod-template annotations stand for (components/keep_client.py).
+ANNOTATION_REASONS = {
+    "checksum/config": "config, key or contract addresses changed (checksum/config)",
+    "keep-cd/contracts-hash": "contract addresses changed",
+}
+ANNOTATIONS_SHOWN_AS_IMAGE = {"keep-cd/image"}
+
+
 def _pod_template(deployment_inputs: dict) -> dict:
     return ((deployment_inputs.get("spec") or {}).get("template")) or {}
 
@@ -62,8 +70,8 @@ def deployment_reasons(old: dict, new: dict) -> list:
     old_a = (old_t.get("metadata") or {}).get("annotations") or {}
     new_a = (new_t.get("metadata") or {}).get("annotations") or {}
     for key in sorted(set(old_a) | set(new_a)):
-        if old_a.get(key) != new_a.get(key):
-            reasons.append(f"{key} changed")
+        if old_a.get(key) != new_a.get(key) and key not in ANNOTATIONS_SHOWN_AS_IMAGE:
+            reasons.append(ANNOTATION_REASONS.get(key, f"{key} changed"))
     old_i, new_i = _images(old_t), _images(new_t)
     for name in sorted(set(old_i) | set(new_i)):
         if old_i.get(name) != new_i.get(name):

@@ -74,3 +74,48 @@ def test_report_against_a_pulumi_export(deployed, tmp_path):
     assert lines[1].startswith("nothing changed"), lines
     lines = change_report("local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export))
     assert any("deploy   contract Vault: constructor args changed" in l for l in lines)
+
+
+@pytest.fixture
+def fleet_deployed(fresh_anvil, tmp_path):
+    """The Keep contracts and a 1 bootstrap + 1 standard fleet, deployed on a fresh anvil."""
+    from fleet_support import fleet_config
+
+    acct = fresh_anvil.new_account()
+    state = str(tmp_path / "state.json")
+    config = {
+        "rpcUrl": fresh_anvil.url,
+        "deployerPrivateKey": acct.key.hex(),
+        "clientKeySeed": "report-test-seed",
+        "fleet": fleet_config(counts={"bootstrap": 1, "standard": 1}),
+    }
+    run_stack("local", project_dir=ROOT, state_path=state, config_overrides=config)
+
+    def report(plan_params=None, **fleet_overrides):
+        cfg = {**config, "fleet": fleet_config(**{"counts": {"bootstrap": 1, "standard": 1}, **fleet_overrides})}
+        if plan_params:
+            cfg["planParams"] = json.dumps(plan_params)
+        return "\n".join(change_report("local", project_dir=ROOT, state_path=state, config_overrides=cfg))
+
+    return report
+
+
+def test_clients_nothing_changed(fleet_deployed):
+    assert "nothing changed" in fleet_deployed()
+
+
+def test_added_client_and_image_change(fleet_deployed):
+    text = fleet_deployed(counts={"bootstrap": 1, "standard": 2})
+    assert "create   keep-standard-1: new" in text
+    assert "keep-standard-0" not in text.split("deployments:")[1]  # an added peer rolls nobody
+    text = fleet_deployed(image={"repository": "keepnetwork/keep-client", "tag": "v1.8.1"})
+    for name in ("keep-bootstrap-0", "keep-standard-0"):
+        assert f"roll     {name}: image of keep-client: keepnetwork/keep-client:v1.8.0 -> keepnetwork/keep-client:v1.8.1" in text
+
+
+def test_redeployed_contract_rolls_every_client(fleet_deployed):
+    text = fleet_deployed(plan_params={"initializationPeriod": 1, "dkgContributionMargin": 2})
+    assert "deploy   contract KeepRandomBeaconService: constructor args changed" in text
+    for name in ("keep-bootstrap-0", "keep-standard-0"):
+        line = next(l for l in text.splitlines() if l.startswith(f"  roll     {name}:"))
+        assert "contract addresses changed" in line
