@@ -5,10 +5,16 @@ component of its own, and every dependency between them is an Output, so the eng
 chain before cluster by itself.
 """
 
+import gc
+
 import pulumi
 
 from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
 from stack_settings import load_settings
+
+# Each resource allocates thousands of short-lived SDK objects; at Python's default gen-0
+# threshold (700) collections took about a third of a 100-client preview (docs/fleet.md).
+gc.set_threshold(50_000, 20, 20)
 
 settings = load_settings()
 
@@ -25,6 +31,17 @@ contracts = ContractsMigration(
 
 pulumi.export("addressBook", contracts.address_book)
 pulumi.export("deployer", contracts.deployer)
+
+# CI's way into the environment's GCP project and cluster (off in `local`): docs/access.md.
+if settings.access is not None:
+    from components.push_deploy_access import PushDeployAccess, PushDeployAccessArgs
+
+    access = PushDeployAccess("push-deploy-access", PushDeployAccessArgs.from_settings(settings.access))
+    pulumi.export("ciAccess", access.summary())
+    if access.deployer_key is not None:
+        # Only as secrets: `pulumi stack output --show-secrets ciDeployerKey` for the CircleCI context.
+        pulumi.export("ciDeployerKey", access.deployer_key)
+        pulumi.export("ciPreviewerKey", access.previewer_key)
 
 if settings.operators:
     from operators.accounts import OperatorAccounts, OperatorAccountsArgs
@@ -59,3 +76,33 @@ if settings.operators:
     )
     pulumi.export("operators", operator_accounts.addresses)
     pulumi.export("operatorStakes", operator_stakes.status)
+
+if settings.fleet:
+    from components.keep_network import KeepNetwork, KeepNetworkArgs
+
+    fleet = settings.fleet
+    if settings.operators:
+        # Each client's operator account: mnemonic-derived keys, staked by operator-stakes.
+        client_identities = operator_accounts.identities
+    else:
+        from components.seeded_client_keys import seeded_identities  # a stack without an operators section
+
+        client_identities = seeded_identities(fleet.key_seed, [c.name for c in fleet.spec.clients], fleet.kdf_iterations)
+    fleet_opts = None
+    if settings.render_yaml_to:
+        import pulumi_kubernetes as k8s
+
+        # No cluster (local with the CLI): the provider writes each object as YAML instead.
+        renderer = k8s.Provider("render-yaml", render_yaml_to_directory=settings.render_yaml_to)
+        fleet_opts = pulumi.ResourceOptions(providers={"kubernetes": renderer})
+    network = KeepNetwork(
+        "keep-network",
+        KeepNetworkArgs(
+            fleet=fleet.spec,
+            address_book=contracts.address_book,
+            identities=client_identities,
+        ),
+        opts=fleet_opts,
+    )
+    pulumi.export("fleet", network.summary)
+    pulumi.export("bootstrapPeers", network.bootstrap_peers)

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench <name> --json`; each measures keep-cd and its baseline in one run."""

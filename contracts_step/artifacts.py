@@ -162,8 +162,11 @@ def load_artifact(path: str) -> Artifact:
     for ph in art.placeholders:
         if len(ph) != PLACEHOLDER_LEN:
             raise ArtifactError(f"artifact {path}: truncated library placeholder {ph!r} in bytecode")
+    plain = art.bytecode
+    for ph in art.placeholders:
+        plain = plain.replace(ph, "0" * PLACEHOLDER_LEN)
     try:
-        bytes.fromhex(art.bytecode.replace("_", "0").replace("$", "0"))
+        bytes.fromhex(plain)
     except ValueError:
         raise ArtifactError(f"artifact {path}: bytecode is not hex") from None
     if not art.bytecode:
@@ -252,14 +255,17 @@ class ArtifactStore:
         return out
 
 
-def link_bytecode(art: Artifact, libraries: dict[str, str], library_names: dict[str, Optional[str]]) -> str:
-    """Replace each placeholder with its library's address; hex without 0x.
+def link_bytecode(
+    art: Artifact, libraries: dict[str, str], library_names: dict[str, Optional[str]], runtime: bool = False
+) -> str:
+    """Replace each placeholder with its library's address; hex without 0x.  ``runtime`` links the
+    deployed (runtime) code instead of the creation code.
 
     ``libraries`` maps library name -> address; ``library_names`` maps placeholder -> library name
     (from ``ArtifactStore.library_names`` or the plan's explicit mapping).
     """
-    code = art.bytecode
-    for ph in art.placeholders:
+    code = art.deployed_bytecode if runtime else art.bytecode
+    for ph in find_placeholders(code):
         lib = library_names.get(ph)
         if lib is None:
             raise UnlinkedLibrary(

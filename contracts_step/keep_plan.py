@@ -28,7 +28,8 @@ def keep_plan() -> MigrationPlan:
             Deploy("KeepToken"),
             Deploy("TokenGrant", args=[ref("KeepToken")]),
             Deploy("KeepRegistry"),
-            Deploy("TokenStakingEscrow", args=[ref("KeepToken"), ref("TokenGrant")]),
+            # Its ownership moves to TokenStaking once; a new TokenStaking needs a new escrow.
+            Deploy("TokenStakingEscrow", args=[ref("KeepToken"), ref("TokenGrant")], renew_with=["TokenStaking"]),
             Deploy("MinimumStakeSchedule"),
             Deploy("GrantStaking"),
             Deploy("Locks"),

@@ -112,7 +112,31 @@ class Migration:
         self.encoder = ArgEncoder(store, plan, resolved.params)
         self.log = log
         self.genesis = genesis_hash(w3)
-        self.chain_reset = bool(self.olds.get("genesis_hash")) and self.olds.get("genesis_hash") != self.genesis
+        self.reset_reason = self._detect_reset()
+        self.chain_reset = self.reset_reason is not None
+
+    def _detect_reset(self) -> Optional[str]:
+        """Why the chain no longer holds what the last run recorded, or None.  anvil restarts
+        with the same genesis block, so the head and the deployer's nonce are checked as well:
+        a chain never goes back on either."""
+        olds = self.olds
+        if not olds.get("genesis_hash"):
+            return None
+        if olds["genesis_hash"] != self.genesis:
+            return "chain reset (genesis block changed)"
+        last_block = int((olds.get("last_run") or {}).get("block") or 0)
+        head = self.w3.eth.block_number
+        if head < last_block:
+            return f"chain reset (head block {head} is below recorded block {last_block})"
+        recorded = int(olds.get("next_nonce") or 0)
+        if int(self.deployer, 16) and olds.get("deployer", "").lower() == self.deployer.lower():
+            now = self.w3.eth.get_transaction_count(self.deployer, "latest")
+            if now < recorded:
+                return f"chain reset (deployer nonce {now} is below recorded {recorded})"
+        return None
+
+    def plan_deploy(self, name: str):
+        return next(d for d in self.plan.deploys if d.name == name)
 
     # -- reading ----------------------------------------------------------------------------------
     def _code_matches(self, address: str, recorded_code_hash: Optional[str]) -> bool:
@@ -134,11 +158,13 @@ class Migration:
         if not old:
             reason = "new contract"
         elif self.chain_reset:
-            reason = "chain reset (genesis block changed)"
+            reason = self.reset_reason
         elif old.get("bytecode_hash") != step.artifact.bytecode_hash:
             reason = "bytecode changed"
         elif old.get("args_hash") != step.args_hash:
             reason = "constructor args changed"
+        elif old.get("renew_hash", "") != step.renew_hash:
+            reason = f"renewed with {', '.join(self.plan_deploy(step.name).renew_with)} (new code or arguments)"
         else:
             moved = [d for d in step.deps if decided.get(d) in (DEPLOY, REPOINT, ADOPT) or deps_now.get(d) != old.get("deps", {}).get(d)]
             if moved:
@@ -238,6 +264,7 @@ class Migration:
             decisions: list = []
             requests: list = []
             pending_deploys: dict = {}
+            standalone: list = []  # (request, deps): checked before anything is sent
             nonce = first_nonce
             for step in self.resolved.deploys.values():
                 d = self._decide_contract(step, addresses, decided)
@@ -251,6 +278,7 @@ class Migration:
                         d.address = create_address(self.deployer, nonce)
                         req = TxRequest(label=f"deploy {step.name}", to=None, data=code)
                         requests.append(req)
+                        standalone.append((req, step.deps))
                         pending_deploys[step.name] = (req, None)
                         nonce += 1
                 decided[step.name] = d.action
@@ -267,6 +295,7 @@ class Migration:
                 elif d.action == SEND:
                     req = TxRequest(label=f"call {step.name}", to=addresses[step.target], data=data)
                     requests.append(req)
+                    standalone.append((req, step.deps))
                     call_reqs[step.name] = (req, None, cid)
                     nonce += 1
                 else:
@@ -275,10 +304,37 @@ class Migration:
             for d in decisions:
                 self.log(d.line())
             self._check_funds(requests)
+            self._preflight(standalone, decided, addresses, sender)
             if requests:
                 sender.send(requests, first_nonce)
             next_nonce = first_nonce + len(requests)
         return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
+
+    def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender) -> None:
+        """Estimate, before anything is sent, the transactions whose outcome the chain can already
+        tell: a call that would revert on an existing contract (say, an ownership that moved on)
+        or a constructor that rejects its arguments stops the run while nothing is half done.  Contracts this run will create are
+        given their runtime code at their future addresses through a state override; a node
+        without overrides checks only what needs nothing new."""
+        new = [n for n, a in decided.items() if a == DEPLOY]
+        override = {}
+        for name in new:
+            step = self.resolved.deploys[name]
+            libs = {provider: addresses[provider] for provider in step.libraries.values()}
+            override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+        earlier_call = False
+        for req, deps in standalone:
+            needs_new = [d for d in deps if d in new]
+            if req.to is None and needs_new:
+                continue  # a creation that needs new code runs its constructor against it: wait for it
+            if req.to is not None:
+                if decided.get(deps[0]) == DEPLOY or earlier_call:
+                    # Its target is new, or an earlier call of this run may be what prepares it
+                    # (approve an operator contract, then add it): only the pipeline can tell.
+                    earlier_call = True
+                    continue
+                earlier_call = True
+            sender.estimate_now(req, override if needs_new else None)
 
     def _check_funds(self, requests: list) -> None:
         """Refuse before sending anything when the balance cannot pay even the cheapest outcome.
@@ -337,6 +393,7 @@ class Migration:
                 content_key=step.content_key,
                 bytecode_hash=step.artifact.bytecode_hash,
                 args_hash=step.args_hash,
+                renew_hash=step.renew_hash,
                 artifact=step.artifact.name,
                 artifact_path=step.artifact.path,
                 abi_hash=step.artifact.abi_hash,
@@ -381,3 +438,15 @@ class Migration:
                 "decisions": [d.line() for d in decisions],
             },
         }
+
+
+def open_migration(plan: MigrationPlan, params: dict, artifacts_dir: str, rpc_url: str, chain_id: int, olds: Optional[dict], deployer: str, log=lambda _m: None) -> Migration:
+    """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
+    from .artifacts import ArtifactStore
+    from .chain import connect
+    from .plan import resolve_plan
+
+    store = ArtifactStore(artifacts_dir)
+    resolved = resolve_plan(plan, store, params)
+    w3 = connect(rpc_url, chain_id)
+    return Migration(plan, resolved, store, w3, olds, deployer, log=log)

@@ -40,6 +40,10 @@ class Deploy:
     libraries: dict = field(default_factory=dict)
     # explicit placeholder -> library name, for artifacts that do not say
     placeholders: dict = field(default_factory=dict)
+    # Redeploy this contract whenever one of these gets new code or arguments, though it does not
+    # reference them (they may reference it): an escrow whose ownership goes to a staking
+    # contract must be fresh when the staking contract is, or the transfer would revert.
+    renew_with: list = field(default_factory=list)
 
 
 @dataclass
@@ -127,6 +131,7 @@ class ResolvedDeploy:
     deps: list  # plan contract names this one needs deployed first, in plan order
     content_key: str
     args_hash: str
+    renew_hash: str = ""  # identity of its renew_with contracts (code + arguments by name)
 
 
 @dataclass
@@ -284,6 +289,9 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
             )
         for a in d.args:
             check_config_refs(a, where)
+        for inp, a in zip(inputs, d.args):
+            if isinstance(a, dict) and "config" in a and abi_type(inp) == "address":
+                params[a["config"]] = validate_address(params[a["config"]], f"planParams.{a['config']}")
         refs = _refs(d.args, where)
         names_of = store.library_names(art)
         names_of.update(d.placeholders)
@@ -304,6 +312,9 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
         for r in refs:
             if r not in by_name:
                 raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
+        for r in d.renew_with:
+            if r not in by_name:
+                raise PlanError(f"{where}: renew_with names unknown contract '{r}' (expected one of the plan's deploys)")
         seen = []
         for n in list(lib_map.values()) + refs:
             if n not in seen:
@@ -339,7 +350,13 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
         art = artifacts[n]
         lib_keys = {ph: keys[lib] for ph, lib in sorted(lib_maps[n].items())}
         symbolic_args = encoder.symbolic(d.args, keys)
-        keys[n] = _sha({"bytecode": art.bytecode_hash, "libraries": lib_keys, "args": symbolic_args})
+        renew_hash = _sha(
+            {
+                r: [artifacts[r].bytecode_hash, _sha(_args_by_name(by_name[r].args, params))]
+                for r in sorted(d.renew_with)
+            }
+        ) if d.renew_with else ""
+        keys[n] = _sha({"bytecode": art.bytecode_hash, "libraries": lib_keys, "args": symbolic_args, "renew": renew_hash})
         resolved[n] = ResolvedDeploy(
             name=n,
             artifact=art,
@@ -351,6 +368,7 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
             # Arguments by *name* of what they reference: tells "argument changed" apart from
             # "a dependency was redeployed" when explaining a redeploy.
             args_hash=_sha(_args_by_name(d.args, params)),
+            renew_hash=renew_hash,
         )
 
     calls: dict[str, ResolvedCall] = {}

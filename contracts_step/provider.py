@@ -68,17 +68,13 @@ def deployer_address(configured_key: Optional[str]) -> str:
         return "0x" + "00" * 20
 
 
-def _session(props: dict):
-    """Artifacts, resolved plan and a chain client for these inputs (imports kept local: see module doc)."""
-    from .artifacts import ArtifactStore
-    from .chain import connect
-    from .plan import MigrationPlan, resolve_plan
+def _open(props: dict, olds: Optional[dict], deployer: str):
+    """The migration these inputs describe (imports kept local: see module doc)."""
+    from .migrate import open_migration
+    from .plan import MigrationPlan
 
     plan = MigrationPlan.from_dict(props["plan"])
-    store = ArtifactStore(props["artifacts_dir"])
-    resolved = resolve_plan(plan, store, props.get("params") or {})
-    w3 = connect(props["rpc_url"], int(props["chain_id"]))
-    return plan, store, resolved, w3
+    return open_migration(plan, props.get("params") or {}, props["artifacts_dir"], props["rpc_url"], int(props["chain_id"]), olds, deployer)
 
 
 class ContractsMigrationProvider(ResourceProvider):
@@ -106,20 +102,17 @@ class ContractsMigrationProvider(ResourceProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not _is_known(news):
             return CheckResult(news, failures)
-        _session(news)  # raises the one-line error of a bad plan, artifact, URL or chain id
+        _open(news, None, self._deployer_address())  # raises the one-line error of a bad plan, artifact, URL or chain id
         return CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         """Changes when an input changed or any step would do something (deploy, re-point, call):
         the chain is read (code at every recorded address, genesis hash), nothing is sent."""
-        from .migrate import Migration
-
         replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
         changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
         pending = []
         if not replaces and _is_known(news):
-            plan, store, resolved, w3 = _session(news)
-            decisions = Migration(plan, resolved, store, w3, olds, self._deployer_address()).assess()
+            decisions = _open(news, olds, self._deployer_address()).assess()
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
         return DiffResult(
             changes=bool(replaces or changed or pending),
@@ -129,11 +122,8 @@ class ContractsMigrationProvider(ResourceProvider):
         )
 
     def _run(self, olds: Optional[dict], news: dict) -> dict:
-        from .migrate import Migration
-
         account = self._account()
-        plan, store, resolved, w3 = _session(news)
-        outs = Migration(plan, resolved, store, w3, olds, account.address).migrate(account)
+        outs = _open(news, olds, account.address).migrate(account)
         result = dict(news)
         result.update(outs)
         return result

@@ -124,10 +124,29 @@ class PipelinedSender:
         return int(self.w3.eth.get_block("latest")["gasLimit"])
 
     # -- sending ----------------------------------------------------------------------------------
-    def _estimate(self, req: TxRequest, in_flight: list) -> int:
+    def _call_of(self, req: TxRequest) -> dict:
         call = {"from": self.address, "data": req.data, "value": req.value}
         if req.to:
             call["to"] = to_checksum_address(req.to)
+        return call
+
+    def estimate_now(self, req: TxRequest, state_override: Optional[dict] = None) -> Optional[int]:
+        """Gas for ``req`` against the latest block (with ``state_override`` if given); a revert
+        raises with its reason.  None where the node does not take state overrides."""
+        try:
+            if state_override:
+                return int(self.w3.eth.estimate_gas(self._call_of(req), "latest", state_override))
+            return int(self.w3.eth.estimate_gas(self._call_of(req), "latest"))
+        except ContractLogicError as e:
+            raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}; nothing was sent") from None
+        except ValueError as e:
+            if state_override and "revert" not in str(e).lower():
+                return None
+
+            raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}; nothing was sent") from None
+
+    def _estimate(self, req: TxRequest, in_flight: list) -> int:
+        call = self._call_of(req)
         try:
             return int(self.w3.eth.estimate_gas(call, "pending"))
         except (ContractLogicError, ValueError) as first:
@@ -412,9 +431,7 @@ class PipelinedSender:
                     self.log(f"resend of {r.label}: {e}")
 
     def _replay_reason(self, r: TxRequest) -> str:
-        call = {"from": self.address, "data": r.data, "value": r.value, "gas": r.gas}
-        if r.to:
-            call["to"] = to_checksum_address(r.to)
+        call = {**self._call_of(r), "gas": r.gas}
         try:
             self.w3.eth.call(call, int(r.receipt["blockNumber"]) - 1)
         except Exception as e:

@@ -17,7 +17,9 @@ resources return no secret outputs (tests check both).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import collections
 import json
 import os
 import runpy
@@ -108,6 +110,17 @@ def load_stack_config(project_dir: str, stack: str) -> tuple:
     return config, []
 
 
+# Errors a resource raised are reported once, by run_stack; the SDK's futures that carried them
+# would print them again, with a traceback, when garbage-collected ("exception never retrieved").
+_REPORTED: collections.deque = collections.deque(maxlen=64)
+
+
+def _quiet_reported_errors(loop, context) -> None:
+    if any(context.get("exception") is e for e in _REPORTED):
+        return
+    loop.default_exception_handler(context)
+
+
 class OfflineMocks(pulumi_mocks.Mocks):
     def __init__(self, state: dict, config: dict, preview: bool):
         self.state = state
@@ -133,6 +146,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
         except Exception as e:  # surfaced by run_stack as the run's one-line error
             with self._lock:
                 self.errors.append(e)
+                _REPORTED.append(e)
             raise
 
     def _dynamic(self, args: pulumi_mocks.MockResourceArgs):
@@ -241,6 +255,11 @@ def run_stack(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     # set_mocks makes a root stack of its own; ours (run_in_stack) must be the one exports land on.
     pulumi_settings.ROOT.set(None)
+    # A failed earlier run in this process leaves its RPCs and outputs behind; they must not
+    # fail this one (the SDK's own @pulumi.runtime.test clears the same two).
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    asyncio.get_event_loop_policy().get_event_loop().set_exception_handler(_quiet_reported_errors)
     cwd = os.getcwd()
     os.chdir(project_dir)
     if project_dir not in sys.path:
@@ -263,6 +282,12 @@ def run_stack(
             provider.configure(ConfigureRequest(DynamicConfig(raw_config=config, project_name=PROJECT)))
             provider.delete(old["id"], old["outputs"])
         state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
+        # What the other resources were given, secrets redacted: the change report compares to it.
+        state["declared"] = {
+            f"{r.type}::{r.name}": redact(r.inputs, r.secret_paths)
+            for r in mocks.captured
+            if not r.type.startswith("pulumi-python:dynamic")
+        }
         if state_path:
             _save_state(state_path, state)
     return RunResult(stack, preview, outputs, mocks.captured, state_path, mocks.dynamic_ops)

@@ -78,6 +78,12 @@ class OperatorClient:
     index: int
 
 
+def index_for_name(name: str) -> int:
+    """A client's HD index from its name (31 bits of sha256): stable whatever other clients exist.
+    Two names giving one index is refused by the settings (odds about n²/2^32)."""
+    return int.from_bytes(hashlib.sha256(b"keep-cd/operator/" + name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
 @dataclass(frozen=True)
 class OperatorKey:
     """One operator's key material.  Only ever handled inside ``Output.apply`` of a secret."""

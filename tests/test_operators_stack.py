@@ -12,10 +12,12 @@ from eth_account import Account
 
 from contracts_step.errors import ConfigError
 from offline_stack.runner import run_stack
-from operators.keys import OPERATOR_PATH, FAUCET_PATH, keystore_password, mnemonic_seed
+from operators.keys import OPERATOR_PATH, FAUCET_PATH, index_for_name, keystore_password, mnemonic_seed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Account.enable_unaudited_hdwallet_features()
+# The local stack's fleet (counts: 1 bootstrap, 2 standard): one operator per client.
+CLIENTS = ("keep-bootstrap-0", "keep-standard-0", "keep-standard-1")
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def local(anvil_factory, monkeypatch, tmp_path):
     return chain, deployer, mnemonic, run
 
 
-def derived(mnemonic: str, index: int) -> str:
-    return Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index)).address
+def derived(mnemonic: str, name: str) -> str:
+    return Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(name))).address
 
 
 def nonce(chain, address: str) -> int:
@@ -49,7 +51,9 @@ def test_local_stack_stakes_its_operators_and_a_rerun_sends_nothing(local):
     assert preview.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
     assert nonce(chain, deployer.address) == 0
     first = run()
-    assert first.outputs["operators"] == {f"keep-client-{i}": derived(mnemonic, i) for i in range(3)}
+    assert first.outputs["operators"] == {name: derived(mnemonic, name) for name in CLIENTS}
+    # The fleet's clients run as these operators: their configs carry the operator addresses.
+    assert {c["address"] for c in first.outputs["fleet"]["clients"].values()} == set(first.outputs["operators"].values())
     assert all(s["staked"] and s["authorized"] for s in first.outputs["operatorStakes"].values())
     assert first.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
     sent = nonce(chain, deployer.address)
@@ -81,16 +85,18 @@ def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
         ({"operatorMnemonic": "correct horse battery staple"}, "operatorMnemonic: not a valid BIP-39 mnemonic"),
         ({"operatorMnemonic": ""}, "operatorMnemonic: not set"),
         ({"operators": {"count": 0}}, "operators.count"),
-        ({"operators": {"count": 2, "ethTarget": "lots"}}, "operators.ethTarget"),
-        ({"operators": {"count": 2, "ethThreshold": "2000", "ethTarget": "1000"}}, "below ethThreshold"),
-        ({"operators": {"count": 2, "stakeAmount": -1}}, "operators.stakeAmount"),
-        ({"operators": {"count": 2, "provisioning": "pods"}}, "operators.provisioning"),
-        ({"operators": {"count": 2, "keystoreCost": 1000}}, "power of two"),
+        ({"operators": {"ethTarget": "lots"}}, "operators.ethTarget"),
+        ({"operators": {"ethThreshold": "2000", "ethTarget": "1000"}}, "below ethThreshold"),
+        ({"operators": {"stakeAmount": -1}}, "operators.stakeAmount"),
+        ({"operators": {"provisioning": "pods"}}, "operators.provisioning"),
+        ({"operators": {"keystoreCost": 1000}}, "power of two"),
         ({"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}}, "index 0 is used by two clients"),
+        ({"operators": {"count": 2}}, "no operator for fleet client 'keep-bootstrap-0'"),
     ],
 )
-def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, needle):
+def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, needle, monkeypatch):
     chain, deployer, _mnemonic, run = local
+    monkeypatch.delenv("KEEP_CD_OPERATOR_MNEMONIC")  # only the stack config counts here
     with pytest.raises(ConfigError) as e:
         run(**overrides)
     assert needle in str(e.value) and "\n" not in str(e.value)
@@ -99,10 +105,10 @@ def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, nee
 
 def test_explicit_key_colliding_with_a_derived_one_fails_first(local):
     chain, deployer, mnemonic, run = local
-    colliding = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=0)).key.hex()
-    with pytest.raises(Exception) as e:
-        run(operatorKeys={"keep-client-2": colliding})
-    assert "operatorKeys.keep-client-2" in str(e.value) and "keep-client-0" in str(e.value)
+    colliding = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(CLIENTS[0]))).key.hex()
+    with pytest.raises(ConfigError) as e:
+        run(operatorKeys={CLIENTS[2]: colliding})
+    assert f"operatorKeys.{CLIENTS[2]}" in str(e.value) and CLIENTS[0] in str(e.value)
     assert nonce(chain, deployer.address) == 0
 
 
@@ -211,21 +217,20 @@ def test_the_secret_scan_finds_a_leak(tmp_path, capfd):
     assert leaky != SECRET_PROGRAM
     result, state_text, secrets, _ = run_secret_program(tmp_path, leaky)
     printed = capfd.readouterr()
-    assert sorted(leaks(result, state_text, printed.out + printed.err, secrets)) == ["a-config:data.password", "b-config:data.password"]
+    # In the ConfigMaps, and so in the state the runner keeps of them.
+    assert sorted(leaks(result, state_text, printed.out + printed.err, secrets)) == ["a-config:data.password", "b-config:data.password", "state", "state"]
 
 
-def test_the_real_stack_state_and_output_hold_no_operator_secret(local, tmp_path, capfd):
+def test_the_real_stack_holds_operator_secrets_only_in_secret_values(local, tmp_path, capfd):
     chain, _deployer, mnemonic, run = local
     result = run()
     seed = mnemonic_seed(mnemonic)
     secrets = {mnemonic}
-    for i in range(3):
-        acct = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=i))
+    for name in CLIENTS:
+        acct = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(name)))
         secrets |= {bytes(acct.key).hex(), keystore_password(seed, acct.address)}
-    stored = (tmp_path / "state.json").read_text().lower()
     printed = capfd.readouterr()
-    text = (printed.out + printed.err + json.dumps(result.outputs)).lower()
-    for r in result.resources:
-        text += json.dumps(r.inputs, default=str).lower() + json.dumps(r.outputs, default=str).lower()
-    for s in secrets:
-        assert s.lower() not in stored and s.lower() not in text
+    # The fleet's Secrets do carry the keystores and passwords, as secret values.
+    carried = [r for r in result.resources if any(keystore_password(seed, a) in json.dumps(r.inputs) for a in result.outputs["operators"].values())]
+    assert carried and all(r.type == "kubernetes:core/v1:Secret" for r in carried)
+    assert leaks(result, (tmp_path / "state.json").read_text(), printed.out + printed.err, secrets) == []

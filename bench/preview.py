@@ -1,0 +1,99 @@
+"""`python -m bench preview --clients 100 --json`: the whole program evaluated for a fleet of N
+clients under mocks, as `pulumi preview` would (contracts check/diff against a migrated anvil,
+every Kubernetes object built and captured).
+
+Measured in one run, each the best of --repeat runs (a 2-core machine is noisy):
+  baseline_seconds  the same program with no fleet (contracts step only): the fixed cost
+  seconds_10        a fleet of 10 clients
+  seconds           a fleet of --clients clients
+  growth            (seconds - baseline) / (seconds_10 - baseline) / (clients / 10): 1.0 is linear
+One bootstrap client per ten (at least one) unless --bootstrap fixes the number; every standard
+client lists, and its Deployment waits for, every bootstrap peer, so with bootstrap clients a fixed
+share of the fleet that part grows with the square of the fleet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET_SECONDS = 3.0
+
+
+def fleet(clients: int, bootstrap: int = 0) -> dict:
+    bootstrap = min(clients, bootstrap or max(1, clients // 10))
+    return {
+        "namespace": "keep-bench",
+        "image": {"repository": "keepnetwork/keep-client", "tag": "v1.8.0"},
+        "initImage": {"repository": "keepnetwork/keep-client-init", "tag": "v1.8.0"},
+        "ethereum": {"url": "ws://eth.keep.svc.cluster.local:8546", "urlRpc": "http://eth.keep.svc.cluster.local:8545"},
+        "counts": {"bootstrap": bootstrap, "standard": clients - bootstrap},
+        "kdfIterations": 1024,
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench preview", description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap clients in every fleet measured (default: one per ten)")
+    ap.add_argument("--json", action="store_true", help="print only the result object (last line)")
+    args = ap.parse_args(argv)
+    if args.clients < 1:
+        ap.error("--clients must be at least 1")
+    sys.path.insert(0, ROOT)
+    from offline_stack.anvil import start_anvil
+    from offline_stack.runner import run_stack
+
+    chain = start_anvil()
+    try:
+        deployer = chain.new_account().key.hex()
+        with tempfile.TemporaryDirectory() as tmp:
+            state = os.path.join(tmp, "state.json")
+            # Operators off: this measures the fleet's components (bench fleet measures the operators).
+            base = {"rpcUrl": chain.url, "deployerPrivateKey": deployer, "clientKeySeed": "bench-seed", "operators": None}
+
+            def run(fleet_cfg, preview=True):
+                start = time.perf_counter()
+                result = run_stack("local", project_dir=ROOT, state_path=state, config_overrides={**base, "fleet": fleet_cfg}, preview=preview)
+                return time.perf_counter() - start, result
+
+            run(None, preview=False)  # migrate the contracts once; not measured
+            run(fleet(1))  # warm-up, not measured: the first fleet run also imports pulumi_kubernetes
+
+            def best(fleet_cfg):
+                runs = [run(fleet_cfg) for _ in range(args.repeat)]
+                seconds = min(s for s, _ in runs)
+                return seconds, len(runs[0][1].resources)
+
+            baseline, baseline_resources = best(None)
+            s10, r10 = best(fleet(10, args.bootstrap))
+            sn, rn = best(fleet(args.clients, args.bootstrap))
+    finally:
+        chain.stop()
+    growth = ((sn - baseline) / (s10 - baseline)) / (args.clients / 10) if s10 > baseline else None
+    out = {
+        "clients": args.clients,
+        "bootstrap": fleet(args.clients, args.bootstrap)["counts"]["bootstrap"],
+        "resources": rn,
+        "seconds": round(sn, 3),
+        "clients_10": 10,
+        "resources_10": r10,
+        "seconds_10": round(s10, 3),
+        "baseline_seconds": round(baseline, 3),
+        "baseline_resources": baseline_resources,
+        "ms_per_client": round((sn - baseline) / args.clients * 1000, 2),
+        "growth": round(growth, 3) if growth is not None else None,
+        "target_seconds": TARGET_SECONDS,
+        "meets_target": sn <= TARGET_SECONDS,
+        "repeat": args.repeat,
+    }
+    if not args.json:
+        print(f"{args.clients} clients: {sn:.2f}s ({rn} resources); 10 clients: {s10:.2f}s; no fleet: {baseline:.2f}s", file=sys.stderr)
+    print(json.dumps(out))
+    return 0

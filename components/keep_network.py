@@ -1,0 +1,188 @@
+"""The keep-client fleet of one environment: ``keep:cluster:KeepNetwork``.
+
+Bootstrap clients come first: their peer ids follow from their public keys, so every standard
+client's ``Peers`` lists ``/dns4/<service>.<ns>.svc.cluster.local/tcp/<port>/ipfs/<peer id>`` of
+each bootstrap client before anything runs, and standard clients ``depends_on`` the bootstrap
+clients, so the engine rolls bootstrap peers first (the Kubernetes provider awaits readiness).
+Contract addresses come from the contracts step's address book Output, which orders contracts
+before clients by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.output import UNKNOWN
+
+from contracts_step.errors import ConfigError
+
+from .keep_client import (
+    DEFAULT_PORT,
+    ChainEndpoints,
+    ClientIdentity,
+    ComputeResources,
+    ImageRef,
+    KeelSpec,
+    KeepClient,
+    KeepClientArgs,
+    StorageSpec,
+    service_host,
+)
+from .peer_id import peer_id, peer_multiaddr
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """Client-scope values (RFC 13 2.2.3): who the client is and how it is reached."""
+
+    name: str
+    role: str  # bootstrap | standard
+    port: int = DEFAULT_PORT
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    """Environment-scope values shared by every client of the stack."""
+
+    namespace: str
+    image: ImageRef
+    init_image: ImageRef
+    chain: ChainEndpoints
+    clients: tuple  # of ClientSpec
+    contracts: Mapping[str, str]  # keep-client config key -> contract name in the address book
+    resources: ComputeResources
+    init_resources: ComputeResources
+    storage: StorageSpec = StorageSpec()
+    keel: Optional[KeelSpec] = None
+    part_of: str = "keep-network"
+    create_namespace: bool = False
+
+    @property
+    def bootstrap(self) -> list:
+        return [c for c in self.clients if c.role == "bootstrap"]
+
+    @property
+    def standard(self) -> list:
+        return [c for c in self.clients if c.role == "standard"]
+
+
+@dataclass
+class KeepNetworkArgs:
+    fleet: FleetSpec
+    address_book: pulumi.Input[Mapping[str, str]]  # contracts step output: contract name -> address
+    identities: Mapping[str, ClientIdentity]  # client name -> identity
+
+
+def client_contract_addresses(book: Optional[Mapping[str, str]], contracts: Mapping[str, str]):
+    """keep-client's [ethereum.ContractAddresses] out of the address book; one line naming what is
+    missing.  None (the book of a migration not yet run, in an offline preview) stays unknown."""
+    if book is None:
+        return UNKNOWN
+    missing = [f"{key} (contract {name})" for key, name in contracts.items() if not book.get(name)]
+    if missing:
+        raise ConfigError(
+            f"contracts address book: no address for {', '.join(missing)} "
+            f"(expected the contracts step to deploy it; the book has {', '.join(sorted(book)) or 'nothing'})"
+        )
+    return {key: book[name] for key, name in contracts.items()}
+
+
+class KeepNetwork(pulumi.ComponentResource):
+    """Every keep-client of one environment, bootstrap peers before standard peers."""
+
+    bootstrap_peers: pulumi.Output[list]
+    clients: dict
+
+    def __init__(self, name: str, args: KeepNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("keep:cluster:KeepNetwork", name, None, opts)
+        fleet = args.fleet
+        missing = [c.name for c in fleet.clients if c.name not in args.identities]
+        if missing:
+            raise ConfigError(f"fleet clients {', '.join(missing)}: no identity given (expected one per client)")
+        namespace = []
+        if fleet.create_namespace:
+            namespace = [
+                k8s.core.v1.Namespace(
+                    f"{name}-namespace",
+                    metadata={"name": fleet.namespace, "labels": {"app.kubernetes.io/part-of": fleet.part_of}},
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            ]
+        client_opts = pulumi.ResourceOptions(parent=self)
+        contracts = pulumi.Output.from_input(args.address_book).apply(
+            lambda book: client_contract_addresses(book, fleet.contracts)
+        )
+
+        def client_args(spec: ClientSpec, peers, start_after=()) -> KeepClientArgs:
+            return KeepClientArgs(
+                namespace=fleet.namespace,
+                role=spec.role,
+                image=fleet.image,
+                init_image=fleet.init_image,
+                chain=fleet.chain,
+                identity=args.identities[spec.name],
+                contract_addresses=contracts,
+                resources=fleet.resources,
+                init_resources=fleet.init_resources,
+                peers=peers,
+                port=spec.port,
+                storage=fleet.storage,
+                keel=fleet.keel,
+                part_of=fleet.part_of,
+                start_after=start_after,
+                depends_on=namespace,
+            )
+
+        self.clients = {}
+        bootstrap_clients = []
+        peer_addrs = []
+        for spec in fleet.bootstrap:
+            client = KeepClient(spec.name, client_args(spec, ()), client_opts)
+            self.clients[spec.name] = client
+            bootstrap_clients.append(client)
+            host = service_host(spec.name, fleet.namespace)
+            peer_addrs.append(
+                pulumi.Output.from_input(args.identities[spec.name].public_key).apply(
+                    lambda key, h=host, p=spec.port: peer_multiaddr(h, p, peer_id(key))
+                )
+            )
+        self.bootstrap_peers = pulumi.Output.all(*peer_addrs)
+        # Standard clients depend on the bootstrap clients where it matters: each standard
+        # Deployment waits for every bootstrap Deployment (the Kubernetes provider awaits their
+        # readiness), while their ConfigMaps, Secrets and volumes need not wait.  (A depends_on on
+        # the standard component would not reach its children, and expanding it costs ~10% of a
+        # 100-client preview.)
+        bootstrap_deployments = [c.deployment for c in bootstrap_clients]
+        for spec in fleet.standard:
+            self.clients[spec.name] = KeepClient(spec.name, client_args(spec, self.bootstrap_peers, bootstrap_deployments), client_opts)
+        # One policy for the fleet: keep-client pods accept connections on their libp2p ports only;
+        # egress stays open (the chain, peers, DNS).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-libp2p",
+            metadata={
+                "name": f"{name}-libp2p",
+                "namespace": fleet.namespace,
+                "labels": {"app.kubernetes.io/part-of": fleet.part_of, "app.kubernetes.io/managed-by": "keep-cd"},
+            },
+            spec={
+                "pod_selector": {"match_labels": {"app.kubernetes.io/name": "keep-client", "app.kubernetes.io/part-of": fleet.part_of}},
+                "policy_types": ["Ingress"],
+                "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for p in sorted({c.port for c in fleet.clients})]}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=namespace),
+        )
+        self.summary = pulumi.Output.all(
+            **{n: pulumi.Output.from_input(args.identities[n].address) for n in self.clients}
+        ).apply(
+            lambda addresses: {
+                "namespace": fleet.namespace,
+                "clients": {
+                    c.name: {"role": c.role, "address": addresses[c.name], "host": self.clients[c.name].host, "port": c.port}
+                    for c in fleet.clients
+                },
+            }
+        )
+        self.register_outputs({"bootstrapPeers": self.bootstrap_peers, "summary": self.summary})

@@ -1,0 +1,402 @@
+"""PushDeployAccess: what CI needs to run `pulumi up` against one environment, and nothing more.
+
+RFC 13 Part 1 gave CircleCI a way into the private GKE cluster with the `gcp_push_deploy` Terraform
+module (a jump host in the public subnet, a utility box in the cluster subnet, a service-account
+key).  This component is that access point as Pulumi code, in two modes:
+
+* ``keyless`` (default): a Workload Identity pool and OIDC provider that trust CircleCI's job
+  tokens of one organization and project only; CI exchanges ``$CIRCLE_OIDC_TOKEN`` for a short-lived
+  token of a service account.  The cluster is reached on its DNS-based control-plane endpoint, which
+  Google authorizes with IAM (``container.clusters.connect``), so there is no host to run and no
+  long-lived key to leak.
+* ``bastion`` (RFC-faithful): the jump host + utility box pair, OS Login only, SSH open only from the
+  configured ranges, the utility box without a public address, and one key per service account
+  that leaves this component only as a Pulumi secret.
+
+Two service accounts, because pull requests run code from any branch: the *deployer* (Kubernetes
+objects of the fleet, Artifact Registry writer on one repository) may only be impersonated by
+pipelines of the deploy refs (master); the *previewer* (read-only, no Secrets) by any pipeline of
+the project, for `pulumi preview` and the change report.
+
+GKE has no per-cluster IAM policy, so the Kubernetes permissions are granted on the project, as
+custom roles listing exactly the object kinds keep-cd manages (docs/access.md gives each and why).
+Nothing here is primitive (owner/editor/viewer); the tests fail if one appears.
+
+This component creates IAM: the identity that applies it needs IAM admin rights CI does not have.
+An administrator applies it once (and after each change to the `access` section); CI's own runs see
+it unchanged and need no rights over it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pulumi
+
+MODES = ("keyless", "bastion")
+PRIMITIVE_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
+CIRCLECI_ISSUER = "https://oidc.circleci.com/org/{org_id}"
+ARTIFACT_WRITER = "roles/artifactregistry.writer"
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+OS_LOGIN = "roles/compute.osLogin"
+
+# Reaching the cluster at all: read its endpoint and CA (get-credentials) and pass the DNS endpoint's
+# IAM check.
+_CLUSTER_ACCESS = ("container.clusters.get", "container.clusters.connect")
+_READ = ("get", "list")
+_MANAGE = ("create", "delete", "get", "list", "update")  # update covers server-side apply's PATCH
+
+
+def _permissions(kinds: dict) -> tuple:
+    return tuple(sorted({*_CLUSTER_ACCESS, *(f"container.{kind}.{verb}" for kind, verbs in kinds.items() for verb in verbs)}))
+
+
+# The objects the fleet declares (ConfigMap, Secret, PVC, Service, Deployment) and what Pulumi's
+# Kubernetes provider reads while it awaits them (ReplicaSets, Pods, Events, Endpoints); the
+# namespace may be created but never deleted (that would delete everything in it); port-forward is
+# how CI reaches the chain's RPC.  No exec/attach, no RBAC, no cluster-scoped kinds.
+DEPLOYER_PERMISSIONS = _permissions(
+    {
+        "namespaces": ("create", "get", "list", "update"),
+        "configMaps": _MANAGE,
+        "secrets": _MANAGE,
+        "persistentVolumeClaims": _MANAGE,
+        "services": _MANAGE,
+        "deployments": _MANAGE,
+        "replicaSets": _READ,
+        "pods": (*_READ, "portForward"),
+        "events": _READ,
+        "endpoints": _READ,
+    }
+)
+
+# Pulumi computes previews from input diffs, so reading is enough; Secrets are never readable by a
+# pull request.  Port-forward reaches the chain for the contracts step's read-only diff.
+PREVIEWER_PERMISSIONS = _permissions(
+    {
+        "namespaces": _READ,
+        "configMaps": _READ,
+        "persistentVolumeClaims": _READ,
+        "services": _READ,
+        "deployments": _READ,
+        "replicaSets": _READ,
+        "pods": (*_READ, "portForward"),
+        "events": _READ,
+        "endpoints": _READ,
+    }
+)
+
+
+@dataclass
+class BastionArgs:
+    source_ranges: Sequence[str]  # CIDRs allowed to SSH to the jump host
+    network: str
+    public_subnet: str
+    cluster_subnet: str
+    zone: str
+    machine_type: str = "e2-micro"
+    image: str = "debian-cloud/debian-12"
+
+
+@dataclass
+class PushDeployAccessArgs:
+    project: str
+    name_prefix: str  # 3-22 chars; service accounts, pool, roles and hosts are named after it
+    registry_location: str
+    registry_repository: str
+    mode: str = "keyless"
+    circleci_org_id: Optional[str] = None
+    circleci_project_id: Optional[str] = None
+    deploy_refs: Sequence[str] = ("refs/heads/master",)
+    bastion: Optional[BastionArgs] = None
+    labels: dict = field(default_factory=lambda: {"managed-by": "keep-cd"})
+
+    @classmethod
+    def from_settings(cls, access) -> "PushDeployAccessArgs":
+        """From stack_settings.AccessSettings, which has validated every value with its config key named."""
+        b, ci = access.bastion, access.circleci
+        bastion = None
+        if b is not None:
+            bastion = BastionArgs(
+                source_ranges=tuple(b.source_ranges),
+                network=b.network,
+                public_subnet=b.public_subnet,
+                cluster_subnet=b.cluster_subnet,
+                zone=b.zone,
+                machine_type=b.machine_type,
+                image=b.image,
+            )
+        return cls(
+            project=access.project,
+            name_prefix=access.name_prefix,
+            registry_location=access.registry_location,
+            registry_repository=access.registry_repository,
+            mode=access.mode,
+            circleci_org_id=ci.org_id if ci else None,
+            circleci_project_id=ci.project_id if ci else None,
+            deploy_refs=tuple(ci.deploy_refs) if ci else (),
+            bastion=bastion,
+        )
+
+    def check(self) -> None:
+        """Program errors (config errors are caught earlier, in stack_settings, with the key named)."""
+        if self.mode not in MODES:
+            raise ValueError(f"PushDeployAccess: unknown mode {self.mode!r} (expected one of {', '.join(MODES)})")
+        if self.mode == "keyless" and not (self.circleci_org_id and self.circleci_project_id and self.deploy_refs):
+            raise ValueError("PushDeployAccess: keyless mode needs circleci_org_id, circleci_project_id and deploy_refs")
+        if self.mode == "bastion" and (self.bastion is None or not self.bastion.source_ranges):
+            raise ValueError("PushDeployAccess: bastion mode needs bastion args with non-empty source_ranges")
+
+
+def attribute_condition(org_id: str, project_id: str) -> str:
+    """CEL that admits only this organization's tokens (audience and subject) of this project."""
+    return (
+        f"assertion.aud == '{org_id}' "
+        f"&& assertion.sub.startsWith('org/{org_id}/project/{project_id}/') "
+        f"&& assertion['oidc.circleci.com/project-id'] == '{project_id}'"
+    )
+
+
+ATTRIBUTE_MAPPING = {
+    "google.subject": "assertion.sub",
+    "attribute.org_id": "assertion.aud",
+    "attribute.project_id": "assertion['oidc.circleci.com/project-id']",
+    "attribute.vcs_ref": "assertion['oidc.circleci.com/vcs-ref']",
+}
+
+
+def _sa_member(account) -> pulumi.Output:
+    return account.email.apply(lambda email: f"serviceAccount:{email}")
+
+
+class PushDeployAccess(pulumi.ComponentResource):
+    deployer_email: pulumi.Output[str]
+    previewer_email: pulumi.Output[str]
+    workload_identity_provider: Optional[pulumi.Output[str]]
+    jump_host_address: Optional[pulumi.Output[str]]
+    utility_host_address: Optional[pulumi.Output[str]]
+    deployer_key: Optional[pulumi.Output[str]]
+    previewer_key: Optional[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: PushDeployAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        args.check()  # before registering anything
+        super().__init__("keep:gcp:PushDeployAccess", name, None, opts)
+        # Imported here: the local stack never builds this component and need not load pulumi_gcp.
+        import pulumi_gcp as gcp
+
+        self._gcp = gcp
+        self._args = args
+        self._name = name
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = args.name_prefix
+
+        self.deployer = gcp.serviceaccount.Account(
+            f"{name}-deployer",
+            project=args.project,
+            account_id=f"{prefix}-deploy",
+            display_name="keep-cd CI deployer",
+            description="pulumi up from CI on the deploy refs: the fleet's Kubernetes objects, image pushes",
+            opts=child,
+        )
+        self.previewer = gcp.serviceaccount.Account(
+            f"{name}-previewer",
+            project=args.project,
+            account_id=f"{prefix}-preview",
+            display_name="keep-cd CI previewer",
+            description="pulumi preview and the change report from any CI pipeline: read-only, no Secrets",
+            opts=child,
+        )
+        deployer_member = _sa_member(self.deployer)
+        previewer_member = _sa_member(self.previewer)
+
+        for who, member, permissions in (
+            ("deployer", deployer_member, DEPLOYER_PERMISSIONS),
+            ("previewer", previewer_member, PREVIEWER_PERMISSIONS),
+        ):
+            role = gcp.projects.IAMCustomRole(
+                f"{name}-{who}-role",
+                project=args.project,
+                role_id=f"{prefix.replace('-', '_')}_{who}",
+                title=f"keep-cd CI {who}",
+                description=f"Kubernetes objects keep-cd's CI {who} needs (docs/access.md)",
+                permissions=list(permissions),
+                stage="GA",
+                opts=child,
+            )
+            gcp.projects.IAMMember(f"{name}-{who}-cluster", project=args.project, role=role.name, member=member, opts=child)
+
+        gcp.artifactregistry.RepositoryIamMember(
+            f"{name}-deployer-registry",
+            project=args.project,
+            location=args.registry_location,
+            repository=args.registry_repository,
+            role=ARTIFACT_WRITER,
+            member=deployer_member,
+            opts=child,
+        )
+
+        self.workload_identity_provider = None
+        self.jump_host_address = self.utility_host_address = None
+        self.deployer_key = self.previewer_key = None
+        if args.mode == "keyless":
+            self._keyless(child)
+        else:
+            self._bastion(child, deployer_member, previewer_member)
+
+        self.deployer_email = self.deployer.email
+        self.previewer_email = self.previewer.email
+        self.register_outputs(
+            {
+                "deployer_email": self.deployer_email,
+                "previewer_email": self.previewer_email,
+                "workload_identity_provider": self.workload_identity_provider,
+                "jump_host_address": self.jump_host_address,
+                "utility_host_address": self.utility_host_address,
+                "deployer_key": self.deployer_key,
+                "previewer_key": self.previewer_key,
+            }
+        )
+
+    def summary(self) -> dict:
+        """What an administrator copies into the CircleCI contexts (docs/ci.md); nothing secret."""
+        out = {
+            "mode": self._args.mode,
+            "project": self._args.project,
+            "deployerServiceAccount": self.deployer_email,
+            "previewerServiceAccount": self.previewer_email,
+        }
+        if self.workload_identity_provider is not None:
+            out["workloadIdentityProvider"] = self.workload_identity_provider
+        if self.jump_host_address is not None:
+            out["jumpHost"] = self.jump_host_address
+            out["utilityHost"] = self.utility_host_address
+        return out
+
+    def _keyless(self, child: pulumi.ResourceOptions) -> None:
+        gcp, args, name = self._gcp, self._args, self._name
+        pool = gcp.iam.WorkloadIdentityPool(
+            f"{name}-pool",
+            project=args.project,
+            workload_identity_pool_id=f"{args.name_prefix}-circleci",
+            display_name="CircleCI (keep-cd)",
+            description=f"CircleCI jobs of organization {args.circleci_org_id}, project {args.circleci_project_id}",
+            opts=child,
+        )
+        provider = gcp.iam.WorkloadIdentityPoolProvider(
+            f"{name}-oidc",
+            project=args.project,
+            workload_identity_pool_id=pool.workload_identity_pool_id,
+            workload_identity_pool_provider_id="circleci",
+            display_name="CircleCI OIDC",
+            attribute_mapping=dict(ATTRIBUTE_MAPPING),
+            attribute_condition=attribute_condition(args.circleci_org_id, args.circleci_project_id),
+            oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(
+                issuer_uri=CIRCLECI_ISSUER.format(org_id=args.circleci_org_id),
+                # CircleCI's token audience is the organization id, not Google's default audience.
+                allowed_audiences=[args.circleci_org_id],
+            ),
+            opts=child,
+        )
+
+        def principal_set(attribute: str, value: str) -> pulumi.Output:
+            return pool.name.apply(lambda pool_name: f"principalSet://iam.googleapis.com/{pool_name}/attribute.{attribute}/{value}")
+
+        # The deployer only for pipelines of the deploy refs: a pull request's pipeline cannot deploy,
+        # even if it edits .circleci/config.yml.
+        for i, ref in enumerate(args.deploy_refs):
+            gcp.serviceaccount.IAMMember(
+                f"{name}-deployer-wif-{i}",
+                service_account_id=self.deployer.name,
+                role=WORKLOAD_IDENTITY_USER,
+                member=principal_set("vcs_ref", ref),
+                opts=child,
+            )
+        gcp.serviceaccount.IAMMember(
+            f"{name}-previewer-wif",
+            service_account_id=self.previewer.name,
+            role=WORKLOAD_IDENTITY_USER,
+            member=principal_set("project_id", args.circleci_project_id),
+            opts=child,
+        )
+        self.workload_identity_provider = provider.name
+
+    def _bastion(self, child: pulumi.ResourceOptions, deployer_member, previewer_member) -> None:
+        gcp, args, name = self._gcp, self._args, self._name
+        b = args.bastion
+        prefix = args.name_prefix
+        jump_tag, utility_tag = f"{prefix}-jump", f"{prefix}-utility"
+
+        def host(role: str, tag: str, subnet: str, public: bool):
+            # No service_account block: the hosts run with no Google identity at all; CI brings its
+            # own credentials through the tunnel.  OS Login replaces metadata SSH keys.
+            return gcp.compute.Instance(
+                f"{name}-{role}",
+                project=args.project,
+                zone=b.zone,
+                name=f"{prefix}-{role}",
+                machine_type=b.machine_type,
+                tags=[tag],
+                labels=dict(args.labels),
+                boot_disk=gcp.compute.InstanceBootDiskArgs(
+                    initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(image=b.image)
+                ),
+                network_interfaces=[
+                    gcp.compute.InstanceNetworkInterfaceArgs(
+                        subnetwork=subnet,
+                        access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()] if public else [],
+                    )
+                ],
+                metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
+                shielded_instance_config=gcp.compute.InstanceShieldedInstanceConfigArgs(
+                    enable_secure_boot=True, enable_vtpm=True, enable_integrity_monitoring=True
+                ),
+                opts=child,
+            )
+
+        jump = host("jump", jump_tag, b.public_subnet, public=True)
+        utility = host("utility", utility_tag, b.cluster_subnet, public=False)
+        ssh = [gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["22"])]
+        logged = gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA")
+        gcp.compute.Firewall(
+            f"{name}-ssh-jump",
+            project=args.project,
+            name=f"{prefix}-ssh-jump",
+            network=b.network,
+            direction="INGRESS",
+            allows=ssh,
+            source_ranges=list(b.source_ranges),
+            target_tags=[jump_tag],
+            log_config=logged,
+            opts=child,
+        )
+        gcp.compute.Firewall(
+            f"{name}-ssh-utility",
+            project=args.project,
+            name=f"{prefix}-ssh-utility",
+            network=b.network,
+            direction="INGRESS",
+            allows=ssh,
+            source_tags=[jump_tag],  # only from the jump host, never from an address range
+            target_tags=[utility_tag],
+            log_config=logged,
+            opts=child,
+        )
+        for who, member in (("deployer", deployer_member), ("previewer", previewer_member)):
+            for role_name, instance in (("jump", jump), ("utility", utility)):
+                gcp.compute.InstanceIAMMember(
+                    f"{name}-{who}-oslogin-{role_name}",
+                    project=args.project,
+                    zone=b.zone,
+                    instance_name=instance.name,
+                    role=OS_LOGIN,
+                    member=member,
+                    opts=child,
+                )
+        secret_key = pulumi.ResourceOptions(parent=self, additional_secret_outputs=["private_key"])
+        deployer_key = gcp.serviceaccount.Key(f"{name}-deployer-key", service_account_id=self.deployer.name, opts=secret_key)
+        previewer_key = gcp.serviceaccount.Key(f"{name}-previewer-key", service_account_id=self.previewer.name, opts=secret_key)
+        self.deployer_key = pulumi.Output.secret(deployer_key.private_key)
+        self.previewer_key = pulumi.Output.secret(previewer_key.private_key)
+        self.jump_host_address = jump.network_interfaces[0].access_configs[0].nat_ip
+        self.utility_host_address = utility.network_interfaces[0].network_ip

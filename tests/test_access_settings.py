@@ -1,0 +1,226 @@
+"""The `access` section of stack config: parsed into typed settings, every bad input refused with
+a one-line error naming the key, before any resource exists."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pulumi
+import pytest
+
+from contracts_step.errors import ConfigError
+from offline_stack.runner import load_stack_config
+from stack_settings import load_access, load_contracts
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ORG = "0c9f3b1e-6a44-4f7d-9d7e-2f1c3a5b7d90"
+PROJECT = "4e1d2c3b-5a69-4b8c-8d7e-6f5a4b3c2d1e"
+
+KEYLESS = {
+    "enabled": True,
+    "mode": "keyless",
+    "project": "keep-dev-1234",
+    "region": "us-central1",
+    "cluster": "keep-dev",
+    "artifactRegistry": {"repository": "keep"},
+    "circleci": {"orgId": ORG, "projectId": PROJECT},
+}
+BASTION = {
+    **{k: v for k, v in KEYLESS.items() if k != "circleci"},
+    "mode": "bastion",
+    "bastion": {
+        "sourceRanges": ["198.51.100.0/24", "203.0.113.7/32"],
+        "network": "vpc",
+        "publicSubnet": "pub",
+        "clusterSubnet": "gke",
+    },
+}
+
+
+def access_from(access, rpc_url="http://127.0.0.1:8545", gcp=None):
+    config = {"keep-cd:rpcUrl": rpc_url}
+    if access is not None:
+        config["keep-cd:access"] = json.dumps(access)
+    for key, value in (gcp or {}).items():
+        config[f"gcp:{key}"] = value
+    pulumi.runtime.set_all_config(config, [])
+    return load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"))
+
+
+def refused(access, **kw) -> str:
+    with pytest.raises(ConfigError) as e:
+        access_from(access, **kw)
+    message = str(e.value)
+    assert "\n" not in message, message
+    assert message.startswith("config keep-cd:"), message
+    return message
+
+
+def edit(base: dict, path: str, value=None, delete=False) -> dict:
+    data = copy.deepcopy(base)
+    *parents, last = path.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+    if delete:
+        node.pop(last, None)
+    else:
+        node[last] = value
+    return data
+
+
+def test_absent_or_disabled_means_no_gcp():
+    assert access_from(None) is None
+    assert access_from({"enabled": False, "mode": "whatever"}) is None
+
+
+def test_keyless_settings_with_defaults():
+    a = access_from(KEYLESS)
+    assert (a.mode, a.project, a.region, a.cluster) == ("keyless", "keep-dev-1234", "us-central1", "keep-dev")
+    assert a.cluster_location == "us-central1" and a.registry_location == "us-central1"
+    assert a.registry_repository == "keep"
+    assert a.name_prefix == "kcd-stack"  # kcd-<stack>; the stack is "stack" outside a Pulumi run
+    assert (a.circleci.org_id, a.circleci.project_id, a.circleci.deploy_refs) == (ORG, PROJECT, ("refs/heads/master",))
+    assert a.bastion is None and a.chain_service is None
+
+
+def test_mode_defaults_to_keyless():
+    assert access_from(edit(KEYLESS, "mode", delete=True)).mode == "keyless"
+
+
+def test_bastion_settings():
+    a = access_from(BASTION)
+    assert a.mode == "bastion" and a.circleci is None
+    assert a.bastion.source_ranges == ("198.51.100.0/24", "203.0.113.7/32")
+    assert (a.bastion.zone, a.bastion.machine_type) == ("us-central1-a", "e2-micro")
+
+
+def test_project_and_region_may_come_from_gcp_provider_config():
+    data = edit(edit(KEYLESS, "project", delete=True), "region", delete=True)
+    a = access_from(data, gcp={"project": "p-from-gcp", "region": "europe-west1"})
+    assert (a.project, a.region, a.cluster_location) == ("p-from-gcp", "europe-west1", "europe-west1")
+
+
+def test_unknown_access_mode():
+    message = refused(edit(KEYLESS, "mode", "ssh"))
+    assert message == "config keep-cd:access.mode: unknown access mode 'ssh' (expected one of: keyless, bastion)"
+
+
+@pytest.mark.parametrize("key", ["orgId", "projectId"])
+def test_circleci_id_missing_in_keyless_mode(key):
+    message = refused(edit(KEYLESS, f"circleci.{key}", delete=True))
+    assert message.startswith(f"config keep-cd:access.circleci.{key}: not set"), message
+    assert "UUID" in message
+
+
+def test_circleci_section_missing_in_keyless_mode():
+    assert "access.circleci.orgId: not set" in refused(edit(KEYLESS, "circleci", delete=True))
+
+
+def test_circleci_ids_are_not_needed_in_bastion_mode():
+    assert access_from(BASTION).bastion is not None
+
+
+@pytest.mark.parametrize("bad", ["acme", "x' || true || '", ORG.upper()])
+def test_circleci_id_must_be_a_uuid(bad):
+    # The ids are written into the provider's CEL condition: anything but a UUID is refused.
+    assert "is not a CircleCI organization id" in refused(edit(KEYLESS, "circleci.orgId", bad))
+
+
+@pytest.mark.parametrize("refs", [[], ["master"], ["refs/heads/x' || true"], "refs/heads/master"])
+def test_deploy_refs_must_be_git_refs(refs):
+    assert "access.circleci.deployRefs" in refused(edit(KEYLESS, "circleci.deployRefs", refs))
+
+
+@pytest.mark.parametrize("key", ["project", "region"])
+def test_gcp_enabled_without_project_or_region(key):
+    message = refused(edit(KEYLESS, key, delete=True))
+    assert message.startswith(f"config keep-cd:access.{key}: not set"), message
+
+
+def test_cluster_and_repository_required():
+    assert refused(edit(KEYLESS, "cluster", delete=True)).startswith("config keep-cd:access.cluster: not set")
+    assert refused(edit(KEYLESS, "artifactRegistry", delete=True)).startswith(
+        "config keep-cd:access.artifactRegistry.repository: not set"
+    )
+
+
+@pytest.mark.parametrize("ranges", [None, []])
+def test_empty_firewall_ranges_in_bastion_mode(ranges):
+    data = edit(BASTION, "bastion.sourceRanges", ranges) if ranges is not None else edit(BASTION, "bastion.sourceRanges", delete=True)
+    message = refused(data)
+    assert message.startswith("config keep-cd:access.bastion.sourceRanges: empty"), message
+
+
+@pytest.mark.parametrize("cidr,reason", [("0.0.0.0/0", "whole internet"), ("::/0", "whole internet"), ("10.0.0.1/8", "not a CIDR"), ("ci", "not a CIDR")])
+def test_bad_firewall_ranges(cidr, reason):
+    assert reason in refused(edit(BASTION, "bastion.sourceRanges", [cidr]))
+
+
+def test_bastion_network_required():
+    assert refused(edit(BASTION, "bastion.network", delete=True)).startswith("config keep-cd:access.bastion.network: not set")
+
+
+def test_deployer_rpc_url_missing():
+    pulumi.runtime.set_all_config({"keep-cd:chainId": "1101"}, [])
+    with pytest.raises(ConfigError) as e:
+        load_contracts(pulumi.Config("keep-cd"))
+    assert str(e.value).startswith("config keep-cd:rpcUrl: not set (expected the deployer's JSON-RPC URL")
+
+
+@pytest.mark.parametrize("url", ["http://eth-tx-node.default.svc.cluster.local:8545", "http://eth-tx-node.default.svc:8545"])
+def test_deployer_rpc_url_must_not_be_in_cluster(url):
+    message = refused(KEYLESS, rpc_url=url)
+    assert message.startswith("config keep-cd:rpcUrl: ") and "port-forward" in message
+
+
+def test_unknown_keys_are_refused():
+    assert "access.sourceRanges: unknown key" in refused({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]})
+    assert "access.bastion.ranges: unknown key" in refused(edit(BASTION, "bastion.ranges", ["1.2.3.0/24"]))
+
+
+def test_enabled_must_be_a_boolean():
+    assert "access.enabled" in refused({**KEYLESS, "enabled": "yes"})
+
+
+@pytest.mark.parametrize("prefix", ["Kcd", "k", "gcp-keep", "a-name-much-too-long-for-ids", "trailing-"])
+def test_name_prefix(prefix):
+    assert "access.namePrefix" in refused({**KEYLESS, "namePrefix": prefix})
+
+
+def test_chain_service():
+    a = access_from({**KEYLESS, "chainService": {"namespace": "default", "name": "eth-tx-node"}})
+    assert (a.chain_service.namespace, a.chain_service.name, a.chain_service.port) == ("default", "eth-tx-node", 8545)
+    assert "access.chainService.port" in refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}})
+    assert "access.chainService.name" in refused({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}})
+
+
+def _stack_access(stack: str, **overrides):
+    config, _ = load_stack_config(ROOT, stack)
+    access = json.loads(config["keep-cd:access"])
+    access.update(overrides)
+    return access_from(access, rpc_url=config["keep-cd:rpcUrl"])
+
+
+@pytest.mark.parametrize("stack", ["keep-dev", "keep-test"])
+def test_stack_files_are_complete_examples(stack):
+    a = _stack_access(stack)
+    assert a.mode == "keyless" and a.circleci is not None and a.chain_service is not None
+    assert a.name_prefix == f"kcd-{stack}"
+    # The same file switches to the RFC's mode by one key.
+    b = _stack_access(stack, mode="bastion")
+    assert b.bastion.source_ranges and b.bastion.network
+
+
+def test_local_stack_has_no_gcp():
+    config, _ = load_stack_config(ROOT, "local")
+    assert access_from(json.loads(config["keep-cd:access"])) is None
+
+
+def test_port_forwarded_chain_needs_a_local_deployer_url():
+    data = {**KEYLESS, "chainService": {"namespace": "default", "name": "eth-tx-node"}}
+    message = refused(data, rpc_url="http://10.0.0.5:8545")
+    assert message.startswith("config keep-cd:rpcUrl: http://10.0.0.5:8545 is not local"), message
+    assert access_from(data, rpc_url="http://localhost:18545").chain_service.port == 8545

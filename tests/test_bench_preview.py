@@ -1,0 +1,30 @@
+"""`python -m bench preview` runs end to end and reports what docs/fleet.md quotes."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_bench_preview_prints_one_json_object_last():
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "preview", "--clients", "20", "--repeat", "1", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # contracts + KeepNetwork + NetworkPolicy + the local stack's YAML-rendering provider, then per
+    # client: component, ConfigMap, Secret, PVC, Service, Deployment
+    assert (result["clients"], result["resources"], result["resources_10"]) == (20, 4 + 6 * 20, 4 + 6 * 10)
+    assert result["baseline_resources"] == 1
+    assert 0 < result["baseline_seconds"] < result["seconds_10"] < result["seconds"]
+
+
+def test_bench_dispatcher_names_the_benchmarks_on_bad_input():
+    proc = subprocess.run([sys.executable, "-m", "bench", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "preview" in proc.stderr

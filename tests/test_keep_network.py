@@ -1,0 +1,213 @@
+"""The fleet under mocks: the whole program on the `local` stack, contracts migrated for real on
+anvil, every Kubernetes object captured."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_account import Account
+
+import offline_stack.runner as runner
+from contracts_step.errors import ConfigError
+from fleet_support import by_kind, checksums, fleet_config, run_fleet
+from test_peer_id import independent_peer_id
+
+COUNTS = {"bootstrap": 2, "standard": 3}
+BOOTSTRAP = ["keep-bootstrap-0", "keep-bootstrap-1"]
+STANDARD = ["keep-standard-0", "keep-standard-1", "keep-standard-2"]
+
+
+@pytest.fixture(scope="module")
+def chain(anvil, tmp_path_factory):
+    """A deployer on the shared anvil and a state file whose contracts are migrated once."""
+    deployer = anvil.new_account()
+    state = str(tmp_path_factory.mktemp("fleet") / "state.json")
+    first = run_fleet(anvil.url, deployer.key.hex(), state, fleet_config(counts=COUNTS))
+    return anvil, deployer.key.hex(), state, first
+
+
+def test_n_clients_produce_exactly_the_expected_objects(chain):
+    result = chain[3]
+    names = BOOTSTRAP + STANDARD
+    expected = {
+        ("kubernetes:core/v1:Namespace", "keep-network-namespace"),
+        ("keep:cluster:KeepNetwork", "keep-network"),
+        ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "keep-network-libp2p"),
+        # the local stack's renderYamlToDirectory: with the CLI, objects become YAML files
+        ("pulumi:providers:kubernetes", "render-yaml"),
+    }
+    for n in names:
+        expected |= {
+            ("keep:cluster:KeepClient", n),
+            ("kubernetes:core/v1:ConfigMap", f"{n}-config"),
+            ("kubernetes:core/v1:Secret", f"{n}-eth-account"),
+            ("kubernetes:core/v1:PersistentVolumeClaim", f"{n}-data"),
+            ("kubernetes:core/v1:Service", n),
+            ("kubernetes:apps/v1:Deployment", n),
+        }
+    got = [(r.type, r.name) for r in result.resources if not r.type.startswith("pulumi-python:dynamic")]
+    assert sorted(got) == sorted(expected)  # exactly these, none twice
+    # One volume per client, each Deployment mounting its own.
+    for n, d in by_kind(result, "Deployment").items():
+        volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["data"]["persistentVolumeClaim"]["claimName"] == f"{n}-data"
+        assert d["spec"]["replicas"] == 1 and d["spec"]["strategy"]["type"] == "Recreate"
+        assert d["metadata"]["namespace"] == "keep-test-fleet"
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == ("bootstrap" if n in BOOTSTRAP else "standard")
+        assert labels["app.kubernetes.io/instance"] == n and labels["app.kubernetes.io/version"] == "v1.8.0"
+
+
+def _identities(result) -> dict:
+    """name -> (address, private key) recovered from each client's Secret."""
+    out = {}
+    for name, s in by_kind(result, "Secret").items():
+        client = name.removesuffix("-eth-account")
+        key = bytes(Account.decrypt(json.loads(s["stringData"]["eth_account_keyfile"]), s["stringData"]["eth_account_password"]))
+        out[client] = (Account.from_key(key).address, key)
+    return out
+
+
+def test_standard_peers_list_every_bootstrap_peer_with_its_correct_id(chain):
+    result = chain[3]
+    ids = _identities(result)
+    expected = sorted(
+        f"/dns4/{b}.keep-test-fleet.svc.cluster.local/tcp/3919/ipfs/{independent_peer_id(ids[b][1])}" for b in BOOTSTRAP
+    )
+    import tomllib
+
+    configs = {n.removesuffix("-config"): tomllib.loads(c["data"]["keep-client-config.toml"]) for n, c in by_kind(result, "ConfigMap").items()}
+    for n in STANDARD:
+        assert sorted(configs[n]["LibP2P"]["Peers"]) == expected
+        assert configs[n]["LibP2P"]["AnnouncedAddresses"] == [f"/dns4/{n}.keep-test-fleet.svc.cluster.local/tcp/3919"]
+    for n in BOOTSTRAP:
+        assert "Peers" not in configs[n]["LibP2P"]
+    for n, cfg in configs.items():
+        assert cfg["ethereum"]["account"]["Address"] == ids[n][0]
+        book = result.outputs["addressBook"]
+        assert cfg["ethereum"]["ContractAddresses"] == {k: book[k] for k in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")}
+    assert sorted(result.outputs["bootstrapPeers"]) == expected
+
+
+def test_rerun_changes_no_checksum_and_one_clients_port_changes_only_its_own(chain):
+    anvil, key, state, first = chain
+    again = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS))
+    assert checksums(again) == checksums(first)
+    clients = [{"name": n, "role": "bootstrap"} for n in BOOTSTRAP] + [{"name": n, "role": "standard"} for n in STANDARD]
+    clients[3]["port"] = 4000  # keep-standard-1
+    changed = run_fleet(anvil.url, key, state, fleet_config(clients=clients))
+    before, after = checksums(first), checksums(changed)
+    assert [n for n in before if before[n] != after[n]] == ["keep-standard-1"]
+
+
+def test_another_key_seed_changes_every_checksum(chain):
+    anvil, key, state, first = chain
+    other = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), seed="another-seed", preview=True)
+    before, after = checksums(first), checksums(other)
+    assert all(before[n] != after[n] for n in before)
+
+
+def test_a_changed_contract_address_changes_every_clients_checksum(anvil, tmp_path):
+    deployer = anvil.new_account().key.hex()
+    state = str(tmp_path / "state.json")
+    first = run_fleet(anvil.url, deployer, state, fleet_config(counts=COUNTS))
+    # A new DKG margin redeploys the service proxy (its initialize calldata changed) and the
+    # operator contract after it; TokenStaking stays.
+    second = run_fleet(anvil.url, deployer, state, fleet_config(counts=COUNTS), extra={"planParams": {"dkgContributionMargin": 2}})
+    for name, same in (("KeepRandomBeaconService", False), ("KeepRandomBeaconOperator", False), ("TokenStaking", True)):
+        assert (second.outputs["addressBook"][name] == first.outputs["addressBook"][name]) is same
+    before, after = checksums(first), checksums(second)
+    assert set(before) == set(after) and all(before[n] != after[n] for n in before)
+    hashes = {d["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"] for d in by_kind(second, "Deployment").values()}
+    assert len(hashes) == 1 and hashes != {
+        d["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"] for d in by_kind(first, "Deployment").values()
+    }
+
+
+def test_no_secret_value_outside_secrets(chain):
+    anvil, key, state, result = chain
+    ids = _identities(result)
+    secrets = {"fleet-test-seed"}
+    for s in by_kind(result, "Secret").values():
+        secrets |= set(s["stringData"].values())
+    for _, private_key in ids.values():
+        secrets |= {private_key.hex(), "0x" + private_key.hex()}
+    plain = [json.dumps(r.inputs) for r in result.resources if r.inputs.get("kind") != "Secret"]
+    plain.append(json.dumps(result.outputs))
+    with open(state) as f:
+        plain.append(f.read())
+    for text in plain:
+        for secret in secrets:
+            assert secret not in text
+    for cm in by_kind(result, "ConfigMap").values():
+        assert "eth_account_password" not in cm["data"]["keep-client-config.toml"]
+    # The Secret's values are marked secret for the engine (encrypted in state, hidden in diffs).
+    assert all("stringData" in r.secret_paths for r in result.resources if r.inputs.get("kind") == "Secret")
+    # The password reaches keep-client as an env var from the Secret, never as a literal.
+    for d in by_kind(result, "Deployment").values():
+        (env,) = d["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert env["name"] == "KEEP_ETHEREUM_PASSWORD" and "value" not in env
+        assert env["valueFrom"]["secretKeyRef"]["key"] == "eth_account_password"
+
+
+def test_standard_deployments_wait_for_every_bootstrap_deployment(chain, monkeypatch):
+    """What the engine is told: each standard Deployment depends on every bootstrap Deployment
+    (so bootstrap peers roll first), bootstrap Deployments on none."""
+    anvil, key, state, _ = chain
+    deps = {}
+    original = runner.CapturingMonitor.RegisterResource
+
+    def record(self, request):
+        deps[(request.type, request.name)] = {u.rsplit("::", 1)[1] for u in request.dependencies if "apps/v1:Deployment::" in u}
+        return original(self, request)
+
+    monkeypatch.setattr(runner.CapturingMonitor, "RegisterResource", record)
+    run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), preview=True)
+    deployments = {name: d for (typ, name), d in deps.items() if typ == "kubernetes:apps/v1:Deployment"}
+    assert deployments == {**{b: set() for b in BOOTSTRAP}, **{s: set(BOOTSTRAP) for s in STANDARD}}
+
+
+def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
+    deployer = fresh_anvil.new_account()
+    for bad, expected in [
+        (fleet_config(counts={"standard": 2}), "no bootstrap client"),
+        (fleet_config(counts={"bootstrap": 1}, kdfIterations=0), "fleet.kdfIterations"),
+        (fleet_config(counts={"bootstrap": 1}, image={"repository": "keep/client"}), "no tag or digest"),
+    ]:
+        with pytest.raises(ConfigError, match=expected):
+            run_fleet(fresh_anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), bad)
+    from offline_stack.anvil import rpc
+
+    assert int(rpc(fresh_anvil.url, "eth_getTransactionCount", [deployer.address, "latest"]), 16) == 0
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_client_key_seed_missing_is_a_one_line_error(anvil, tmp_path, monkeypatch):
+    monkeypatch.delenv("KEEP_CD_CLIENT_KEY_SEED", raising=False)
+    from offline_stack.runner import run_stack
+
+    from fleet_support import ROOT
+
+    with pytest.raises(ConfigError, match=r"^config keep-cd:clientKeySeed: not set"):
+        run_stack("local", project_dir=ROOT, state_path=str(tmp_path / "s.json"), config_overrides={"rpcUrl": anvil.url, "operators": None})
+
+
+def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_path):
+    """As `pulumi preview` on a new stack: no addresses yet, so configs and checksums are unknown
+    (not an error, not a placeholder) and nothing is sent."""
+    from pulumi.output import Unknown
+
+    deployer = anvil.new_account()
+    result = run_fleet(anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts={"bootstrap": 1, "standard": 1}), preview=True)
+    configs = by_kind(result, "ConfigMap")
+    assert len(configs) == 2 and all(isinstance(c["data"]["keep-client-config.toml"], Unknown) for c in configs.values())
+    assert all(isinstance(v, Unknown) for v in checksums(result).values())
+    assert result.outputs["bootstrapPeers"][0].endswith(independent_peer_id(_identities_from_seed("fleet-test-seed", "keep-bootstrap-0")))
+    assert not (tmp_path / "s.json").exists()
+
+
+def _identities_from_seed(seed: str, name: str) -> bytes:
+    from components.seeded_client_keys import derive_private_key
+
+    return derive_private_key(seed, name)

@@ -1,0 +1,197 @@
+"""The migration against real anvil chains: selective redeploys, rollback, reset, errors, nonces."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from web3 import Web3
+
+from contracts_step.errors import ChainIdMismatch, ChainUnreachable, InsufficientFunds, TransactionReverted
+from contracts_step.migrate import open_migration
+from contracts_step.plan import Call, Deploy, ref
+from contracts_step.plans import load_plan
+from offline_stack.anvil import free_port
+
+FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan.json")
+
+
+def migrate(chain, artifacts_dir, account, olds=None, params=None, plan=None):
+    base_plan, base_params = load_plan(FIXTURE_PLAN)
+    m = open_migration(plan or base_plan, {**base_params, **(params or {})}, artifacts_dir, chain.url, chain.chain_id, olds, account.address)
+    return m.migrate(account)
+
+
+def nonce(chain, account):
+    return Web3(Web3.HTTPProvider(chain.url)).eth.get_transaction_count(account.address)
+
+
+def actions(outs):
+    """name -> action, from the run's decision lines ("contract Vault: deploy (bytecode changed)")."""
+    out = {}
+    for line in outs["last_run"]["decisions"]:
+        kind_name, rest = line.split(": ", 1)
+        out[kind_name.split(" ", 1)[1]] = rest
+    return out
+
+
+def test_first_deploy_wires_contracts_and_rerun_sends_nothing(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    outs = migrate(fresh_anvil, arts, acct)
+    assert outs["last_run"]["txs"] == 6  # 5 deploys + 1 call
+    book = outs["address_book"]
+    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    consumer = w3.eth.contract(address=book["Consumer"], abi=[{"name": "vault", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}])
+    assert consumer.functions.vault().call() == book["Vault"]
+    vault = w3.eth.contract(address=book["Vault"], abi=[{"name": "limit", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"}])
+    assert vault.functions.limit().call() == 42  # MathLib.twice(21): the library is linked and called
+    before = nonce(fresh_anvil, acct)
+    again = migrate(fresh_anvil, arts, acct, olds=outs)
+    assert again["last_run"]["txs"] == 0
+    assert nonce(fresh_anvil, acct) == before
+    assert again["address_book"] == book
+    assert set(actions(again).values()) <= {"reuse at " + a + " (unchanged)" for a in book.values()} | {"skip (done before with these arguments)"}
+
+
+def test_source_edit_redeploys_only_it_and_its_dependents(fresh_anvil, editable_sources):
+    src, build = editable_sources
+    acct = fresh_anvil.new_account()
+    first = migrate(fresh_anvil, build(), acct)
+    source = src / "Fixtures.sol"
+    source.write_text(source.read_text().replace("contract Vault {", "contract Vault {\n    uint256 public version = 2;"))
+    second = migrate(fresh_anvil, build(), acct, olds=first)
+    acts = actions(second)
+    assert acts["Vault"].startswith("deploy") and acts["Vault"].endswith("(bytecode changed)")
+    assert acts["Consumer"].startswith("deploy") and "dependency Vault redeployed" in acts["Consumer"]
+    for name in ("MathLib", "Token", "Registry"):
+        assert acts[name].startswith("reuse"), acts[name]
+        assert second["address_book"][name] == first["address_book"][name]
+    assert acts["Registry.approve"].startswith("send")
+    assert second["last_run"]["txs"] == 3
+
+
+def test_constructor_arg_change_and_rollback_repoints_with_no_tx(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    v1 = migrate(fresh_anvil, arts, acct)
+    v2 = migrate(fresh_anvil, arts, acct, olds=v1, params={"limit": 22})
+    acts = actions(v2)
+    assert "(constructor args changed)" in acts["Vault"]
+    assert "dependency Vault redeployed" in acts["Consumer"]
+    assert acts["Token"].startswith("reuse")
+    before = nonce(fresh_anvil, acct)
+    back = migrate(fresh_anvil, arts, acct, olds=v2, params={"limit": 21})
+    assert back["last_run"]["txs"] == 0 and nonce(fresh_anvil, acct) == before
+    assert back["address_book"] == v1["address_book"]
+    assert actions(back)["Vault"].startswith("repoint") and "rollback" in actions(back)["Vault"]
+
+
+def test_reset_chain_redeploys_everything(anvil_factory, fixture_artifacts):
+    port = free_port()
+    chain = anvil_factory(port=port)
+    acct = chain.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(chain, arts, acct)
+    chain.stop()
+    chain = anvil_factory(port=port)  # same URL, new genesis, empty state
+    chain.fund(acct.address)
+    again = migrate(chain, arts, acct, olds=first)
+    acts = actions(again)
+    assert all(a.startswith("deploy") and "chain reset" in a for n, a in acts.items() if n in first["address_book"])
+    assert again["last_run"]["txs"] == 6
+
+
+def test_no_code_at_recorded_address_redeploys(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(fresh_anvil, arts, acct)
+    Web3(Web3.HTTPProvider(fresh_anvil.url)).provider.make_request("anvil_setCode", [first["address_book"]["Registry"], "0x"])
+    again = migrate(fresh_anvil, arts, acct, olds=first)
+    acts = actions(again)
+    assert "no code at" in acts["Registry"]
+    assert acts["Token"].startswith("reuse")
+
+
+def test_wrong_chain_id_is_refused_before_anything(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    plan, params = load_plan(FIXTURE_PLAN)
+    with pytest.raises(ChainIdMismatch) as e:
+        open_migration(plan, params, os.path.join(fixture_artifacts, "truffle"), fresh_anvil.url, 5, None, acct.address)
+    assert "chain id is 31337, stack config chainId is 5" in str(e.value).splitlines()[0]
+    assert nonce(fresh_anvil, acct) == 0
+
+
+def test_unreachable_rpc(fixture_artifacts):
+    plan, params = load_plan(FIXTURE_PLAN)
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ChainUnreachable, match=rf"chain RPC {url}: unreachable"):
+        open_migration(plan, params, os.path.join(fixture_artifacts, "truffle"), url, 31337, None, "0x" + "00" * 20)
+
+
+def test_insufficient_balance_sends_nothing(fresh_anvil, fixture_artifacts):
+    poor = fresh_anvil.new_account(wei=10**12)
+    with pytest.raises(InsufficientFunds) as e:
+        migrate(fresh_anvil, os.path.join(fixture_artifacts, "truffle"), poor)
+    assert str(e.value).startswith(f"deployer {poor.address}: balance")
+    assert "nothing was sent" in str(e.value)
+    assert nonce(fresh_anvil, poor) == 0
+
+
+def test_constructor_revert_reason_and_nothing_sent(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    plan, _ = load_plan(FIXTURE_PLAN)
+    plan.deploys.append(Deploy("Guarded", args=[0]))
+    with pytest.raises(TransactionReverted) as e:
+        migrate(fresh_anvil, os.path.join(fixture_artifacts, "truffle"), acct, plan=plan)
+    first = str(e.value).splitlines()[0]
+    assert "deploy Guarded" in first and "Guarded: value must be positive" in first
+    assert nonce(fresh_anvil, acct) == 0
+
+
+def test_call_that_would_revert_on_existing_contract_stops_before_sending(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    plan, _ = load_plan(FIXTURE_PLAN)
+    plan.calls.insert(
+        0,
+        Call("Token.transferOwnership", "Token", "transferOwnership", [ref("Vault")],
+             done_when={"function": "owner", "args": [], "equals": ref("Vault")})
+    )
+    first = migrate(fresh_anvil, arts, acct, plan=plan)
+    before = nonce(fresh_anvil, acct)
+    # A new Vault needs the ownership moved again, but the old Vault owns the token now.
+    with pytest.raises(TransactionReverted) as e:
+        migrate(fresh_anvil, arts, acct, olds=first, plan=plan, params={"limit": 5})
+    assert "call Token.transferOwnership" in str(e.value) and "caller is not the owner" in str(e.value)
+    assert nonce(fresh_anvil, acct) == before
+
+
+def test_parallel_migrations_from_one_deployer_never_collide(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    results, errors = [], []
+
+    def run(limit):
+        try:
+            plan, _ = load_plan(FIXTURE_PLAN)
+            plan.name = f"fixture-{limit}"
+            results.append(migrate(fresh_anvil, arts, acct, plan=plan, params={"limit": limit}))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    # Every nonce went to exactly one transaction of one run (identical contracts such as Token
+    # were adopted by the later runs: one deployer key is one stack's, see README).
+    sent = sum(r["last_run"]["txs"] for r in results)
+    assert nonce(fresh_anvil, acct) == sent >= 12
+    vaults = {r["address_book"]["Vault"] for r in results}
+    assert len(vaults) == 3
+    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    assert all(len(w3.eth.get_code(a)) for r in results for a in r["address_book"].values())

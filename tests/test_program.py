@@ -1,0 +1,137 @@
+"""The Pulumi program under mocks, with the contracts provider running for real against anvil."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dill
+import pytest
+from web3 import Web3
+
+from contracts_step.errors import ChainIdMismatch, ConfigError
+from contracts_step.provider import ContractsMigrationProvider
+from offline_stack.runner import run_stack
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
+
+
+@pytest.fixture
+def program(fresh_anvil, fixture_artifacts, tmp_path, monkeypatch):
+    """Run the program on the `local` stack pointed at a fresh anvil and the fixture plan."""
+    acct = fresh_anvil.new_account()
+    monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", acct.key.hex())
+    state = str(tmp_path / "state.json")
+    base = {
+        "rpcUrl": fresh_anvil.url,
+        "chainId": str(fresh_anvil.chain_id),
+        "contractsPlan": FIXTURE_PLAN,
+        "artifactsDir": os.path.join(fixture_artifacts, "truffle"),
+        "fleet": None,  # the fixture plan deploys no Keep contracts, so the local stack's keep-clients are off
+    }
+
+    def run(preview=False, **overrides):
+        return run_stack("local", project_dir=ROOT, state_path=state, preview=preview, config_overrides={**base, **overrides})
+
+    run.chain, run.account, run.state = fresh_anvil, acct, state
+    return run
+
+
+def nonce(run):
+    return Web3(Web3.HTTPProvider(run.chain.url)).eth.get_transaction_count(run.account.address)
+
+
+def test_up_exports_address_book_then_nothing_changes(program):
+    first = program()
+    assert first.dynamic_ops == {"contracts": "create"}
+    book = first.outputs["addressBook"]
+    assert set(book) == {"MathLib", "Token", "Registry", "Vault", "Consumer"}
+    assert first.outputs["deployer"] == program.account.address
+    sent = nonce(program)
+    second = program()
+    assert second.dynamic_ops == {"contracts": "same"}
+    assert second.outputs["addressBook"] == book
+    assert nonce(program) == sent
+
+
+def test_preview_never_sends(program):
+    preview = program(preview=True)
+    assert preview.dynamic_ops == {"contracts": "create"}
+    assert nonce(program) == 0
+    program()
+    sent = nonce(program)
+    changed = program(preview=True, planParams=json.dumps({"limit": 99}))
+    assert changed.dynamic_ops == {"contracts": "update"}
+    assert nonce(program) == sent
+
+
+def test_reset_chain_shows_as_update_in_preview(program):
+    program()
+    Web3(Web3.HTTPProvider(program.chain.url)).provider.make_request("anvil_setCode", [program().outputs["addressBook"]["Token"], "0x"])
+    assert program(preview=True).dynamic_ops == {"contracts": "update"}
+
+
+def test_wrong_chain_id_fails_in_check(program):
+    with pytest.raises(ChainIdMismatch, match="stack config chainId is 1;"):
+        program(chainId="1")
+    assert nonce(program) == 0
+
+
+def test_missing_deployer_key_is_a_config_error(program, monkeypatch):
+    monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY")
+    with pytest.raises(ConfigError, match=r"config keep-cd:deployerPrivateKey: not set"):
+        program()
+
+
+def test_state_holds_no_deployer_key(program):
+    program()
+    assert program.account.key.hex()[2:] not in open(program.state).read()
+
+
+def test_provider_unpickles_in_a_fresh_process_from_the_project_root(program):
+    program()
+    with open(program.state) as f:
+        provider_str = next(iter(json.load(f)["resources"].values()))["provider"]
+    # What the engine does: a new interpreter, cwd = project root, dill.loads of __provider.
+    code = (
+        "import base64, sys, dill; "
+        "p = dill.loads(base64.b64decode(sys.stdin.read())); "
+        "print(type(p).__module__, type(p).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=provider_str, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["contracts_step.provider", "ContractsMigrationProvider"]
+    assert isinstance(dill.loads(base64.b64decode(provider_str)), ContractsMigrationProvider)
+
+
+def test_killed_keep_migration_is_adopted_not_duplicated(anvil_factory, keep_artifacts, tmp_path):
+    chain = anvil_factory(block_time=1)
+    acct = chain.new_account()
+    w3 = Web3(Web3.HTTPProvider(chain.url))
+    state = str(tmp_path / "state.json")
+    cmd = [sys.executable, "-m", "offline_stack", "local", "--state", state, "--config", f"rpcUrl={chain.url}"]
+    env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": acct.key.hex()}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while w3.eth.get_transaction_count(acct.address, "pending") < 12:  # mid-way through the 32
+        assert proc.poll() is None and time.monotonic() < deadline, "migration ended before it could be killed"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not os.path.exists(state), "the killed run must not have recorded anything"
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    book = json.loads(done.stdout)["addressBook"]
+    assert len(book) == 26
+    assert all(len(w3.eth.get_code(a)) for a in book.values())
+    # 26 deploys + 6 calls, then fund + stake + authorize for the local fleet's 3 operators
+    # (docs/operators.md): each sent exactly once over both runs.
+    assert w3.eth.get_transaction_count(acct.address) == 32 + 3 * 3
+    recorded = json.load(open(state))
+    decisions = next(iter(recorded["resources"].values()))["outputs"]["last_run"]["decisions"]
+    assert any("adopt" in d for d in decisions)
