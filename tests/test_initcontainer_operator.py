@@ -295,3 +295,12 @@ def test_dockerfile_scan_is_live(tmp_path):
     report = json.loads(proc.stdout)
     report = report[0] if isinstance(report, list) else report
     assert {"CKV_DOCKER_3", "CKV_DOCKER_7"} <= {c["check_id"] for c in report["results"]["failed_checks"]}
+
+
+def test_image_holds_the_programs_where_the_deployment_runs_them():
+    from components.keep_client import INIT_PROGRAM
+
+    text = open(os.path.join(ROOT, "initcontainer", "Dockerfile")).read()
+    assert f"COPY initcontainer/prepare_client.py {INIT_PROGRAM}\n" in text
+    # `python3 -m initcontainer.operator_check` from the working directory.
+    assert "COPY initcontainer/*.py /app/initcontainer/\n" in text and "WORKDIR /app\n" in text
