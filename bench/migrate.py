@@ -72,7 +72,9 @@ def main(argv=None) -> int:
         deployer = chain.new_account()
         os.environ["KEEP_CD_DEPLOYER_KEY"] = deployer.key.hex()
         state = os.path.join(tempfile.mkdtemp(prefix="bench-migrate-"), "state.json")
-        overrides = {"rpcUrl": chain.url, "chainId": str(chain.chain_id), "artifactsDir": artifacts_dir}
+        # The migration alone: the local stack's keep-clients and operators are benchmarked by
+        # `bench preview` and `bench fleet`.
+        overrides = {"rpcUrl": chain.url, "chainId": str(chain.chain_id), "artifactsDir": artifacts_dir, "fleet": None, "operators": None}
 
         started = time.monotonic()
         run_stack("local", project_dir=ROOT, state_path=state, config_overrides=overrides)
