@@ -108,6 +108,10 @@ class Migration:
         self.resolved = resolved
         self.w3 = w3
         self.olds = olds or {}
+        if not int(deployer, 16) and self.olds.get("deployer"):
+            # A preview without the key (a pull request's read-only context) reads as the
+            # recorded deployer: calls that name the deployer then compare equal.
+            deployer = self.olds["deployer"]
         self.deployer = to_checksum_address(deployer)
         self.encoder = ArgEncoder(store, plan, resolved.params)
         self.log = log
@@ -145,7 +149,10 @@ class Migration:
         now = code_hash(self.w3, address)
         return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
 
-    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict) -> StepDecision:
+    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict, forced: Optional[dict] = None) -> StepDecision:
+        forced = self.forced_renewals() if forced is None else forced
+        if step.name in forced:
+            return StepDecision(step.name, "contract", DEPLOY, f"renewed with {forced[step.name]} (redeployed)")
         old = (self.olds.get("contracts") or {}).get(step.name)
         deps_now = {d: addresses.get(d) for d in step.deps}
         if old and old.get("content_key") == step.content_key and old.get("deps", {}) == deps_now:
@@ -173,16 +180,43 @@ class Migration:
                 reason = f"no code at {old['address']} any more (chain reset?)"
         return StepDecision(step.name, "contract", DEPLOY, reason)
 
-    def assess(self) -> list:
-        """What a run would do, step by step, reading the chain only."""
+    def _decide_contracts(self, forced: dict) -> tuple:
         decisions: list = []
         addresses: dict = {}
         decided: dict = {}
         for step in self.resolved.deploys.values():
-            d = self._decide_contract(step, addresses, decided)
+            d = self._decide_contract(step, addresses, decided, forced)
             decided[step.name] = d.action
             addresses[step.name] = d.address  # None where it will be deployed
             decisions.append(d)
+        return decisions, addresses, decided
+
+    def forced_renewals(self) -> dict:
+        """name -> the renew_with contract that is redeployed while it would not be.
+
+        A contract that must be new whenever another is (``renew_with``) may come first in
+        dependency order, so its decision waits for a whole pass: repeated until nothing more
+        is forced (each pass can only add names)."""
+        if getattr(self, "_forced", None) is not None:
+            return self._forced
+        forced: dict = {}
+        for _ in range(len(self.resolved.deploys) + 1):
+            _, _, decided = self._decide_contracts(forced)
+            more = {
+                d.name: r
+                for d in self.plan.deploys
+                for r in d.renew_with
+                if decided.get(r) == DEPLOY and decided.get(d.name) != DEPLOY and d.name not in forced
+            }
+            if not more:
+                break
+            forced.update(more)
+        self._forced = forced
+        return forced
+
+    def assess(self) -> list:
+        """What a run would do, step by step, reading the chain only."""
+        decisions, addresses, decided = self._decide_contracts(self.forced_renewals())
         for step in self.resolved.calls.values():
             decisions.append(self._decide_call(step, addresses, decided))
         return decisions
@@ -220,7 +254,7 @@ class Migration:
         wanted = set(range(first, end))
         found: dict = {}
         head = self.w3.eth.block_number
-        floor = max(0, int(self.olds.get("last_run", {}).get("block", 0) or 0) - 1)
+        floor = max(0, int((self.olds.get("last_run") or {}).get("block") or 0) - 1)
         for number in range(head, floor - 1, -1):
             block = self.w3.eth.get_block(number, full_transactions=True)
             for tx in block["transactions"]:
@@ -243,7 +277,10 @@ class Migration:
             data = bytes.fromhex(tx["input"][2:]) if isinstance(tx["input"], str) else bytes(tx["input"])
             nonce = int(tx["nonce"], 16) if isinstance(tx["nonce"], str) else int(tx["nonce"])
             block = int(tx["blockNumber"], 16) if isinstance(tx["blockNumber"], str) else int(tx["blockNumber"])
-            record = {"tx_hash": tx["hash"] if isinstance(tx["hash"], str) else tx["hash"].hex(), "block": block, "nonce": nonce}
+            tx_hash = tx["hash"] if isinstance(tx["hash"], str) else tx["hash"].hex()
+            record = {"tx_hash": tx_hash, "block": block, "nonce": nonce}
+            if int(self.w3.eth.get_transaction_receipt(tx_hash)["status"]) != 1:
+                continue  # a reverted transaction did nothing: never take it as done
             if not tx.get("to"):
                 creates[keccak(data)] = {**record, "address": create_address(self.deployer, nonce)}
             else:
@@ -431,7 +468,7 @@ class Migration:
                 "txs": sender.stats.txs,
                 "gas_used": sender.stats.gas_used,
                 "blocks": len(blocks),
-                "block": blocks[-1] if blocks else int(olds.get("last_run", {}).get("block", 0) or 0),
+                "block": blocks[-1] if blocks else int((olds.get("last_run") or {}).get("block") or 0),
                 "first_block": blocks[0] if blocks else None,
                 "resends": sender.stats.resends,
                 "seconds": round(time.monotonic() - started, 3),

@@ -195,3 +195,72 @@ def test_parallel_migrations_from_one_deployer_never_collide(fresh_anvil, fixtur
     assert len(vaults) == 3
     w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
     assert all(len(w3.eth.get_code(a)) for r in results for a in r["address_book"].values())
+
+
+def _send_raw(chain, account, to, data, gas):
+    w3 = Web3(Web3.HTTPProvider(chain.url))
+    tx = {"chainId": chain.chain_id, "nonce": w3.eth.get_transaction_count(account.address), "gas": gas,
+          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "data": data, "value": 0}
+    if to:
+        tx["to"] = to
+    h = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    return w3.eth.wait_for_transaction_receipt(h)
+
+
+def test_a_reverted_call_of_an_earlier_run_is_sent_again(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(fresh_anvil, arts, acct)
+    plan, _ = load_plan(FIXTURE_PLAN)
+    plan.calls.append(Call("Token.transferOwnership", "Token", "transferOwnership", [ref("Vault")]))
+    # What a killed run could leave: the exact call, mined but out of gas (status 0).
+    token = Web3(Web3.HTTPProvider(fresh_anvil.url)).eth.contract(
+        address=first["address_book"]["Token"],
+        abi=[{"name": "transferOwnership", "type": "function", "inputs": [{"name": "to", "type": "address"}], "outputs": [], "stateMutability": "nonpayable"},
+             {"name": "owner", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}],
+    )
+    data = token.encode_abi("transferOwnership", [first["address_book"]["Vault"]])
+    assert _send_raw(fresh_anvil, acct, token.address, data, gas=24_000)["status"] == 0  # above the intrinsic and calldata-floor gas, below what it needs
+    second = migrate(fresh_anvil, arts, acct, olds=first, plan=plan)
+    assert actions(second)["Token.transferOwnership"].startswith("send")
+    assert token.functions.owner().call() == first["address_book"]["Vault"]
+
+
+def test_adoption_without_get_transaction_by_sender_and_nonce(fresh_anvil, fixture_artifacts, monkeypatch):
+    """Nodes such as geth lack the method: adoption falls back to scanning blocks back from the head."""
+    from contracts_step.migrate import init_code
+
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(fresh_anvil, arts, acct)
+    plan, params = load_plan(FIXTURE_PLAN)
+    m = open_migration(plan, {**params, "limit": 8}, arts, fresh_anvil.url, fresh_anvil.chain_id, first, acct.address)
+    vault = m.resolved.deploys["Vault"]
+    code = init_code(vault, m.encoder, first["address_book"], acct.address)
+    sent = _send_raw(fresh_anvil, acct, None, code, gas=3_000_000)  # a killed run's deploy of Vault
+    real = type(m.w3.provider).make_request
+
+    def no_such_method(self, method, params):
+        if method == "eth_getTransactionBySenderAndNonce":
+            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "the method does not exist"}}
+        return real(self, method, params)
+
+    monkeypatch.setattr(type(m.w3.provider), "make_request", no_such_method)
+    outs = m.migrate(acct)
+    assert actions(outs)["Vault"].startswith("adopt")
+    assert outs["address_book"]["Vault"] == sent["contractAddress"]
+    assert outs["last_run"]["txs"] == 2  # Consumer and the approve call; Vault was not sent again
+
+
+def test_renew_with_follows_a_redeploy_caused_by_a_dependency(fresh_anvil, fixture_artifacts):
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    plan, _ = load_plan(FIXTURE_PLAN)
+    plan.deploys.append(Deploy("Escrow", artifact="Registry", renew_with=["Consumer"]))
+    first = migrate(fresh_anvil, arts, acct, plan=plan)
+    # Consumer is redeployed only because Vault is (its own code and arguments are unchanged).
+    second = migrate(fresh_anvil, arts, acct, olds=first, plan=plan, params={"limit": 4})
+    acts = actions(second)
+    assert "dependency Vault redeployed" in acts["Consumer"]
+    assert acts["Escrow"].startswith("deploy") and "renewed with Consumer (redeployed)" in acts["Escrow"]
+    assert second["address_book"]["Escrow"] != first["address_book"]["Escrow"]
