@@ -182,11 +182,15 @@ class ArtifactStore:
         if not os.path.isdir(directory):
             raise ArtifactError(f"artifacts directory {directory}: not found (run `make setup` to fetch the artifacts)")
         self._files: dict[str, str] = {}
-        for root, dirs, files in os.walk(directory):
+        self._ambiguous: dict[str, list] = {}
+        for root, dirs, files in sorted(os.walk(directory)):
             dirs[:] = [d for d in dirs if d not in ("build-info", "cache")]
             for fn in sorted(files):
                 if fn.endswith(".json") and not fn.endswith(".dbg.json"):
-                    self._files.setdefault(fn[: -len(".json")], os.path.join(root, fn))
+                    name, path = fn[: -len(".json")], os.path.join(root, fn)
+                    if name in self._files:  # Foundry: out/A.sol/X.json and out/B.sol/X.json
+                        self._ambiguous.setdefault(name, [self._files[name]]).append(path)
+                    self._files.setdefault(name, path)
         self._loaded: dict[str, Artifact] = {}
         self._by_hash: Optional[dict[str, str]] = None
 
@@ -194,6 +198,11 @@ class ArtifactStore:
         return sorted(self._files)
 
     def get(self, name: str) -> Artifact:
+        if name in self._ambiguous:
+            raise ArtifactError(
+                f"artifact {name}: more than one {name}.json under {self.directory} "
+                f"({', '.join(self._ambiguous[name])}); expected one (name the artifact by a unique contract name)"
+            )
         if name not in self._loaded:
             path = self._files.get(name)
             if path is None:
@@ -243,10 +252,12 @@ class ArtifactStore:
                     for key, address in ((rec or {}).get("links") or {}).items():
                         token = key.replace("\\", "")
                         token = token if token.startswith("__") else f"__{token}__"
-                        if token == ph or key == ph.strip("_"):
+                        if token == ph:  # solc >= 0.5: the placeholder itself -> the library's address
                             lib = self._library_by_network_address(network, address)
-                        elif not token.startswith("__$") and token.strip("_") == key:
+                        elif not ph.startswith("__$") and key == ph.strip("_"):  # Truffle 4: by name
                             lib = key
+                        if lib:
+                            break
                     if lib:
                         break
             if lib is None and ph.startswith("__$"):

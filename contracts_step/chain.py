@@ -63,8 +63,10 @@ def account_from_key(private_key: str, key: str = "deployerPrivateKey"):
 
 def revert_reason(exc: Exception) -> str:
     """The revert reason out of a web3 error, as plain text."""
-    msg = getattr(exc, "message", None) or str(exc)
-    msg = msg.split("\n")[0]
+    msg = getattr(exc, "message", None)
+    if not msg and exc.args and isinstance(exc.args[0], dict):  # a raw JSON-RPC error object
+        msg = str(exc.args[0].get("message", exc.args[0]))
+    msg = (msg or str(exc)).split("\n")[0]
     for prefix in ("execution reverted: ", "execution reverted"):
         if msg.startswith(prefix):
             return msg[len(prefix) :] or "(no reason given)"

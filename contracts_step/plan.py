@@ -386,6 +386,9 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
                 raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
         abi_art = store.get(c.abi) if c.abi else artifacts[c.contract]
         fn = abi_art.function_abi(c.function, len(c.args))
+        for inp, a in zip(fn.get("inputs", []), c.args):
+            if isinstance(a, dict) and "config" in a and abi_type(inp) == "address":
+                params[a["config"]] = validate_address(params[a["config"]], f"planParams.{a['config']}")
         cdeps = [c.contract] + [r for r in refs if r != c.contract]
         calls[c.name] = ResolvedCall(
             name=c.name,

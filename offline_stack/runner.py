@@ -122,8 +122,9 @@ def _quiet_reported_errors(loop, context) -> None:
 
 
 class OfflineMocks(pulumi_mocks.Mocks):
-    def __init__(self, state: dict, config: dict, preview: bool):
+    def __init__(self, state: dict, config: dict, preview: bool, state_path: Optional[str] = None):
         self.state = state
+        self.state_path = state_path
         self.config = config
         self.preview = preview
         self.captured: list = []
@@ -197,6 +198,9 @@ class OfflineMocks(pulumi_mocks.Mocks):
                     "outputs": outs,
                     "provider": provider_str,
                 }
+                # Recorded at once, as the engine does: a later resource failing must not lose it.
+                if self.state_path:
+                    _save_state(self.state_path, self.state)
             self.captured.append(CapturedResource(args.typ, args.name, news, secret_paths, outs))
         return rid, outs
 
@@ -249,7 +253,7 @@ def run_stack(
         full = k if ":" in k else f"{PROJECT}:{k}"
         config[full] = v if isinstance(v, str) else json.dumps(v)
     state = _load_state(state_path)
-    mocks = OfflineMocks(state, config, preview)
+    mocks = OfflineMocks(state, config, preview, state_path)
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)

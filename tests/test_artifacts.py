@@ -93,3 +93,23 @@ def test_invalid_artifact(tmp_path, content, expected):
         load_artifact(str(p))
     first = str(e.value).splitlines()[0]
     assert str(p) in first and expected in first
+
+
+def test_same_name_in_two_folders_is_ambiguous(fixture_artifacts, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "Token.json").write_text(open(os.path.join(fixture_artifacts, "truffle", "Token.json")).read())
+    store = ArtifactStore(str(tmp_path))
+    with pytest.raises(ArtifactError, match=r"artifact Token: more than one Token.json under .*a/Token.json, .*b/Token.json"):
+        store.get("Token")
+
+
+def test_truffle4_links_by_name_pick_the_named_library(fixture_artifacts, tmp_path):
+    src = json.load(open(os.path.join(fixture_artifacts, "truffle", "Vault.json")))
+    old_style = "__Math" + "_" * (40 - len("__Math"))  # truncated: only the links say which library
+    src["bytecode"] = src["bytecode"].replace(placeholder_for_name("contracts/Fixtures.sol:MathLib"), old_style)
+    del src["sourcePath"]
+    src["networks"] = {"1": {"links": {"Other": "0x" + "11" * 20, "Math": "0x" + "22" * 20}}}
+    (tmp_path / "Vault.json").write_text(json.dumps(src))
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Vault")) == {old_style: "Math"}
