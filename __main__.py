@@ -81,9 +81,28 @@ if settings.fleet:
     from components.keep_network import KeepNetwork, KeepNetworkArgs
 
     fleet = settings.fleet
+    fleet_operators = {}
     if settings.operators:
-        # Each client's operator account: mnemonic-derived keys, staked by operator-stakes.
+        from components.keep_client import OperatorStep
+        from components.keep_network import book_address
+        from operators.provider import STAKING_CONTRACT_NAMES
+
+        # Each client's operator account: mnemonic-derived keys, staked by operator-stakes (deploy)
+        # or by its own pod from the namespace's faucet (cluster); either way after operator-stakes.
         client_identities = operator_accounts.identities
+        fleet_operators["start_after"] = [operator_stakes]
+        if ops.provisioning == "cluster":
+            fleet_operators["faucet_key"] = operator_accounts.faucet.private_key
+            fleet_operators["operator_step"] = OperatorStep(
+                provisioning="cluster",
+                token_address=contracts.address_book.apply(
+                    lambda book: book_address(book, STAKING_CONTRACT_NAMES["token"], "provisioning: cluster")
+                ),
+                eth_threshold=ops.eth_threshold,
+                eth_target=ops.eth_target,
+                stake_amount=ops.stake_amount,
+                beneficiary={"operator": None, "owner": contracts.deployer}.get(ops.beneficiary, ops.beneficiary),
+            )
     else:
         from components.seeded_client_keys import seeded_identities  # a stack without an operators section
 
@@ -101,6 +120,7 @@ if settings.fleet:
             fleet=fleet.spec,
             address_book=contracts.address_book,
             identities=client_identities,
+            **fleet_operators,
         ),
         opts=fleet_opts,
     )

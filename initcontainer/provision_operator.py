@@ -22,7 +22,8 @@ is read again, and it is retried with the next nonce, a bounded number of times.
 Inputs: the keep-client config (operator address, RPC URL, contract addresses), the operator's
 keyfile and its password (env ``KEEP_ETHEREUM_PASSWORD``, as for the client), the faucet key (file
 ``--faucet-key-file`` or env ``KEEP_CD_FAUCET_KEY``), the KeepToken address (``--token`` or env
-``KEEP_CD_TOKEN_ADDRESS``: the client config does not carry it) and the amounts (flags or env).
+``KEEP_CD_TOKEN_ADDRESS``: the client config does not carry it), the amounts and an optional
+beneficiary (flags or env; the fleet's Deployment sets them from stack config).
 Exit status as ``operator_check``: 2 bad input, 3 not ready (retryable; also unreachable, faucet contention).
 """
 
@@ -253,6 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eth-threshold", default=env("KEEP_CD_ETH_THRESHOLD", ""), help="wei")
     ap.add_argument("--eth-target", default=env("KEEP_CD_ETH_TARGET", ""), help="wei")
     ap.add_argument("--stake-amount", default=env("KEEP_CD_STAKE_AMOUNT", "minimum"), help='KEEP base units or "minimum"')
+    ap.add_argument("--beneficiary", default=env("KEEP_CD_BENEFICIARY"), help="address that gets the rewards (default: the operator)")
     ap.add_argument("--wait", type=float, default=float(env("KEEP_CD_CHECK_WAIT", "30")))
     args = ap.parse_args(argv)
     try:
@@ -266,12 +268,15 @@ def main(argv=None) -> int:
         )
         if not args.token or not is_address(args.token):
             raise CheckFailed(BAD_INPUT, f"--token / KEEP_CD_TOKEN_ADDRESS: {args.token!r} is not an address (expected KeepToken's)")
+        if args.beneficiary is not None and not is_address(args.beneficiary):
+            raise CheckFailed(BAD_INPUT, f"--beneficiary / KEEP_CD_BENEFICIARY: {args.beneficiary!r} is not an address")
         operator = load_operator(args.keyfile, env("KEEP_ETHEREUM_PASSWORD"), cfg.address)
         faucet = load_faucet(args.faucet_key_file)
         w3 = connect(cfg.rpc_url)
         done = provision(
             w3, faucet, operator, to_checksum_address(args.token),
             cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
+            beneficiary=to_checksum_address(args.beneficiary) if args.beneficiary else None,
         )
         steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"
         print(f"provision-operator: sent {steps}; {done.collisions} nonce collisions", file=sys.stderr)
