@@ -38,7 +38,7 @@ def run_mode(anvil, tmp_path, operators: dict, mnemonic: str, **extra):
     fleet = fleet_config(counts=COUNTS, ethereum={"url": ws, "urlRpc": anvil.url})
     state = str(tmp_path / "state.json")
     deployer = anvil.new_account(10**24).key.hex()
-    result = run_fleet(anvil.url, deployer, state, fleet, extra={"operators": operators, "operatorMnemonic": mnemonic, **extra})
+    result = run_fleet(anvil.url, deployer, state, fleet, mnemonic=mnemonic, extra={"operators": operators, **extra})
     return result, state
 
 
