@@ -78,16 +78,26 @@ if settings.operators:
     pulumi.export("operatorStakes", operator_stakes.status)
 
 if settings.fleet:
-    from components.keep_network import KeepNetwork, KeepNetworkArgs
+    from components.keep_client import OperatorStep
+    from components.keep_network import KeepNetwork, KeepNetworkArgs, book_address
+    from operators.provider import STAKING_CONTRACT_NAMES
 
-    fleet = settings.fleet
-    if settings.operators:
-        # Each client's operator account: mnemonic-derived keys, staked by operator-stakes.
-        client_identities = operator_accounts.identities
-    else:
-        from components.seeded_client_keys import seeded_identities  # a stack without an operators section
-
-        client_identities = seeded_identities(fleet.key_seed, [c.name for c in fleet.spec.clients], fleet.kdf_iterations)
+    # Each client runs as its operator account (mnemonic-derived keys; settings require operators
+    # with a fleet), staked by operator-stakes (deploy) or by its own pod from the namespace's
+    # faucet (cluster); either way its Deployment waits for operator-stakes.
+    fleet_operators = {"identities": operator_accounts.identities, "start_after": [operator_stakes]}
+    if ops.provisioning == "cluster":
+        fleet_operators["faucet_key"] = operator_accounts.faucet.private_key
+        fleet_operators["operator_step"] = OperatorStep(
+            provisioning="cluster",
+            token_address=contracts.address_book.apply(
+                lambda book: book_address(book, STAKING_CONTRACT_NAMES["token"], "provisioning: cluster")
+            ),
+            eth_threshold=ops.eth_threshold,
+            eth_target=ops.eth_target,
+            stake_amount=ops.stake_amount,
+            beneficiary={"operator": None, "owner": contracts.deployer}.get(ops.beneficiary, ops.beneficiary),
+        )
     fleet_opts = None
     if settings.render_yaml_to:
         import pulumi_kubernetes as k8s
@@ -98,9 +108,9 @@ if settings.fleet:
     network = KeepNetwork(
         "keep-network",
         KeepNetworkArgs(
-            fleet=fleet.spec,
+            fleet=settings.fleet.spec,
             address_book=contracts.address_book,
-            identities=client_identities,
+            **fleet_operators,
         ),
         opts=fleet_opts,
     )

@@ -407,9 +407,14 @@ def load_operators(cfg: pulumi.Config, fleet_names: Optional[list] = None) -> Op
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
     cfg = cfg or pulumi.Config(PROJECT)
     contracts = load_contracts(cfg)
-    # With an operators section the clients' keys are the operators' (clientKeySeed is not needed).
-    fleet = load_fleet(cfg, contracts, key_seed_needed=cfg.get_object("operators") is None)
+    fleet = load_fleet(cfg, contracts)
     operators = load_operators(cfg, [c.name for c in fleet.spec.clients] if fleet else None)
+    if fleet and operators is None:
+        # Every keep-client runs as an operator: its key is derived from the operators' mnemonic.
+        raise ConfigError(
+            f"config {PROJECT}:operators: not set, but {FLEET_KEY} is (every fleet client runs as an operator whose key "
+            f"derives from {PROJECT}:operatorMnemonic: expected an operators section, e.g. {{provisioning: deploy}}; docs/operators.md)"
+        )
     return Settings(
         stack=pulumi.get_stack(),
         contracts=contracts,
@@ -421,8 +426,6 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
 
 
 # --- fleet: the keep-clients on Kubernetes (components/keep_network.py); docs/fleet.md lists every key.
-import os  # noqa: E402
-
 from components.keep_client import (  # noqa: E402
     DEFAULT_PORT,
     ROLES,
@@ -436,8 +439,6 @@ from components.keep_network import ClientSpec, FleetSpec  # noqa: E402
 from contracts_step.keep_plan import CLIENT_CONTRACTS  # noqa: E402
 
 FLEET_KEY = f"{PROJECT}:fleet"
-CLIENT_KEY_SEED = "clientKeySeed"
-CLIENT_KEY_SEED_ENV = "KEEP_CD_CLIENT_KEY_SEED"
 # A Service name is a DNS-1035 label (a DNS-1123 label that starts with a letter).
 _FLEET_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -451,9 +452,7 @@ DEFAULT_INIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits"
 
 @dataclass(frozen=True)
 class FleetSettings:
-    spec: FleetSpec
-    key_seed: Any  # Output[str], secret: TEMPORARY client key source (components/seeded_client_keys.py)
-    kdf_iterations: int
+    spec: FleetSpec  # the clients' keys are the operators' (OperatorsSettings)
 
 
 def _fleet_error(path: str, message: str) -> ConfigError:
@@ -603,18 +602,13 @@ def parse_fleet(raw: Any, chain_id: int, deployed_contracts: set) -> FleetSpec:
     )
 
 
-def load_fleet(cfg: pulumi.Config, contracts: ContractsSettings, key_seed_needed: bool = True) -> Optional[FleetSettings]:
+def load_fleet(cfg: pulumi.Config, contracts: ContractsSettings) -> Optional[FleetSettings]:
     raw = cfg.get_object("fleet")
     if raw is None:
         return None
-    spec = parse_fleet(raw, contracts.chain_id, {d.name for d in contracts.plan.deploys})
-    seed = cfg.get_secret(CLIENT_KEY_SEED)
-    if seed is None and key_seed_needed:
-        env = os.environ.get(CLIENT_KEY_SEED_ENV)
-        if not env:
-            raise ConfigError(
-                f"config {PROJECT}:{CLIENT_KEY_SEED}: not set (expected `pulumi config set --secret {CLIENT_KEY_SEED} <random string>` "
-                f"or env {CLIENT_KEY_SEED_ENV}; it derives the clients' keys)"
-            )
-        seed = pulumi.Output.secret(env)
-    return FleetSettings(spec, seed, _fleet_count(raw.get("kdfIterations", 1024), "kdfIterations", 1))
+    if isinstance(raw, dict) and "kdfIterations" in raw:
+        # It set the cost of the fleet's former stand-in keystores; a value left in a stack would do nothing.
+        raise _fleet_error(
+            "kdfIterations", f"no longer read (the clients' keystores are the operators': set {PROJECT}:operators.keystoreKdf/keystoreCost)"
+        )
+    return FleetSettings(parse_fleet(raw, contracts.chain_id, {d.name for d in contracts.plan.deploys}))

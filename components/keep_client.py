@@ -6,9 +6,11 @@ Children (all in the client's namespace, named after the client):
   PVC       ``<name>-data``          config + data; one per client, never shared (Keep's own
                                      deployment gave clients identical identities by sharing one)
   Service   ``<name>``               libp2p port; its DNS name is what peers dial
-  Deployment ``<name>``              1 replica, Recreate (the volume is ReadWriteOnce), an
-                                     InitContainer (initcontainer/prepare_client.py) that copies
-                                     and checks config + keyfile and waits for contract code
+  Deployment ``<name>``              1 replica, Recreate (the volume is ReadWriteOnce), two
+                                     InitContainers: ``prepare-client`` (initcontainer/prepare_client.py)
+                                     copies and checks config + keyfile and waits for contract code;
+                                     then ``operator-check`` (provisioning: deploy) or
+                                     ``provision-operator`` (provisioning: cluster) for its operator
 
 The pod template carries ``checksum/config`` (config, keystore, contract addresses), so a client
 rolls when, and only when, its own inputs change.
@@ -43,6 +45,13 @@ SECRET_MOUNT = "/etc/keep-client/secret"
 PASSWORD_KEY = "eth_account_password"
 PASSWORD_ENV = "KEEP_ETHEREUM_PASSWORD"  # where keep-client reads the keyfile password from
 INIT_PROGRAM = "/app/prepare_client.py"
+# The operator steps run as modules of the InitContainer image's /app (initcontainer/Dockerfile).
+INIT_WORKDIR = "/app"
+OPERATOR_CHECK_MODULE = "initcontainer.operator_check"
+PROVISION_OPERATOR_MODULE = "initcontainer.provision_operator"
+FAUCET_MOUNT = "/etc/keep-client/faucet"
+FAUCET_KEY = "faucet_key"  # the key of the namespace's faucet Secret
+PROVISIONING_MODES = ("deploy", "cluster")
 # A fixed unprivileged uid/gid for both containers; fsGroup makes the volume writable for it.
 RUN_AS = 10001
 
@@ -110,6 +119,26 @@ class ClientIdentity:
     keyfile_password: pulumi.Input[str]  # its password (secret)
 
 
+@dataclass(frozen=True)
+class OperatorStep:
+    """The InitContainer step after ``prepare-client``: what the pod does about its operator.
+
+    ``deploy`` (default): ``operator-check`` only reads the chain (staked, authorized, initialized;
+    exit 3 = not yet, the pod retries), since the deploy step stakes.  ``cluster``:
+    ``provision-operator`` funds and stakes the operator from the namespace's faucet key (a Secret
+    mounted into that container only), authorizes from the operator's own key, then checks the same.
+    """
+
+    provisioning: str = "deploy"
+    # cluster only:
+    faucet_secret: Optional[str] = None  # name of the namespace's faucet Secret (key FAUCET_KEY)
+    token_address: pulumi.Input[Optional[str]] = None  # KeepToken: the client config does not carry it
+    eth_threshold: Optional[int] = None  # wei: fund an operator below this...
+    eth_target: Optional[int] = None  # ...up to this
+    stake_amount: Optional[int] = None  # KEEP base units; None: TokenStaking.minimumStake()
+    beneficiary: pulumi.Input[Optional[str]] = None  # None: the operator itself
+
+
 @dataclass
 class KeepClientArgs:
     namespace: str
@@ -126,6 +155,7 @@ class KeepClientArgs:
     storage: StorageSpec = field(default_factory=StorageSpec)
     keel: Optional[KeelSpec] = None
     part_of: str = "keep-network"
+    operator_step: OperatorStep = field(default_factory=OperatorStep)
     # Resources this client's Deployment waits for (standard peers: the bootstrap Deployments,
     # which the Kubernetes provider reports only once ready).
     start_after: Sequence[pulumi.Resource] = ()
@@ -143,6 +173,56 @@ def config_checksum(config_toml: str, keyfile_json: str, contract_addresses: Map
     return sha256_json({"config": config_toml, "keyfile": keyfile_json, "contracts": dict(contract_addresses)})
 
 
+def operator_step_container(step: OperatorStep, client: str, image: str, security: dict, resources: dict) -> tuple:
+    """(the InitContainer that runs ``step`` after prepare-client, the extra pod volumes it needs).
+
+    It reads the config and keyfile prepare-client wrote to the volume (mounted read-only), which are
+    the files keep-client itself will use.  Only in cluster mode does it see a key: the operator's
+    keyfile password (env, as keep-client reads it) and the faucet key (a file from the namespace's
+    faucet Secret, mounted into this container alone)."""
+    env = [{"name": "KEEP_CLIENT_CONFIG", "value": CONFIG_PATH}]
+    mounts = [{"name": "data", "mount_path": VOLUME_ROOT, "read_only": True}, {"name": "tmp", "mount_path": "/tmp"}]
+    volumes = []
+    if step.provisioning == "deploy":
+        container_name, module = "operator-check", OPERATOR_CHECK_MODULE
+    else:
+        container_name, module = "provision-operator", PROVISION_OPERATOR_MODULE
+        env += [
+            {"name": "KEEP_CLIENT_KEYFILE", "value": KEY_FILE_PATH},
+            {"name": PASSWORD_ENV, "value_from": {"secret_key_ref": {"name": f"{client}-eth-account", "key": PASSWORD_KEY}}},
+            {"name": "KEEP_CD_FAUCET_KEY_FILE", "value": f"{FAUCET_MOUNT}/{FAUCET_KEY}"},
+            {"name": "KEEP_CD_TOKEN_ADDRESS", "value": step.token_address},
+            {"name": "KEEP_CD_ETH_THRESHOLD", "value": str(step.eth_threshold)},
+            {"name": "KEEP_CD_ETH_TARGET", "value": str(step.eth_target)},
+            {"name": "KEEP_CD_STAKE_AMOUNT", "value": "minimum" if step.stake_amount is None else str(step.stake_amount)},
+        ]
+        if step.beneficiary is not None:
+            env.append({"name": "KEEP_CD_BENEFICIARY", "value": step.beneficiary})
+        mounts.append({"name": "faucet", "mount_path": FAUCET_MOUNT, "read_only": True})
+        volumes.append(
+            {
+                "name": "faucet",
+                "secret": {
+                    "secret_name": step.faucet_secret,
+                    "items": [{"key": FAUCET_KEY, "path": FAUCET_KEY}],
+                    "default_mode": 0o440,  # group-readable: the pod runs with fsGroup, not as the file owner
+                },
+            }
+        )
+    container = {
+        "name": container_name,
+        "image": image,
+        "image_pull_policy": "Always",
+        "command": ["python3", "-m", module],
+        "working_dir": INIT_WORKDIR,
+        "env": env,
+        "security_context": security,
+        "resources": resources,
+        "volume_mounts": mounts,
+    }
+    return container, volumes
+
+
 def service_host(name: str, namespace: str) -> str:
     return f"{name}.{namespace}.svc.cluster.local"
 
@@ -156,6 +236,11 @@ class KeepClient(pulumi.ComponentResource):
     def __init__(self, name: str, args: KeepClientArgs, opts: Optional[pulumi.ResourceOptions] = None):
         if args.role not in ROLES:
             raise ValueError(f"keep-client {name}: role {args.role!r} is not one of {', '.join(ROLES)}")
+        step = args.operator_step
+        if step.provisioning not in PROVISIONING_MODES:
+            raise ValueError(f"keep-client {name}: provisioning {step.provisioning!r} is not one of {', '.join(PROVISIONING_MODES)}")
+        if step.provisioning == "cluster" and not (step.faucet_secret and step.eth_threshold and step.eth_target):
+            raise ValueError(f"keep-client {name}: provisioning cluster needs the faucet Secret and the ETH threshold and target")
         super().__init__("keep:cluster:KeepClient", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace
@@ -269,6 +354,9 @@ class KeepClient(pulumi.ComponentResource):
                 {"name": "tmp", "mount_path": "/tmp"},
             ],
         }
+        operator_container, operator_volumes = operator_step_container(
+            args.operator_step, name, args.init_image.ref, container_security, init["resources"]
+        )
         # keep-client exposes no HTTP health endpoint in 1.x; its libp2p listener accepting TCP is
         # the one thing that tells it started and is serving peers, so both probes use it.
         tcp_probe = {"tcp_socket": {"port": "libp2p"}}
@@ -293,6 +381,7 @@ class KeepClient(pulumi.ComponentResource):
         }
         deploy_annotations = {
             # checkov reads this: keep-client 1.x takes the keyfile password only from this env var.
+            # (provision-operator, in cluster mode, reads it the same way, from the same Secret key.)
             "checkov.io/skip1": f"CKV_K8S_35=keep-client reads its keyfile password only from env {PASSWORD_ENV}",
         }
         if args.keel:
@@ -326,7 +415,8 @@ class KeepClient(pulumi.ComponentResource):
                             "fs_group": RUN_AS,
                             "seccomp_profile": {"type": "RuntimeDefault"},
                         },
-                        "init_containers": [init],
+                        # In order: the second runs once the first has put config and keyfile on the volume.
+                        "init_containers": [init, operator_container],
                         "containers": [client],
                         "volumes": [
                             {"name": "data", "persistent_volume_claim": {"claim_name": f"{name}-data"}},
@@ -341,6 +431,7 @@ class KeepClient(pulumi.ComponentResource):
                                 },
                             },
                             {"name": "tmp", "empty_dir": {"size_limit": "16Mi"}},
+                            *operator_volumes,
                         ],
                     },
                 },

@@ -10,8 +10,9 @@ before clients by itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping, Optional
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +22,7 @@ from contracts_step.errors import ConfigError
 
 from .keep_client import (
     DEFAULT_PORT,
+    FAUCET_KEY,
     ChainEndpoints,
     ClientIdentity,
     ComputeResources,
@@ -28,6 +30,7 @@ from .keep_client import (
     KeelSpec,
     KeepClient,
     KeepClientArgs,
+    OperatorStep,
     StorageSpec,
     service_host,
 )
@@ -74,6 +77,25 @@ class KeepNetworkArgs:
     fleet: FleetSpec
     address_book: pulumi.Input[Mapping[str, str]]  # contracts step output: contract name -> address
     identities: Mapping[str, ClientIdentity]  # client name -> identity
+    # What each pod's InitContainer does about its operator after prepare-client (deploy: check).
+    operator_step: OperatorStep = field(default_factory=OperatorStep)
+    # provisioning: cluster: the faucet's private key (secret), kept in one Secret of the namespace.
+    faucet_key: Optional[pulumi.Input[str]] = None
+    # Resources every client Deployment waits for (the operators' stakes, in deploy mode).
+    start_after: Sequence[pulumi.Resource] = ()
+
+
+def book_address(book: Optional[Mapping[str, str]], name: str, what: str):
+    """One contract's address out of the address book (e.g. KeepToken for cluster provisioning);
+    unknown while the book is (an offline preview of a never-migrated stack)."""
+    if book is None:
+        return UNKNOWN
+    if not book.get(name):
+        raise ConfigError(
+            f"contracts address book: no address for {name} (expected the contracts step to deploy it for {what}; "
+            f"the book has {', '.join(sorted(book)) or 'nothing'})"
+        )
+    return book[name]
 
 
 def client_contract_addresses(book: Optional[Mapping[str, str]], contracts: Mapping[str, str]):
@@ -112,11 +134,30 @@ class KeepNetwork(pulumi.ComponentResource):
                 )
             ]
         client_opts = pulumi.ResourceOptions(parent=self)
+        operator_step = args.operator_step
+        start_after = list(args.start_after)
+        if operator_step.provisioning == "cluster":
+            if args.faucet_key is None:
+                raise ConfigError(f"fleet {name}: provisioning cluster needs the faucet key (expected the operators' faucet)")
+            # One faucet Secret for the namespace, mounted only into provision-operator containers.
+            faucet = k8s.core.v1.Secret(
+                f"{name}-faucet",
+                metadata={
+                    "name": f"{name}-faucet",
+                    "namespace": fleet.namespace,
+                    "labels": {"app.kubernetes.io/part-of": fleet.part_of, "app.kubernetes.io/managed-by": "keep-cd"},
+                },
+                type="Opaque",
+                string_data={FAUCET_KEY: pulumi.Output.secret(args.faucet_key)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=namespace),
+            )
+            operator_step = dataclasses.replace(operator_step, faucet_secret=f"{name}-faucet")
+            start_after.append(faucet)
         contracts = pulumi.Output.from_input(args.address_book).apply(
             lambda book: client_contract_addresses(book, fleet.contracts)
         )
 
-        def client_args(spec: ClientSpec, peers, start_after=()) -> KeepClientArgs:
+        def client_args(spec: ClientSpec, peers, peers_first=()) -> KeepClientArgs:
             return KeepClientArgs(
                 namespace=fleet.namespace,
                 role=spec.role,
@@ -132,7 +173,8 @@ class KeepNetwork(pulumi.ComponentResource):
                 storage=fleet.storage,
                 keel=fleet.keel,
                 part_of=fleet.part_of,
-                start_after=start_after,
+                operator_step=operator_step,
+                start_after=[*start_after, *peers_first],
                 depends_on=namespace,
             )
 

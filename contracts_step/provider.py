@@ -33,14 +33,20 @@ OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls",
 REPLACE_KEYS = ("chain_id", "plan_name")
 
 
-def _is_known(value: Any) -> bool:
-    """False where preview left a value unknown (it is computed by another resource)."""
+def is_known(value: Any) -> bool:
+    """False where preview left a value unknown (it is computed by another resource): the
+    engine's unknown marker or the SDK's ``Unknown``, at any depth.  (None is a value here; the
+    operators' provider also reads a None from another resource as not computed yet.)"""
+    from pulumi.output import Unknown
+
+    if isinstance(value, Unknown):
+        return False
     if isinstance(value, str):
         return value != UNKNOWN
     if isinstance(value, dict):
-        return all(_is_known(v) for v in value.values())
+        return all(is_known(v) for v in value.values())
     if isinstance(value, list):
-        return all(_is_known(v) for v in value)
+        return all(is_known(v) for v in value)
     return True
 
 
@@ -77,7 +83,18 @@ def _open(props: dict, olds: Optional[dict], deployer: str):
     return open_migration(plan, props.get("params") or {}, props["artifacts_dir"], props["rpc_url"], int(props["chain_id"]), olds, deployer)
 
 
-class ContractsMigrationProvider(ResourceProvider):
+class DeployerStepProvider(ResourceProvider):
+    """What keep-cd's chain steps share as dynamic providers (the contracts migration here, the
+    operators' stakes in operators/provider.py): the deployer's key from ``configure``, never from
+    inputs; ``create`` and ``update`` as one idempotent ``_run(olds, news)`` returning the full
+    outputs; and ``diff``'s comparison of inputs.  A subclass names its ``replace_keys`` (a change
+    there makes another resource) and ``output_keys`` (seeded as None in the inputs, not compared),
+    and implements ``_run`` and ``_resource_id``.  Stateless but for the key: dill pickles it by
+    reference to its module."""
+
+    replace_keys: tuple = ()
+    output_keys: tuple = ()
+
     def __init__(self) -> None:
         super().__init__()
         self._deployer_key: Optional[str] = None
@@ -91,6 +108,36 @@ class ContractsMigrationProvider(ResourceProvider):
     def _deployer_address(self) -> str:
         return deployer_address(self._deployer_key)
 
+    def _run(self, olds: Optional[dict], news: dict) -> dict:
+        raise NotImplementedError
+
+    def _resource_id(self, props: dict) -> str:
+        raise NotImplementedError
+
+    def create(self, props: dict) -> CreateResult:
+        return CreateResult(self._resource_id(props), self._run(None, props))
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        return UpdateResult(self._run(olds, news))
+
+    def changed_inputs(self, olds: dict, news: dict) -> tuple:
+        """(inputs whose change replaces the resource, other inputs that changed)."""
+        replaces = [k for k in self.replace_keys if olds.get(k) != news.get(k)]
+        changed = [k for k in news if k not in self.output_keys and k != "__provider" and olds.get(k) != news.get(k)]
+        return replaces, changed
+
+    def diff_result(self, replaces: list, changed: list, pending: list) -> DiffResult:
+        """Changes when an input changed or the chain lacks something (``pending``); in place unless
+        a ``replace_keys`` input changed."""
+        return DiffResult(
+            changes=bool(replaces or changed or pending), replaces=replaces, stables=list(self.replace_keys), delete_before_replace=False
+        )
+
+
+class ContractsMigrationProvider(DeployerStepProvider):
+    replace_keys = REPLACE_KEYS
+    output_keys = OUTPUT_KEYS
+
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.
 
@@ -100,7 +147,7 @@ class ContractsMigrationProvider(ResourceProvider):
         for key in ("plan", "artifacts_dir", "rpc_url", "chain_id"):
             if news.get(key) is None:
                 failures.append(CheckFailure(key, f"{key} is required"))
-        if failures or not _is_known(news):
+        if failures or not is_known(news):
             return CheckResult(news, failures)
         _open(news, None, self._deployer_address())  # raises the one-line error of a bad plan, artifact, URL or chain id
         return CheckResult(news, [])
@@ -108,18 +155,12 @@ class ContractsMigrationProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         """Changes when an input changed or any step would do something (deploy, re-point, call):
         the chain is read (code at every recorded address, genesis hash), nothing is sent."""
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
+        replaces, changed = self.changed_inputs(olds, news)
         pending = []
-        if not replaces and _is_known(news):
+        if not replaces and is_known(news):
             decisions = _open(news, olds, self._deployer_address()).assess()
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
-        return DiffResult(
-            changes=bool(replaces or changed or pending),
-            replaces=replaces,
-            stables=list(REPLACE_KEYS),
-            delete_before_replace=False,
-        )
+        return self.diff_result(replaces, changed, pending)
 
     def _run(self, olds: Optional[dict], news: dict) -> dict:
         account = self._account()
@@ -128,12 +169,8 @@ class ContractsMigrationProvider(ResourceProvider):
         result.update(outs)
         return result
 
-    def create(self, props: dict) -> CreateResult:
-        outs = self._run(None, props)
-        return CreateResult(f"{props['plan_name']}@{props['chain_id']}", outs)
-
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        return UpdateResult(self._run(olds, news))
+    def _resource_id(self, props: dict) -> str:
+        return f"{props['plan_name']}@{props['chain_id']}"
 
     def delete(self, _id: str, _props: dict) -> None:
         # Contracts cannot be removed from a chain.  Deleting the resource forgets them; they stay

@@ -70,6 +70,27 @@ class RPCError:
         return f"RPCError({self.reason!r})"
 
 
+@dataclass
+class _Spending:
+    """What one send run may spend: the account's balance when it starts, at the run's gas price.
+    Each transaction is charged before it is signed, so a run that cannot pay fails before sending
+    what it cannot finish."""
+
+    address: str
+    budget: int  # wei
+    price: int  # wei per gas
+    spent: int = 0
+
+    def charge(self, req: TxRequest) -> None:
+        cost = req.gas * self.price + req.value
+        if self.spent + cost > self.budget:
+            raise InsufficientFunds(
+                f"account {self.address}: balance {Web3.from_wei(self.budget, 'ether')} ETH runs out at {req.label} "
+                f"(needs {Web3.from_wei(self.spent + cost - self.budget, 'ether')} ETH more at {self.price} wei/gas)"
+            )
+        self.spent += cost
+
+
 class PipelinedSender:
     def __init__(
         self,
@@ -160,6 +181,19 @@ class PipelinedSender:
         except (ContractLogicError, ValueError) as e:
             raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}") from None
 
+    def _start_run(self) -> tuple:
+        """(block gas limit, fee fields, spending budget) for one ``send``/``send_batched`` run."""
+        fees = self._fees()
+        price = fees.get("maxFeePerGas", fees.get("gasPrice"))
+        return self.block_gas_limit(), fees, _Spending(self.address, int(self.w3.eth.get_balance(self.address)), price)
+
+    def _finish_run(self, requests: list, blocks: set, started: float) -> list:
+        self.stats.txs += len(requests)
+        self.stats.gas_used += sum(int(r.receipt["gasUsed"]) for r in requests)
+        self.stats.blocks = tuple(sorted(set(self.stats.blocks) | blocks))
+        self.stats.seconds += time.monotonic() - started
+        return requests
+
     def send(self, requests: list, first_nonce: int) -> list:
         """Send ``requests`` with consecutive nonces from ``first_nonce`` and wait for all of them.
 
@@ -167,11 +201,7 @@ class PipelinedSender:
         the nonces in advance to know the addresses of contracts it creates).
         """
         started = time.monotonic()
-        limit = self.block_gas_limit()
-        fees = self._fees()
-        price = fees.get("maxFeePerGas", fees.get("gasPrice"))
-        budget = int(self.w3.eth.get_balance(self.address))
-        spent = 0
+        limit, fees, spending = self._start_run()
         in_flight: list = []
         in_flight_gas = 0
         blocks = set()
@@ -179,39 +209,17 @@ class PipelinedSender:
             req.nonce = first_nonce + i
             estimate = self._estimate(req, in_flight)
             req.gas = min(int(estimate * self.gas_margin) + 10_000, limit)
-            cost = req.gas * price + req.value
-            if spent + cost > budget:
-                raise InsufficientFunds(
-                    f"account {self.address}: balance {Web3.from_wei(budget, 'ether')} ETH runs out at {req.label} "
-                    f"(needs {Web3.from_wei(spent + cost - budget, 'ether')} ETH more at {price} wei/gas)"
-                )
+            spending.charge(req)
             if in_flight and in_flight_gas + req.gas > limit:
                 blocks |= self.wait(in_flight)
                 in_flight, in_flight_gas = [], 0
-            tx = {
-                "chainId": self.chain_id,
-                "nonce": req.nonce,
-                "gas": req.gas,
-                "value": req.value,
-                "data": req.data,
-                **fees,
-            }
-            if req.to:
-                tx["to"] = to_checksum_address(req.to)
-            signed = self.account.sign_transaction(tx)
-            req.raw = bytes(signed.raw_transaction)
-            req.tx_hash = "0x" + bytes(signed.hash).hex()
+            self._sign(req, fees)
             self.w3.eth.send_raw_transaction(req.raw)
-            spent += cost
             in_flight.append(req)
             in_flight_gas += req.gas
             self.log(f"sent {req.label} nonce={req.nonce} gas={req.gas}")
         blocks |= self.wait(in_flight)
-        self.stats.txs += len(requests)
-        self.stats.gas_used += sum(int(r.receipt["gasUsed"]) for r in requests)
-        self.stats.blocks = tuple(sorted(set(self.stats.blocks) | blocks))
-        self.stats.seconds += time.monotonic() - started
-        return requests
+        return self._finish_run(requests, blocks, started)
 
     def wait(self, reqs: list, batched: bool = False) -> set:
         """Wait for every request's receipt; resend any the node has forgotten; fail on revert.
@@ -294,11 +302,7 @@ class PipelinedSender:
             r.nonce = first_nonce + i
             if any(position.get(id(d), i) >= i for d in r.after):
                 raise ValueError(f"transaction {r.label}: `after` names a request that does not come before it")
-        limit = self.block_gas_limit()
-        fees = self._fees()
-        price = fees.get("maxFeePerGas", fees.get("gasPrice"))
-        budget = int(self.w3.eth.get_balance(self.address))
-        spent = 0
+        limit, fees, spending = self._start_run()
         in_flight: list = []
         in_flight_gas = 0
         blocks: set = set()
@@ -330,29 +334,19 @@ class PipelinedSender:
             outgoing: list = []
             for r, estimate in zip(run[:good], estimates[:good]):
                 r.gas = min(int(estimate * margin) + gas_pad, limit)
-                cost = r.gas * price + r.value
-                if spent + cost > budget:
-                    raise InsufficientFunds(
-                        f"account {self.address}: balance {Web3.from_wei(budget, 'ether')} ETH runs out at {r.label} "
-                        f"(needs {Web3.from_wei(spent + cost - budget, 'ether')} ETH more at {price} wei/gas)"
-                    )
+                spending.charge(r)
                 if in_flight_gas + r.gas > limit and (in_flight or outgoing):
                     in_flight += self._send_raw_batch(outgoing)
                     outgoing = []
                     blocks |= self.wait(in_flight, batched=True)
                     in_flight, in_flight_gas = [], 0
                 self._sign(r, fees)
-                spent += cost
                 outgoing.append(r)
                 in_flight_gas += r.gas
             in_flight += self._send_raw_batch(outgoing)
             i += good
         blocks |= self.wait(in_flight, batched=True)
-        self.stats.txs += len(requests)
-        self.stats.gas_used += sum(int(r.receipt["gasUsed"]) for r in requests)
-        self.stats.blocks = tuple(sorted(set(self.stats.blocks) | blocks))
-        self.stats.seconds += time.monotonic() - started
-        return requests
+        return self._finish_run(requests, blocks, started)
 
     def _estimates(self, run: list, tags: list, gas_limit: Callable[[int], int]) -> list:
         """Gas per request (int), or an ``RPCError`` where it would revert.  "latest" ones by

@@ -165,18 +165,33 @@ def check_until_ready(cfg: ClientConfig, wait: float, *, poll: float = 2.0, log=
             time.sleep(poll)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="operator-check", description=__doc__.splitlines()[0])
+def pod_log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def step_arguments(prog: str, description: str) -> argparse.ArgumentParser:
+    """The arguments every operator step takes: the config prepare-client put on the volume, and
+    how long to wait for a not-ready answer to turn ready."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("--config", default=os.environ.get("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG), help="keep-client TOML config")
     ap.add_argument("--wait", type=float, default=float(os.environ.get("KEEP_CD_CHECK_WAIT", "30")), help="seconds to keep retrying a not-ready answer")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def run_step(prog: str, step) -> int:
+    """Run one InitContainer step: its verdict on stdout and status 0, or one line
+    ``<prog>: <reason>`` on stderr and the status that goes with it."""
     try:
-        cfg = load_client_config(args.config)
-        print(check_until_ready(cfg, args.wait, log=lambda m: print(m, file=sys.stderr)))
+        print(step())
         return OK
     except CheckFailed as e:
-        print(f"operator-check: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return e.status
+
+
+def main(argv=None) -> int:
+    args = step_arguments("operator-check", __doc__.splitlines()[0]).parse_args(argv)
+    return run_step("operator-check", lambda: check_until_ready(load_client_config(args.config), args.wait, log=pod_log))
 
 
 if __name__ == "__main__":

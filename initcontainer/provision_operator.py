@@ -22,7 +22,8 @@ is read again, and it is retried with the next nonce, a bounded number of times.
 Inputs: the keep-client config (operator address, RPC URL, contract addresses), the operator's
 keyfile and its password (env ``KEEP_ETHEREUM_PASSWORD``, as for the client), the faucet key (file
 ``--faucet-key-file`` or env ``KEEP_CD_FAUCET_KEY``), the KeepToken address (``--token`` or env
-``KEEP_CD_TOKEN_ADDRESS``: the client config does not carry it) and the amounts (flags or env).
+``KEEP_CD_TOKEN_ADDRESS``: the client config does not carry it), the amounts and an optional
+beneficiary (flags or env; the fleet's Deployment sets them from stack config).
 Exit status as ``operator_check``: 2 bad input, 3 not ready (retryable; also unreachable, faucet contention).
 """
 
@@ -39,15 +40,16 @@ from typing import Callable, Optional
 
 from .operator_check import (
     BAD_INPUT,
-    DEFAULT_CONFIG,
     KEEP_TOKEN_ABI,
     NOT_READY,
-    OK,
     TOKEN_STAKING_ABI,
     CheckFailed,
     check_until_ready,
     connect,
     load_client_config,
+    pod_log,
+    run_step,
+    step_arguments,
 )
 
 CONTENTION = NOT_READY  # lost the faucet nonce race too often: the pod retries
@@ -243,43 +245,45 @@ def load_faucet(path: Optional[str]):
         raise CheckFailed(BAD_INPUT, "faucet key: not a secp256k1 private key (expected 0x + 64 hex digits)") from None
 
 
+def provision_and_check(args: argparse.Namespace) -> str:
+    """What the pod does in cluster mode, from its arguments: provision, then ``operator_check``."""
+    from eth_utils import is_address, to_checksum_address
+
+    cfg = load_client_config(args.config)
+    amounts = Amounts(
+        _positive(args.eth_threshold, "--eth-threshold / KEEP_CD_ETH_THRESHOLD"),
+        _positive(args.eth_target, "--eth-target / KEEP_CD_ETH_TARGET"),
+        None if args.stake_amount == "minimum" else _positive(args.stake_amount, "--stake-amount / KEEP_CD_STAKE_AMOUNT"),
+    )
+    if not args.token or not is_address(args.token):
+        raise CheckFailed(BAD_INPUT, f"--token / KEEP_CD_TOKEN_ADDRESS: {args.token!r} is not an address (expected KeepToken's)")
+    if args.beneficiary is not None and not is_address(args.beneficiary):
+        raise CheckFailed(BAD_INPUT, f"--beneficiary / KEEP_CD_BENEFICIARY: {args.beneficiary!r} is not an address")
+    operator = load_operator(args.keyfile, os.environ.get("KEEP_ETHEREUM_PASSWORD"), cfg.address)
+    faucet = load_faucet(args.faucet_key_file)
+    w3 = connect(cfg.rpc_url)
+    done = provision(
+        w3, faucet, operator, to_checksum_address(args.token),
+        cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
+        beneficiary=to_checksum_address(args.beneficiary) if args.beneficiary else None,
+    )
+    steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"
+    pod_log(f"provision-operator: sent {steps}; {done.collisions} nonce collisions")
+    return check_until_ready(cfg, args.wait, log=pod_log)
+
+
 def main(argv=None) -> int:
     env = os.environ.get
-    ap = argparse.ArgumentParser(prog="provision-operator", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=env("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG))
+    ap = step_arguments("provision-operator", __doc__.splitlines()[0])
     ap.add_argument("--keyfile", default=env("KEEP_CLIENT_KEYFILE", DEFAULT_KEYFILE))
     ap.add_argument("--faucet-key-file", default=env("KEEP_CD_FAUCET_KEY_FILE"))
     ap.add_argument("--token", default=env("KEEP_CD_TOKEN_ADDRESS"), help="KeepToken address")
     ap.add_argument("--eth-threshold", default=env("KEEP_CD_ETH_THRESHOLD", ""), help="wei")
     ap.add_argument("--eth-target", default=env("KEEP_CD_ETH_TARGET", ""), help="wei")
     ap.add_argument("--stake-amount", default=env("KEEP_CD_STAKE_AMOUNT", "minimum"), help='KEEP base units or "minimum"')
-    ap.add_argument("--wait", type=float, default=float(env("KEEP_CD_CHECK_WAIT", "30")))
+    ap.add_argument("--beneficiary", default=env("KEEP_CD_BENEFICIARY"), help="address that gets the rewards (default: the operator)")
     args = ap.parse_args(argv)
-    try:
-        from eth_utils import is_address, to_checksum_address
-
-        cfg = load_client_config(args.config)
-        amounts = Amounts(
-            _positive(args.eth_threshold, "--eth-threshold / KEEP_CD_ETH_THRESHOLD"),
-            _positive(args.eth_target, "--eth-target / KEEP_CD_ETH_TARGET"),
-            None if args.stake_amount == "minimum" else _positive(args.stake_amount, "--stake-amount / KEEP_CD_STAKE_AMOUNT"),
-        )
-        if not args.token or not is_address(args.token):
-            raise CheckFailed(BAD_INPUT, f"--token / KEEP_CD_TOKEN_ADDRESS: {args.token!r} is not an address (expected KeepToken's)")
-        operator = load_operator(args.keyfile, env("KEEP_ETHEREUM_PASSWORD"), cfg.address)
-        faucet = load_faucet(args.faucet_key_file)
-        w3 = connect(cfg.rpc_url)
-        done = provision(
-            w3, faucet, operator, to_checksum_address(args.token),
-            cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
-        )
-        steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"
-        print(f"provision-operator: sent {steps}; {done.collisions} nonce collisions", file=sys.stderr)
-        print(check_until_ready(cfg, args.wait, log=lambda m: print(m, file=sys.stderr)))
-        return OK
-    except CheckFailed as e:
-        print(f"provision-operator: {e}", file=sys.stderr)
-        return e.status
+    return run_step("provision-operator", lambda: provision_and_check(args))
 
 
 if __name__ == "__main__":

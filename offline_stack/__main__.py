@@ -1,8 +1,9 @@
 """`python -m offline_stack <stack>`: run the program without the Pulumi CLI (what `make local` does).
 
 For the `local` stack it makes sure an anvil is listening at the stack's rpcUrl (starting one in
-the background if not), makes and funds a deployer key kept in build/local-secrets/ (never in the
-repository), then runs the program and prints the stack outputs.
+the background if not), makes and funds a deployer key and makes the operators' mnemonic (every
+client's key derives from it), both kept in build/local-secrets/ (never in the repository), then
+runs the program and prints the stack outputs.
 """
 
 from __future__ import annotations
@@ -50,20 +51,6 @@ def local_deployer_key(rpc_url: str) -> str:
     return key
 
 
-def local_client_key_seed() -> str:
-    """The local stack's client key seed (keep-cd:clientKeySeed): made once, stored 0600 under build/."""
-    import secrets
-
-    os.makedirs(LOCAL_SECRETS, mode=0o700, exist_ok=True)
-    path = os.path.join(LOCAL_SECRETS, "client-key-seed")
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    with open(path) as f:
-        return f.read().strip()
-
-
 def local_operator_mnemonic() -> str:
     """The local stack's operator mnemonic: made once, stored 0600 under build/ (never in the repo)."""
     from eth_account import Account
@@ -102,7 +89,6 @@ def main(argv=None) -> int:
         ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
         if not os.environ.get("KEEP_CD_DEPLOYER_KEY"):
             os.environ["KEEP_CD_DEPLOYER_KEY"] = local_deployer_key(rpc_url)
-        os.environ.setdefault("KEEP_CD_CLIENT_KEY_SEED", local_client_key_seed())
         args.manifests = args.manifests or os.path.join("build", "manifests")
         os.environ.setdefault("KEEP_CD_OPERATOR_MNEMONIC", local_operator_mnemonic())
     if args.report:

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
-from pulumi.runtime.rpc import UNKNOWN
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource
 
-from contracts_step.provider import DEPLOYER_KEY_CONFIG, deployer_account, deployer_address
+from contracts_step.provider import DeployerStepProvider, is_known
 
 # Role -> contract name in the contracts step's address book.
 STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
@@ -31,25 +30,12 @@ OUTPUT_KEYS = ("owner", "status", "staking_contract", "last_run")
 REPLACE_KEYS = ("chain_id",)
 
 
-def _is_known(value: Any) -> bool:
-    from pulumi.output import Unknown
-
-    if value is None or isinstance(value, Unknown):
-        return False  # preview: another resource's output not computed yet (None in the offline runner)
-    if isinstance(value, str):
-        return value != UNKNOWN
-    if isinstance(value, dict):
-        return all(_is_known(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_known(v) for v in value)
-    return True
-
-
 def _computed_known(props: dict) -> bool:
     """Whether the inputs other resources compute (address book, operator addresses, faucet) are
     known: in preview they may not be, and then nothing is read from the chain."""
     keys = ["address_book", "operators"] + (["faucet"] if props.get("provisioning") == "cluster" else [])
-    return all(_is_known(props.get(k)) for k in keys)
+    # None: another resource's output not computed yet, as the offline runner passes it in preview.
+    return all(props.get(k) is not None and is_known(props.get(k)) for k in keys)
 
 
 def _wei(value: Any, key: str) -> Optional[int]:
@@ -101,19 +87,11 @@ def _session(props: dict):
     return w3, contracts
 
 
-class OperatorStakesProvider(ResourceProvider):
-    def __init__(self) -> None:
-        super().__init__()
-        self._owner_key: Optional[str] = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._owner_key = req.config.get(DEPLOYER_KEY_CONFIG)
-
-    def _account(self):
-        return deployer_account(self._owner_key)  # the deployer owns the stakes (and the KEEP)
-
-    def _owner_address(self) -> str:
-        return deployer_address(self._owner_key)  # zero address in a preview without the key
+class OperatorStakesProvider(DeployerStepProvider):
+    # The deployer owns the stakes (and the KEEP): _account() is the owner; _deployer_address() is
+    # the zero address in a preview without the key.
+    replace_keys = REPLACE_KEYS
+    output_keys = OUTPUT_KEYS
 
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early (bad amounts, duplicate operators, mode); reads the chain only when every
@@ -134,7 +112,7 @@ class OperatorStakesProvider(ResourceProvider):
             failures.append(CheckFailure("faucet", "provisioning: cluster needs the faucet's address"))
         failures += policy_failures(news["policy"])
         operators = news["operators"]
-        if _is_known(operators):
+        if is_known(operators):
             seen: dict = {}
             for name, address in operators.items():
                 if not isinstance(address, str) or not is_address(address):
@@ -152,16 +130,15 @@ class OperatorStakesProvider(ResourceProvider):
         """Changes when an input changed or the chain lacks a step (read only; nothing is sent)."""
         from .staking import assess
 
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = [k for k in news if k not in OUTPUT_KEYS and k != "__provider" and olds.get(k) != news.get(k)]
+        replaces, changed = self.changed_inputs(olds, news)
         pending: list = []
         if not replaces and not changed and _computed_known(news):
             w3, contracts = _session(news)
             pending = assess(
-                w3, contracts, news["operators"], self._owner_address(), fleet_policy(news["policy"]),
+                w3, contracts, news["operators"], self._deployer_address(), fleet_policy(news["policy"]),
                 provisioning=news["provisioning"], faucet=news.get("faucet"),
             )
-        return DiffResult(changes=bool(replaces or changed or pending), replaces=replaces, stables=list(REPLACE_KEYS), delete_before_replace=False)
+        return self.diff_result(replaces, changed, pending)
 
     def _run(self, olds: Optional[dict], news: dict) -> dict:
         from .staking import reconcile_fleet, supply_faucet
@@ -182,12 +159,8 @@ class OperatorStakesProvider(ResourceProvider):
         result.update(owner=account.address, status=status, staking_contract=contracts.staking, last_run=report.as_dict())
         return result
 
-    def create(self, props: dict) -> CreateResult:
-        outs = self._run(None, props)
-        return CreateResult(f"operators@{props['chain_id']}", outs)
-
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        return UpdateResult(self._run(olds, news))
+    def _resource_id(self, props: dict) -> str:
+        return f"operators@{props['chain_id']}"
 
     def delete(self, _id: str, props: dict) -> None:
         """The fleet is gone: with ``on_remove: undelegate`` its stakes are undelegated (the owner

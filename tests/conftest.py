@@ -80,19 +80,6 @@ def keep_artifacts():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def client_key_seed():
-    """A fresh keep-cd:clientKeySeed for every test that runs a stack with a fleet (as `make local`
-    makes one in build/local-secrets/); tests that check its absence delete it themselves."""
-    import secrets
-
-    saved = os.environ.get("KEEP_CD_CLIENT_KEY_SEED")
-    os.environ["KEEP_CD_CLIENT_KEY_SEED"] = saved or secrets.token_hex(32)
-    yield os.environ["KEEP_CD_CLIENT_KEY_SEED"]
-    if saved is None:
-        os.environ.pop("KEEP_CD_CLIENT_KEY_SEED", None)
-
-
-@pytest.fixture(scope="session", autouse=True)
 def operator_mnemonic():
     """A fresh keep-cd:operatorMnemonic for every test that runs a stack with operators (as `make
     local` makes one in build/local-secrets/); a test's config override wins over it."""

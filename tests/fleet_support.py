@@ -15,7 +15,6 @@ LOCAL_FLEET = {
     "image": {"repository": "keepnetwork/keep-client", "tag": "v1.8.0"},
     "initImage": {"repository": "keepnetwork/keep-client-init", "tag": "v1.8.0"},
     "ethereum": {"url": "ws://eth.keep.svc.cluster.local:8546", "urlRpc": "http://eth.keep.svc.cluster.local:8545"},
-    "kdfIterations": 16,
 }
 
 
@@ -30,15 +29,27 @@ def run_fleet(
     deployer_key: str,
     state_path: str,
     fleet: dict,
-    seed: str = "fleet-test-seed",
+    mnemonic: Optional[str] = None,
     extra: Optional[dict] = None,
     preview: bool = False,
 ) -> RunResult:
-    # "operators": None: these tests are about the fleet with its seeded stand-in keys; the fleet run
-    # by operator accounts is tests/test_operators_stack.py's.
-    overrides = {"rpcUrl": rpc_url, "deployerPrivateKey": deployer_key, "clientKeySeed": seed, "fleet": fleet, "operators": None}
+    """The local stack with ``fleet``: its clients run as the local stack's operators, whose keys
+    derive from ``mnemonic`` (default: the session's, env KEEP_CD_OPERATOR_MNEMONIC, made at test time)."""
+    overrides = {"rpcUrl": rpc_url, "deployerPrivateKey": deployer_key, "fleet": fleet}
+    if mnemonic is not None:
+        overrides["operatorMnemonic"] = mnemonic
     overrides.update(extra or {})
     return run_stack("local", project_dir=ROOT, state_path=state_path, config_overrides=overrides, preview=preview)
+
+
+def operator_key(mnemonic: str, client: str) -> bytes:
+    """The private key of ``client``'s operator: one per fleet client, HD index from its name."""
+    from eth_account import Account
+
+    from operators.keys import OPERATOR_PATH, index_for_name
+
+    Account.enable_unaudited_hdwallet_features()
+    return bytes(Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(client))).key)
 
 
 def by_kind(result: RunResult, kind: str) -> dict:

@@ -86,7 +86,6 @@ def fleet_deployed(fresh_anvil, tmp_path):
     config = {
         "rpcUrl": fresh_anvil.url,
         "deployerPrivateKey": acct.key.hex(),
-        "clientKeySeed": "report-test-seed",
         "fleet": fleet_config(counts={"bootstrap": 1, "standard": 1}),
     }
     run_stack("local", project_dir=ROOT, state_path=state, config_overrides=config)

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from components.keep_network import client_contract_addresses
+from components.keep_network import book_address, client_contract_addresses
 from contracts_step.errors import ConfigError
 from contracts_step.keep_plan import CLIENT_CONTRACTS, keep_plan
 from stack_settings import parse_fleet
@@ -112,6 +112,18 @@ def test_contract_missing_from_the_address_book_at_run_time():
         client_contract_addresses(book, {k: k for k in CLIENT_CONTRACTS})
     assert str(e.value).startswith("contracts address book: no address for KeepRandomBeaconService")
     assert "\n" not in str(e.value)
+
+
+def test_keep_token_missing_from_the_address_book_for_cluster_provisioning():
+    from pulumi.output import UNKNOWN
+
+    book = {"TokenStaking": "0x" + "22" * 20}
+    with pytest.raises(ConfigError) as e:
+        book_address(book, "KeepToken", "provisioning: cluster")
+    assert str(e.value).startswith("contracts address book: no address for KeepToken (expected the contracts step to deploy it for provisioning: cluster")
+    assert "\n" not in str(e.value)
+    assert book_address({**book, "KeepToken": "0x" + "33" * 20}, "KeepToken", "x") == "0x" + "33" * 20
+    assert book_address(None, "KeepToken", "x") is UNKNOWN  # a never-migrated stack in preview
 
 
 @pytest.mark.parametrize("name", ["Keep-A", "keep_a", "-keep", "keep-", "0keep", "a" * 64, "", 7, "a.b"])

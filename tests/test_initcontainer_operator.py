@@ -226,6 +226,7 @@ def test_provision_cli_end_to_end_and_bad_input(keep_chain, cluster, tmp_path, m
     bad(base[:4] + ["--faucet-key-file", str(tmp_path / "missing")] + base[6:], "faucet key file")
     bad(base[:6] + ["--token", "0x12"] + base[8:], "KeepToken")
     bad(base[:8] + ["--eth-threshold", "-1"] + base[10:], "--eth-threshold")
+    bad(base + ["--beneficiary", "0x12"], "--beneficiary / KEEP_CD_BENEFICIARY: '0x12' is not an address")
 
 
 def test_provision_with_an_empty_faucet_is_retryable(keep_chain):
@@ -298,9 +299,11 @@ def test_dockerfile_scan_is_live(tmp_path):
 
 
 def test_image_holds_the_programs_where_the_deployment_runs_them():
-    from components.keep_client import INIT_PROGRAM
+    from components.keep_client import INIT_PROGRAM, INIT_WORKDIR, OPERATOR_CHECK_MODULE, PROVISION_OPERATOR_MODULE
 
     text = open(os.path.join(ROOT, "initcontainer", "Dockerfile")).read()
     assert f"COPY initcontainer/prepare_client.py {INIT_PROGRAM}\n" in text
-    # `python3 -m initcontainer.operator_check` from the working directory.
-    assert "COPY initcontainer/*.py /app/initcontainer/\n" in text and "WORKDIR /app\n" in text
+    # `python3 -m initcontainer.operator_check` (or provision_operator) from the working directory;
+    # tests/test_fleet_init_containers.py runs the rendered commands in a tree laid out by these lines.
+    assert {OPERATOR_CHECK_MODULE, PROVISION_OPERATOR_MODULE} == {"initcontainer.operator_check", "initcontainer.provision_operator"}
+    assert f"COPY initcontainer/*.py {INIT_WORKDIR}/initcontainer/\n" in text and f"WORKDIR {INIT_WORKDIR}\n" in text

@@ -1,5 +1,5 @@
-"""The fleet under mocks: the whole program on the `local` stack, contracts migrated for real on
-anvil, every Kubernetes object captured."""
+"""The fleet under mocks: the whole program on the `local` stack, contracts migrated and operators
+staked for real on anvil, every Kubernetes object captured."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from eth_account import Account
 
 import offline_stack.runner as runner
 from contracts_step.errors import ConfigError
-from fleet_support import by_kind, checksums, fleet_config, run_fleet
+from fleet_support import by_kind, checksums, fleet_config, operator_key, run_fleet
 from test_peer_id import independent_peer_id
 
 COUNTS = {"bootstrap": 2, "standard": 3}
@@ -34,6 +34,8 @@ def test_n_clients_produce_exactly_the_expected_objects(chain):
         ("kubernetes:core/v1:Namespace", "keep-network-namespace"),
         ("keep:cluster:KeepNetwork", "keep-network"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "keep-network-libp2p"),
+        # the clients' operator accounts (their stakes are a dynamic resource, left out below)
+        ("keep:operators:OperatorAccounts", "operators"),
         # the local stack's renderYamlToDirectory: with the CLI, objects become YAML files
         ("pulumi:providers:kubernetes", "render-yaml"),
     }
@@ -101,9 +103,9 @@ def test_rerun_changes_no_checksum_and_one_clients_port_changes_only_its_own(cha
     assert [n for n in before if before[n] != after[n]] == ["keep-standard-1"]
 
 
-def test_another_key_seed_changes_every_checksum(chain):
+def test_another_mnemonic_changes_every_checksum(chain):
     anvil, key, state, first = chain
-    other = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), seed="another-seed", preview=True)
+    other = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), mnemonic=Account.create_with_mnemonic()[1], preview=True)
     before, after = checksums(first), checksums(other)
     assert all(before[n] != after[n] for n in before)
 
@@ -125,10 +127,16 @@ def test_a_changed_contract_address_changes_every_clients_checksum(anvil, tmp_pa
     }
 
 
-def test_no_secret_value_outside_secrets(chain):
+def test_clients_run_as_the_operators_of_the_mnemonic(chain, operator_mnemonic):
+    ids = _identities(chain[3])
+    assert {n: k for n, (_, k) in ids.items()} == {n: operator_key(operator_mnemonic, n) for n in BOOTSTRAP + STANDARD}
+    assert chain[3].outputs["operators"] == {n: a for n, (a, _) in ids.items()}
+
+
+def test_no_secret_value_outside_secrets(chain, operator_mnemonic):
     anvil, key, state, result = chain
     ids = _identities(result)
-    secrets = {"fleet-test-seed"}
+    secrets = {operator_mnemonic}
     for s in by_kind(result, "Secret").values():
         secrets |= set(s["stringData"].values())
     for _, private_key in ids.values():
@@ -153,26 +161,29 @@ def test_no_secret_value_outside_secrets(chain):
 
 def test_standard_deployments_wait_for_every_bootstrap_deployment(chain, monkeypatch):
     """What the engine is told: each standard Deployment depends on every bootstrap Deployment
-    (so bootstrap peers roll first), bootstrap Deployments on none."""
+    (so bootstrap peers roll first), bootstrap Deployments on none; every Deployment waits for the
+    operators' stakes."""
     anvil, key, state, _ = chain
-    deps = {}
+    deps, stakes = {}, {}
     original = runner.CapturingMonitor.RegisterResource
 
     def record(self, request):
         deps[(request.type, request.name)] = {u.rsplit("::", 1)[1] for u in request.dependencies if "apps/v1:Deployment::" in u}
+        stakes[(request.type, request.name)] = any(u.endswith("::operator-stakes") for u in request.dependencies)
         return original(self, request)
 
     monkeypatch.setattr(runner.CapturingMonitor, "RegisterResource", record)
     run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), preview=True)
     deployments = {name: d for (typ, name), d in deps.items() if typ == "kubernetes:apps/v1:Deployment"}
     assert deployments == {**{b: set() for b in BOOTSTRAP}, **{s: set(BOOTSTRAP) for s in STANDARD}}
+    assert {name for (typ, name), waits in stakes.items() if waits} == set(BOOTSTRAP + STANDARD)
 
 
 def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
     deployer = fresh_anvil.new_account()
     for bad, expected in [
         (fleet_config(counts={"standard": 2}), "no bootstrap client"),
-        (fleet_config(counts={"bootstrap": 1}, kdfIterations=0), "fleet.kdfIterations"),
+        (fleet_config(counts={"bootstrap": 1}, kdfIterations=1024), "fleet.kdfIterations: no longer read"),
         (fleet_config(counts={"bootstrap": 1}, image={"repository": "keep/client"}), "no tag or digest"),
     ]:
         with pytest.raises(ConfigError, match=expected):
@@ -183,17 +194,27 @@ def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
     assert not (tmp_path / "s.json").exists()
 
 
-def test_client_key_seed_missing_is_a_one_line_error(anvil, tmp_path, monkeypatch):
-    monkeypatch.delenv("KEEP_CD_CLIENT_KEY_SEED", raising=False)
-    from offline_stack.runner import run_stack
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        # A fleet needs the operators section: each client runs as an operator.
+        ({"operators": None}, r"^config keep-cd:operators: not set, but keep-cd:fleet is \(.*keep-cd:operatorMnemonic"),
+        ({}, r"^config keep-cd:operatorMnemonic: not set \(expected a BIP-39 mnemonic"),
+    ],
+)
+def test_fleet_without_operator_keys_is_a_one_line_error(anvil, tmp_path, monkeypatch, overrides, expected):
+    monkeypatch.delenv("KEEP_CD_OPERATOR_MNEMONIC")
+    from offline_stack.anvil import rpc
 
-    from fleet_support import ROOT
+    deployer = anvil.new_account()
+    with pytest.raises(ConfigError, match=expected) as e:
+        run_fleet(anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts=COUNTS), extra=overrides)
+    assert "\n" not in str(e.value)
+    assert int(rpc(anvil.url, "eth_getTransactionCount", [deployer.address, "latest"]), 16) == 0
+    assert not (tmp_path / "s.json").exists()
 
-    with pytest.raises(ConfigError, match=r"^config keep-cd:clientKeySeed: not set"):
-        run_stack("local", project_dir=ROOT, state_path=str(tmp_path / "s.json"), config_overrides={"rpcUrl": anvil.url, "operators": None})
 
-
-def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_path):
+def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_path, operator_mnemonic):
     """As `pulumi preview` on a new stack: no addresses yet, so configs and checksums are unknown
     (not an error, not a placeholder) and nothing is sent."""
     from pulumi.output import Unknown
@@ -203,11 +224,5 @@ def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_pat
     configs = by_kind(result, "ConfigMap")
     assert len(configs) == 2 and all(isinstance(c["data"]["keep-client-config.toml"], Unknown) for c in configs.values())
     assert all(isinstance(v, Unknown) for v in checksums(result).values())
-    assert result.outputs["bootstrapPeers"][0].endswith(independent_peer_id(_identities_from_seed("fleet-test-seed", "keep-bootstrap-0")))
+    assert result.outputs["bootstrapPeers"][0].endswith(independent_peer_id(operator_key(operator_mnemonic, "keep-bootstrap-0")))
     assert not (tmp_path / "s.json").exists()
-
-
-def _identities_from_seed(seed: str, name: str) -> bytes:
-    from components.seeded_client_keys import derive_private_key
-
-    return derive_private_key(seed, name)

@@ -26,7 +26,8 @@ COUNTS = {"bootstrap": 2, "standard": 2}
 
 @pytest.fixture(scope="module")
 def rendered(anvil, tmp_path_factory):
-    """Two renderings of the same fleet: images pinned by digest (CI's way) and by tag with Keel."""
+    """Two renderings of the same fleet: images pinned by digest (CI's way), and by tag with Keel and
+    `provisioning: cluster` (a provision-operator InitContainer and the namespace's faucet Secret)."""
     base = tmp_path_factory.mktemp("manifests")
     deployer = anvil.new_account().key.hex()
     state = str(base / "state.json")
@@ -38,8 +39,9 @@ def rendered(anvil, tmp_path_factory):
     )
     by_tag = fleet_config(counts=COUNTS, keel={"policy": "minor", "pollSchedule": "@every 5m"})
     out = {}
-    for label, fleet in (("digest", by_digest), ("tag", by_tag)):
-        result = run_fleet(anvil.url, deployer, state, fleet)
+    cluster = {"operators": {"provisioning": "cluster", "keystoreCost": 1024}}
+    for label, fleet, extra in (("digest", by_digest, None), ("tag", by_tag, cluster)):
+        result = run_fleet(anvil.url, deployer, state, fleet, extra=extra)
         out[label] = (result, str(base / label), write_manifests(result.resources, str(base / label)))
     return out
 
@@ -118,6 +120,8 @@ def test_checkov_tag_pinned_has_no_failed_check(rendered):
     report = checkov(rendered["tag"][1], "CKV_K8S_43")
     assert [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]] == []
     assert report["summary"]["failed"] == 0 and report["summary"]["passed"] > 100
+    # This rendering is cluster mode: its provision-operator containers and faucet Secret were scanned.
+    assert {c["resource"] for c in report["results"]["passed_checks"]} >= {"Secret.keep-test-fleet.keep-network-faucet"}
 
 
 def test_checkov_is_live(rendered, tmp_path):
@@ -131,11 +135,13 @@ def test_checkov_is_live(rendered, tmp_path):
     assert "CKV_K8S_22" in {c["check_id"] for c in report["results"]["failed_checks"]}
 
 
-def test_secret_values_only_in_secret_files_which_are_0600(rendered):
-    result, directory, paths = rendered["digest"]
+@pytest.mark.parametrize("label,faucets", [("digest", 0), ("tag", 1)])
+def test_secret_values_only_in_secret_files_which_are_0600(rendered, label, faucets):
+    result, directory, paths = rendered[label]
     secrets = by_kind(result, "Secret")
     values = {v for s in secrets.values() for v in s["stringData"].values()}
-    assert len(values) == 2 * len(secrets)
+    assert len(values) == 2 * (len(secrets) - faucets) + faucets  # keystore + password per client; the faucet key
+    assert len([n for n in secrets if n.endswith("-faucet")]) == faucets
     for path in paths:
         obj = load(path)
         text = open(path).read()

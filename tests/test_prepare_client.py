@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
+from eth_account import Account
 
 from components.client_config import CONTRACT_KEYS, ClientConfig, render
-from components.seeded_client_keys import derive_key
 from offline_stack.anvil import free_port, rpc
+from operators.keys import KeystoreParams, encrypt_keystore
 
 PROGRAM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "initcontainer", "prepare_client.py")
 # Any runtime code will do: the program only asks whether there is code at the address.
 SOME_CODE = "0x6080604052600080fd00"
 
 
+def client_key() -> SimpleNamespace:
+    """A fresh operator key and its keystore, as the client's Secret holds them (light KDF)."""
+    account = Account.create()
+    password = secrets.token_urlsafe(16)
+    keystore = json.dumps(encrypt_keystore(bytes(account.key), password, KeystoreParams("pbkdf2", 16)), sort_keys=True)
+    return SimpleNamespace(address=account.address, password=password, keystore_json=keystore)
+
+
 @pytest.fixture
 def client(anvil, tmp_path):
     """Sources as the ConfigMap and Secret mount them, and contracts with code on anvil."""
-    key = derive_key(f"seed-{tmp_path.name}", "keep-standard-0", 16)
+    key = client_key()
     contracts = {name: anvil.new_account(0).address for name in CONTRACT_KEYS}
     for address in contracts.values():
         rpc(anvil.url, "anvil_setCode", [address, SOME_CODE])
@@ -111,7 +122,7 @@ def test_bad_config_is_refused_in_one_line(client, edit, reason):
 
 
 def test_keyfile_of_another_account_is_refused(client):
-    other = derive_key("other", "x", 16)
+    other = client_key()
     client["keyfile_source"].write_text(other.keystore_json)
     code, err = run(client)
     assert code == 2 and "config says" in err and not written(client)

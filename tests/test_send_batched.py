@@ -55,3 +55,18 @@ def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
     with pytest.raises(TransactionReverted, match="authorize stray: would revert: Not operator authorizer"):
         PipelinedSender(keep_chain.w3, keep_chain.owner).send_batched([req], before)
     assert keep_chain.nonce() == before
+
+
+@pytest.mark.parametrize("method", ["send", "send_batched"])
+def test_the_transfer_the_balance_cannot_pay_is_named(keep_chain, method):
+    """Both paths charge each transaction against the balance the run started with."""
+    from contracts_step.errors import InsufficientFunds
+
+    payer = keep_chain.anvil.new_account(10**18)
+    to = Account.create().address
+    reqs = [TxRequest(f"pay {i}", to, b"", value=4 * 10**17) for i in range(3)]  # the third cannot be paid
+    with pytest.raises(InsufficientFunds) as e:
+        getattr(PipelinedSender(keep_chain.w3, payer), method)(reqs, keep_chain.nonce(payer.address))
+    message = str(e.value)
+    assert message.startswith(f"account {payer.address}: balance 1 ETH runs out at pay 2 (needs ") and "ETH more at" in message
+    assert keep_chain.w3.eth.get_balance(to) <= 2 * 4 * 10**17
