@@ -105,8 +105,11 @@ class DeployerStepProvider(ResourceProvider):
     def _account(self):
         return deployer_account(self._deployer_key)
 
-    def _deployer_address(self) -> str:
-        return deployer_address(self._deployer_key)
+    def _deployer_address(self, recorded: Optional[str] = None) -> str:
+        """The deployer's address; without the key (a read-only preview), the one the last run
+        recorded, so that what names the deployer reads as unchanged."""
+        address = deployer_address(self._deployer_key)
+        return recorded if recorded and not int(address, 16) else address
 
     def _run(self, olds: Optional[dict], news: dict) -> dict:
         raise NotImplementedError
@@ -149,7 +152,14 @@ class ContractsMigrationProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not is_known(news):
             return CheckResult(news, failures)
-        _open(news, None, self._deployer_address())  # raises the one-line error of a bad plan, artifact, URL or chain id
+        from .errors import ArtifactError, ChainIdMismatch, ChainUnreachable, ContractsStepError
+
+        try:
+            _open(news, None, self._deployer_address())
+        except ContractsStepError as e:
+            # A check failure is what the engine prints as one line per property, no traceback.
+            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")
+            return CheckResult(news, [CheckFailure(prop, str(e))])
         return CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
@@ -158,7 +168,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
         replaces, changed = self.changed_inputs(olds, news)
         pending = []
         if not replaces and is_known(news):
-            decisions = _open(news, olds, self._deployer_address()).assess()
+            decisions = _open(news, olds, self._deployer_address(olds.get("deployer"))).assess()
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
         return self.diff_result(replaces, changed, pending)
 
@@ -170,7 +180,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
         return result
 
     def _resource_id(self, props: dict) -> str:
-        return f"{props['plan_name']}@{props['chain_id']}"
+        return f"{props['plan_name']}@{int(props['chain_id'])}"
 
     def delete(self, _id: str, _props: dict) -> None:
         # Contracts cannot be removed from a chain.  Deleting the resource forgets them; they stay

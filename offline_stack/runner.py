@@ -121,6 +121,10 @@ def _quiet_reported_errors(loop, context) -> None:
     loop.default_exception_handler(context)
 
 
+class CheckFailed(Exception):
+    """A provider's ``check`` refused its inputs (the engine prints these per property)."""
+
+
 class OfflineMocks(pulumi_mocks.Mocks):
     def __init__(self, state: dict, config: dict, preview: bool, state_path: Optional[str] = None):
         self.state = state
@@ -162,7 +166,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
             old = self.state["resources"].get(key)
         checked = provider.check(old["inputs"] if old else {}, news)
         if checked.failures:
-            raise ValueError("; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+            raise CheckFailed(f"{args.name}: " + "; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
         news = checked.inputs
         if old is None:
             op = "create"

@@ -135,7 +135,7 @@ class OperatorStakesProvider(DeployerStepProvider):
         if not replaces and not changed and _computed_known(news):
             w3, contracts = _session(news)
             pending = assess(
-                w3, contracts, news["operators"], self._deployer_address(), fleet_policy(news["policy"]),
+                w3, contracts, news["operators"], self._deployer_address(olds.get("owner")), fleet_policy(news["policy"]),
                 provisioning=news["provisioning"], faucet=news.get("faucet"),
             )
         return self.diff_result(replaces, changed, pending)
@@ -160,7 +160,7 @@ class OperatorStakesProvider(DeployerStepProvider):
         return result
 
     def _resource_id(self, props: dict) -> str:
-        return f"operators@{props['chain_id']}"
+        return f"operators@{int(props['chain_id'])}"
 
     def delete(self, _id: str, props: dict) -> None:
         """The fleet is gone: with ``on_remove: undelegate`` its stakes are undelegated (the owner

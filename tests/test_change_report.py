@@ -90,8 +90,10 @@ def fleet_deployed(fresh_anvil, tmp_path):
     }
     run_stack("local", project_dir=ROOT, state_path=state, config_overrides=config)
 
-    def report(plan_params=None, **fleet_overrides):
+    def report(plan_params=None, without_key=False, **fleet_overrides):
         cfg = {**config, "fleet": fleet_config(**{"counts": {"bootstrap": 1, "standard": 1}, **fleet_overrides})}
+        if without_key:
+            del cfg["deployerPrivateKey"]
         if plan_params:
             cfg["planParams"] = json.dumps(plan_params)
         return "\n".join(change_report("local", project_dir=ROOT, state_path=state, config_overrides=cfg))
@@ -101,6 +103,13 @@ def fleet_deployed(fresh_anvil, tmp_path):
 
 def test_clients_nothing_changed(fleet_deployed):
     assert "nothing changed" in fleet_deployed()
+
+
+def test_nothing_changed_also_without_the_deployer_key(fleet_deployed, monkeypatch):
+    """CI's pull-request report runs without the deployer key; calls naming the deployer
+    (KeepRegistry.setOperatorContractUpgrader) and the stakes' owner read as the recorded ones."""
+    monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY", raising=False)
+    assert "nothing changed" in fleet_deployed(without_key=True)
 
 
 def test_added_client_and_image_change(fleet_deployed):

@@ -14,9 +14,9 @@ import dill
 import pytest
 from web3 import Web3
 
-from contracts_step.errors import ChainIdMismatch, ConfigError
+from contracts_step.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
-from offline_stack.runner import run_stack
+from offline_stack.runner import CheckFailed, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -78,9 +78,18 @@ def test_reset_chain_shows_as_update_in_preview(program):
 
 
 def test_wrong_chain_id_fails_in_check(program):
-    with pytest.raises(ChainIdMismatch, match="stack config chainId is 1;"):
+    with pytest.raises(CheckFailed) as e:
         program(chainId="1")
+    assert str(e.value).startswith("contracts: chain_id: chain RPC ")
+    assert "stack config chainId is 1;" in str(e.value) and "\n" not in str(e.value)
     assert nonce(program) == 0
+
+
+def test_preview_without_the_deployer_key_reads_as_the_recorded_deployer(program, monkeypatch):
+    """A pull request's preview has no key: nothing changed must still read as nothing changed."""
+    program()
+    monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY")
+    assert program(preview=True).dynamic_ops == {"contracts": "same"}
 
 
 def test_missing_deployer_key_is_a_config_error(program, monkeypatch):
