@@ -14,7 +14,7 @@ import os
 import sys
 from urllib.parse import urlparse
 
-from .anvil import ANVIL_BIN, is_up, rpc
+from .anvil import is_up, rpc
 from .runner import load_stack_config, run_stack
 
 LOCAL_SECRETS = os.path.join("build", "local-secrets")
@@ -33,8 +33,9 @@ def ensure_local_chain(rpc_url: str, chain_id: int) -> None:
     print(f"started anvil at {rpc_url} (pid {chain.process.pid}; `make stop-anvil` stops it)", file=sys.stderr)
 
 
-def local_deployer_key(rpc_url: str) -> str:
-    """A deployer key for the local chain: made once, stored 0600 under build/, funded on anvil."""
+def local_deployer_key(rpc_url: str, fund: bool = True) -> str:
+    """A deployer key for the local chain: made once, stored 0600 under build/, funded on anvil
+    (not for a preview or a report: they change nothing, the chain included)."""
     from eth_account import Account
 
     os.makedirs(LOCAL_SECRETS, mode=0o700, exist_ok=True)
@@ -46,7 +47,7 @@ def local_deployer_key(rpc_url: str) -> str:
     with open(path) as f:
         key = f.read().strip()
     address = Account.from_key(key).address
-    if int(rpc(rpc_url, "eth_getBalance", [address, "latest"]), 16) < 10**21:
+    if fund and int(rpc(rpc_url, "eth_getBalance", [address, "latest"]), 16) < 10**21:
         rpc(rpc_url, "anvil_setBalance", [address, hex(10**22)])
     return key
 
@@ -86,9 +87,11 @@ def main(argv=None) -> int:
     config.update({(k if ":" in k else f"keep-cd:{k}"): v for k, v in overrides.items()})
     if args.stack == "local":
         rpc_url = config.get("keep-cd:rpcUrl", "http://127.0.0.1:8545")
-        ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
-        if not os.environ.get("KEEP_CD_DEPLOYER_KEY"):
-            os.environ["KEEP_CD_DEPLOYER_KEY"] = local_deployer_key(rpc_url)
+        read_only = args.preview or args.report
+        if not read_only:
+            ensure_local_chain(rpc_url, int(config.get("keep-cd:chainId", "31337")))
+        if not os.environ.get("KEEP_CD_DEPLOYER_KEY") and (not read_only or os.path.exists(os.path.join(LOCAL_SECRETS, "deployer.key"))):
+            os.environ["KEEP_CD_DEPLOYER_KEY"] = local_deployer_key(rpc_url, fund=not read_only)
         args.manifests = args.manifests or os.path.join("build", "manifests")
         os.environ.setdefault("KEEP_CD_OPERATOR_MNEMONIC", local_operator_mnemonic())
     if args.report:
