@@ -79,6 +79,7 @@ def start_anvil(
     gas_limit: Optional[int] = None,
     log_path: Optional[str] = None,
     detach: bool = False,
+    extra_args: tuple = (),
 ) -> Anvil:
     """Start anvil on 127.0.0.1 and wait until it answers."""
     if not os.path.exists(ANVIL_BIN):
@@ -89,6 +90,7 @@ def start_anvil(
         args += ["--block-time", str(block_time)]
     if gas_limit:
         args += ["--gas-limit", str(gas_limit)]
+    args += list(extra_args)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=detach)
     url = f"http://127.0.0.1:{port}"

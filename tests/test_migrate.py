@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 from web3 import Web3
@@ -264,3 +265,31 @@ def test_renew_with_follows_a_redeploy_caused_by_a_dependency(fresh_anvil, fixtu
     assert "dependency Vault redeployed" in acts["Consumer"]
     assert acts["Escrow"].startswith("deploy") and "renewed with Consumer (redeployed)" in acts["Escrow"]
     assert second["address_book"]["Escrow"] != first["address_book"]["Escrow"]
+
+
+def test_a_dropped_transaction_is_resent(anvil_factory):
+    """A node that forgets a transaction (restart, pool eviction) gets it again, same nonce and hash."""
+    from contracts_step.chain import connect
+    from contracts_step.transactions import PipelinedSender, TxRequest
+
+    chain = anvil_factory(extra_args=("--no-mining",))
+    acct = chain.new_account()
+    w3 = connect(chain.url, chain.chain_id)
+    sender = PipelinedSender(w3, acct, confirm_timeout=30)
+    req = TxRequest("transfer to self", acct.address, b"", value=1)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(sender.send([req], 0)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while req.tx_hash is None or not w3.provider.make_request("txpool_content", [])["result"]["pending"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    w3.provider.make_request("anvil_dropTransaction", [req.tx_hash])
+    assert not w3.provider.make_request("txpool_content", [])["result"]["pending"]
+    while sender.stats.resends == 0:  # the sender notices (after max(5 s, timeout / 6)) and resends
+        assert time.monotonic() < deadline + 10
+        time.sleep(0.1)
+    w3.provider.make_request("anvil_mine", ["0x1"])
+    worker.join(timeout=30)
+    assert done and req.receipt["status"] == 1
+    assert sender.stats.resends == 1
