@@ -65,12 +65,14 @@ class MigrationPlan:
     description: str = ""
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "deploys": [asdict(d) for d in self.deploys],
-            "calls": [asdict(c) for c in self.calls],
-        }
+        return wire_numbers(
+            {
+                "name": self.name,
+                "description": self.description,
+                "deploys": [asdict(d) for d in self.deploys],
+                "calls": [asdict(c) for c in self.calls],
+            }
+        )
 
     @staticmethod
     def from_dict(data: dict) -> "MigrationPlan":
@@ -92,6 +94,19 @@ def integral_numbers(value: Any) -> Any:
         return {k: integral_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
         return [integral_numbers(v) for v in value]
+    return value
+
+
+def wire_numbers(value: Any) -> Any:
+    """Integers a double cannot hold exactly (|n| >= 2**53: token amounts in base units) as decimal
+    strings, which ABI encoding reads back as integers: Pulumi carries numbers as doubles, and
+    10**24 would arrive as 999999999999999983222784."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: wire_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_numbers(v) for v in value]
     return value
 
 
@@ -250,7 +265,9 @@ def _coerce(abi_t: str, value: Any) -> Any:
 
 def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dict] = None) -> ResolvedPlan:
     """Check the plan against its artifacts and compute order, dependencies and content keys."""
-    params = integral_numbers(dict(params or {}))
+    # Program and provider must see the same values: both resolve the plan as it travels.
+    plan = MigrationPlan.from_dict(plan.to_dict())
+    params = wire_numbers(integral_numbers(dict(params or {})))
     where_plan = f"plan {plan.name}"
     names = [d.name for d in plan.deploys]
     dupes = sorted({n for n in names if names.count(n) > 1})

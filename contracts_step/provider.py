@@ -207,7 +207,7 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
 
     def __init__(self, name: str, args: ContractsMigrationArgs, opts: Optional[pulumi.ResourceOptions] = None):
         from .artifacts import ArtifactStore
-        from .plan import resolve_plan
+        from .plan import resolve_plan, wire_numbers
 
         # Resolve in the program too: a bad plan or artifact fails here, before any provider call.
         resolved = resolve_plan(args.plan, ArtifactStore(args.artifacts_dir), args.params)
@@ -225,7 +225,7 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
         props = {
             "plan_name": args.plan.name,
             "plan": args.plan.to_dict(),
-            "params": dict(args.params),
+            "params": wire_numbers(dict(args.params)),
             "artifacts_dir": args.artifacts_dir,
             "rpc_url": args.rpc_url,
             "chain_id": int(args.chain_id),

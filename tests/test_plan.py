@@ -112,3 +112,20 @@ def test_plan_file_errors(tmp_path):
 def test_plan_round_trips_as_data():
     plan = keep_plan()
     assert MigrationPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
+
+
+def test_big_integers_survive_pulumi_serialization(fixture_store):
+    """Pulumi carries numbers as doubles; a token amount in base units must arrive exact."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.sync_await import _sync_await
+
+    from contracts_step.plan import ArgEncoder
+
+    plan = MigrationPlan(name="big", deploys=[Deploy("Token", args=[10**24 + 1])])
+    wire = _sync_await(rpc.serialize_properties({"plan": plan.to_dict(), "params": {}}, {}))
+    back = MigrationPlan.from_dict(rpc.deserialize_properties(wire)["plan"])
+    resolved = resolve_plan(back, fixture_store, {})
+    token = resolved.deploys["Token"]
+    encoded = ArgEncoder(fixture_store, back, {}).encode_values(token.arg_types, token.args, {}, "0x" + "00" * 20, "t")
+    assert int.from_bytes(encoded, "big") == 10**24 + 1
+    assert token.content_key == resolve_plan(plan, fixture_store, {}).deploys["Token"].content_key
