@@ -71,7 +71,7 @@ def test_preview_never_sends(program):
     assert nonce(program) == sent
 
 
-def test_reset_chain_shows_as_update_in_preview(program):
+def test_lost_code_shows_as_update_in_preview(program):
     program()
     Web3(Web3.HTTPProvider(program.chain.url)).provider.make_request("anvil_setCode", [program().outputs["addressBook"]["Token"], "0x"])
     assert program(preview=True).dynamic_ops == {"contracts": "update"}
