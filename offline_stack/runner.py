@@ -121,6 +121,13 @@ def _quiet_reported_errors(loop, context) -> None:
     loop.default_exception_handler(context)
 
 
+def configured_provider(provider_str: str, config: dict):
+    """What the engine does with ``__provider``: unpickle it (dill, base64) and configure it."""
+    provider = dill.loads(base64.b64decode(provider_str))
+    provider.configure(ConfigureRequest(DynamicConfig(raw_config=config, project_name=PROJECT)))
+    return provider
+
+
 class CheckFailed(Exception):
     """A provider's ``check`` refused its inputs (the engine prints these per property)."""
 
@@ -157,8 +164,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
     def _dynamic(self, args: pulumi_mocks.MockResourceArgs):
         raw = dict(args.inputs)
         provider_str, _ = unwrap_secrets(raw.pop("__provider"))
-        provider = dill.loads(base64.b64decode(provider_str))
-        provider.configure(ConfigureRequest(DynamicConfig(raw_config=self.config, project_name=PROJECT)))
+        provider = configured_provider(provider_str, self.config)
         news, secret_paths = unwrap_secrets(raw)
         key = f"{args.typ}::{args.name}"
         with self._lock:
@@ -286,9 +292,7 @@ def run_stack(
     if not preview:
         for key in [k for k in state["resources"] if k not in mocks.seen]:
             old = state["resources"].pop(key)
-            provider = dill.loads(base64.b64decode(old["provider"]))
-            provider.configure(ConfigureRequest(DynamicConfig(raw_config=config, project_name=PROJECT)))
-            provider.delete(old["id"], old["outputs"])
+            configured_provider(old["provider"], config).delete(old["id"], old["outputs"])
         state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
         # What the other resources were given, secrets redacted: the change report compares to it.
         state["declared"] = {
