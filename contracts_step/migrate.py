@@ -114,6 +114,7 @@ class Migration:
             deployer = self.olds["deployer"]
         self.deployer = to_checksum_address(deployer)
         self.encoder = ArgEncoder(store, plan, resolved.params)
+        self._code_read: dict = {}  # address -> code hash, read once per run
         self.log = log
         self.genesis = genesis_hash(w3)
         self.reset_reason = self._detect_reset()
@@ -146,7 +147,11 @@ class Migration:
     def _code_matches(self, address: str, recorded_code_hash: Optional[str]) -> bool:
         if self.chain_reset or not address:
             return False
-        now = code_hash(self.w3, address)
+        # Deciding reads each recorded address once: forced_renewals' passes and the final one
+        # ask about the same addresses, and every decision is made before anything is sent.
+        if address not in self._code_read:
+            self._code_read[address] = code_hash(self.w3, address)
+        now = self._code_read[address]
         return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
 
     def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict, forced: Optional[dict] = None) -> StepDecision:
@@ -291,6 +296,8 @@ class Migration:
     def migrate(self, account) -> dict:
         """Bring the chain to the plan; returns the full new state (the resource's outputs)."""
         started = time.monotonic()
+        self._code_read.clear()  # decide from the chain as it is now, not as an earlier assess saw it
+        self._forced = None
         sender = PipelinedSender(self.w3, account, log=self.log)
         with account_lock(sender.chain_id, self.deployer):
             first_nonce = sender.settled_nonce()
