@@ -1,0 +1,101 @@
+"""The Go programs keep-cd builds from the Go module proxy, each pinned: the one table of them.
+
+Each target is a small wrapper module of ours under ``gobuild/modules/<name>/`` (its go.mod and
+go.sum pin every module; a dependency's own ``replace`` directives do not apply to us, which is
+why we wrap instead of ``go install pkg@version``), the package to build, the version it reports
+and the files it needs beside it.  ``gobuild.build`` turns a target into binaries in a cache
+outside the work tree, keyed by everything that goes into the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+PULUMI_VERSION = "3.274.1"
+# pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; the provider module has no tags of its own.
+KUBERNETES_PROVIDER_VERSION = "4.25.0"
+KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+KUBERNETES_PROVIDER_PSEUDO_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
+PULUMI_SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
+
+_PULUMI_VERSION_FLAG = "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v" + PULUMI_VERSION
+
+
+@dataclass(frozen=True)
+class ModuleFile:
+    """A file shipped inside a Go module that must sit beside the built binaries."""
+
+    module: str
+    version: str
+    path: str  # inside the module
+    name: str  # beside the binaries
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    version: str
+    package: str  # what `go build` builds, from within the wrapper module
+    binary: str
+    ldflags: str = ""
+    tags: str = ""
+    cgo: bool = False
+    module_files: tuple = ()
+    # Writes generated files into the build directory (a copy of the wrapper module) before the
+    # build: e.g. files a package embeds that its module does not ship.
+    generate: Optional[Callable[[str, Callable[[str, str], str]], None]] = None
+    notes: tuple = field(default_factory=tuple)
+
+
+def _kubernetes_embeds(build_dir: str, module_dir: Callable[[str, str], str]) -> None:
+    """The provider's main package embeds schema-embed.json and terraform-mapping-embed.json, which
+    its release build generates from the committed schema.json and terraform-mapping.json (with
+    the release version set in the schema); the module does not ship them, so we make them here."""
+    source = os.path.join(module_dir(KUBERNETES_PROVIDER_MODULE, KUBERNETES_PROVIDER_PSEUDO_VERSION), "cmd", "pulumi-resource-kubernetes")
+    with open(os.path.join(source, "schema.json")) as f:
+        schema = json.load(f)
+    schema["version"] = KUBERNETES_PROVIDER_VERSION
+    with open(os.path.join(build_dir, "schema-embed.json"), "w") as f:
+        json.dump(schema, f, separators=(",", ":"))
+    with open(os.path.join(source, "terraform-mapping.json")) as f:
+        mapping = json.load(f)
+    with open(os.path.join(build_dir, "terraform-mapping-embed.json"), "w") as f:
+        json.dump(mapping, f, separators=(",", ":"))
+
+
+TARGETS = {
+    t.name: t
+    for t in (
+        Target(
+            name="pulumi",
+            version=PULUMI_VERSION,
+            package="github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+            binary="pulumi",
+            ldflags=_PULUMI_VERSION_FLAG,
+            tags="osusergo,grpcnotrace",
+        ),
+        Target(
+            name="pulumi-language-python",
+            version=PULUMI_VERSION,
+            package=".",
+            binary="pulumi-language-python",
+            ldflags=_PULUMI_VERSION_FLAG,
+            # The program runner and the dynamic providers' plugin are scripts in the SDK module.
+            module_files=(
+                ModuleFile(PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/cmd/pulumi-language-python-exec", "pulumi-language-python-exec"),
+                ModuleFile(PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/dist/pulumi-resource-pulumi-python", "pulumi-resource-pulumi-python"),
+            ),
+        ),
+        Target(
+            name="pulumi-resource-kubernetes",
+            version=KUBERNETES_PROVIDER_VERSION,
+            package=".",
+            binary="pulumi-resource-kubernetes",
+            ldflags="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=" + KUBERNETES_PROVIDER_VERSION,
+            generate=_kubernetes_embeds,
+        ),
+    )
+}
