@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: local test setup stop-anvil clean
+.PHONY: local test setup engine stop-anvil clean
 
 setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version .venv-checkov/.installed-stamp
 
@@ -27,13 +27,20 @@ node_modules/.installed-stamp: package.json package-lock.json
 build/keep-core/.version: scripts/fetch_keep_artifacts.sh
 	scripts/fetch_keep_artifacts.sh build/keep-core
 
-# The main job on the embedded default stack: anvil on 127.0.0.1:8545, contracts migrated,
-# stack outputs printed.  Re-running it sends nothing unless something changed.
-local: setup
-	$(PY) -m offline_stack local
+# The Pulumi engine: the CLI, its Python language host and the Kubernetes provider, built once from
+# pinned Go modules into ~/.cache/keep-cd (gobuild/), or a suitable `pulumi` already on PATH.
+engine:
+	$(PYTHON) -m pulumi_cli engine
+
+# The main job on the embedded default stack: a real `pulumi up` of the `local` stack (file backend
+# and passphrase under build/), anvil on 127.0.0.1:8545 if nothing answers there, contracts
+# migrated, operators staked, the fleet rendered to build/manifests/, stack outputs printed.
+# Re-running it changes nothing and sends nothing unless something changed.
+local: setup engine
+	$(PY) -m pulumi_cli up-local
 
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup
+test: setup engine
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 stop-anvil:

@@ -68,11 +68,14 @@ def build_key(target: Target) -> str:
     """A hash of what decides the binaries: the wrapper module's files, the target, Go's version."""
     h = hashlib.sha256()
     src = module_source(target)
-    for name in sorted(os.listdir(src)):
-        h.update(name.encode() + b"\0")
-        with open(os.path.join(src, name), "rb") as f:
-            h.update(f.read() + b"\0")
-    spec = [target.name, target.version, target.package, target.ldflags, target.tags, target.cgo]
+    for dirpath, dirnames, filenames in sorted(os.walk(src)):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            h.update(os.path.relpath(path, src).encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read() + b"\0")
+    spec = [target.name, target.version, list(target.binaries), target.ldflags, target.tags, target.cgo]
     spec += [(m.module, m.version, m.path, m.name) for m in target.module_files]
     h.update(json.dumps(spec).encode())
     h.update(go_version().encode())
@@ -150,14 +153,15 @@ def _build_locked(target: Target, key: str, final: str) -> str:
             dest = os.path.join(out, mf.name)
             shutil.copyfile(os.path.join(module_dir(mf.module, mf.version), mf.path), dest)
             os.chmod(dest, 0o755)
-        _say(f"{label}: building {target.package} (a cold build takes minutes on 2 cores; the Go build cache makes the next one fast)")
-        args = ["build", "-trimpath", "-o", os.path.join(out, target.binary)]
-        if target.tags:
-            args += ["-tags", target.tags]
-        if target.ldflags:
-            args += ["-ldflags", target.ldflags]
-        args.append(target.package)
-        _with_heartbeat(f"{label}: build", lambda: _go(*args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"}))
+        for package, binary in target.binaries:
+            _say(f"{label}: building {binary} (a cold build takes minutes on 2 cores; the Go build cache makes the next one fast)")
+            args = ["build", "-trimpath", "-o", os.path.join(out, binary)]
+            if target.tags:
+                args += ["-tags", target.tags]
+            if target.ldflags:
+                args += ["-ldflags", target.ldflags]
+            args.append(package)
+            _with_heartbeat(f"{label}: build {binary}", lambda: _go(*args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"}))
         seconds = round(time.monotonic() - started, 1)
         info = {"target": target.name, "version": target.version, "key": key, "go": go_version(), "seconds": seconds}
         with open(os.path.join(out, "build-info.json"), "w") as f:

@@ -38,8 +38,9 @@ class ModuleFile:
 class Target:
     name: str
     version: str
-    package: str  # what `go build` builds, from within the wrapper module
-    binary: str
+    # (package as `go build` names it from within the wrapper module, binary name), built into one
+    # directory: programs that expect each other beside them (the CLI and its Python host).
+    binaries: tuple
     ldflags: str = ""
     tags: str = ""
     cgo: bool = False
@@ -72,17 +73,14 @@ TARGETS = {
         Target(
             name="pulumi",
             version=PULUMI_VERSION,
-            package="github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
-            binary="pulumi",
+            # The CLI finds its Python language host and the dynamic-provider plugin beside itself
+            # (bundled plugins), so all of them share one directory and one wrapper module.
+            binaries=(
+                ("github.com/pulumi/pulumi/pkg/v3/cmd/pulumi", "pulumi"),
+                ("./pulumi-language-python", "pulumi-language-python"),
+            ),
             ldflags=_PULUMI_VERSION_FLAG,
             tags="osusergo,grpcnotrace",
-        ),
-        Target(
-            name="pulumi-language-python",
-            version=PULUMI_VERSION,
-            package=".",
-            binary="pulumi-language-python",
-            ldflags=_PULUMI_VERSION_FLAG,
             # The program runner and the dynamic providers' plugin are scripts in the SDK module.
             module_files=(
                 ModuleFile(PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/cmd/pulumi-language-python-exec", "pulumi-language-python-exec"),
@@ -92,8 +90,7 @@ TARGETS = {
         Target(
             name="pulumi-resource-kubernetes",
             version=KUBERNETES_PROVIDER_VERSION,
-            package=".",
-            binary="pulumi-resource-kubernetes",
+            binaries=((".", "pulumi-resource-kubernetes"),),
             ldflags="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=" + KUBERNETES_PROVIDER_VERSION,
             generate=_kubernetes_embeds,
         ),

@@ -1,0 +1,1 @@
+"""The real Pulumi CLI as keep-cd drives it: the engine (built or on PATH), the local stack."""

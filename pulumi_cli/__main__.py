@@ -1,0 +1,47 @@
+"""``python -m pulumi_cli <command>``: the real Pulumi engine for keep-cd.
+
+  engine            build what is missing (``make engine``) and print which engine runs
+  up-local          ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+  local ARGS...     any pulumi command on the local stack (``scripts/pulumi-local ARGS``): the
+                    stack, the config file, the file backend and the passphrase file are added
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    from .engine import EngineError, locate_engine
+
+    if command == "engine":
+        try:
+            engine = locate_engine(build_missing=True)
+        except EngineError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"pulumi {engine.version} ({engine.source}): {engine.pulumi}")
+        return 0
+    from . import local_stack
+
+    if command == "up-local":
+        return local_stack.up(rest)
+    if command == "local":
+        try:
+            engine = locate_engine()
+            local_stack.prepare(engine, fund=rest[:1] in (["up"], ["refresh"], ["import"]))
+            return local_stack.run_local(engine, rest, check=False).returncode
+        except (EngineError, local_stack.LocalStackError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
