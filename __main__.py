@@ -32,6 +32,18 @@ contracts = ContractsMigration(
 pulumi.export("addressBook", contracts.address_book)
 pulumi.export("deployer", contracts.deployer)
 
+# What the operators and the fleet read of the address book, as a resource that stays known in a
+# preview unless one of these contracts will move (contracts_step/addresses.py): a post-deploy call
+# or a contract nobody here uses then rolls no client.
+consumed_names = set()
+if settings.operators:
+    from operators.provider import STAKING_CONTRACT_NAMES
+
+    consumed_names |= set(STAKING_CONTRACT_NAMES.values())
+if settings.fleet:
+    consumed_names |= set(settings.fleet.spec.contracts.values())
+consumed = contracts.consumed_addresses("contract-addresses", consumed_names) if consumed_names else None
+
 # CI's way into the environment's GCP project and cluster (off in `local`): docs/access.md.
 if settings.access is not None:
     from components.push_deploy_access import PushDeployAccess, PushDeployAccessArgs
@@ -63,7 +75,7 @@ if settings.operators:
         OperatorStakesArgs(
             rpc_url=settings.contracts.rpc_url,
             chain_id=settings.contracts.chain_id,
-            address_book=contracts.address_book,
+            address_book=consumed.addresses,
             operators=operator_accounts.addresses,
             eth_threshold=ops.eth_threshold,
             eth_target=ops.eth_target,
@@ -90,7 +102,7 @@ if settings.fleet:
         fleet_operators["faucet_key"] = operator_accounts.faucet.private_key
         fleet_operators["operator_step"] = OperatorStep(
             provisioning="cluster",
-            token_address=contracts.address_book.apply(
+            token_address=consumed.addresses.apply(
                 lambda book: book_address(book, STAKING_CONTRACT_NAMES["token"], "provisioning: cluster")
             ),
             eth_threshold=ops.eth_threshold,
@@ -109,7 +121,7 @@ if settings.fleet:
         "keep-network",
         KeepNetworkArgs(
             fleet=settings.fleet.spec,
-            address_book=contracts.address_book,
+            address_book=consumed.addresses,
             **fleet_operators,
         ),
         opts=fleet_opts,

@@ -31,6 +31,8 @@ DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
 OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls", "history", "calls_done", "next_nonce", "last_run")
 # An input whose change makes this a different migration, not an update of the same one.
 REPLACE_KEYS = ("chain_id", "plan_name")
+# The inputs that say what the migration is; with its recorded outputs they decide every step.
+MIGRATION_INPUT_KEYS = ("plan", "params", "artifacts_dir", "rpc_url", "chain_id")
 
 
 def is_known(value: Any) -> bool:
@@ -81,6 +83,12 @@ def _open(props: dict, olds: Optional[dict], deployer: str):
 
     plan = MigrationPlan.from_dict(props["plan"])
     return open_migration(plan, props.get("params") or {}, props["artifacts_dir"], props["rpc_url"], int(props["chain_id"]), olds, deployer)
+
+
+def open_recorded_migration(props: dict, recorded: dict):
+    """The migration ``props`` describe, against what a run recorded, as a keyless reader: it
+    decides as the recorded deployer (it sends nothing)."""
+    return _open(props, recorded, "0x" + "00" * 20)
 
 
 class DeployerStepProvider(ResourceProvider):
@@ -233,4 +241,12 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
             "depth": resolved.depth,
             **{k: None for k in OUTPUT_KEYS},
         }
+        # What the addresses of the contracts others consume are predicted from (addresses.py).
+        self.migration_inputs = {k: props[k] for k in MIGRATION_INPUT_KEYS}
         super().__init__(ContractsMigrationProvider(), name, props, opts)
+
+    def consumed_addresses(self, name: str, names, opts: Optional[pulumi.ResourceOptions] = None):
+        """A ContractAddresses of the named contracts: what other resources should read."""
+        from .addresses import ContractAddresses, ContractAddressesArgs
+
+        return ContractAddresses(name, ContractAddressesArgs(migration=self, names=list(names)), opts)

@@ -33,9 +33,11 @@ def main(argv=None) -> int:
         return local_stack.up(rest)
     if command == "local":
         try:
-            engine = locate_engine()
-            local_stack.prepare(engine, fund=rest[:1] in (["up"], ["refresh"], ["import"]))
-            return local_stack.run_local(engine, rest, check=False).returncode
+            ws = local_stack.local_workspace(locate_engine())
+            # Commands that may send need the chain up and the deployer funded; previews only read.
+            sends = rest[:1] in (["up"], ["refresh"], ["import"], ["destroy"])
+            ws.prepare(start_chain=sends, fund=sends)
+            return ws.run(rest, check=False).returncode
         except (EngineError, local_stack.LocalStackError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1

@@ -21,7 +21,7 @@ def test_bench_preview_prints_one_json_object_last():
     # contracts + KeepNetwork + NetworkPolicy + the local stack's YAML-rendering provider + the
     # clients' OperatorAccounts and operator-stakes, then per client: component, ConfigMap, Secret,
     # PVC, Service, Deployment
-    assert (result["clients"], result["resources"], result["resources_10"]) == (20, 6 + 6 * 20, 6 + 6 * 10)
+    assert (result["clients"], result["resources"], result["resources_10"]) == (20, 7 + 6 * 20, 7 + 6 * 10)
     assert result["baseline_resources"] == 1
     assert 0 < result["baseline_seconds"] < result["seconds_10"] < result["seconds"]
 

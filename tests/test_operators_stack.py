@@ -48,20 +48,20 @@ def nonce(chain, address: str) -> int:
 def test_local_stack_stakes_its_operators_and_a_rerun_sends_nothing(local):
     chain, deployer, mnemonic, run = local
     preview = run(preview=True)  # a fresh stack: the address book is not known yet, nothing is read or sent
-    assert preview.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
+    assert preview.dynamic_ops == {"contracts": "create", "contract-addresses": "create", "operator-stakes": "create"}
     assert nonce(chain, deployer.address) == 0
     first = run()
     assert first.outputs["operators"] == {name: derived(mnemonic, name) for name in CLIENTS}
     # The fleet's clients run as these operators: their configs carry the operator addresses.
     assert {c["address"] for c in first.outputs["fleet"]["clients"].values()} == set(first.outputs["operators"].values())
     assert all(s["staked"] and s["authorized"] for s in first.outputs["operatorStakes"].values())
-    assert first.dynamic_ops == {"contracts": "create", "operator-stakes": "create"}
+    assert first.dynamic_ops == {"contracts": "create", "contract-addresses": "create", "operator-stakes": "create"}
     sent = nonce(chain, deployer.address)
 
     preview = run(preview=True)
-    assert preview.dynamic_ops == {"contracts": "same", "operator-stakes": "same"}
+    assert preview.dynamic_ops == {"contracts": "same", "contract-addresses": "same", "operator-stakes": "same"}
     second = run()
-    assert second.dynamic_ops == {"contracts": "same", "operator-stakes": "same"}
+    assert second.dynamic_ops == {"contracts": "same", "contract-addresses": "same", "operator-stakes": "same"}
     assert nonce(chain, deployer.address) == sent
     assert second.outputs["operators"] == first.outputs["operators"]
 
@@ -75,7 +75,7 @@ def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
         "local", project_dir=ROOT, state_path=str(tmp_path / "state.json"),
         config_overrides={"rpcUrl": other.url, "operatorMnemonic": mnemonic},
     )
-    assert result.dynamic_ops == {"contracts": "update", "operator-stakes": "update"}
+    assert result.dynamic_ops == {"contracts": "update", "contract-addresses": "same", "operator-stakes": "update"}
     assert all(s["staked"] and s["authorized"] for s in result.outputs["operatorStakes"].values())
 
 

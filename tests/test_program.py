@@ -142,5 +142,6 @@ def test_killed_keep_migration_is_adopted_not_duplicated(anvil_factory, keep_art
     # (docs/operators.md): each sent exactly once over both runs.
     assert w3.eth.get_transaction_count(acct.address) == 32 + 3 * 3
     recorded = json.load(open(state))
-    decisions = next(iter(recorded["resources"].values()))["outputs"]["last_run"]["decisions"]
+    migration = next(r for r in recorded["resources"].values() if r["name"] == "contracts")
+    decisions = migration["outputs"]["last_run"]["decisions"]
     assert any("adopt" in d for d in decisions)
