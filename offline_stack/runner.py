@@ -252,9 +252,12 @@ def run_stack(
     state_path: Optional[str] = None,
     config_overrides: Optional[dict] = None,
     preview: bool = False,
+    state: Optional[dict] = None,
 ) -> RunResult:
     """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
 
+    The last recorded state is read from ``state_path``, or given as ``state`` (a preview of a
+    state that lives elsewhere, e.g. a `pulumi stack export`: nothing is written anywhere).
     Raises the first error a resource raised (a provider's one-line error), or the program's own.
     """
     project_dir = os.path.abspath(project_dir)
@@ -262,7 +265,7 @@ def run_stack(
     for k, v in (config_overrides or {}).items():
         full = k if ":" in k else f"{PROJECT}:{k}"
         config[full] = v if isinstance(v, str) else json.dumps(v)
-    state = _load_state(state_path)
+    state = _load_state(state_path) if state is None else state
     mocks = OfflineMocks(state, config, preview, state_path)
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_all_config(config, secret_keys)
