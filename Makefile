@@ -5,9 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: local test setup stop-anvil clean
+.PHONY: local test setup setup-local setup-test stop-anvil clean
 
-setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version .venv-checkov/.installed-stamp
+# What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
+setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
+# What the tests need besides: the security scanner's venv.
+setup-test: setup-local .venv-checkov/.installed-stamp
+# Everything (CI's install step caches it).
+setup: setup-test
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +34,11 @@ build/keep-core/.version: scripts/fetch_keep_artifacts.sh
 
 # The main job on the embedded default stack: anvil on 127.0.0.1:8545, contracts migrated,
 # stack outputs printed.  Re-running it sends nothing unless something changed.
-local: setup
+local: setup-local
 	$(PY) -m offline_stack local
 
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup
+test: setup-test
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 stop-anvil:
