@@ -92,6 +92,23 @@ def test_preview_without_the_deployer_key_reads_as_the_recorded_deployer(program
     assert program(preview=True).dynamic_ops == {"contracts": "same"}
 
 
+@pytest.mark.parametrize("key", ["0x1234", "0x" + "zz" * 32])
+def test_malformed_deployer_key_is_an_error_never_no_key(program, monkeypatch, key):
+    """Without a key a preview reads as the recorded deployer; a key that is given but malformed
+    must stop it with the key named (not pass as "no key"), and never echo it."""
+    program()
+    monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", key)
+    for preview in (True, False):
+        with pytest.raises(CheckFailed) as e:
+            program(preview=preview)
+        message = str(e.value)
+        assert message.startswith(
+            "contracts: deployerPrivateKey: config keep-cd:deployerPrivateKey (from env KEEP_CD_DEPLOYER_KEY): "
+            "not a valid secp256k1 private key"
+        ), message
+        assert key not in message and "\n" not in message
+
+
 def test_missing_deployer_key_is_a_config_error(program, monkeypatch):
     monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY")
     with pytest.raises(ConfigError, match=r"config keep-cd:deployerPrivateKey: not set"):
