@@ -230,11 +230,31 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class StateFileError(Exception):
+    """The recorded state cannot be read; raised before the program runs, so before any provider
+    reads or writes the chain."""
+
+
+UNTOUCHED = "nothing on the chain was touched"
+
+
 def _load_state(path: Optional[str]) -> dict:
-    if path and os.path.isfile(path):
+    if not path or not os.path.exists(path):
+        return {"resources": {}}
+    try:
         with open(path) as f:
-            return json.load(f)
-    return {"resources": {}}
+            state = json.load(f)
+    except (OSError, ValueError) as e:
+        raise StateFileError(
+            f"state file {path}: not readable JSON ({e.__class__.__name__}: {e}); {UNTOUCHED} "
+            "(expected the state the last run wrote: restore it, or point --state at another file)"
+        ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("resources", {}), dict):
+        raise StateFileError(
+            f"state file {path}: not a keep-cd state (expected an object with a 'resources' map); {UNTOUCHED}"
+        )
+    state.setdefault("resources", {})
+    return state
 
 
 def _save_state(path: str, state: dict) -> None:

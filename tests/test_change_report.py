@@ -83,6 +83,18 @@ def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
     assert list(temp.iterdir()) == []
 
 
+@pytest.mark.parametrize("content", ["{not json", '{"version": 3}', '{"deployment": []}'])
+def test_unreadable_pulumi_export_is_named(tmp_path, content):
+    from offline_stack.runner import StateFileError
+
+    export = tmp_path / "export.json"
+    export.write_text(content)
+    with pytest.raises(StateFileError) as e:
+        change_report("local", project_dir=ROOT, pulumi_export=str(export))
+    first = str(e.value).splitlines()[0]
+    assert first.startswith(f"pulumi export {export}: not a `pulumi stack export` file") and "nothing on the chain was touched" in first
+
+
 @pytest.fixture
 def fleet_deployed(fresh_anvil, tmp_path):
     """The Keep contracts and a 1 bootstrap + 1 standard fleet, deployed on a fresh anvil."""

@@ -16,7 +16,7 @@ from web3 import Web3
 
 from contracts_step.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
-from offline_stack.runner import CheckFailed, run_stack
+from offline_stack.runner import CheckFailed, StateFileError, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -113,6 +113,23 @@ def test_missing_deployer_key_is_a_config_error(program, monkeypatch):
     monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY")
     with pytest.raises(ConfigError, match=r"config keep-cd:deployerPrivateKey: not set"):
         program()
+
+
+@pytest.mark.parametrize("content", ['{"resources": {"pulumi-python:dynamic', "[]", '{"resources": []}', ""])
+def test_corrupt_state_file_is_named_and_the_chain_is_untouched(program, content):
+    """A half-written or foreign state file would read as "nothing deployed" and redeploy
+    everything: it stops the run before the program starts, naming the file."""
+    program()
+    w3 = Web3(Web3.HTTPProvider(program.chain.url))
+    sent, head = nonce(program), w3.eth.block_number
+    with open(program.state, "w") as f:
+        f.write(content)
+    for preview in (False, True):
+        with pytest.raises(StateFileError) as e:
+            program(preview=preview)
+        first = str(e.value).splitlines()[0]
+        assert first.startswith(f"state file {program.state}: not ") and "nothing on the chain was touched" in first
+    assert (nonce(program), w3.eth.block_number) == (sent, head)
 
 
 def test_state_holds_no_deployer_key(program):
