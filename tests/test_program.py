@@ -132,6 +132,13 @@ def test_corrupt_state_file_is_named_and_the_chain_is_untouched(program, content
     assert (nonce(program), w3.eth.block_number) == (sent, head)
 
 
+def test_plan_parameter_of_the_wrong_type_stops_the_program_before_anything_is_sent(program):
+    with pytest.raises(ConfigError) as e:
+        program(planParams=json.dumps({"limit": "twenty"}))
+    assert str(e.value).startswith("config keep-cd:planParams.limit: 'twenty' is not a uint256")
+    assert nonce(program) == 0
+
+
 def test_state_holds_no_deployer_key(program):
     program()
     assert program.account.key.hex()[2:] not in open(program.state).read()
