@@ -36,10 +36,11 @@ from typing import Callable, Optional
 
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from .artifacts import link_bytecode
 from .chain import code_hash, create_address, genesis_hash
-from .errors import InsufficientFunds
+from .errors import ContractsStepError, InsufficientFunds, TransactionReverted
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
 from .transactions import PipelinedSender, TxRequest, account_lock
 
@@ -68,6 +69,21 @@ def init_code(step: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deploy
 
 def call_data(step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
     return encoder.encode_call(step.fn_abi, step.args, addresses, deployer)
+
+
+def renew_hint(step: ResolvedCall, decided: dict) -> str:
+    """For a call on a contract this run keeps, with a contract this run makes new as an argument:
+    the hint its revert needs.  Handing the kept contract to the new one (ownership,
+    authorization) reverts when it was handed to the old one, which ``renew_with`` prevents."""
+    if decided.get(step.target) in (DEPLOY, ADOPT):
+        return ""
+    moved = [d for d in step.deps if d != step.target and decided.get(d) in (DEPLOY, ADOPT, REPOINT)]
+    if not moved:
+        return ""
+    return (
+        f" (hint: {step.target} is kept while {moved[0]} is new; if {step.target} was handed to the old "
+        f"{moved[0]}, it must be new too: add renew_with: [\"{moved[0]}\"] to the deploy of {step.target})"
+    )
 
 
 def call_id(target: str, data: bytes) -> str:
@@ -329,6 +345,7 @@ class Migration:
                 addresses[step.name] = d.address
                 decisions.append(d)
             call_reqs: dict = {}
+            hints: dict = {}  # id(request) -> what to add to its revert
             for step in self.resolved.calls.values():
                 data = call_data(step, self.encoder, addresses, self.deployer)
                 cid = call_id(addresses[step.target], data)
@@ -341,6 +358,7 @@ class Migration:
                     requests.append(req)
                     standalone.append((req, step.deps))
                     call_reqs[step.name] = (req, None, cid)
+                    hints[id(req)] = renew_hint(step, decided)
                     nonce += 1
                 else:
                     call_reqs[step.name] = (None, None, cid)
@@ -348,13 +366,35 @@ class Migration:
             for d in decisions:
                 self.log(d.line())
             self._check_funds(requests)
-            self._preflight(standalone, decided, addresses, sender)
+            self._preflight(standalone, decided, addresses, sender, hints)
             if requests:
-                sender.send(requests, first_nonce)
+                try:
+                    sender.send(requests, first_nonce)
+                except ContractsStepError as e:
+                    raise type(e)(str(e) + self._partial_run(requests, hints)) from None
             next_nonce = first_nonce + len(requests)
         return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
 
-    def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender) -> None:
+    def _partial_run(self, requests: list, hints: dict) -> str:
+        """What to add to the error that stopped ``send``: the hint for the request that failed,
+        and what else of this run went out (the next run adopts it: nothing is sent twice)."""
+        failed = next((r for r in requests if r.tx_hash is None or (r.receipt is not None and int(r.receipt["status"]) != 1)), None)
+        others = [r for r in requests if r.tx_hash and r is not failed]
+        hint = hints.get(id(failed), "") if failed is not None else ""
+        if not others:
+            return hint + ("; nothing was sent" if failed is not None and failed.tx_hash is None else "; nothing else of this run was sent")
+        mined = 0
+        for r in others:
+            try:
+                mined += int(self.w3.eth.get_transaction_receipt(r.tx_hash)["status"]) == 1
+            except TransactionNotFound:
+                pass  # still pending: the next run waits for it before deciding
+        return (
+            f"{hint}; {len(others)} other transaction(s) of this run went out before it ({mined} mined and succeeded so far): "
+            "the next run adopts them and sends only what is still missing"
+        )
+
+    def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender, hints: dict) -> None:
         """Estimate, before anything is sent, the transactions whose outcome the chain can already
         tell: a call that would revert on an existing contract (say, an ownership that moved on)
         or a constructor that rejects its arguments stops the run while nothing is half done.  Contracts this run will create are
@@ -378,7 +418,10 @@ class Migration:
                     earlier_call = True
                     continue
                 earlier_call = True
-            sender.estimate_now(req, override if needs_new else None)
+            try:
+                sender.estimate_now(req, override if needs_new else None)
+            except TransactionReverted as e:
+                raise TransactionReverted(str(e) + hints.get(id(req), "")) from None
 
     def _check_funds(self, requests: list) -> None:
         """Refuse before sending anything when the balance cannot pay even the cheapest outcome.
