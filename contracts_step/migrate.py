@@ -36,13 +36,12 @@ from typing import Callable, Optional
 
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
-from web3.exceptions import TransactionNotFound
 
 from .artifacts import link_bytecode
 from .chain import code_hash, create_address, genesis_hash
 from .errors import ContractsStepError, InsufficientFunds, TransactionReverted
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
-from .transactions import PipelinedSender, TxRequest, account_lock
+from .transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
 
@@ -371,28 +370,10 @@ class Migration:
                 try:
                     sender.send(requests, first_nonce)
                 except ContractsStepError as e:
-                    raise type(e)(str(e) + self._partial_run(requests, hints)) from None
+                    failed, note = stopped_run_note(self.w3, requests, "the next run adopts them and sends only what is still missing")
+                    raise type(e)(str(e) + hints.get(id(failed), "") + note) from None
             next_nonce = first_nonce + len(requests)
         return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
-
-    def _partial_run(self, requests: list, hints: dict) -> str:
-        """What to add to the error that stopped ``send``: the hint for the request that failed,
-        and what else of this run went out (the next run adopts it: nothing is sent twice)."""
-        failed = next((r for r in requests if r.tx_hash is None or (r.receipt is not None and int(r.receipt["status"]) != 1)), None)
-        others = [r for r in requests if r.tx_hash and r is not failed]
-        hint = hints.get(id(failed), "") if failed is not None else ""
-        if not others:
-            return hint + ("; nothing was sent" if failed is not None and failed.tx_hash is None else "; nothing else of this run was sent")
-        mined = 0
-        for r in others:
-            try:
-                mined += int(self.w3.eth.get_transaction_receipt(r.tx_hash)["status"]) == 1
-            except TransactionNotFound:
-                pass  # still pending: the next run waits for it before deciding
-        return (
-            f"{hint}; {len(others)} other transaction(s) of this run went out before it ({mined} mined and succeeded so far): "
-            "the next run adopts them and sends only what is still missing"
-        )
 
     def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender, hints: dict) -> None:
         """Estimate, before anything is sent, the transactions whose outcome the chain can already

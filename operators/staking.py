@@ -34,9 +34,9 @@ from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock
+from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
 
-from .errors import ConfigError, InsufficientFunds, StakingConflict
+from .errors import ConfigError, ContractsStepError, InsufficientFunds, StakingConflict
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -405,7 +405,11 @@ def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy:
     report = RunReport(actions=actions)
     if requests:
         sender = PipelinedSender(w3, account, log=log)
-        sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+        try:
+            sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+        except ContractsStepError as e:
+            _, note = stopped_run_note(w3, requests, "the next run reads them on chain and sends only what is still missing")
+            raise type(e)(str(e) + note) from None
         report.txs = sender.stats.txs
         report.gas_used = sender.stats.gas_used
         report.blocks = list(sender.stats.blocks)
