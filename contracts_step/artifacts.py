@@ -10,6 +10,7 @@ and the library artifact that records that address, or from the hash of ``source
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -112,8 +113,9 @@ def parse_artifact(path: str, data: dict) -> Artifact:
         deployed = _strip0x((data.get("deployedBytecode") or {}).get("object", ""))
         name = os.path.splitext(os.path.basename(path))[0]
         target = ((data.get("metadata") or {}).get("settings") or {}).get("compilationTarget") or {}
+        source = None
         if target:
-            name = next(iter(target.values()))
+            source, name = next(iter(target.items()))
         return Artifact(
             name=name,
             path=path,
@@ -121,6 +123,7 @@ def parse_artifact(path: str, data: dict) -> Artifact:
             abi=data["abi"],
             bytecode=code,
             deployed_bytecode=deployed,
+            source_path=source,
             link_names=_names_from_link_references(data["bytecode"].get("linkReferences"), code),
         )
     if not isinstance(data.get("bytecode"), str):
@@ -174,62 +177,116 @@ def load_artifact(path: str) -> Artifact:
     return art
 
 
+# Folders of a package that hold no artifacts of their own: compiler inputs and caches, dependencies.
+SKIPPED_FOLDERS = ("build-info", "cache", "node_modules", "solcInputs")
+
+
 class ArtifactStore:
-    """The artifacts of one build directory, indexed by contract name."""
+    """The artifacts under one directory (a build folder or a whole package).
+
+    An artifact is named by its contract name (the file's name) where only one file has it; by
+    its fully-qualified name, ``<source path>:<contract>`` as Hardhat spells it
+    (``contracts/Foo.sol:Foo``); or by its path relative to the directory
+    (``contracts/Foo.sol/Foo.json``, ``deployments/mainnet/Foo.json``).  A contract name that
+    several files carry (a package with mocks or interfaces of the same name, Foundry's
+    ``out/A.sol/X.json`` and ``out/B.sol/X.json``) is an error listing the exact spellings.
+    """
 
     def __init__(self, directory: str):
         self.directory = directory
         if not os.path.isdir(directory):
             raise ArtifactError(f"artifacts directory {directory}: not found (run `make setup` to fetch the artifacts)")
-        self._files: dict[str, str] = {}
-        self._ambiguous: dict[str, list] = {}
+        self._paths: dict[str, list] = {}  # file name without .json -> paths relative to the directory
         for root, dirs, files in sorted(os.walk(directory)):
-            dirs[:] = [d for d in dirs if d not in ("build-info", "cache")]
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS)
             for fn in sorted(files):
                 if fn.endswith(".json") and not fn.endswith(".dbg.json"):
-                    name, path = fn[: -len(".json")], os.path.join(root, fn)
-                    if name in self._files:  # Foundry: out/A.sol/X.json and out/B.sol/X.json
-                        self._ambiguous.setdefault(name, [self._files[name]]).append(path)
-                    self._files.setdefault(name, path)
+                    rel = os.path.relpath(os.path.join(root, fn), directory)
+                    self._paths.setdefault(fn[: -len(".json")], []).append(rel)
         self._loaded: dict[str, Artifact] = {}
         self._by_hash: Optional[dict[str, str]] = None
 
     def names(self) -> list[str]:
-        return sorted(self._files)
+        return sorted(self._paths)
 
-    def get(self, name: str) -> Artifact:
-        if name in self._ambiguous:
+    def _all(self) -> list:
+        return [rel for rels in self._paths.values() for rel in rels]
+
+    def _load(self, rel: str) -> Artifact:
+        if rel not in self._loaded:
+            self._loaded[rel] = load_artifact(os.path.join(self.directory, rel))
+        return self._loaded[rel]
+
+    def _try_load(self, rel: str) -> Optional[Artifact]:
+        try:
+            return self._load(rel)
+        except ArtifactError:
+            return None
+
+    def get(self, spec: str) -> Artifact:
+        """The artifact ``spec`` names: a contract name, a fully-qualified name or a relative path."""
+        if spec.endswith(".json"):
+            return self._by_path(spec)
+        if ":" in spec:
+            return self._by_qualified_name(spec)
+        rels = self._paths.get(spec, [])
+        if not rels:
             raise ArtifactError(
-                f"artifact {name}: more than one {name}.json under {self.directory} "
-                f"({', '.join(self._ambiguous[name])}); expected one (name the artifact by a unique contract name)"
+                f"artifact {spec}: no {spec}.json under {self.directory} "
+                "(expected a Truffle, Hardhat or Foundry artifact)"
             )
-        if name not in self._loaded:
-            path = self._files.get(name)
-            if path is None:
-                raise ArtifactError(
-                    f"artifact {name}: no {name}.json under {self.directory} "
-                    "(expected a Truffle, Hardhat or Foundry artifact)"
-                )
-            self._loaded[name] = load_artifact(path)
-        return self._loaded[name]
+        if len(rels) > 1:
+            raise self._ambiguous(spec, spec, rels)
+        return self._load(rels[0])
+
+    def _by_path(self, spec: str) -> Artifact:
+        rel = os.path.normpath(spec)
+        if os.path.isabs(rel) or rel.startswith(".."):
+            raise ArtifactError(f"artifact {spec}: expected a path relative to {self.directory}")
+        if rel not in self._paths.get(os.path.basename(rel)[: -len(".json")], []):
+            raise ArtifactError(f"artifact {spec}: no such file under {self.directory} (expected a path relative to it)")
+        return self._load(rel)
+
+    def _by_qualified_name(self, spec: str) -> Artifact:
+        source, _, name = spec.rpartition(":")
+        rels = self._paths.get(name, [])
+        # Truffle records the absolute path it compiled: contracts/Foo.sol matches /…/contracts/Foo.sol.
+        matches = [r for r in rels if _same_source(getattr(self._try_load(r), "source_path", None), source)]
+        if len(matches) == 1:
+            return self._load(matches[0])
+        if len(matches) > 1:
+            raise self._ambiguous(spec, name, matches)
+        known = f"; the {name} artifacts there are: {self._spellings(name, rels)}" if rels else f" (no {name}.json there at all)"
+        raise ArtifactError(f"artifact {spec}: no artifact of {name} compiled from {source} under {self.directory}{known}")
+
+    def _spellings(self, name: str, rels: list) -> str:
+        """Each of ``rels`` as the plan may name it: its fully-qualified name where that is unique
+        among them, and its path."""
+        sources = {rel: getattr(self._try_load(rel), "source_path", None) for rel in rels}
+        counts = collections.Counter(sources.values())
+        return "; ".join(
+            f"{sources[rel]}:{name} or {rel}" if sources[rel] and counts[sources[rel]] == 1 else rel for rel in rels
+        )
+
+    def _ambiguous(self, spec: str, name: str, rels: list) -> ArtifactError:
+        return ArtifactError(
+            f"artifact {spec}: {len(rels)} artifacts of {name} under {self.directory} (expected one: name it by "
+            f"fully-qualified name or path, e.g. as a deploy's \"artifact\": {self._spellings(name, rels)})"
+        )
 
     def _placeholder_hash_index(self) -> dict[str, str]:
         if self._by_hash is None:
             self._by_hash = {}
-            for name in self._files:
-                try:
-                    art = self.get(name)
-                except Exception:
-                    continue
-                if art.source_path:
+            for rel in self._all():
+                art = self._try_load(rel)
+                if art is not None and art.source_path:
                     self._by_hash[placeholder_for_name(f"{art.source_path}:{art.name}")] = art.name
         return self._by_hash
 
     def _library_by_network_address(self, network: str, address: str) -> Optional[str]:
-        for name in self._files:
-            try:
-                art = self.get(name)
-            except Exception:
+        for rel in self._all():
+            art = self._try_load(rel)
+            if art is None:
                 continue
             rec = (art.networks or {}).get(network) or {}
             if str(rec.get("address", "")).lower() == address.lower():
@@ -244,8 +301,8 @@ class ArtifactStore:
             if lib is None and not ph.startswith("__$"):
                 # Truffle 4 style: the (possibly truncated, possibly path-qualified) name itself.
                 stem = ph.strip("_").split(":")[-1]
-                exact = [n for n in self._files if n == stem]
-                prefix = [n for n in self._files if n.startswith(stem)]
+                exact = [n for n in self._paths if n == stem]
+                prefix = [n for n in self._paths if n.startswith(stem)]
                 lib = exact[0] if exact else (prefix[0] if len(prefix) == 1 else None)
             if lib is None:
                 for network, rec in (art.networks or {}).items():
@@ -264,6 +321,13 @@ class ArtifactStore:
                 lib = self._placeholder_hash_index().get(ph)
             out[ph] = lib
         return out
+
+
+def _same_source(recorded: Optional[str], asked: str) -> bool:
+    if not recorded:
+        return False
+    recorded, asked = recorded.replace("\\", "/"), asked.replace("\\", "/")
+    return recorded == asked or (recorded.startswith("/") and recorded.endswith("/" + asked.lstrip("/")))
 
 
 def link_bytecode(
