@@ -57,6 +57,8 @@ class Artifact:
     source_path: Optional[str] = None
     # placeholder -> library name, as far as the artifact itself says
     link_names: dict[str, str] = field(default_factory=dict)
+    # library name -> the address a deployment file had linked in (hardhat-deploy), now a placeholder again
+    baked_libraries: dict[str, str] = field(default_factory=dict)
 
     @property
     def bytecode_hash(self) -> str:
@@ -104,10 +106,78 @@ def _names_from_link_references(refs: dict, code: str) -> dict[str, str]:
     return names
 
 
+def _unlink(code: str, address: str, placeholder: str) -> str:
+    """``code`` with every PUSH20 of ``address`` (how solc's linker embeds a library) a placeholder again."""
+    needle = "73" + _strip0x(address).lower()
+    at = code.find(needle)
+    while at != -1:
+        if at % 2 == 0:  # a byte boundary, not the middle of other bytes
+            code = code[: at + 2] + placeholder + code[at + 2 + PLACEHOLDER_LEN :]
+        at = code.find(needle, at + 2)
+    return code
+
+
+def _deployment_artifact(path: str, data: dict) -> Artifact:
+    """A hardhat-deploy deployment file (``deployments/<network>/<Name>.json``): its creation code is
+    linked to the libraries of the network it was made for (named in ``libraries``), its runtime
+    code may be linked too or still hold placeholders.  Each baked-in library address becomes a
+    placeholder again, the same one in both codes (solc's, where the metadata's sources give the
+    library's fully-qualified name), so the plan links this chain's library in its place."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            metadata = None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    target = (metadata.get("settings") or {}).get("compilationTarget") or {}
+    source, name = next(iter(target.items())) if target else (None, data.get("contractName") or os.path.splitext(os.path.basename(path))[0])
+    sources = list(metadata.get("sources") or {})
+    code = _strip0x(data["bytecode"]).lower()
+    deployed = _strip0x(data.get("deployedBytecode") or "").lower()
+    libraries = data.get("libraries") or {}
+    if not isinstance(libraries, dict):
+        raise ArtifactError(f"artifact {path}: 'libraries' is not a map of library name -> address")
+    link_names: dict[str, str] = {}
+    baked: dict[str, str] = {}
+    for key, address in libraries.items():
+        lib = key.rpartition(":")[2]
+        if not isinstance(address, str) or len(_strip0x(address)) != 40:
+            raise ArtifactError(f"artifact {path}: library {key} has address {address!r} (expected 0x + 40 hex digits)")
+        qualified = [key] if ":" in key else [f"{src}:{lib}" for src in sources]
+        # solc's placeholder where the runtime code still holds it or only one source can hold the
+        # library; else one of our own (any 40 characters the code does not hold would do).
+        known = [placeholder_for_name(q) for q in qualified if placeholder_for_name(q) in deployed] or (
+            [placeholder_for_name(qualified[0])] if len(qualified) == 1 else []
+        )
+        placeholder = known[0] if known else placeholder_for_name(key)
+        code, deployed = _unlink(code, address, placeholder), _unlink(deployed, address, placeholder)
+        link_names[placeholder] = lib
+        baked[lib] = address
+    return Artifact(
+        name=name,
+        path=path,
+        format="hardhat-deploy",
+        abi=data["abi"],
+        bytecode=code,
+        deployed_bytecode=deployed,
+        source_path=source,
+        link_names=link_names,
+        baked_libraries=baked,
+    )
+
+
+def is_deployment_file(data: dict) -> bool:
+    """hardhat-deploy's record of a deployment (an address and how it got there), not a compiler artifact."""
+    return isinstance(data.get("bytecode"), str) and "address" in data and bool({"receipt", "transactionHash", "libraries", "numDeployments"} & set(data))
+
+
 def parse_artifact(path: str, data: dict) -> Artifact:
     """Recognise the artifact's format from its keys and normalise it."""
     if not isinstance(data, dict) or "abi" not in data:
         raise ArtifactError(f"artifact {path}: no 'abi' key (expected a Truffle, Hardhat or Foundry artifact)")
+    if is_deployment_file(data):
+        return _deployment_artifact(path, data)
     if isinstance(data.get("bytecode"), dict):  # Foundry: out/<File>.sol/<Name>.json
         code = _strip0x(data["bytecode"].get("object", ""))
         deployed = _strip0x((data.get("deployedBytecode") or {}).get("object", ""))

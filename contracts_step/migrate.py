@@ -39,7 +39,7 @@ from web3 import Web3
 
 from .artifacts import link_bytecode
 from .chain import code_hash, create_address, genesis_hash
-from .errors import ContractsStepError, InsufficientFunds, TransactionReverted
+from .errors import ContractsStepError, InsufficientFunds, TransactionReverted, UnlinkedLibrary
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
 from .transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
@@ -383,17 +383,23 @@ class Migration:
         without overrides checks only what needs nothing new."""
         new = [n for n, a in decided.items() if a == DEPLOY]
         override = {}
+        unknown_code = set()
         for name in new:
             step = self.resolved.deploys[name]
             libs = {provider: addresses[provider] for provider in step.libraries.values()}
-            override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+            try:
+                override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+            except UnlinkedLibrary:
+                # Its runtime code (as an artifact records it) names a library its creation code
+                # does not say how to find: what it will run is known once it is deployed.
+                unknown_code.add(name)
         earlier_call = False
         for req, deps in standalone:
             needs_new = [d for d in deps if d in new]
             if req.to is None and needs_new:
                 continue  # a creation that needs new code runs its constructor against it: wait for it
             if req.to is not None:
-                if decided.get(deps[0]) == DEPLOY or earlier_call:
+                if decided.get(deps[0]) == DEPLOY or earlier_call or unknown_code & set(needs_new):
                     # Its target is new, or an earlier call of this run may be what prepares it
                     # (approve an operator contract, then add it): only the pipeline can tell.
                     earlier_call = True

@@ -324,9 +324,11 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
                 )
             provider = d.libraries.get(lib, lib)
             if provider not in by_name:
+                baked = art.baked_libraries.get(lib)
                 raise UnlinkedLibrary(
                     f"contract {d.name}: library {lib} (placeholder {ph}) is not deployed by plan {plan.name} "
                     "(expected a deploy of it, or libraries={...} naming the one that provides it)"
+                    + (f"; {art.path} has it linked at {baked}, an address of the network that file was made for" if baked else "")
                 )
             lib_map[ph] = provider
         for r in refs:
