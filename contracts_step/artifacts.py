@@ -106,6 +106,12 @@ def _names_from_link_references(refs: dict, code: str) -> dict[str, str]:
     return names
 
 
+def _compilation_target(metadata: dict) -> tuple:
+    """(source path, contract name) the compiler's metadata names, or (None, None)."""
+    target = (metadata.get("settings") or {}).get("compilationTarget") or {}
+    return next(iter(target.items())) if target else (None, None)
+
+
 def _unlink(code: str, address: str, placeholder: str) -> str:
     """``code`` with every PUSH20 of ``address`` (how solc's linker embeds a library) a placeholder again."""
     needle = "73" + _strip0x(address).lower()
@@ -130,8 +136,8 @@ def _deployment_artifact(path: str, data: dict) -> Artifact:
         except ValueError:
             metadata = None
     metadata = metadata if isinstance(metadata, dict) else {}
-    target = (metadata.get("settings") or {}).get("compilationTarget") or {}
-    source, name = next(iter(target.items())) if target else (None, data.get("contractName") or os.path.splitext(os.path.basename(path))[0])
+    source, name = _compilation_target(metadata)
+    name = name or data.get("contractName") or os.path.splitext(os.path.basename(path))[0]
     sources = list(metadata.get("sources") or {})
     code = _strip0x(data["bytecode"]).lower()
     deployed = _strip0x(data.get("deployedBytecode") or "").lower()
@@ -181,13 +187,9 @@ def parse_artifact(path: str, data: dict) -> Artifact:
     if isinstance(data.get("bytecode"), dict):  # Foundry: out/<File>.sol/<Name>.json
         code = _strip0x(data["bytecode"].get("object", ""))
         deployed = _strip0x((data.get("deployedBytecode") or {}).get("object", ""))
-        name = os.path.splitext(os.path.basename(path))[0]
-        target = ((data.get("metadata") or {}).get("settings") or {}).get("compilationTarget") or {}
-        source = None
-        if target:
-            source, name = next(iter(target.items()))
+        source, name = _compilation_target(data.get("metadata") or {})
         return Artifact(
-            name=name,
+            name=name or os.path.splitext(os.path.basename(path))[0],
             path=path,
             format="foundry",
             abi=data["abi"],
