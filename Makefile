@@ -5,9 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: local test setup engine stop-anvil clean
+.PHONY: local test setup setup-local setup-test engine stop-anvil clean
 
-setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version .venv-checkov/.installed-stamp
+# What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
+setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
+# What the tests need besides: the security scanner's venv.
+setup-test: setup-local .venv-checkov/.installed-stamp
+# Everything (CI's install step caches it).
+setup: setup-test
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +41,11 @@ engine:
 # and passphrase under build/), anvil on 127.0.0.1:8545 if nothing answers there, contracts
 # migrated, operators staked, the fleet rendered to build/manifests/, stack outputs printed.
 # Re-running it changes nothing and sends nothing unless something changed.
-local: setup engine
+local: setup-local engine
 	$(PY) -m pulumi_cli up-local
 
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup engine
+test: setup-test engine
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 stop-anvil:

@@ -135,6 +135,43 @@ def load_contracts(cfg: pulumi.Config) -> ContractsSettings:
     )
 
 
+def is_loopback_host(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1): reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_rpc_endpoint(rpc_url: Any, key: str = f"{PROJECT}:rpcUrl") -> tuple:
+    """(host, port) where the `local` stack's chain listens, from its rpcUrl, before anything
+    starts: keep-cd starts a chain only where the URL says, so it must say exactly where (http, a
+    loopback host, an explicit port, no path or credentials).  A one-line ConfigError otherwise."""
+    expected = "expected http://127.0.0.1:<port>, where a local chain listens or is started"
+    if not isinstance(rpc_url, str) or not rpc_url.strip():
+        raise ConfigError(f"config {key}: {rpc_url!r} is not set ({expected})")
+    parsed = urlparse(rpc_url.strip())
+    shown = rpc_url if parsed.password is None else rpc_url.replace(f":{parsed.password}@", ":***@")
+    if parsed.scheme != "http":
+        raise ConfigError(f"config {key}: {shown} is not an http:// URL ({expected})")
+    if parsed.username is not None or parsed.password is not None:
+        raise ConfigError(f"config {key}: {shown} carries credentials ({expected})")
+    host = parsed.hostname or ""
+    if not is_loopback_host(host):
+        raise ConfigError(f"config {key}: {shown} is not on this machine (host {host or '(none)'}; {expected})")
+    try:
+        port = parsed.port
+    except ValueError:
+        port = -1
+    if port is None or not 0 < port < 65536:
+        raise ConfigError(f"config {key}: {shown} has no valid port (a local chain's port must be explicit; {expected})")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment or parsed.params:
+        raise ConfigError(f"config {key}: {shown} has a path or query (a local chain answers at /; {expected})")
+    return host, port
+
+
 ACCESS_MODES = ("keyless", "bastion")
 _ACCESS_KEYS = {
     "enabled", "mode", "project", "region", "cluster", "clusterLocation", "namePrefix",
@@ -268,7 +305,7 @@ def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, sta
             f"(expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)"
         )
     chain_service = _load_chain_service(data)
-    if chain_service is not None and host not in ("127.0.0.1", "localhost", "::1"):
+    if chain_service is not None and not is_loopback_host(host):
         raise ConfigError(
             f"config {PROJECT}:rpcUrl: {rpc_url or '(not set)'} is not local, but access.chainService says CI reaches the "
             f"chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"

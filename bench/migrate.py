@@ -66,12 +66,14 @@ def main(argv=None) -> int:
     artifacts_dir = os.path.join(ROOT, "build", "keep-core", "artifacts")
     resolved = resolve_plan(keep_plan(), ArtifactStore(artifacts_dir), DEFAULT_PARAMS)
     chain = start_anvil(block_time=args.block_time)
+    # The state file lives only as long as the benchmark: nothing is left in the temp directory.
+    tmp = tempfile.TemporaryDirectory(prefix="bench-migrate-")
     try:
         w3 = Web3(Web3.HTTPProvider(chain.url))
         block_gas_limit = int(w3.eth.get_block("latest")["gasLimit"])
         deployer = chain.new_account()
         os.environ["KEEP_CD_DEPLOYER_KEY"] = deployer.key.hex()
-        state = os.path.join(tempfile.mkdtemp(prefix="bench-migrate-"), "state.json")
+        state = os.path.join(tmp.name, "state.json")
         # The migration alone: the local stack's keep-clients and operators are benchmarked by
         # `bench preview` and `bench fleet`.
         overrides = {"rpcUrl": chain.url, "chainId": str(chain.chain_id), "artifactsDir": artifacts_dir, "fleet": None, "operators": None}
@@ -91,6 +93,7 @@ def main(argv=None) -> int:
         baseline = sequential_baseline(chain, artifacts_dir)
     finally:
         chain.stop()
+        tmp.cleanup()
         os.environ.pop("KEEP_CD_DEPLOYER_KEY", None)
 
     floor = math.ceil(last["gas_used"] / block_gas_limit)

@@ -44,48 +44,111 @@ OS_LOGIN = "roles/compute.osLogin"
 # Reaching the cluster at all: read its endpoint and CA (get-credentials) and pass the DNS endpoint's
 # IAM check.
 _CLUSTER_ACCESS = ("container.clusters.get", "container.clusters.connect")
-_READ = ("get", "list")
-_MANAGE = ("create", "delete", "get", "list", "update")  # update covers server-side apply's PATCH
+
+# --- What CI may do in the cluster: one table, in Kubernetes' own terms (kind, API group, RBAC
+# verbs), from which GKE's IAM permissions are derived here and RBAC Roles can be for a real API
+# server (kubernetes_rules).  tests/test_cluster_permissions.py runs the program and fails on a kind
+# it declares that this table does not cover.
 
 
-def _permissions(kinds: dict) -> tuple:
-    return tuple(sorted({*_CLUSTER_ACCESS, *(f"container.{kind}.{verb}" for kind, verbs in kinds.items() for verb in verbs)}))
+@dataclass(frozen=True)
+class KubeKind:
+    api_group: str  # "" for the core group
+    iam: str  # GKE IAM's resource (container.<iam>.<verb>); RBAC's resource is its lowercase
 
 
-# The objects the fleet declares (ConfigMap, Secret, PVC, Service, Deployment) and what Pulumi's
-# Kubernetes provider reads while it awaits them (ReplicaSets, Pods, Events, Endpoints); the
-# namespace may be created but never deleted (that would delete everything in it); port-forward is
-# how CI reaches the chain's RPC.  No exec/attach, no RBAC, no cluster-scoped kinds.
-DEPLOYER_PERMISSIONS = _permissions(
-    {
-        "namespaces": ("create", "get", "list", "update"),
-        "configMaps": _MANAGE,
-        "secrets": _MANAGE,
-        "persistentVolumeClaims": _MANAGE,
-        "services": _MANAGE,
-        "deployments": _MANAGE,
-        "replicaSets": _READ,
-        "pods": (*_READ, "portForward"),
-        "events": _READ,
-        "endpoints": _READ,
-    }
-)
+KINDS = {
+    "Namespace": KubeKind("", "namespaces"),
+    "ConfigMap": KubeKind("", "configMaps"),
+    "Secret": KubeKind("", "secrets"),
+    "PersistentVolumeClaim": KubeKind("", "persistentVolumeClaims"),
+    "Service": KubeKind("", "services"),
+    "Deployment": KubeKind("apps", "deployments"),
+    "NetworkPolicy": KubeKind("networking.k8s.io", "networkPolicies"),
+    "ReplicaSet": KubeKind("apps", "replicaSets"),
+    "Pod": KubeKind("", "pods"),
+    "Event": KubeKind("", "events"),
+    "Endpoints": KubeKind("", "endpoints"),
+}
+# The kinds the program declares (components/keep_network.py, keep_client.py).
+DECLARED_KINDS = ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "NetworkPolicy")
+# `pulumi up`: server-side apply creates or PATCHes the object, a removed one is deleted, and the
+# provider watches it while it awaits its creation or deletion (informers: list + watch).
+APPLY_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+# What Pulumi's Kubernetes provider (v4, pkg/await) reads besides the object itself during `up`:
+# a Deployment's ReplicaSets, Pods and PVCs, a Service's Endpoints, and every object's Events.
+AWAIT_READS = {"Deployment": ("ReplicaSet", "Pod", "PersistentVolumeClaim"), "Service": ("Endpoints",)}
+AWAIT_VERBS = ("get", "list", "watch")
+EVENT_VERBS = ("list", "watch")
+# `pulumi preview` and refresh read the live object (a server-side dry run that is forbidden falls
+# back to a client-side diff, so the previewer needs no write).
+PREVIEW_VERBS = ("get", "list")
+NEVER_DELETED = ("Namespace",)  # deleting it would delete everything in it
+NEVER_PREVIEWED = ("Secret",)  # a pull request's pipeline never reads a Secret
+# CI reaches the chain's RPC by `kubectl port-forward svc/<chain>`: it reads the Service and its
+# Pods, then opens pods/portforward.
+PORT_FORWARD = {"Service": ("get",), "Pod": ("get", "list"), "Pod/portforward": ("create",)}
+# GKE names a subresource's permission on its own: (kind/subresource, RBAC verb) -> IAM permission.
+IAM_SUBRESOURCES = {("Pod/portforward", "create"): "container.pods.portForward"}
+# GKE's IAM has no patch: a PATCH is authorized as update.
+IAM_VERBS = {"patch": "update"}
 
-# Pulumi computes previews from input diffs, so reading is enough; Secrets are never readable by a
-# pull request.  Port-forward reaches the chain for the contracts step's read-only diff.
-PREVIEWER_PERMISSIONS = _permissions(
-    {
-        "namespaces": _READ,
-        "configMaps": _READ,
-        "persistentVolumeClaims": _READ,
-        "services": _READ,
-        "deployments": _READ,
-        "replicaSets": _READ,
-        "pods": (*_READ, "portForward"),
-        "events": _READ,
-        "endpoints": _READ,
-    }
-)
+
+def _grant(access: dict, key: str, verbs) -> None:
+    access[key] = tuple(sorted({*access.get(key, ()), *verbs}))
+
+
+def deployer_access(kinds=DECLARED_KINDS) -> dict:
+    """kind (or kind/subresource) -> RBAC verbs that `pulumi up` of ``kinds`` needs."""
+    access: dict = {}
+    for kind in kinds:
+        _grant(access, kind, [v for v in APPLY_VERBS if not (v == "delete" and kind in NEVER_DELETED)])
+        for read in AWAIT_READS.get(kind, ()):
+            _grant(access, read, AWAIT_VERBS)
+        _grant(access, "Event", EVENT_VERBS)
+    for key, verbs in PORT_FORWARD.items():
+        _grant(access, key, verbs)
+    return access
+
+
+def previewer_access(kinds=DECLARED_KINDS) -> dict:
+    """kind (or kind/subresource) -> RBAC verbs that `pulumi preview` of ``kinds`` needs."""
+    access: dict = {}
+    for kind in kinds:
+        if kind not in NEVER_PREVIEWED:
+            _grant(access, kind, PREVIEW_VERBS)
+    for key, verbs in PORT_FORWARD.items():
+        _grant(access, key, verbs)
+    return access
+
+
+def iam_permissions(access: dict) -> tuple:
+    """GKE IAM permissions for ``access`` (plus reaching the cluster)."""
+    out = set(_CLUSTER_ACCESS)
+    for key, verbs in access.items():
+        for verb in verbs:
+            if "/" in key:
+                out.add(IAM_SUBRESOURCES[(key, verb)])
+            else:
+                out.add(f"container.{KINDS[key].iam}.{IAM_VERBS.get(verb, verb)}")
+    return tuple(sorted(out))
+
+
+def kubernetes_rules(access: dict) -> list:
+    """The same ``access`` as RBAC PolicyRules (apiGroups, resources, verbs), for a Role."""
+    rules = []
+    for key, verbs in sorted(access.items()):
+        kind, _, sub = key.partition("/")
+        resource = KINDS[kind].iam.lower() + (f"/{sub}" if sub else "")
+        rules.append({"apiGroups": [KINDS[kind].api_group], "resources": [resource], "verbs": list(verbs)})
+    return rules
+
+
+# No exec/attach, no RBAC, no cluster-scoped kinds but the namespace (never deleted).
+DEPLOYER_ACCESS = deployer_access()
+PREVIEWER_ACCESS = previewer_access()
+DEPLOYER_PERMISSIONS = iam_permissions(DEPLOYER_ACCESS)
+PREVIEWER_PERMISSIONS = iam_permissions(PREVIEWER_ACCESS)
 
 
 @dataclass

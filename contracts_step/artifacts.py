@@ -10,6 +10,7 @@ and the library artifact that records that address, or from the hash of ``source
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
@@ -56,6 +57,8 @@ class Artifact:
     source_path: Optional[str] = None
     # placeholder -> library name, as far as the artifact itself says
     link_names: dict[str, str] = field(default_factory=dict)
+    # library name -> the address a deployment file had linked in (hardhat-deploy), now a placeholder again
+    baked_libraries: dict[str, str] = field(default_factory=dict)
 
     @property
     def bytecode_hash(self) -> str:
@@ -103,24 +106,96 @@ def _names_from_link_references(refs: dict, code: str) -> dict[str, str]:
     return names
 
 
+def _compilation_target(metadata: dict) -> tuple:
+    """(source path, contract name) the compiler's metadata names, or (None, None)."""
+    target = (metadata.get("settings") or {}).get("compilationTarget") or {}
+    return next(iter(target.items())) if target else (None, None)
+
+
+def _unlink(code: str, address: str, placeholder: str) -> str:
+    """``code`` with every PUSH20 of ``address`` (how solc's linker embeds a library) a placeholder again."""
+    needle = "73" + _strip0x(address).lower()
+    at = code.find(needle)
+    while at != -1:
+        if at % 2 == 0:  # a byte boundary, not the middle of other bytes
+            code = code[: at + 2] + placeholder + code[at + 2 + PLACEHOLDER_LEN :]
+        at = code.find(needle, at + 2)
+    return code
+
+
+def _deployment_artifact(path: str, data: dict) -> Artifact:
+    """A hardhat-deploy deployment file (``deployments/<network>/<Name>.json``): its creation code is
+    linked to the libraries of the network it was made for (named in ``libraries``), its runtime
+    code may be linked too or still hold placeholders.  Each baked-in library address becomes a
+    placeholder again, the same one in both codes (solc's, where the metadata's sources give the
+    library's fully-qualified name), so the plan links this chain's library in its place."""
+    metadata = data.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            metadata = None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    source, name = _compilation_target(metadata)
+    name = name or data.get("contractName") or os.path.splitext(os.path.basename(path))[0]
+    sources = list(metadata.get("sources") or {})
+    code = _strip0x(data["bytecode"]).lower()
+    deployed = _strip0x(data.get("deployedBytecode") or "").lower()
+    libraries = data.get("libraries") or {}
+    if not isinstance(libraries, dict):
+        raise ArtifactError(f"artifact {path}: 'libraries' is not a map of library name -> address")
+    link_names: dict[str, str] = {}
+    baked: dict[str, str] = {}
+    for key, address in libraries.items():
+        lib = key.rpartition(":")[2]
+        if not isinstance(address, str) or len(_strip0x(address)) != 40:
+            raise ArtifactError(f"artifact {path}: library {key} has address {address!r} (expected 0x + 40 hex digits)")
+        qualified = [key] if ":" in key else [f"{src}:{lib}" for src in sources]
+        # solc's placeholder where the runtime code still holds it or only one source can hold the
+        # library; else one of our own (any 40 characters the code does not hold would do).
+        known = [placeholder_for_name(q) for q in qualified if placeholder_for_name(q) in deployed] or (
+            [placeholder_for_name(qualified[0])] if len(qualified) == 1 else []
+        )
+        placeholder = known[0] if known else placeholder_for_name(key)
+        code, deployed = _unlink(code, address, placeholder), _unlink(deployed, address, placeholder)
+        link_names[placeholder] = lib
+        baked[lib] = address
+    return Artifact(
+        name=name,
+        path=path,
+        format="hardhat-deploy",
+        abi=data["abi"],
+        bytecode=code,
+        deployed_bytecode=deployed,
+        source_path=source,
+        link_names=link_names,
+        baked_libraries=baked,
+    )
+
+
+def is_deployment_file(data: dict) -> bool:
+    """hardhat-deploy's record of a deployment (an address and how it got there), not a compiler artifact."""
+    return isinstance(data.get("bytecode"), str) and "address" in data and bool({"receipt", "transactionHash", "libraries", "numDeployments"} & set(data))
+
+
 def parse_artifact(path: str, data: dict) -> Artifact:
     """Recognise the artifact's format from its keys and normalise it."""
     if not isinstance(data, dict) or "abi" not in data:
         raise ArtifactError(f"artifact {path}: no 'abi' key (expected a Truffle, Hardhat or Foundry artifact)")
+    if is_deployment_file(data):
+        return _deployment_artifact(path, data)
     if isinstance(data.get("bytecode"), dict):  # Foundry: out/<File>.sol/<Name>.json
         code = _strip0x(data["bytecode"].get("object", ""))
         deployed = _strip0x((data.get("deployedBytecode") or {}).get("object", ""))
-        name = os.path.splitext(os.path.basename(path))[0]
-        target = ((data.get("metadata") or {}).get("settings") or {}).get("compilationTarget") or {}
-        if target:
-            name = next(iter(target.values()))
+        source, name = _compilation_target(data.get("metadata") or {})
         return Artifact(
-            name=name,
+            name=name or os.path.splitext(os.path.basename(path))[0],
             path=path,
             format="foundry",
             abi=data["abi"],
             bytecode=code,
             deployed_bytecode=deployed,
+            source_path=source,
             link_names=_names_from_link_references(data["bytecode"].get("linkReferences"), code),
         )
     if not isinstance(data.get("bytecode"), str):
@@ -174,62 +249,116 @@ def load_artifact(path: str) -> Artifact:
     return art
 
 
+# Folders of a package that hold no artifacts of their own: compiler inputs and caches, dependencies.
+SKIPPED_FOLDERS = ("build-info", "cache", "node_modules", "solcInputs")
+
+
 class ArtifactStore:
-    """The artifacts of one build directory, indexed by contract name."""
+    """The artifacts under one directory (a build folder or a whole package).
+
+    An artifact is named by its contract name (the file's name) where only one file has it; by
+    its fully-qualified name, ``<source path>:<contract>`` as Hardhat spells it
+    (``contracts/Foo.sol:Foo``); or by its path relative to the directory
+    (``contracts/Foo.sol/Foo.json``, ``deployments/mainnet/Foo.json``).  A contract name that
+    several files carry (a package with mocks or interfaces of the same name, Foundry's
+    ``out/A.sol/X.json`` and ``out/B.sol/X.json``) is an error listing the exact spellings.
+    """
 
     def __init__(self, directory: str):
         self.directory = directory
         if not os.path.isdir(directory):
             raise ArtifactError(f"artifacts directory {directory}: not found (run `make setup` to fetch the artifacts)")
-        self._files: dict[str, str] = {}
-        self._ambiguous: dict[str, list] = {}
+        self._paths: dict[str, list] = {}  # file name without .json -> paths relative to the directory
         for root, dirs, files in sorted(os.walk(directory)):
-            dirs[:] = [d for d in dirs if d not in ("build-info", "cache")]
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS)
             for fn in sorted(files):
                 if fn.endswith(".json") and not fn.endswith(".dbg.json"):
-                    name, path = fn[: -len(".json")], os.path.join(root, fn)
-                    if name in self._files:  # Foundry: out/A.sol/X.json and out/B.sol/X.json
-                        self._ambiguous.setdefault(name, [self._files[name]]).append(path)
-                    self._files.setdefault(name, path)
+                    rel = os.path.relpath(os.path.join(root, fn), directory)
+                    self._paths.setdefault(fn[: -len(".json")], []).append(rel)
         self._loaded: dict[str, Artifact] = {}
         self._by_hash: Optional[dict[str, str]] = None
 
     def names(self) -> list[str]:
-        return sorted(self._files)
+        return sorted(self._paths)
 
-    def get(self, name: str) -> Artifact:
-        if name in self._ambiguous:
+    def _all(self) -> list:
+        return [rel for rels in self._paths.values() for rel in rels]
+
+    def _load(self, rel: str) -> Artifact:
+        if rel not in self._loaded:
+            self._loaded[rel] = load_artifact(os.path.join(self.directory, rel))
+        return self._loaded[rel]
+
+    def _try_load(self, rel: str) -> Optional[Artifact]:
+        try:
+            return self._load(rel)
+        except ArtifactError:
+            return None
+
+    def get(self, spec: str) -> Artifact:
+        """The artifact ``spec`` names: a contract name, a fully-qualified name or a relative path."""
+        if spec.endswith(".json"):
+            return self._by_path(spec)
+        if ":" in spec:
+            return self._by_qualified_name(spec)
+        rels = self._paths.get(spec, [])
+        if not rels:
             raise ArtifactError(
-                f"artifact {name}: more than one {name}.json under {self.directory} "
-                f"({', '.join(self._ambiguous[name])}); expected one (name the artifact by a unique contract name)"
+                f"artifact {spec}: no {spec}.json under {self.directory} "
+                "(expected a Truffle, Hardhat or Foundry artifact)"
             )
-        if name not in self._loaded:
-            path = self._files.get(name)
-            if path is None:
-                raise ArtifactError(
-                    f"artifact {name}: no {name}.json under {self.directory} "
-                    "(expected a Truffle, Hardhat or Foundry artifact)"
-                )
-            self._loaded[name] = load_artifact(path)
-        return self._loaded[name]
+        if len(rels) > 1:
+            raise self._ambiguous(spec, spec, rels)
+        return self._load(rels[0])
+
+    def _by_path(self, spec: str) -> Artifact:
+        rel = os.path.normpath(spec)
+        if os.path.isabs(rel) or rel.startswith(".."):
+            raise ArtifactError(f"artifact {spec}: expected a path relative to {self.directory}")
+        if rel not in self._paths.get(os.path.basename(rel)[: -len(".json")], []):
+            raise ArtifactError(f"artifact {spec}: no such file under {self.directory} (expected a path relative to it)")
+        return self._load(rel)
+
+    def _by_qualified_name(self, spec: str) -> Artifact:
+        source, _, name = spec.rpartition(":")
+        rels = self._paths.get(name, [])
+        # Truffle records the absolute path it compiled: contracts/Foo.sol matches /…/contracts/Foo.sol.
+        matches = [r for r in rels if _same_source(getattr(self._try_load(r), "source_path", None), source)]
+        if len(matches) == 1:
+            return self._load(matches[0])
+        if len(matches) > 1:
+            raise self._ambiguous(spec, name, matches)
+        known = f"; the {name} artifacts there are: {self._spellings(name, rels)}" if rels else f" (no {name}.json there at all)"
+        raise ArtifactError(f"artifact {spec}: no artifact of {name} compiled from {source} under {self.directory}{known}")
+
+    def _spellings(self, name: str, rels: list) -> str:
+        """Each of ``rels`` as the plan may name it: its fully-qualified name where that is unique
+        among them, and its path."""
+        sources = {rel: getattr(self._try_load(rel), "source_path", None) for rel in rels}
+        counts = collections.Counter(sources.values())
+        return "; ".join(
+            f"{sources[rel]}:{name} or {rel}" if sources[rel] and counts[sources[rel]] == 1 else rel for rel in rels
+        )
+
+    def _ambiguous(self, spec: str, name: str, rels: list) -> ArtifactError:
+        return ArtifactError(
+            f"artifact {spec}: {len(rels)} artifacts of {name} under {self.directory} (expected one: name it by "
+            f"fully-qualified name or path, e.g. as a deploy's \"artifact\": {self._spellings(name, rels)})"
+        )
 
     def _placeholder_hash_index(self) -> dict[str, str]:
         if self._by_hash is None:
             self._by_hash = {}
-            for name in self._files:
-                try:
-                    art = self.get(name)
-                except Exception:
-                    continue
-                if art.source_path:
+            for rel in self._all():
+                art = self._try_load(rel)
+                if art is not None and art.source_path:
                     self._by_hash[placeholder_for_name(f"{art.source_path}:{art.name}")] = art.name
         return self._by_hash
 
     def _library_by_network_address(self, network: str, address: str) -> Optional[str]:
-        for name in self._files:
-            try:
-                art = self.get(name)
-            except Exception:
+        for rel in self._all():
+            art = self._try_load(rel)
+            if art is None:
                 continue
             rec = (art.networks or {}).get(network) or {}
             if str(rec.get("address", "")).lower() == address.lower():
@@ -244,8 +373,8 @@ class ArtifactStore:
             if lib is None and not ph.startswith("__$"):
                 # Truffle 4 style: the (possibly truncated, possibly path-qualified) name itself.
                 stem = ph.strip("_").split(":")[-1]
-                exact = [n for n in self._files if n == stem]
-                prefix = [n for n in self._files if n.startswith(stem)]
+                exact = [n for n in self._paths if n == stem]
+                prefix = [n for n in self._paths if n.startswith(stem)]
                 lib = exact[0] if exact else (prefix[0] if len(prefix) == 1 else None)
             if lib is None:
                 for network, rec in (art.networks or {}).items():
@@ -264,6 +393,13 @@ class ArtifactStore:
                 lib = self._placeholder_hash_index().get(ph)
             out[ph] = lib
         return out
+
+
+def _same_source(recorded: Optional[str], asked: str) -> bool:
+    if not recorded:
+        return False
+    recorded, asked = recorded.replace("\\", "/"), asked.replace("\\", "/")
+    return recorded == asked or (recorded.startswith("/") and recorded.endswith("/" + asked.lstrip("/")))
 
 
 def link_bytecode(

@@ -54,10 +54,10 @@ def genesis_hash(w3: Web3) -> str:
     return w3.eth.get_block(0)["hash"].hex()
 
 
-def account_from_key(private_key: str, key: str = "deployerPrivateKey"):
+def account_from_key(private_key: str, key: str = "keep-cd:deployerPrivateKey"):
     try:
         return Account.from_key(private_key)
-    except Exception:
+    except Exception:  # never echo the value: a malformed key is mostly a real one with a typo
         raise ConfigError(f"config {key}: not a valid secp256k1 private key (expected 0x + 64 hex digits)") from None
 
 

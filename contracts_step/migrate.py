@@ -39,9 +39,9 @@ from web3 import Web3
 
 from .artifacts import link_bytecode
 from .chain import code_hash, create_address, genesis_hash
-from .errors import InsufficientFunds
+from .errors import ContractsStepError, InsufficientFunds, TransactionReverted, UnlinkedLibrary
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
-from .transactions import PipelinedSender, TxRequest, account_lock
+from .transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
 
@@ -68,6 +68,21 @@ def init_code(step: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deploy
 
 def call_data(step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
     return encoder.encode_call(step.fn_abi, step.args, addresses, deployer)
+
+
+def renew_hint(step: ResolvedCall, decided: dict) -> str:
+    """For a call on a contract this run keeps, with a contract this run makes new as an argument:
+    the hint its revert needs.  Handing the kept contract to the new one (ownership,
+    authorization) reverts when it was handed to the old one, which ``renew_with`` prevents."""
+    if decided.get(step.target) in (DEPLOY, ADOPT):
+        return ""
+    moved = [d for d in step.deps if d != step.target and decided.get(d) in (DEPLOY, ADOPT, REPOINT)]
+    if not moved:
+        return ""
+    return (
+        f" (hint: {step.target} is kept while {moved[0]} is new; if {step.target} was handed to the old "
+        f"{moved[0]}, it must be new too: add renew_with: [\"{moved[0]}\"] to the deploy of {step.target})"
+    )
 
 
 def call_id(target: str, data: bytes) -> str:
@@ -329,6 +344,7 @@ class Migration:
                 addresses[step.name] = d.address
                 decisions.append(d)
             call_reqs: dict = {}
+            hints: dict = {}  # id(request) -> what to add to its revert
             for step in self.resolved.calls.values():
                 data = call_data(step, self.encoder, addresses, self.deployer)
                 cid = call_id(addresses[step.target], data)
@@ -341,6 +357,7 @@ class Migration:
                     requests.append(req)
                     standalone.append((req, step.deps))
                     call_reqs[step.name] = (req, None, cid)
+                    hints[id(req)] = renew_hint(step, decided)
                     nonce += 1
                 else:
                     call_reqs[step.name] = (None, None, cid)
@@ -348,13 +365,17 @@ class Migration:
             for d in decisions:
                 self.log(d.line())
             self._check_funds(requests)
-            self._preflight(standalone, decided, addresses, sender)
+            self._preflight(standalone, decided, addresses, sender, hints)
             if requests:
-                sender.send(requests, first_nonce)
+                try:
+                    sender.send(requests, first_nonce)
+                except ContractsStepError as e:
+                    failed, note = stopped_run_note(self.w3, requests, "the next run adopts them and sends only what is still missing")
+                    raise type(e)(str(e) + hints.get(id(failed), "") + note) from None
             next_nonce = first_nonce + len(requests)
         return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
 
-    def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender) -> None:
+    def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender, hints: dict) -> None:
         """Estimate, before anything is sent, the transactions whose outcome the chain can already
         tell: a call that would revert on an existing contract (say, an ownership that moved on)
         or a constructor that rejects its arguments stops the run while nothing is half done.  Contracts this run will create are
@@ -362,23 +383,32 @@ class Migration:
         without overrides checks only what needs nothing new."""
         new = [n for n, a in decided.items() if a == DEPLOY]
         override = {}
+        unknown_code = set()
         for name in new:
             step = self.resolved.deploys[name]
             libs = {provider: addresses[provider] for provider in step.libraries.values()}
-            override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+            try:
+                override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+            except UnlinkedLibrary:
+                # Its runtime code (as an artifact records it) names a library its creation code
+                # does not say how to find: what it will run is known once it is deployed.
+                unknown_code.add(name)
         earlier_call = False
         for req, deps in standalone:
             needs_new = [d for d in deps if d in new]
             if req.to is None and needs_new:
                 continue  # a creation that needs new code runs its constructor against it: wait for it
             if req.to is not None:
-                if decided.get(deps[0]) == DEPLOY or earlier_call:
+                if decided.get(deps[0]) == DEPLOY or earlier_call or unknown_code & set(needs_new):
                     # Its target is new, or an earlier call of this run may be what prepares it
                     # (approve an operator contract, then add it): only the pipeline can tell.
                     earlier_call = True
                     continue
                 earlier_call = True
-            sender.estimate_now(req, override if needs_new else None)
+            try:
+                sender.estimate_now(req, override if needs_new else None)
+            except TransactionReverted as e:
+                raise TransactionReverted(str(e) + hints.get(id(req), "")) from None
 
     def _check_funds(self, requests: list) -> None:
         """Refuse before sending anything when the balance cannot pay even the cheapest outcome.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -282,7 +283,10 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
 
     def check_config_refs(arg: Any, where: str) -> None:
         if isinstance(arg, dict) and "config" in arg and arg["config"] not in params:
-            raise ConfigError(f"{where}: needs plan parameter '{arg['config']}', which is not set (expected it in stack config)")
+            raise ConfigError(
+                f"{where}: needs plan parameter '{arg['config']}', which is not set "
+                f"(expected {PLAN_PARAMS_KEY}.{arg['config']} in stack config, or a default in the plan)"
+            )
         if isinstance(arg, dict) and "calldata" in arg:
             for a in arg["calldata"].get("args", []):
                 check_config_refs(a, where)
@@ -307,8 +311,7 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
         for a in d.args:
             check_config_refs(a, where)
         for inp, a in zip(inputs, d.args):
-            if isinstance(a, dict) and "config" in a and abi_type(inp) == "address":
-                params[a["config"]] = validate_address(params[a["config"]], f"planParams.{a['config']}")
+            typed_params(abi_type(inp), a, params, encoder)
         refs = _refs(d.args, where)
         names_of = store.library_names(art)
         names_of.update(d.placeholders)
@@ -321,9 +324,11 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
                 )
             provider = d.libraries.get(lib, lib)
             if provider not in by_name:
+                baked = art.baked_libraries.get(lib)
                 raise UnlinkedLibrary(
                     f"contract {d.name}: library {lib} (placeholder {ph}) is not deployed by plan {plan.name} "
                     "(expected a deploy of it, or libraries={...} naming the one that provides it)"
+                    + (f"; {art.path} has it linked at {baked}, an address of the network that file was made for" if baked else "")
                 )
             lib_map[ph] = provider
         for r in refs:
@@ -393,7 +398,7 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
         where = f"{where_plan}: call {c.name}"
         if c.contract not in by_name:
             raise PlanError(f"{where}: target references unknown contract '{c.contract}' (expected one of the plan's deploys)")
-        for a in c.args:
+        for a in c.args + (c.done_when or {}).get("args", []):
             check_config_refs(a, where)
         refs = _refs(c.args, where)
         if c.done_when:
@@ -404,8 +409,11 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
         abi_art = store.get(c.abi) if c.abi else artifacts[c.contract]
         fn = abi_art.function_abi(c.function, len(c.args))
         for inp, a in zip(fn.get("inputs", []), c.args):
-            if isinstance(a, dict) and "config" in a and abi_type(inp) == "address":
-                params[a["config"]] = validate_address(params[a["config"]], f"planParams.{a['config']}")
+            typed_params(abi_type(inp), a, params, encoder)
+        if c.done_when:
+            view = abi_art.function_abi(c.done_when["function"], len(c.done_when.get("args", [])))
+            for inp, a in zip(view.get("inputs", []), c.done_when.get("args", [])):
+                typed_params(abi_type(inp), a, params, encoder)
         cdeps = [c.contract] + [r for r in refs if r != c.contract]
         calls[c.name] = ResolvedCall(
             name=c.name,
@@ -440,6 +448,75 @@ def _args_by_name(args: Any, params: dict) -> Any:
     if isinstance(args, list):
         return [_args_by_name(a, params) for a in args]
     return args
+
+
+PLAN_PARAMS_KEY = "keep-cd:planParams"
+_ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
+
+
+def typed_params(abi_t: str, arg: Any, params: dict, encoder: "ArgEncoder") -> None:
+    """Check each plan parameter ``arg`` refers to (``{"config": name}``, also inside arrays and
+    calldata) against the ABI type it is passed as: a one-line error naming
+    keep-cd:planParams.<name> and the type, at resolution, before anything is sent.  An address is
+    stored back checksummed (what the content keys hash)."""
+    if isinstance(arg, dict) and "config" in arg:
+        name = arg["config"]
+        if name not in params:
+            return  # check_config_refs names it
+        value = param_value(abi_t, params[name], f"{PLAN_PARAMS_KEY}.{name}")
+        if abi_t == "address":
+            params[name] = value
+    elif isinstance(arg, dict) and "calldata" in arg:
+        cd = arg["calldata"]
+        art = encoder.store.get(encoder.artifact_of.get(cd["contract"], cd["contract"]))
+        fn = art.function_abi(cd["function"], len(cd.get("args", [])))
+        for inp, a in zip(fn.get("inputs", []), cd.get("args", [])):
+            typed_params(abi_type(inp), a, params, encoder)
+    elif isinstance(arg, list) and _ARRAY.match(abi_t):
+        for a in arg:
+            typed_params(_ARRAY.match(abi_t).group(1), a, params, encoder)
+
+
+def param_value(abi_t: str, value: Any, key: str) -> Any:
+    """``value`` if it encodes as ``abi_t`` (integers may be decimal strings: big amounts travel
+    so), else a ConfigError naming ``key`` and the type expected."""
+
+    def wrong(expected: str) -> ConfigError:
+        return ConfigError(f"config {key}: {value!r} is not a {abi_t} (expected {expected})")
+
+    array = _ARRAY.match(abi_t)
+    if array:
+        inner, size = array.groups()
+        if not isinstance(value, list) or (size and len(value) != int(size)):
+            raise wrong(f"a list of {size or 'any number of'} {inner} values")
+        return [param_value(inner, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if abi_t == "address":
+        return validate_address(value, key)
+    if abi_t == "bool":
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if abi_t == "string":
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if abi_t.startswith(("uint", "int")):
+        signed = abi_t.startswith("int")
+        bits = int(abi_t[3 if signed else 4 :] or 256)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
+        number = value
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            number = int(value)
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number < high:
+            raise wrong(f"an integer from {low} to {high - 1}, or one as a decimal string")
+        return value
+    if abi_t.startswith("bytes"):
+        size = int(abi_t[len("bytes") :] or 0)
+        digits = value[2:] if isinstance(value, str) and value.startswith("0x") else value
+        if not isinstance(digits, str) or not re.fullmatch(r"([0-9a-fA-F]{2})*", digits) or (size and len(digits) != 2 * size):
+            raise wrong(f"{'0x + ' + str(2 * size) if size else '0x + an even number of'} hex digits")
+        return value
+    return value  # tuples: their encoding says what is wrong
 
 
 def validate_address(value: str, key: str) -> str:

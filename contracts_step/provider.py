@@ -52,28 +52,40 @@ def is_known(value: Any) -> bool:
     return True
 
 
+def _deployer_key(configured_key: Optional[str]) -> tuple:
+    """(key, the config key that names it): stack config first, then the environment."""
+    if configured_key:
+        return configured_key, f"keep-cd:{DEPLOYER_KEY_CONFIG}"
+    if os.environ.get(DEPLOYER_KEY_ENV):
+        return os.environ[DEPLOYER_KEY_ENV], f"keep-cd:{DEPLOYER_KEY_CONFIG} (from env {DEPLOYER_KEY_ENV})"
+    return None, f"keep-cd:{DEPLOYER_KEY_CONFIG}"
+
+
 def deployer_account(configured_key: Optional[str]):
     """The deployer's account from stack config (via ``configure``) or the environment; the
     contracts step deploys with it and the operators step stakes with it."""
     from .chain import account_from_key
     from .errors import ConfigError
 
-    key = configured_key or os.environ.get(DEPLOYER_KEY_ENV)
+    key, where = _deployer_key(configured_key)
     if not key:
         raise ConfigError(
-            f"config keep-cd:{DEPLOYER_KEY_CONFIG}: not set (expected `pulumi config set --secret "
+            f"config {where}: not set (expected `pulumi config set --secret "
             f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
         )
-    return account_from_key(key)
+    return account_from_key(key, where)
 
 
 def deployer_address(configured_key: Optional[str]) -> str:
-    try:
-        return deployer_account(configured_key).address
-    except Exception:
-        # Preview without the key still reads the chain; steps checked against the deployer
-        # simply show as "send".
+    """The deployer's address, or the zero address where no key is given at all: a preview
+    without the key still reads the chain, and steps checked against the deployer show as "send".
+    A key that is given but malformed is an error, never "no key"."""
+    from .chain import account_from_key
+
+    key, where = _deployer_key(configured_key)
+    if not key:
         return "0x" + "00" * 20
+    return account_from_key(key, where).address
 
 
 def _open(props: dict, olds: Optional[dict], deployer: str):
@@ -160,10 +172,14 @@ class ContractsMigrationProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not is_known(news):
             return CheckResult(news, failures)
-        from .errors import ArtifactError, ChainIdMismatch, ChainUnreachable, ContractsStepError
+        from .errors import ArtifactError, ChainIdMismatch, ChainUnreachable, ConfigError, ContractsStepError
 
         try:
-            _open(news, None, self._deployer_address())
+            deployer = self._deployer_address()
+        except ConfigError as e:
+            return CheckResult(news, [CheckFailure(DEPLOYER_KEY_CONFIG, str(e))])
+        try:
+            _open(news, None, deployer)
         except ContractsStepError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
             prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")

@@ -431,3 +431,28 @@ class PipelinedSender:
         except Exception as e:
             return revert_reason(e)
         return "out of gas or reverted without reason"
+
+
+def stopped_run_note(w3: Web3, requests: list, next_run: str) -> tuple:
+    """After a send of ``requests`` stopped with an error: (the request that failed or None, what
+    to add to the error: how many others went out and were mined, and ``next_run``, what the next
+    run does with them).  A request failed where it was never signed (its estimate or its charge
+    failed) or its receipt says reverted; a signed one went out if the node knows it (a batch is
+    signed before it is sent)."""
+    failed = next((r for r in requests if r.tx_hash is None or (r.receipt is not None and int(r.receipt["status"]) != 1)), None)
+    out = mined = 0
+    for r in requests:
+        if r is failed or not r.tx_hash:
+            continue
+        try:
+            mined += int(w3.eth.get_transaction_receipt(r.tx_hash)["status"]) == 1
+            out += 1
+        except TransactionNotFound:
+            try:
+                w3.eth.get_transaction(r.tx_hash)
+                out += 1  # pending: the next run waits for it before deciding
+            except TransactionNotFound:
+                pass  # signed, never sent
+    if not out:
+        return failed, "; nothing was sent" if failed is None or failed.tx_hash is None else "; nothing else of this run was sent"
+    return failed, f"; {out} other transaction(s) of this run went out before it ({mined} mined and succeeded so far): {next_run}"

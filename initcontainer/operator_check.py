@@ -12,8 +12,8 @@ Reads the keep-client config the pod mounts (``[ethereum] URLRPC``, ``[ethereum.
 
 Contract addresses come from the mounted config, not from JSON baked into the image: the config is
 the exact file the client will use, so the check and the client cannot disagree, and the image does
-not have to be rebuilt (and re-pinned) for every contracts deploy.  The few ABI entries it calls
-are written below; they are the same in every keep-core 1.x release.
+not have to be rebuilt (and re-pinned) for every contracts deploy.  The ABI entries it calls are
+keep_abi's (the same in every keep-core 1.x release; tested against the artifacts).
 
 Exit status, as ``prepare_client``'s (each failure one line on stderr; Kubernetes retries the pod):
     0  ready
@@ -30,6 +30,8 @@ import time
 import tomllib
 from dataclasses import dataclass
 
+from .keep_abi import TOKEN_STAKING
+
 DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
 OK, BAD_INPUT, NOT_READY = 0, 2, 3
 UNREACHABLE = NOT_READY  # a node that is down or still starting: the pod retries
@@ -42,31 +44,6 @@ class CheckFailed(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-def _fn(name: str, inputs: list, outputs: list = (), mutability: str = "view") -> dict:
-    return {
-        "type": "function",
-        "name": name,
-        "stateMutability": mutability,
-        "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)],
-        "outputs": [{"name": f"r{i}", "type": t} for i, t in enumerate(outputs)],
-    }
-
-
-TOKEN_STAKING_ABI = [
-    _fn("getDelegationInfo", ["address"], ["uint256", "uint256", "uint256"]),
-    _fn("authorizerOf", ["address"], ["address"]),
-    _fn("isAuthorizedForOperator", ["address", "address"], ["bool"]),
-    _fn("hasMinimumStake", ["address", "address"], ["bool"]),
-    _fn("initializationPeriod", [], ["uint256"]),
-    _fn("minimumStake", [], ["uint256"]),
-    _fn("authorizeOperatorContract", ["address", "address"], [], "nonpayable"),
-]
-KEEP_TOKEN_ABI = [
-    _fn("balanceOf", ["address"], ["uint256"]),
-    _fn("approveAndCall", ["address", "uint256", "bytes"], ["bool"], "nonpayable"),
-]
 
 
 @dataclass(frozen=True)
@@ -132,7 +109,7 @@ def check_operator(w3, cfg: ClientConfig) -> str:
             )
     staking_address = cfg.contract("TokenStaking", "Staking", "StakingProxy")
     operator_contract = cfg.contract("KeepRandomBeaconOperator")
-    staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING_ABI)
+    staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
     op = cfg.address
     amount, created, undelegated = staking.functions.getDelegationInfo(op).call()
     if created == 0:

@@ -38,11 +38,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from .keep_abi import KEEP_TOKEN, TOKEN_STAKING
 from .operator_check import (
     BAD_INPUT,
-    KEEP_TOKEN_ABI,
     NOT_READY,
-    TOKEN_STAKING_ABI,
     CheckFailed,
     check_until_ready,
     connect,
@@ -163,8 +162,8 @@ def provision(
     ``done`` collects what was sent and the collisions seen, also when this raises."""
     done = done if done is not None else Provisioned()
     op = operator.address
-    staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING_ABI)
-    keep = w3.eth.contract(address=token, abi=KEEP_TOKEN_ABI)
+    staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
+    keep = w3.eth.contract(address=token, abi=KEEP_TOKEN)
 
     def balance() -> int:
         return w3.eth.get_balance(op, "pending")

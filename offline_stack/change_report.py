@@ -121,18 +121,15 @@ def change_report(
     """The report's lines.  The last deployed state is the offline runner's state file, or, in CI,
     a `pulumi stack export` of the real stack (``pulumi_export``)."""
     if pulumi_export:
-        import os
-        import tempfile
-
         from .pulumi_export import state_from_export
-        from .runner import _save_state
 
+        # Held in memory only: a state file written for the report would be left behind in the
+        # temp directory, with the stack's state in it.
         state = state_from_export(pulumi_export)
-        state_path = os.path.join(tempfile.mkdtemp(prefix="keep-cd-report-"), "state.json")
-        _save_state(state_path, state)
+        state_path = None
     else:
         state = _load_state(state_path)
-    preview = run_stack(stack, project_dir=project_dir, state_path=state_path, config_overrides=config_overrides, preview=True)
+    preview = run_stack(stack, project_dir=project_dir, state_path=state_path, state=state, config_overrides=config_overrides, preview=True)
     contracts = _contract_lines(preview, state)
     rest = _deployment_lines(preview, state) + _dynamic_lines(preview)
     changed = [l for l in contracts if l.startswith("  ") and not l.strip().startswith(("reuse", "skip"))] + [

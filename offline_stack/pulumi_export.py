@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from .runner import SECRET_MARKER
+from .runner import SECRET_MARKER, UNTOUCHED, StateFileError
 
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -32,8 +32,10 @@ def state_from_export(path: str) -> dict:
         with open(path) as f:
             data = json.load(f)
         resources = data["deployment"].get("resources") or []
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"pulumi export {path}: not a `pulumi stack export` file ({e.__class__.__name__}: {e})") from None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:
+        raise StateFileError(
+            f"pulumi export {path}: not a `pulumi stack export` file ({e.__class__.__name__}: {e}); {UNTOUCHED}"
+        ) from None
     state: dict = {"resources": {}, "declared": {}}
     for r in resources:
         rtype, urn = r.get("type", ""), r.get("urn", "")

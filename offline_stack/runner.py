@@ -230,11 +230,31 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class StateFileError(Exception):
+    """The recorded state cannot be read; raised before the program runs, so before any provider
+    reads or writes the chain."""
+
+
+UNTOUCHED = "nothing on the chain was touched"
+
+
 def _load_state(path: Optional[str]) -> dict:
-    if path and os.path.isfile(path):
+    if not path or not os.path.exists(path):
+        return {"resources": {}}
+    try:
         with open(path) as f:
-            return json.load(f)
-    return {"resources": {}}
+            state = json.load(f)
+    except (OSError, ValueError) as e:
+        raise StateFileError(
+            f"state file {path}: not readable JSON ({e.__class__.__name__}: {e}); {UNTOUCHED} "
+            "(expected the state the last run wrote: restore it, or point --state at another file)"
+        ) from None
+    if not isinstance(state, dict) or not isinstance(state.get("resources", {}), dict):
+        raise StateFileError(
+            f"state file {path}: not a keep-cd state (expected an object with a 'resources' map); {UNTOUCHED}"
+        )
+    state.setdefault("resources", {})
+    return state
 
 
 def _save_state(path: str, state: dict) -> None:
@@ -252,9 +272,12 @@ def run_stack(
     state_path: Optional[str] = None,
     config_overrides: Optional[dict] = None,
     preview: bool = False,
+    state: Optional[dict] = None,
 ) -> RunResult:
     """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
 
+    The last recorded state is read from ``state_path``, or given as ``state`` (a preview of a
+    state that lives elsewhere, e.g. a `pulumi stack export`: nothing is written anywhere).
     Raises the first error a resource raised (a provider's one-line error), or the program's own.
     """
     project_dir = os.path.abspath(project_dir)
@@ -262,7 +285,7 @@ def run_stack(
     for k, v in (config_overrides or {}).items():
         full = k if ":" in k else f"{PROJECT}:{k}"
         config[full] = v if isinstance(v, str) else json.dumps(v)
-    state = _load_state(state_path)
+    state = _load_state(state_path) if state is None else state
     mocks = OfflineMocks(state, config, preview, state_path)
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_all_config(config, secret_keys)

@@ -34,9 +34,10 @@ from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock
+from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from initcontainer.keep_abi import abi_entry
 
-from .errors import ConfigError, InsufficientFunds, StakingConflict
+from .errors import ConfigError, ContractsStepError, InsufficientFunds, StakingConflict
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -47,10 +48,17 @@ FAUCET_GAS_PER_OPERATOR = 400_000
 
 @dataclass(frozen=True)
 class Fn:
-    """A contract function by signature: calldata and return decoding without an ABI file."""
+    """A contract function by signature: calldata and return decoding, from its ABI entry."""
 
     signature: str
     returns: tuple = ()
+
+    @staticmethod
+    def of(contract: str, name: str) -> "Fn":
+        """``name`` of ``contract`` as initcontainer/keep_abi.py has it (one home for the ABI)."""
+        entry = abi_entry(contract, name)
+        types = ",".join(i["type"] for i in entry["inputs"])
+        return Fn(f"{name}({types})", tuple(o["type"] for o in entry["outputs"]))
 
     @property
     def arg_types(self) -> list:
@@ -65,20 +73,20 @@ class Fn:
         return values[0] if len(values) == 1 else values
 
 
-MINIMUM_STAKE = Fn("minimumStake()", ("uint256",))
-INITIALIZATION_PERIOD = Fn("initializationPeriod()", ("uint256",))
-DELEGATION_INFO = Fn("getDelegationInfo(address)", ("uint256", "uint256", "uint256"))
-OWNER_OF = Fn("ownerOf(address)", ("address",))
-AUTHORIZER_OF = Fn("authorizerOf(address)", ("address",))
-IS_AUTHORIZED = Fn("isAuthorizedForOperator(address,address)", ("bool",))
-HAS_MINIMUM_STAKE = Fn("hasMinimumStake(address,address)", ("bool",))
-IS_APPROVED_OPERATOR_CONTRACT = Fn("isApprovedOperatorContract(address)", ("bool",))
-BALANCE_OF = Fn("balanceOf(address)", ("uint256",))
-APPROVE_AND_CALL = Fn("approveAndCall(address,uint256,bytes)", ("bool",))
-TRANSFER = Fn("transfer(address,uint256)", ("bool",))
-AUTHORIZE = Fn("authorizeOperatorContract(address,address)")
-UNDELEGATE = Fn("undelegate(address)")
-CANCEL_STAKE = Fn("cancelStake(address)")
+MINIMUM_STAKE = Fn.of("TokenStaking", "minimumStake")
+INITIALIZATION_PERIOD = Fn.of("TokenStaking", "initializationPeriod")
+DELEGATION_INFO = Fn.of("TokenStaking", "getDelegationInfo")
+OWNER_OF = Fn.of("TokenStaking", "ownerOf")
+AUTHORIZER_OF = Fn.of("TokenStaking", "authorizerOf")
+IS_AUTHORIZED = Fn.of("TokenStaking", "isAuthorizedForOperator")
+HAS_MINIMUM_STAKE = Fn.of("TokenStaking", "hasMinimumStake")
+IS_APPROVED_OPERATOR_CONTRACT = Fn.of("TokenStaking", "isApprovedOperatorContract")
+AUTHORIZE = Fn.of("TokenStaking", "authorizeOperatorContract")
+UNDELEGATE = Fn.of("TokenStaking", "undelegate")
+CANCEL_STAKE = Fn.of("TokenStaking", "cancelStake")
+BALANCE_OF = Fn.of("KeepToken", "balanceOf")
+APPROVE_AND_CALL = Fn.of("KeepToken", "approveAndCall")
+TRANSFER = Fn.of("KeepToken", "transfer")
 
 
 def delegation_data(beneficiary: str, operator: str, authorizer: str) -> bytes:
@@ -405,7 +413,11 @@ def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy:
     report = RunReport(actions=actions)
     if requests:
         sender = PipelinedSender(w3, account, log=log)
-        sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+        try:
+            sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+        except ContractsStepError as e:
+            _, note = stopped_run_note(w3, requests, "the next run reads them on chain and sends only what is still missing")
+            raise type(e)(str(e) + note) from None
         report.txs = sender.stats.txs
         report.gas_used = sender.stats.gas_used
         report.blocks = list(sender.stats.blocks)

@@ -93,5 +93,17 @@ def operator_mnemonic():
         os.environ.pop("KEEP_CD_OPERATOR_MNEMONIC", None)
 
 
+def pytest_unconfigure(config):
+    """Remove the session's base temp directories once empty (pytest.ini removes what passing
+    tests put there): a passing run leaves nothing in the system temp directory."""
+    base = getattr(getattr(config, "_tmp_path_factory", None), "_basetemp", None)
+    if base is not None:
+        for directory in (base, base.parent):  # pytest-<n>, then pytest-of-<user>
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass  # not empty: a failed test's files, or another session's
+
+
 # Keep contracts on anvil for the operator tests (tests/keep_chain.py).
 pytest_plugins = ["keep_chain"]

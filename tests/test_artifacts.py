@@ -100,8 +100,106 @@ def test_same_name_in_two_folders_is_ambiguous(fixture_artifacts, tmp_path):
         (tmp_path / sub).mkdir()
         (tmp_path / sub / "Token.json").write_text(open(os.path.join(fixture_artifacts, "truffle", "Token.json")).read())
     store = ArtifactStore(str(tmp_path))
-    with pytest.raises(ArtifactError, match=r"artifact Token: more than one Token.json under .*a/Token.json, .*b/Token.json"):
+    with pytest.raises(ArtifactError) as e:
         store.get("Token")
+    # The same source in both: only the paths tell them apart.
+    assert str(e.value).startswith(f"artifact Token: 2 artifacts of Token under {tmp_path} (expected one: name it by ")
+    assert str(e.value).endswith(": a/Token.json; b/Token.json)")
+    assert store.get("b/Token.json").path == str(tmp_path / "b" / "Token.json")
+
+
+def write_artifact(path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def package(fixture_artifacts, tmp_path):
+    """A package root as Hardhat leaves it, with a mock of the same name as the real contract:
+    artifacts/contracts/Token.sol/Token.json and artifacts/contracts/mocks/Token.sol/Token.json
+    (Guarded's code under Token's name), plus a deployments/ folder of hardhat-deploy."""
+    hardhat = os.path.join(fixture_artifacts, "hardhat")
+    token = json.load(open(os.path.join(hardhat, "Token.json")))
+    mock = json.load(open(os.path.join(hardhat, "Guarded.json")))
+    write_artifact(tmp_path / "artifacts/contracts/Token.sol/Token.json", {**token, "sourceName": "contracts/Token.sol"})
+    write_artifact(tmp_path / "artifacts/contracts/mocks/Token.sol/Token.json", {**mock, "contractName": "Token", "sourceName": "contracts/mocks/Token.sol"})
+    write_artifact(tmp_path / "artifacts/build-info/abc.json", {"input": {}})
+    return tmp_path, token, mock
+
+
+def test_same_name_lists_every_spelling_that_exists(package):
+    root, _, _ = package
+    with pytest.raises(ArtifactError) as e:
+        ArtifactStore(str(root)).get("Token")
+    first = str(e.value).splitlines()[0]
+    assert first.startswith(f"artifact Token: 2 artifacts of Token under {root}")
+    assert first.endswith(
+        'as a deploy\'s "artifact": contracts/Token.sol:Token or artifacts/contracts/Token.sol/Token.json; '
+        "contracts/mocks/Token.sol:Token or artifacts/contracts/mocks/Token.sol/Token.json)"
+    )
+
+
+def test_fully_qualified_name_or_path_picks_one(package):
+    root, token, mock = package
+    store = ArtifactStore(str(root))
+    for spec, want in (
+        ("contracts/Token.sol:Token", token),
+        ("contracts/mocks/Token.sol:Token", mock),
+        ("artifacts/contracts/mocks/Token.sol/Token.json", mock),
+        ("artifacts/contracts/Token.sol/Token.json", token),
+    ):
+        art = store.get(spec)
+        assert (art.name, "0x" + art.bytecode) == ("Token", want["bytecode"]), spec
+
+
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        ("contracts/Other.sol:Token", "artifact contracts/Other.sol:Token: no artifact of Token compiled from contracts/Other.sol under "),
+        ("contracts/Token.sol:Nope", "(no Nope.json there at all)"),
+        ("artifacts/Token.json", "artifact artifacts/Token.json: no such file under "),
+        ("../Token.json", "expected a path relative to"),
+    ],
+)
+def test_a_spelling_that_does_not_exist_is_named(package, spec, expected):
+    root, _, _ = package
+    with pytest.raises(ArtifactError) as e:
+        ArtifactStore(str(root)).get(spec)
+    assert expected in str(e.value).splitlines()[0]
+    if ":Token" in spec:
+        assert "contracts/Token.sol:Token or artifacts/contracts/Token.sol/Token.json" in str(e.value)
+
+
+def test_truffle_absolute_source_path_and_foundry_target_match_by_qualified_name(fixture_artifacts, tmp_path):
+    truffle = json.load(open(os.path.join(fixture_artifacts, "truffle", "Token.json")))
+    write_artifact(tmp_path / "build/contracts/Token.json", {**truffle, "sourcePath": "/home/ci/project/contracts/Token.sol"})
+    foundry = json.load(open(os.path.join(fixture_artifacts, "foundry", "Fixtures.sol", "Token.json")))
+    foundry["metadata"]["settings"]["compilationTarget"] = {"src/mocks/Token.sol": "Token"}
+    write_artifact(tmp_path / "out/Token.sol/Token.json", foundry)
+    store = ArtifactStore(str(tmp_path))
+    assert store.get("contracts/Token.sol:Token").format == "truffle"
+    assert store.get("src/mocks/Token.sol:Token").format == "foundry"
+
+
+def test_a_plan_deploys_the_artifacts_it_names_exactly(package, fresh_anvil):
+    from web3 import Web3
+
+    from contracts_step.migrate import open_migration
+    from contracts_step.plan import Deploy, MigrationPlan
+
+    root, token, mock = package
+    plan = MigrationPlan(
+        name="exact",
+        deploys=[
+            Deploy("Token", artifact="contracts/Token.sol:Token", args=[5]),
+            Deploy("TokenMock", artifact="artifacts/contracts/mocks/Token.sol/Token.json", args=[1]),
+        ],
+    )
+    acct = fresh_anvil.new_account()
+    outs = open_migration(plan, {}, str(root), fresh_anvil.url, fresh_anvil.chain_id, None, acct.address).migrate(acct)
+    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    for name, want in (("Token", token), ("TokenMock", mock)):
+        assert "0x" + bytes(w3.eth.get_code(outs["address_book"][name])).hex() == want["deployedBytecode"], name
 
 
 def test_truffle4_links_by_name_pick_the_named_library(fixture_artifacts, tmp_path):

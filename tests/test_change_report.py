@@ -57,8 +57,14 @@ def test_constructor_arg(deployed):
     assert "deploy   contract Consumer: dependency Vault redeployed" in text
 
 
-def test_report_against_a_pulumi_export(deployed, tmp_path):
-    """CI has no offline state file: the report reads `pulumi stack export` of the real stack."""
+def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
+    """CI has no offline state file: the report reads `pulumi stack export` of the real stack,
+    and leaves no copy of that state in the temp directory."""
+    import tempfile
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     with open(deployed.state) as f:
         state = json.load(f)
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
@@ -74,6 +80,19 @@ def test_report_against_a_pulumi_export(deployed, tmp_path):
     assert lines[1].startswith("nothing changed"), lines
     lines = change_report("local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export))
     assert any("deploy   contract Vault: constructor args changed" in l for l in lines)
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 3}', '{"deployment": []}'])
+def test_unreadable_pulumi_export_is_named(tmp_path, content):
+    from offline_stack.runner import StateFileError
+
+    export = tmp_path / "export.json"
+    export.write_text(content)
+    with pytest.raises(StateFileError) as e:
+        change_report("local", project_dir=ROOT, pulumi_export=str(export))
+    first = str(e.value).splitlines()[0]
+    assert first.startswith(f"pulumi export {export}: not a `pulumi stack export` file") and "nothing on the chain was touched" in first
 
 
 @pytest.fixture

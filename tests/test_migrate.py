@@ -165,8 +165,40 @@ def test_call_that_would_revert_on_existing_contract_stops_before_sending(fresh_
     # A new Vault needs the ownership moved again, but the old Vault owns the token now.
     with pytest.raises(TransactionReverted) as e:
         migrate(fresh_anvil, arts, acct, olds=first, plan=plan, params={"limit": 5})
-    assert "call Token.transferOwnership" in str(e.value) and "caller is not the owner" in str(e.value)
+    message = str(e.value)
+    assert "call Token.transferOwnership" in message and "caller is not the owner" in message and "nothing was sent" in message
+    assert 'hint: Token is kept while Vault is new; if Token was handed to the old Vault, it must be new too: add renew_with: ["Vault"]' in message
     assert nonce(fresh_anvil, acct) == before
+
+
+def test_revert_after_other_transactions_says_how_many_went_out_and_the_next_run_adopts_them(fresh_anvil, fixture_artifacts):
+    """The ownership call comes after another call of the same run, so only the pipeline can tell
+    it reverts: by then Vault, Consumer and Registry.approve are out.  The error says so and hints
+    at renew_with; a run without the call sends nothing more; renew_with as hinted makes it pass."""
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    plan, _ = load_plan(FIXTURE_PLAN)
+    plan.calls.append(Call("Token.transferOwnership", "Token", "transferOwnership", [ref("Vault")]))
+    first = migrate(fresh_anvil, arts, acct, plan=plan)
+    before = nonce(fresh_anvil, acct)
+    with pytest.raises(TransactionReverted) as e:
+        migrate(fresh_anvil, arts, acct, olds=first, plan=plan, params={"limit": 5})
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith("transaction call Token.transferOwnership: would revert: Token: caller is not the owner")
+    assert 'add renew_with: ["Vault"] to the deploy of Token' in message
+    assert message.endswith(
+        "; 3 other transaction(s) of this run went out before it (3 mined and succeeded so far): "
+        "the next run adopts them and sends only what is still missing"
+    )
+    assert nonce(fresh_anvil, acct) == before + 3
+    without, _ = load_plan(FIXTURE_PLAN)
+    adopted = migrate(fresh_anvil, arts, acct, olds=first, plan=without, params={"limit": 5})
+    assert adopted["last_run"]["txs"] == 0 and nonce(fresh_anvil, acct) == before + 3
+    assert {a.split(" ")[0] for n, a in actions(adopted).items() if n in ("Vault", "Consumer", "Registry.approve")} == {"adopt"}
+    next(d for d in plan.deploys if d.name == "Token").renew_with = ["Vault"]
+    fixed = migrate(fresh_anvil, arts, acct, olds=adopted, plan=plan, params={"limit": 6})
+    assert actions(fixed)["Token"].startswith("deploy") and actions(fixed)["Token.transferOwnership"].startswith("send")
 
 
 def test_parallel_migrations_from_one_deployer_never_collide(fresh_anvil, fixture_artifacts):

@@ -8,7 +8,7 @@ import pytest
 from contracts_step.artifacts import ArtifactStore
 from contracts_step.errors import ConfigError, PlanError, UnlinkedLibrary
 from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
-from contracts_step.plan import Deploy, MigrationPlan, ref, resolve_plan
+from contracts_step.plan import Call, Deploy, MigrationPlan, ref, resolve_plan
 from contracts_step.plans import load_plan
 
 FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan.json")
@@ -95,7 +95,70 @@ def test_malformed_address_parameter(fixture_store, value, expected):
     with pytest.raises(ConfigError) as e:
         resolve_plan(plan, fixture_store, {"vault": value})
     first = str(e.value).splitlines()[0]
-    assert first.startswith("config planParams.vault:") and expected in first
+    assert first.startswith("config keep-cd:planParams.vault:") and expected in first
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("abc", "'abc' is not a uint256 (expected an integer from 0 to "),
+        (-1, "-1 is not a uint256"),
+        (1.5, "1.5 is not a uint256"),
+        (True, "True is not a uint256"),
+        (2**256, "is not a uint256"),
+        ([21], "[21] is not a uint256"),
+    ],
+)
+def test_plan_parameter_of_the_wrong_type_names_its_key(fixture_store, value, expected):
+    plan, params = fixture_plan()
+    with pytest.raises(ConfigError) as e:
+        resolve_plan(plan, fixture_store, {**params, "limit": value})
+    first = str(e.value).splitlines()[0]
+    assert first.startswith("config keep-cd:planParams.limit: ") and expected in first
+
+
+@pytest.mark.parametrize("value", [21, "21", 21.0, str(2**256 - 1)])
+def test_plan_parameter_of_the_right_type_passes_unchanged(fixture_store, value):
+    plan, params = fixture_plan()
+    assert resolve_plan(plan, fixture_store, {**params, "limit": value}).params["limit"] in (value, int(value))
+
+
+@pytest.mark.parametrize(
+    "abi_t,value,expected",
+    [
+        ("bool", "true", "is not a bool (expected true or false)"),
+        ("bytes32", "0x1234", "is not a bytes32 (expected 0x + 64 hex digits)"),
+        ("bytes", "0x123", "is not a bytes (expected 0x + an even number of hex digits)"),
+        ("string", 5, "is not a string"),
+        ("int8", 128, "is not a int8 (expected an integer from -128 to 127"),
+        ("address[]", "0x" + "11" * 20, "is not a address[] (expected a list of any number of address values)"),
+        ("uint256[2]", [1], "is not a uint256[2]"),
+        ("address[]", ["0x1234"], "config k[0]: '0x1234' is not an Ethereum address"),
+    ],
+)
+def test_parameter_types(abi_t, value, expected):
+    from contracts_step.plan import param_value
+
+    with pytest.raises(ConfigError) as e:
+        param_value(abi_t, value, "k")
+    assert expected in str(e.value).splitlines()[0]
+
+
+def test_parameter_inside_calldata_is_checked_against_the_called_function(keep_artifacts):
+    """dkgContributionMargin travels inside the calldata of KeepRandomBeaconServiceImplV1.initialize
+    (the proxy's constructor takes it as bytes): it is checked as that function's uint256."""
+    with pytest.raises(ConfigError) as e:
+        resolve_plan(keep_plan(), ArtifactStore(keep_artifacts), {**DEFAULT_PARAMS, "dkgContributionMargin": "one"})
+    assert str(e.value).startswith("config keep-cd:planParams.dkgContributionMargin: 'one' is not a uint256")
+
+
+def test_call_parameter_is_checked(fixture_store):
+    plan = MigrationPlan(
+        name="call", deploys=[Deploy("Token", args=[1])],
+        calls=[Call("Token.transferOwnership", "Token", "transferOwnership", [{"config": "owner"}])],
+    )
+    with pytest.raises(ConfigError, match=r"^config keep-cd:planParams.owner: 7 is not an Ethereum address"):
+        resolve_plan(plan, fixture_store, {"owner": 7})
 
 
 def test_plan_file_errors(tmp_path):

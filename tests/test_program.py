@@ -16,7 +16,7 @@ from web3 import Web3
 
 from contracts_step.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
-from offline_stack.runner import CheckFailed, run_stack
+from offline_stack.runner import CheckFailed, StateFileError, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -92,10 +92,51 @@ def test_preview_without_the_deployer_key_reads_as_the_recorded_deployer(program
     assert program(preview=True).dynamic_ops == {"contracts": "same"}
 
 
+@pytest.mark.parametrize("key", ["0x1234", "0x" + "zz" * 32])
+def test_malformed_deployer_key_is_an_error_never_no_key(program, monkeypatch, key):
+    """Without a key a preview reads as the recorded deployer; a key that is given but malformed
+    must stop it with the key named (not pass as "no key"), and never echo it."""
+    program()
+    monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", key)
+    for preview in (True, False):
+        with pytest.raises(CheckFailed) as e:
+            program(preview=preview)
+        message = str(e.value)
+        assert message.startswith(
+            "contracts: deployerPrivateKey: config keep-cd:deployerPrivateKey (from env KEEP_CD_DEPLOYER_KEY): "
+            "not a valid secp256k1 private key"
+        ), message
+        assert key not in message and "\n" not in message
+
+
 def test_missing_deployer_key_is_a_config_error(program, monkeypatch):
     monkeypatch.delenv("KEEP_CD_DEPLOYER_KEY")
     with pytest.raises(ConfigError, match=r"config keep-cd:deployerPrivateKey: not set"):
         program()
+
+
+@pytest.mark.parametrize("content", ['{"resources": {"pulumi-python:dynamic', "[]", '{"resources": []}', ""])
+def test_corrupt_state_file_is_named_and_the_chain_is_untouched(program, content):
+    """A half-written or foreign state file would read as "nothing deployed" and redeploy
+    everything: it stops the run before the program starts, naming the file."""
+    program()
+    w3 = Web3(Web3.HTTPProvider(program.chain.url))
+    sent, head = nonce(program), w3.eth.block_number
+    with open(program.state, "w") as f:
+        f.write(content)
+    for preview in (False, True):
+        with pytest.raises(StateFileError) as e:
+            program(preview=preview)
+        first = str(e.value).splitlines()[0]
+        assert first.startswith(f"state file {program.state}: not ") and "nothing on the chain was touched" in first
+    assert (nonce(program), w3.eth.block_number) == (sent, head)
+
+
+def test_plan_parameter_of_the_wrong_type_stops_the_program_before_anything_is_sent(program):
+    with pytest.raises(ConfigError) as e:
+        program(planParams=json.dumps({"limit": "twenty"}))
+    assert str(e.value).startswith("config keep-cd:planParams.limit: 'twenty' is not a uint256")
+    assert nonce(program) == 0
 
 
 def test_state_holds_no_deployer_key(program):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest
+from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, stopped_run_note
 from operators.staking import FleetPolicy, _requests, plan_fleet, read_fleet
 
 
@@ -70,3 +70,31 @@ def test_the_transfer_the_balance_cannot_pay_is_named(keep_chain, method):
     message = str(e.value)
     assert message.startswith(f"account {payer.address}: balance 1 ETH runs out at pay 2 (needs ") and "ETH more at" in message
     assert keep_chain.w3.eth.get_balance(to) <= 2 * 4 * 10**17
+    # What went out before: `send` sends each as it is signed; `send_batched` signs a batch, then sends it.
+    failed, note = stopped_run_note(keep_chain.w3, reqs, "next")
+    assert failed is reqs[2]
+    went_out = keep_chain.w3.eth.get_balance(to) // (4 * 10**17)
+    assert went_out == {"send": 2, "send_batched": 0}[method]
+    assert note == ("; 2 other transaction(s) of this run went out before it (2 mined and succeeded so far): next" if went_out else "; nothing was sent")
+
+
+def test_a_revert_mid_fleet_run_says_what_went_out_and_that_the_next_run_reads_it(keep_chain):
+    """A fund goes out, then an authorization of an operator nobody staked reverts."""
+    from contracts_step.errors import TransactionReverted
+    from operators.staking import Action, _send
+
+    op, stray = Account.create().address, Account.create().address
+    contracts = keep_chain.staking_contracts()
+    policy = FleetPolicy(10**17, 10**18)
+    view = read_fleet(keep_chain.w3, contracts, [op, stray], keep_chain.owner.address)
+    actions = [Action("a", op, "fund", "below threshold", 10**18), Action("b", stray, "authorize", "never staked")]
+    before = keep_chain.nonce()
+    with pytest.raises(TransactionReverted) as e:
+        _send(keep_chain.w3, keep_chain.owner, actions, contracts, policy, view, lambda _m: None)
+    message = str(e.value)
+    assert message.startswith("transaction authorize b: would revert: Not operator authorizer")
+    assert message.endswith(
+        "; 1 other transaction(s) of this run went out before it (1 mined and succeeded so far): "
+        "the next run reads them on chain and sends only what is still missing"
+    )
+    assert keep_chain.nonce() == before + 1 and keep_chain.w3.eth.get_balance(op) == 10**18
