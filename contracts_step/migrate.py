@@ -514,6 +514,18 @@ class Migration:
         }
 
 
+def refreshed_outputs(w3: Web3, recorded: dict) -> dict:
+    """What ``pulumi refresh`` records: the outputs as the chain has them now.  Each contract's
+    code hash is read again (None where its code is gone, which the next run redeploys, saying
+    why); addresses, history and calls stay what was recorded (the chain cannot say more)."""
+    outs = dict(recorded)
+    contracts = {}
+    for name, rec in (recorded.get("contracts") or {}).items():
+        contracts[name] = {**rec, "code_hash": code_hash(w3, rec["address"])}
+    outs["contracts"] = contracts
+    return outs
+
+
 def open_migration(plan: MigrationPlan, params: dict, artifacts_dir: str, rpc_url: str, chain_id: int, olds: Optional[dict], deployer: str, log=lambda _m: None) -> Migration:
     """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
     from .artifacts import ArtifactStore

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
 DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
@@ -205,6 +205,15 @@ class ContractsMigrationProvider(DeployerStepProvider):
 
     def _resource_id(self, props: dict) -> str:
         return f"{props['plan_name']}@{int(props['chain_id'])}"
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        """``pulumi refresh``: the recorded outputs as the chain has them now (a contract whose code
+        is gone shows as drift, ``code_hash`` → null, and the next ``up`` redeploys it)."""
+        from .chain import connect
+        from .migrate import refreshed_outputs
+
+        w3 = connect(props["rpc_url"], int(props["chain_id"]))
+        return ReadResult(id_, refreshed_outputs(w3, props))
 
     def delete(self, _id: str, _props: dict) -> None:
         # Contracts cannot be removed from a chain.  Deleting the resource forgets them; they stay

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, Resource
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Resource
 
 from contracts_step.provider import DeployerStepProvider, is_known
 
@@ -123,21 +123,46 @@ class OperatorStakesProvider(DeployerStepProvider):
                     seen[address.lower()] = name
         if failures or not _computed_known(news):
             return CheckResult(news, failures)
-        _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
-        return CheckResult(news, [])
+        w3, contracts = _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
+        return CheckResult(news, self._conflicts(w3, contracts, news))
+
+    def _conflicts(self, w3, contracts, news: dict) -> list:
+        """A delegation keep-cd cannot complete (undelegated, another owner's), as a check failure:
+        a preview or an up stops on it with one line per operator before anything is sent."""
+        from .errors import StakingConflict
+        from .staking import assess
+
+        owner = self._deployer_address()
+        if not int(owner, 16):
+            return []  # a keyless preview cannot tell whose a stake is; its diff shows the change
+        try:
+            assess(
+                w3, contracts, news["operators"], owner, fleet_policy(news["policy"]),
+                provisioning=news["provisioning"], faucet=news.get("faucet"),
+            )
+        except StakingConflict as e:
+            return [CheckFailure("operators", str(e))]
+        return []
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         """Changes when an input changed or the chain lacks a step (read only; nothing is sent)."""
         from .staking import assess
 
+        from .errors import StakingConflict
+
         replaces, changed = self.changed_inputs(olds, news)
         pending: list = []
         if not replaces and not changed and _computed_known(news):
             w3, contracts = _session(news)
-            pending = assess(
-                w3, contracts, news["operators"], self._deployer_address(olds.get("owner")), fleet_policy(news["policy"]),
-                provisioning=news["provisioning"], faucet=news.get("faucet"),
-            )
+            try:
+                pending = assess(
+                    w3, contracts, news["operators"], self._deployer_address(olds.get("owner")), fleet_policy(news["policy"]),
+                    provisioning=news["provisioning"], faucet=news.get("faucet"),
+                )
+            except StakingConflict as e:
+                # Drift keep-cd cannot repair is a change, not a failure of the diff: `pulumi
+                # refresh` records it; check() stops the next preview or up on it, in one line.
+                pending = [str(e)]
         return self.diff_result(replaces, changed, pending)
 
     def _run(self, olds: Optional[dict], news: dict) -> dict:
@@ -161,6 +186,18 @@ class OperatorStakesProvider(DeployerStepProvider):
 
     def _resource_id(self, props: dict) -> str:
         return f"operators@{int(props['chain_id'])}"
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        """``pulumi refresh``: each operator's stake, authorization and balance read again, so an
+        operator unstaked, deauthorized or drained out of band shows as drift in ``status``."""
+        from .staking import operator_status, read_fleet
+
+        operators = dict(props.get("operators") or {})
+        if props.get("status") is None or not operators or not _computed_known(props):
+            return ReadResult(id_, props)
+        w3, contracts = _session(props)
+        view = read_fleet(w3, contracts, list(operators.values()), props.get("owner") or self._deployer_address())
+        return ReadResult(id_, {**props, "status": operator_status(view, operators)})
 
     def delete(self, _id: str, props: dict) -> None:
         """The fleet is gone: with ``on_remove: undelegate`` its stakes are undelegated (the owner

@@ -26,7 +26,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
-from urllib.parse import urlparse
 
 import yaml
 
@@ -93,20 +92,22 @@ class LocalChain:
 
 
 def local_chain_settings(config: dict, source: str) -> LocalChain:
-    """A local stack's rpcUrl and chainId, validated before anything starts: an http URL on a
-    loopback address with an explicit port (that is where anvil would be started)."""
+    """A local stack's rpcUrl and chainId, validated before anything starts (the rpcUrl says
+    exactly where a chain listens or would be started: stack_settings.local_rpc_endpoint)."""
+    from contracts_step.errors import ConfigError
+    from stack_settings import local_rpc_endpoint
+
     rpc_url = _config_value(config, "rpcUrl")
     chain_id = _config_value(config, "chainId")
-    if not isinstance(rpc_url, str):
-        raise LocalStackError(f"{source}: keep-cd:rpcUrl is {rpc_url!r}, expected e.g. http://127.0.0.1:8545")
-    url = urlparse(rpc_url)
-    if url.scheme != "http" or url.hostname not in ("127.0.0.1", "localhost", "::1") or url.port is None:
-        raise LocalStackError(f"{source}: keep-cd:rpcUrl {rpc_url!r} is not a local chain URL (expected http://127.0.0.1:<port>)")
+    try:
+        _host, port = local_rpc_endpoint(rpc_url)
+    except ConfigError as e:
+        raise LocalStackError(f"{source}: {e}") from None
     try:
         chain_id_int = int(str(chain_id))
     except ValueError:
-        raise LocalStackError(f"{source}: keep-cd:chainId is {chain_id!r}, expected an integer such as 31337") from None
-    return LocalChain(rpc_url, chain_id_int, url.port)
+        raise LocalStackError(f"{source}: config keep-cd:chainId is {chain_id!r}, expected an integer such as 31337") from None
+    return LocalChain(rpc_url.strip(), chain_id_int, port)
 
 
 def _port_in_use(port: int) -> bool:
@@ -153,6 +154,14 @@ def fund_on_anvil(chain: LocalChain, key: str, wei: int = 10**22) -> None:
     address = Account.from_key(key).address
     if int(rpc(chain.rpc_url, "eth_getBalance", [address, "latest"]), 16) < wei // 10:
         rpc(chain.rpc_url, "anvil_setBalance", [address, hex(wei)])
+
+
+def first_error(output: str) -> str:
+    """The first error line of a pulumi command's output that says more than that it failed."""
+    generic = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
+    lines = [line.strip() for line in output.splitlines() if line.strip().startswith("error:")]
+    specific = [line for line in lines if line.lower() not in generic]
+    return (specific or lines or [""])[0][:500]
 
 
 @dataclass
@@ -203,20 +212,32 @@ class StackWorkspace:
             extra += ["--config-file", self.config_file]
         return args + extra
 
+    def renders_yaml(self) -> bool:
+        return bool(_config_value(self.config, "renderYamlToDirectory"))
+
+    def command_env(self, args: Sequence[str]) -> dict:
+        env = self.env()
+        if list(args[:1]) == ["refresh"] and self.renders_yaml():
+            # Rendered YAML has no cluster to read: the Kubernetes provider then keeps each object's
+            # recorded state (it would fail the refresh otherwise), while the chain resources read
+            # the chain.  Only for refresh: its Check would skip new inputs too.
+            env["PULUMI_K8S_SKIP_UPDATE_UNREACHABLE"] = "true"
+        return env
+
     def run(self, args: Sequence[str], *, capture: bool = False, input_text: Optional[str] = None, check: bool = True, timeout: Optional[float] = None):
         """``pulumi <args>`` on this stack, from the project directory."""
         proc = subprocess.run(
             [self.engine.pulumi, *self.args(args)],
             cwd=self.project_dir,
-            env=self.env(),
+            env=self.command_env(args),
             text=True,
             input=input_text,
             capture_output=capture,
             timeout=timeout,
         )
         if check and proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout or "").strip().splitlines()[-1:] if capture else []
-            raise LocalStackError(f"pulumi {' '.join(args[:2])} ({self.stack}): exit {proc.returncode}" + (f": {detail[0]}" if detail else ""))
+            detail = first_error((proc.stdout or "") + "\n" + (proc.stderr or "")) if capture else ""
+            raise LocalStackError(f"pulumi {' '.join(args[:2])} ({self.stack}): exit {proc.returncode}" + (f": {detail}" if detail else ""))
         return proc
 
     def exists(self) -> bool:

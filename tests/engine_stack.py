@@ -106,5 +106,9 @@ def _diagnostics(output: str) -> str:
 
 
 def short(steps: dict) -> dict:
-    """{type::name: op}: what a failure message should show."""
-    return {f"{u.split('::')[-2].split('$')[-1]}::{u.split('::')[-1]}": op for u, op in steps.items()}
+    """{Kind::name: op} (ConfigMap::keep-standard-0-config): what tests compare and failures show."""
+    def name(urn: str) -> str:
+        kind = urn.split("::")[-2].split("$")[-1].split(":")[-1]
+        return f"{kind}::{urn.split('::')[-1]}"
+
+    return {name(u): op for u, op in steps.items()}

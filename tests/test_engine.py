@@ -1,0 +1,273 @@
+"""The program under the real Pulumi engine (pulumi_cli: the CLI, the language host and the
+Kubernetes provider built by `make engine`), on a fresh stack with a file backend and a real anvil.
+
+The module drives one stack through a script of changes, in order: every change is previewed and
+then applied, and the preview must list exactly the resources the update then changes (item 4 of
+the engine issue).  Each change has its own test, so a failure names the change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from engine_stack import engine_or_fail, new_stack, preview_steps, set_config, short, up_steps
+from offline_stack.anvil import rpc, start_anvil
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
+FLEET = {
+    "namespace": "keep-local",
+    "createNamespace": True,
+    "image": {"repository": "keepnetwork/keep-client", "tag": "v1.8.0"},
+    "initImage": {"repository": "keepnetwork/keep-client-init", "tag": "v1.8.0"},
+    "ethereum": {"url": "ws://host.minikube.internal:8545", "urlRpc": "http://host.minikube.internal:8545"},
+    "clients": [
+        {"name": "keep-bootstrap-0", "role": "bootstrap"},
+        {"name": "keep-standard-0", "role": "standard"},
+        {"name": "keep-standard-1", "role": "standard"},
+    ],
+    "storage": {"size": "512Mi"},
+}
+
+
+def _flip_metadata_byte(artifact: dict) -> dict:
+    """What a source edit does to an artifact that keeps its behaviour: the compiler's metadata hash
+    at the end of the code changes (bytecode and deployed bytecode alike)."""
+    edited = dict(artifact)
+    for key in ("bytecode", "deployedBytecode"):
+        code = edited[key]
+        marker = code.rfind("a265627a7a72315820")  # solc 0.5's CBOR metadata: bzzr1 hash follows
+        assert marker > 0, f"{artifact['contractName']}: no metadata hash in {key}"
+        at = marker + len("a265627a7a72315820")
+        edited[key] = code[:at] + ("0" if code[at] != "0" else "1") + code[at + 1 :]
+    return edited
+
+
+class Scripted:
+    """The stack of this module, its chain and its artifacts directory (links to the Keep artifacts,
+    one of which a test may replace with an edited copy)."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        self.chain = start_anvil()
+        self.artifacts = os.path.join(workdir, "artifacts")
+        os.makedirs(self.artifacts)
+        for name in os.listdir(KEEP_ARTIFACTS):
+            os.symlink(os.path.join(KEEP_ARTIFACTS, name), os.path.join(self.artifacts, name))
+        self.ws = new_stack(
+            engine_or_fail(), workdir, self.chain.url, config={"artifactsDir": self.artifacts, "fleet": json.dumps(FLEET)}
+        )
+        self.ws.prepare(start_chain=False)
+        self.deployer = Account.from_key(self.ws.secret("deployer.key", lambda: "")).address
+
+    def nonce(self) -> int:
+        return int(rpc(self.chain.url, "eth_getTransactionCount", [self.deployer, "latest"]), 16)
+
+    def edit_artifact(self, name: str) -> None:
+        path = os.path.join(self.artifacts, f"{name}.json")
+        with open(os.path.realpath(path)) as f:
+            edited = _flip_metadata_byte(json.load(f))
+        os.remove(path)
+        with open(path, "w") as f:
+            json.dump(edited, f)
+
+    def fleet(self, **changes) -> None:
+        fleet = json.loads(self.ws.config["keep-cd:fleet"])
+        fleet.update(changes)
+        set_config(self.ws, fleet=json.dumps(fleet))
+
+    def preview_then_up(self) -> tuple:
+        """(preview, up, transactions sent by the deployer in the up)."""
+        before = self.nonce()
+        preview = preview_steps(self.ws)
+        assert self.nonce() == before, "a preview sent a transaction"
+        up = up_steps(self.ws)
+        return preview, up, self.nonce() - before
+
+    def stop(self):
+        self.chain.stop()
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory):
+    s = Scripted(str(tmp_path_factory.mktemp("engine-stack")))
+    yield s
+    s.stop()
+
+
+def _exact(preview: dict, up: dict) -> None:
+    assert short(preview) == short(up), f"preview {short(preview)}\n  up {short(up)}"
+
+
+def _kinds(steps: dict) -> dict:
+    out: dict = {}
+    for name, op in short(steps).items():
+        out.setdefault(op, set()).add(name.split("::")[0])
+    return out
+
+
+def test_preview_of_a_new_stack_reads_unknowns_and_sends_nothing(scripted):
+    steps = preview_steps(scripted.ws)
+    assert set(steps.values()) == {"create"}
+    assert len(steps) == 27  # stack objects of the local fleet, the three chain resources, the providers
+    assert scripted.nonce() == 0
+
+
+def test_first_up_creates_what_the_preview_listed(scripted):
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert sent == 26 + 6 + 3 * 3  # deploys, calls; fund + stake + authorize per operator
+    outputs = scripted.ws.outputs()
+    assert len(outputs["addressBook"]) == 26 and all(s["staked"] and s["authorized"] for s in outputs["operatorStakes"].values())
+    manifests = os.listdir(os.path.join(scripted.workdir, "manifests", "1-manifest"))
+    assert len([m for m in manifests if "-deployment-" in m]) == 3
+
+
+def test_nothing_changed_previews_and_applies_nothing(scripted):
+    preview, up, sent = scripted.preview_then_up()
+    assert (preview, up, sent) == ({}, {}, 0)
+
+
+def test_a_post_deploy_call_alone_changes_only_the_migration(scripted):
+    from contracts_step.keep_plan import keep_plan
+
+    plan = keep_plan().to_dict()
+    plan["calls"].append(
+        {"name": "GasPriceOracle.addConsumerContract.statistics", "contract": "GasPriceOracle", "function": "addConsumerContract", "args": [{"contract": "KeepRandomBeaconOperatorStatistics"}]}
+    )
+    path = os.path.join(scripted.workdir, "plan-with-call.json")
+    with open(path, "w") as f:
+        json.dump(plan, f)
+    set_config(scripted.ws, contractsPlan=path)
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert short(up) == {"ContractsMigration::contracts": "update"}
+    assert sent == 1
+
+
+def test_the_reason_is_visible_in_the_diff(scripted):
+    set_config(scripted.ws, planParams={"initializationPeriod": 1, "dkgContributionMargin": 2})
+    out = scripted.ws.run(["preview", "--diff"], capture=True).stdout
+    set_config(scripted.ws, planParams={"initializationPeriod": 1, "dkgContributionMargin": 1})
+    # The migration's inputs carry each step's content and arguments hash: the one that moved shows.
+    assert "KeepRandomBeaconService" in out and "args_hash" in out
+
+
+def test_editing_a_contract_no_client_uses_rolls_no_client(scripted):
+    scripted.edit_artifact("BeaconRewards")
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert short(up) == {"ContractsMigration::contracts": "update"}
+    assert sent == 1
+
+
+def test_editing_a_contract_the_clients_use_rolls_every_client(scripted):
+    scripted.edit_artifact("KeepRandomBeaconOperator")
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    kinds = _kinds(up)
+    assert {"ContractsMigration", "ContractAddresses", "OperatorStakes"} <= kinds["update"]
+    rolled = {n for n in short(up) if n.startswith("Deployment::")}
+    assert rolled == {"Deployment::keep-bootstrap-0", "Deployment::keep-standard-0", "Deployment::keep-standard-1"}
+    assert sent > 0
+
+
+def test_a_constructor_argument_redeploys_and_rolls_every_client(scripted):
+    set_config(scripted.ws, planParams={"initializationPeriod": 2, "dkgContributionMargin": 1})
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert len({n for n in short(up) if n.startswith("Deployment::")}) == 3 and sent > 0
+
+
+def test_one_clients_config_value_changes_only_that_client(scripted):
+    clients = FLEET["clients"][:2] + [{"name": "keep-standard-1", "role": "standard", "port": 3920}]
+    scripted.fleet(clients=clients)
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    names = {n.split("::")[1] for n in short(up)}
+    assert names <= {"keep-standard-1", "keep-standard-1-config", "keep-network-libp2p"} and "keep-standard-1" in names
+    assert sent == 0
+
+
+def test_a_new_image_tag_rolls_every_deployment(scripted):
+    scripted.fleet(image={"repository": "keepnetwork/keep-client", "tag": "v1.8.1"})
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    # Every object carries the version label (app.kubernetes.io/version), so every one changes.
+    assert {n for n in short(up) if n.startswith("Deployment::")} == {f"Deployment::{c['name']}" for c in FLEET["clients"]}
+    assert not any(n.split("::")[0] in ("ContractsMigration", "ContractAddresses", "OperatorStakes") for n in short(up))
+    assert sent == 0
+
+
+def test_a_client_added_creates_its_objects_and_stakes_it(scripted):
+    clients = json.loads(scripted.ws.config["keep-cd:fleet"])["clients"] + [{"name": "keep-standard-2", "role": "standard"}]
+    scripted.fleet(clients=clients)
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert {n for n, op in short(up).items() if op == "create"} >= {"Deployment::keep-standard-2", "Secret::keep-standard-2-eth-account"}
+    assert short(up)["OperatorStakes::operator-stakes"] == "update" and sent == 3
+
+
+def test_a_client_removed_deletes_its_objects(scripted):
+    clients = [c for c in json.loads(scripted.ws.config["keep-cd:fleet"])["clients"] if c["name"] != "keep-standard-2"]
+    scripted.fleet(clients=clients)
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    deleted = {n for n, op in short(up).items() if op == "delete"}
+    assert "Deployment::keep-standard-2" in deleted and "ConfigMap::keep-standard-2-config" in deleted
+    assert sent == 0  # onRemove: leave
+
+
+def test_nothing_changed_at_the_end_either(scripted):
+    preview, up, sent = scripted.preview_then_up()
+    assert (preview, up, sent) == ({}, {}, 0)
+
+
+def test_refresh_reports_a_contract_whose_code_is_gone_and_up_redeploys_it(scripted):
+    book = scripted.ws.outputs()["addressBook"]
+    rpc(scripted.chain.url, "anvil_setCode", [book["BeaconRewards"], "0x"])
+    refreshed = scripted.ws.run(["refresh", "--yes", "--diff"], capture=True).stdout
+    assert "code_hash" in refreshed and "BeaconRewards" in refreshed
+    preview, up, sent = scripted.preview_then_up()
+    _exact(preview, up)
+    assert short(up) == {"ContractsMigration::contracts": "update"} and sent == 1
+    assert scripted.ws.outputs()["addressBook"]["BeaconRewards"] != book["BeaconRewards"]
+
+
+def test_refresh_reports_an_operator_unstaked_out_of_band(scripted):
+    from operators.staking import UNDELEGATE
+
+    outputs = scripted.ws.outputs()
+    operator = outputs["operators"]["keep-standard-0"]
+    key = scripted.ws.secret("deployer.key", lambda: "")
+    w3 = Web3(Web3.HTTPProvider(scripted.chain.url))
+    owner = Account.from_key(key)
+    scripted.chain.mine(5)  # past the stake's initialization period: undelegate() refuses a stake still initializing
+    tx = {"to": outputs["addressBook"]["TokenStaking"], "data": "0x" + UNDELEGATE.calldata(operator).hex(), "from": owner.address}
+    tx.update(gas=200_000, nonce=w3.eth.get_transaction_count(owner.address), chainId=31337, gasPrice=w3.eth.gas_price)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction))
+    assert receipt.status == 1
+    refreshed = scripted.ws.run(["refresh", "--yes", "--diff"], capture=True).stdout
+    assert "operator-stakes" in refreshed and "staked" in refreshed
+    # A refresh records resources' state (stack outputs are the program's, set by an up).
+    export = json.loads(scripted.ws.run(["stack", "export"], capture=True).stdout)
+    stakes = next(r for r in export["deployment"]["resources"] if r["urn"].endswith("::operator-stakes"))
+    assert stakes["outputs"]["status"]["keep-standard-0"]["staked"] is False
+    # The next preview stops on it in one line, naming the operator, before anything is sent.
+    proc = scripted.ws.run(["preview"], capture=True, check=False)
+    assert proc.returncode != 0 and "operator keep-standard-0" in proc.stdout + proc.stderr
+
+
+def test_destroy_removes_every_resource_and_leaves_the_contracts_on_chain(scripted):
+    book = scripted.ws.outputs()["addressBook"]
+    scripted.ws.run(["destroy", "--yes"], capture=True)
+    export = json.loads(scripted.ws.run(["stack", "export"], capture=True).stdout)
+    assert [r for r in export["deployment"].get("resources") or [] if r["type"] != "pulumi:pulumi:Stack"] == []
+    assert all(len(rpc(scripted.chain.url, "eth_getCode", [a, "latest"])) > 2 for a in book.values())
+    shutil.rmtree(os.path.join(scripted.workdir, "manifests"), ignore_errors=True)
