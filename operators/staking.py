@@ -41,8 +41,12 @@ from .errors import ConfigError, InsufficientFunds, StakingConflict
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
 GAS_MARGIN, GAS_PAD = 1.05, 2_000
-# What the faucet spends on gas per operator in cluster mode (fund + approveAndCall, generously).
+# What the faucet reserves in gas per operator in cluster mode (fund + approveAndCall) at least;
+# ``faucet_gas_per_operator`` raises it to what this chain charges for a stake (geth --dev: ~1M).
 FAUCET_GAS_PER_OPERATOR = 400_000
+# A pod's gas limit for its stake: its estimate times this, plus the pad
+# (initcontainer/provision_operator.py, which imports nothing of ours, sends with exactly these).
+POD_GAS_MARGIN, POD_GAS_PAD = 1.2, 10_000
 
 
 @dataclass(frozen=True)
@@ -497,13 +501,27 @@ def removal_actions(view: FleetView, removed: dict, owner: str) -> list:
     return actions
 
 
-def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int) -> list:
+def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, operator: str, amount: int) -> int:
+    """Gas the faucet must hold per operator: its fund transfer and the gas *limit* its pod gives
+    the stake.  geth's pool admits a sender's transactions only while its balance covers the sum
+    of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
+    they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
+    The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
+    call = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
+    try:
+        stake = int(w3.eth.estimate_gas(call, "latest"))
+    except Exception:  # the owner short of KEEP: supply_faucet names that before sending
+        return FAUCET_GAS_PER_OPERATOR
+    return max(FAUCET_GAS_PER_OPERATOR, 21_000 + int(stake * POD_GAS_MARGIN) + POD_GAS_PAD)
+
+
+def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int, gas_per_operator: int = FAUCET_GAS_PER_OPERATOR) -> list:
     """Cluster mode: what the faucet needs so that every operator not yet staked can be provisioned
     by its own InitContainer (its ETH top-up, its stake, and the faucet's gas for both)."""
     amount = stake_amount(view, policy)
     pending = [n for n, a in operators.items() if not view.operators[a].staked]
     underfunded = [n for n, a in operators.items() if view.operators[a].balance < policy.eth_threshold]
-    eth_need = len(underfunded) * policy.eth_target + len(pending) * FAUCET_GAS_PER_OPERATOR * gas_price
+    eth_need = len(underfunded) * policy.eth_target + len(pending) * gas_per_operator * gas_price
     keep_need = len(pending) * amount
     actions = []
     if view.extra_eth[faucet] < eth_need:
@@ -531,9 +549,7 @@ def supply_faucet(
     with account_lock(int(w3.eth.chain_id), owner):
         _settle(w3, account, log)
         view = read_fleet(w3, contracts, list(operators.values()), owner, extra=(faucet,))
-        block = w3.eth.get_block("latest")
-        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
-        actions = plan_faucet(view, operators, faucet, policy, price)
+        actions = _faucet_actions(w3, contracts, view, operators, owner, faucet, policy)
         for a in actions:
             log(a.line())
         report = _send(w3, account, actions, contracts, policy, view, log)
@@ -547,7 +563,14 @@ def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, p
     extra = (to_checksum_address(faucet),) if faucet else ()
     view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
     if provisioning == "cluster":
-        block = w3.eth.get_block("latest")
-        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
-        return plan_faucet(view, operators, extra[0], policy, price)
+        return _faucet_actions(w3, contracts, view, operators, owner, extra[0], policy)
     return plan_fleet(view, operators, owner, policy)
+
+
+def _faucet_actions(w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy) -> list:
+    """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
+    block = w3.eth.get_block("latest")
+    price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+    pending = [a for a in operators.values() if not view.operators[a].staked]
+    gas = faucet_gas_per_operator(w3, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
+    return plan_faucet(view, operators, faucet, policy, price, gas)
