@@ -28,6 +28,10 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 from .chain import revert_reason
 from .errors import InsufficientFunds, TransactionDropped, TransactionReverted
 
+# Calls per JSON-RPC batch: geth refuses a batch of more than 1000 (--rpc.batch-request-limit) as
+# a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.
+BATCH_LIMIT = 500
+
 _LOCKS: dict = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -293,13 +297,16 @@ class PipelinedSender:
 
     # -- batched sending (many small transactions between two blocks) ----------------------------
     def _batch(self, calls: list) -> list:
-        """One JSON-RPC batch of (method, params); per call its raw result, or an ``RPCError``."""
-        if not calls:
-            return []
-        responses = self.w3.provider.make_batch_request(calls)
-        if not isinstance(responses, list):  # the node refused the batch as a whole
-            raise TransactionDropped(f"chain RPC: batch of {len(calls)} requests refused: {responses.get('error')}")
-        return [RPCError(r["error"]) if r.get("error") else r.get("result") for r in responses]
+        """JSON-RPC batches of (method, params), at most ``BATCH_LIMIT`` calls each; per call its raw
+        result, or an ``RPCError``."""
+        out: list = []
+        for start in range(0, len(calls), BATCH_LIMIT):
+            chunk = calls[start : start + BATCH_LIMIT]
+            responses = self.w3.provider.make_batch_request(chunk)
+            if not isinstance(responses, list):  # the node refused the batch as a whole
+                raise TransactionDropped(f"chain RPC: batch of {len(chunk)} requests refused: {responses.get('error')}")
+            out += [RPCError(r["error"]) if r.get("error") else r.get("result") for r in responses]
+        return out
 
     def _call_params(self, req: TxRequest) -> dict:
         call = {"from": self.address, "data": "0x" + bytes(req.data).hex(), "value": hex(req.value)}
@@ -416,11 +423,12 @@ class PipelinedSender:
         head = self.w3.eth.get_block("latest")
         number = hex(int(head["number"]))
         mined = int(self.w3.eth.get_transaction_count(self.address, number))
-        prefix = [
-            {**self._call_params(r), "gas": hex(r.gas)}
-            for r in sorted(in_flight, key=lambda r: r.nonce)
-            if r.nonce >= mined
-        ]
+        ahead = sorted((r for r in in_flight if r.nonce >= mined), key=lambda r: r.nonce)
+        if [r.nonce for r in ahead + list(reqs)] != list(range(mined, mined + len(ahead) + len(reqs))):
+            # A transaction of this account we do not hold sits between that block and ours: the
+            # simulation would run ours at other nonces (other CREATE addresses).  Not pinnable.
+            return [None] * len(reqs)
+        prefix = [{**self._call_params(r), "gas": hex(r.gas)} for r in ahead]
         # Room for the prefix and every request at any gas (the simulated block is not mined; the
         # node's own per-simulation budget, geth's --rpc.gascap, still applies).
         room = hex(int(head["gasLimit"]) * (2 + len(reqs)))

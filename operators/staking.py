@@ -34,7 +34,7 @@ from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock
+from contracts_step.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock
 
 from .errors import ConfigError, InsufficientFunds, StakingConflict
 
@@ -183,8 +183,8 @@ class Action:
 
 def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
     out = []
-    for start in range(0, len(calls), 500):
-        responses = w3.provider.make_batch_request(calls[start : start + 500])
+    for start in range(0, len(calls), BATCH_LIMIT):
+        responses = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
         if not isinstance(responses, list):
             raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
         for r in responses:
@@ -352,11 +352,13 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
             f"(short by {_keep(keep_needed - view.owner_keep)} KEEP); nothing was sent"
         )
     independent = [r for r in requests if not r.after]
-    estimates = w3.provider.make_batch_request(
-        [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
-    ) if independent else []
+    calls = [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
+    estimates: list = []
+    for start in range(0, len(calls), BATCH_LIMIT):
+        answer = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        estimates += answer if isinstance(answer, list) else []
     gas = 0
-    for r, e in zip(independent, estimates if isinstance(estimates, list) else []):
+    for r, e in zip(independent, estimates):
         if e.get("error"):
             # It would revert now: the sender names it before sending; count what it cannot avoid.
             gas += 21_000
