@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -34,19 +35,28 @@ def anvil():
     chain.stop()
 
 
-@pytest.fixture
-def anvil_factory():
-    """Start fresh anvils (e.g. with --block-time) that stop at the end of the test."""
+@contextmanager
+def stopped_at_exit(start):
+    """``make(**kwargs)``: chains started by ``start`` (anvil's or geth's), all stopped at exit."""
     chains = []
 
     def make(**kwargs):
-        chain = start_anvil(**kwargs)
+        chain = start(**kwargs)
         chains.append(chain)
         return chain
 
-    yield make
-    for chain in chains:
-        chain.stop()
+    try:
+        yield make
+    finally:
+        for chain in chains:
+            chain.stop()
+
+
+@pytest.fixture
+def anvil_factory():
+    """Start fresh anvils (e.g. with --block-time) that stop at the end of the test."""
+    with stopped_at_exit(start_anvil) as make:
+        yield make
 
 
 @pytest.fixture
@@ -58,16 +68,8 @@ def fresh_anvil(anvil_factory):
 def geth_factory():
     """Start fresh `geth --dev` chains (1-second blocks, a fresh data directory each) that stop at
     the end of the test."""
-    chains = []
-
-    def make(**kwargs):
-        chain = start_geth(**kwargs)
-        chains.append(chain)
-        return chain
-
-    yield make
-    for chain in chains:
-        chain.stop()
+    with stopped_at_exit(start_geth) as make:
+        yield make
 
 
 @pytest.fixture(params=CHAIN_KINDS)
