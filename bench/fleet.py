@@ -1,6 +1,7 @@
 """`python -m bench fleet --operators 100 --json`: provisioning a fleet of operators, keep-cd vs RFC 13.
 
-On one anvil with 1-second blocks and the Keep contracts deployed by the contracts step:
+On one anvil with 1-second blocks (or `--chain geth`: geth --dev with --dev.period 1) and the Keep
+contracts deployed by the contracts step:
 
   keep-cd   operator keys derived from a fresh mnemonic; ``operators.staking.reconcile_fleet``
             funds, stakes and authorizes all of them from the owner (deployer) key, pipelined and
@@ -142,17 +143,18 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="(the last line is JSON either way)")
     ap.add_argument("--block-time", type=float, default=1.0)
     ap.add_argument("--no-rfc", action="store_true", help="skip the RFC baseline")
+    ap.add_argument("--chain", choices=("anvil", "geth"), default="anvil", help="the node to run on (devchain/geth.py for geth)")
     args = ap.parse_args(argv)
     if args.operators <= 0:
         print("bench fleet: --operators must be a positive integer", file=sys.stderr)
         return 2
 
     from contracts_step.chain import connect
-    from offline_stack.anvil import start_anvil
+    from bench.migrate import start_chain
     from operators.provider import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 
-    chain = start_anvil(block_time=args.block_time)
+    chain = start_chain(args.chain, args.block_time)
     try:
         w3 = connect(chain.url, chain.chain_id)
         owner, book = deploy(chain, w3)
@@ -173,6 +175,7 @@ def main(argv=None) -> int:
             "rerun_seconds": round(kcd["rerun"].seconds, 3),
             "derive_seconds": round(kcd["derive_seconds"], 3),
             "resends": report.resends,
+            "chain": args.chain,
         }
         result["target_blocks"] = math.ceil(report.gas_used / block_gas_limit) + 1
         if not args.no_rfc:

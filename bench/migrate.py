@@ -1,5 +1,6 @@
-"""Migrate the real Keep plan (keep-core 1.8.0) to anvil with --block-time 1: keep-cd vs the
-sequential send-and-wait baseline (what `truffle migrate` does), in one run on one chain.
+"""Migrate the real Keep plan (keep-core 1.8.0) to anvil with --block-time 1 (or `--chain geth`: geth
+--dev with --dev.period 1): keep-cd vs the sequential send-and-wait baseline (what `truffle migrate`
+does), in one run on one chain.
 
 keep-cd runs as `make local` runs it: the program under the offline runner, the dynamic provider
 for real.  Then the same again with nothing changed.  The baseline sends the same transactions
@@ -19,6 +20,19 @@ import time
 from web3 import Web3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def start_chain(kind: str, block_time: float):
+    """anvil with --block-time, or geth --dev with --dev.period: the chain both runs share."""
+    if kind == "geth":
+        from devchain.geth import start_geth
+
+        if block_time != int(block_time) or block_time < 1:
+            raise SystemExit(f"bench: --block-time {block_time}: geth's --dev.period takes whole seconds (expected 1 or more)")
+        return start_geth(period=int(block_time))
+    from offline_stack.anvil import start_anvil
+
+    return start_anvil(block_time=block_time)
 
 
 def sequential_baseline(chain, artifacts_dir: str) -> dict:
@@ -54,18 +68,18 @@ def sequential_baseline(chain, artifacts_dir: str) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench migrate", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object (last line)")
-    ap.add_argument("--block-time", type=float, default=1.0)
+    ap.add_argument("--block-time", type=float, default=1.0, help="seconds per block (geth: a whole number)")
+    ap.add_argument("--chain", choices=("anvil", "geth"), default="anvil", help="the node to run on (devchain/geth.py for geth)")
     args = ap.parse_args(argv)
 
     from contracts_step.artifacts import ArtifactStore
     from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
     from contracts_step.plan import resolve_plan
-    from offline_stack.anvil import start_anvil
     from offline_stack.runner import run_stack
 
     artifacts_dir = os.path.join(ROOT, "build", "keep-core", "artifacts")
     resolved = resolve_plan(keep_plan(), ArtifactStore(artifacts_dir), DEFAULT_PARAMS)
-    chain = start_anvil(block_time=args.block_time)
+    chain = start_chain(args.chain, args.block_time)
     # The state file lives only as long as the benchmark: nothing is left in the temp directory.
     tmp = tempfile.TemporaryDirectory(prefix="bench-migrate-")
     try:
@@ -113,6 +127,7 @@ def main(argv=None) -> int:
         "nochange_txs": nochange_txs,
         "nochange_seconds": round(nochange_seconds, 3),
         "block_time": args.block_time,
+        "chain": args.chain,
     }
     result["targets_met"] = {
         "blocks": result["blocks"] <= floor + 1,

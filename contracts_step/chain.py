@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from .errors import ChainIdMismatch, ChainUnreachable, ConfigError
+from .errors import ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError
 
 _URL = re.compile(r"^(https?)://[^\s/]+(:\d+)?(/.*)?$")
 
@@ -36,7 +36,29 @@ def connect(rpc_url: str, expected_chain_id: Optional[int] = None, *, timeout: f
             f"chain RPC {rpc_url}: chain id is {chain_id}, stack config chainId is {expected_chain_id}; "
             "refusing to send anything to a chain the stack does not name"
         )
+    check_synced(w3, rpc_url)
     return w3
+
+
+def check_synced(w3: Web3, rpc_url: str) -> None:
+    """Refuse a node that is still syncing (eth_syncing answers other than false): a geth catching
+    up has an old head and old state, where every contract deployed since reads as missing and a
+    migration would deploy it again."""
+    try:
+        syncing = w3.provider.make_request("eth_syncing", [])
+    except Exception as e:
+        raise ChainUnreachable(f"chain RPC {rpc_url}: eth_syncing failed ({e.__class__.__name__}) (expected false on a synced node)") from None
+    state = syncing.get("result")
+    if "error" in syncing or state is False:
+        return  # a node without eth_syncing is taken as synced
+    if isinstance(state, dict) and "currentBlock" in state and "highestBlock" in state:
+        where = f"at block {int(state['currentBlock'], 16)} of {int(state['highestBlock'], 16)}"
+    else:
+        where = f"eth_syncing: {state!r}"
+    raise ChainSyncing(
+        f"chain RPC {rpc_url}: the node is still syncing ({where}); expected a synced node "
+        "(its state is behind the chain's: deployed contracts would read as missing); nothing was sent"
+    )
 
 
 def create_address(sender: str, nonce: int) -> str:

@@ -19,6 +19,10 @@ class ChainIdMismatch(ContractsStepError):
     pass
 
 
+class ChainSyncing(ContractsStepError):
+    """The node is still syncing: its state is not the chain's, so nothing read from it can be trusted."""
+
+
 class ArtifactError(ContractsStepError):
     """A missing, unreadable or malformed artifact file."""
 

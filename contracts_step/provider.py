@@ -172,7 +172,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not is_known(news):
             return CheckResult(news, failures)
-        from .errors import ArtifactError, ChainIdMismatch, ChainUnreachable, ConfigError, ContractsStepError
+        from .errors import ArtifactError, ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError, ContractsStepError
 
         try:
             deployer = self._deployer_address()
@@ -182,7 +182,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
             _open(news, None, deployer)
         except ContractsStepError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
-            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")
+            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ChainSyncing: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")
             return CheckResult(news, [CheckFailure(prop, str(e))])
         return CheckResult(news, [])
 

@@ -1,11 +1,15 @@
 """Sending many transactions from one account: pipelined nonces, chunks that fit a block.
 
 Why not send-and-wait: a dependent transaction does not need its dependency *mined*, only ordered
-before it.  Nonces give that order, and the node's ``pending`` state (mined blocks plus what sits in
-its pool) lets ``eth_estimateGas`` run a dependent transaction against a dependency that is not mined
-yet.  So every transaction goes out as soon as it is estimated; we only wait when the next one would
-no longer fit in the block being filled (anvil was seen to drop transactions silently when flooded
-beyond a block's gas), and at the end.
+before it.  Nonces give that order.  Its gas is found by simulating it after our transactions in
+flight: ``eth_simulateV1`` on the latest block, with the in-flight transactions that block does not
+hold yet run first, in nonce order (``_simulated_gas``).  The node's own ``pending`` state is not
+used for that: geth serves a pending block built up to 2 s earlier (miner/pending.go, pendingTTL),
+so a transaction sent since is missing from it, and a call to a contract created in that gap
+estimates as a plain transfer and runs out of gas when mined (docs/geth.md).  So every
+transaction goes out as soon as it is estimated; we only wait when the next one would no longer fit
+in the block being filled (anvil was seen to drop transactions silently when flooded beyond a
+block's gas), and at the end.
 
 One lock per (chain, account) in this process keeps two resources from taking the same nonces.
 """
@@ -23,6 +27,10 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from .chain import revert_reason
 from .errors import InsufficientFunds, TransactionDropped, TransactionReverted
+
+# Calls per JSON-RPC batch: geth refuses a batch of more than 1000 (--rpc.batch-request-limit) as
+# a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.
+BATCH_LIMIT = 500
 
 _LOCKS: dict = {}
 _LOCKS_GUARD = threading.Lock()
@@ -111,6 +119,7 @@ class PipelinedSender:
         self.poll_interval = poll_interval
         self.log = log
         self.stats = SendStats()
+        self._simulation_refused = False
 
     # -- nonces ---------------------------------------------------------------------------------
     def settled_nonce(self, timeout: float = 60.0) -> int:
@@ -166,20 +175,39 @@ class PipelinedSender:
 
             raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}; nothing was sent") from None
 
-    def _estimate(self, req: TxRequest, in_flight: list) -> int:
+    def _estimate(self, req: TxRequest, in_flight: list, blocks: set) -> int:
+        """Gas for ``req`` once everything in ``in_flight`` has run (their blocks join ``blocks``
+        where we have to wait for them)."""
         call = self._call_of(req)
-        try:
-            return int(self.w3.eth.estimate_gas(call, "pending"))
-        except (ContractLogicError, ValueError) as first:
-            if not in_flight:
-                raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(first)}") from None
-        # The node may not apply its pool to "pending": let what we sent land, then ask again.
-        self.wait(in_flight)
+        if not in_flight:
+            try:
+                return int(self.w3.eth.estimate_gas(call, "latest"))
+            except (ContractLogicError, ValueError) as e:
+                raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}") from None
+        simulated = self._simulated_gas([req], lambda g: int(g * self.gas_margin) + 10_000, in_flight)[0]
+        if simulated is not None:
+            return simulated
+        if self._pending_holds(in_flight):
+            try:
+                return int(self.w3.eth.estimate_gas(call, "pending"))
+            except (ContractLogicError, ValueError):
+                pass
+        # Neither tells: let what we sent land, then ask again on the chain as it is.
+        blocks |= self.wait(in_flight)
         in_flight.clear()
         try:
             return int(self.w3.eth.estimate_gas(call, "latest"))
         except (ContractLogicError, ValueError) as e:
             raise TransactionReverted(f"transaction {req.label}: would revert: {revert_reason(e)}") from None
+
+    def _pending_holds(self, in_flight: list) -> bool:
+        """Whether the node's "pending" block holds every transaction of ours in flight that is not
+        mined yet: only then does an estimate on "pending" see their effects.  anvil's always does;
+        geth's is a snapshot of its pool up to 2 s old, which may not (docs/geth.md)."""
+        block = self.w3.eth.get_block("pending")
+        held = {bytes(h).hex().removeprefix("0x") if not isinstance(h, str) else h.removeprefix("0x") for h in block["transactions"]}
+        mined = int(self.w3.eth.get_transaction_count(self.address, "latest"))
+        return all(r.tx_hash.removeprefix("0x") in held for r in in_flight if r.nonce >= mined)
 
     def _start_run(self) -> tuple:
         """(block gas limit, fee fields, spending budget) for one ``send``/``send_batched`` run."""
@@ -207,7 +235,7 @@ class PipelinedSender:
         blocks = set()
         for i, req in enumerate(requests):
             req.nonce = first_nonce + i
-            estimate = self._estimate(req, in_flight)
+            estimate = self._estimate(req, in_flight, blocks)
             req.gas = min(int(estimate * self.gas_margin) + 10_000, limit)
             spending.charge(req)
             if in_flight and in_flight_gas + req.gas > limit:
@@ -269,13 +297,16 @@ class PipelinedSender:
 
     # -- batched sending (many small transactions between two blocks) ----------------------------
     def _batch(self, calls: list) -> list:
-        """One JSON-RPC batch of (method, params); per call its raw result, or an ``RPCError``."""
-        if not calls:
-            return []
-        responses = self.w3.provider.make_batch_request(calls)
-        if not isinstance(responses, list):  # the node refused the batch as a whole
-            raise TransactionDropped(f"chain RPC: batch of {len(calls)} requests refused: {responses.get('error')}")
-        return [RPCError(r["error"]) if r.get("error") else r.get("result") for r in responses]
+        """JSON-RPC batches of (method, params), at most ``BATCH_LIMIT`` calls each; per call its raw
+        result, or an ``RPCError``."""
+        out: list = []
+        for start in range(0, len(calls), BATCH_LIMIT):
+            chunk = calls[start : start + BATCH_LIMIT]
+            responses = self.w3.provider.make_batch_request(chunk)
+            if not isinstance(responses, list):  # the node refused the batch as a whole
+                raise TransactionDropped(f"chain RPC: batch of {len(chunk)} requests refused: {responses.get('error')}")
+            out += [RPCError(r["error"]) if r.get("error") else r.get("result") for r in responses]
+        return out
 
     def _call_params(self, req: TxRequest) -> dict:
         call = {"from": self.address, "data": "0x" + bytes(req.data).hex(), "value": hex(req.value)}
@@ -292,8 +323,8 @@ class PipelinedSender:
         take longer than a block, and then they spread over more blocks than their gas needs.
 
         A request is estimated against "latest" unless one of the requests it names in ``after``
-        is still in flight; then against "pending", which includes the node's pool (anvil and geth
-        apply it).  A request with no ``after`` must not need the effect of the others.
+        is still in flight; then it is simulated after everything in flight (``_simulated_gas``).
+        A request with no ``after`` must not need the effect of the others.
         """
         started = time.monotonic()
         margin = self.gas_margin if gas_margin is None else gas_margin
@@ -316,7 +347,7 @@ class PipelinedSender:
                     break
                 run.append(r)
             tags = ["pending" if any(id(d) in flying for d in r.after) else "latest" for r in run]
-            estimates = self._estimates(run, tags, lambda g: int(g * margin) + gas_pad)
+            estimates = self._estimates(run, tags, lambda g: int(g * margin) + gas_pad, in_flight)
             good = 0
             while good < len(run) and not isinstance(estimates[good], RPCError):
                 good += 1
@@ -348,9 +379,10 @@ class PipelinedSender:
         blocks |= self.wait(in_flight, batched=True)
         return self._finish_run(requests, blocks, started)
 
-    def _estimates(self, run: list, tags: list, gas_limit: Callable[[int], int]) -> list:
+    def _estimates(self, run: list, tags: list, gas_limit: Callable[[int], int], in_flight: list) -> list:
         """Gas per request (int), or an ``RPCError`` where it would revert.  "latest" ones by
-        eth_estimateGas in one batch; "pending" ones by ``_simulated_gas``."""
+        eth_estimateGas in one batch; "pending" ones (they need something in flight) by
+        ``_simulated_gas`` after ``in_flight``."""
         out: list = [None] * len(run)
         latest = [k for k, t in enumerate(tags) if t == "latest"]
         pending = [k for k, t in enumerate(tags) if t == "pending"]
@@ -358,39 +390,70 @@ class PipelinedSender:
             out[k] = res if isinstance(res, RPCError) else int(res, 16)
         if pending:
             reqs = [run[k] for k in pending]
-            gas = self._simulated_gas(reqs, gas_limit)
+            gas = self._simulated_gas(reqs, gas_limit, in_flight)
             missing = [j for j, g in enumerate(gas) if g is None]
-            fallback = self._batch([("eth_estimateGas", [self._call_params(reqs[j]), "pending"]) for j in missing])
+            if missing and self._pending_holds(in_flight):
+                fallback = self._batch([("eth_estimateGas", [self._call_params(reqs[j]), "pending"]) for j in missing])
+            else:  # the caller waits for what is in flight, then estimates on "latest"
+                fallback = [RPCError({"message": "not estimable before the transactions in flight are mined"})] * len(missing)
             for j, res in zip(missing, fallback):
                 gas[j] = res if isinstance(res, RPCError) else int(res, 16)
             for k, g in zip(pending, gas):
                 out[k] = g
         return out
 
-    def _simulated_gas(self, reqs: list, gas_limit: Callable[[int], int]) -> list:
-        """Gas for requests that need the node's pool, from one ``eth_simulateV1`` on "pending".
+    def _simulated_gas(self, reqs: list, gas_limit: Callable[[int], int], in_flight: list) -> list:
+        """Gas for requests that need our transactions in flight, from ``eth_simulateV1``.
 
-        eth_estimateGas against "pending" makes the node build its pending block once per request
-        (anvil: ~4 ms with a few hundred transactions in the pool, so 100 of them outlast a 1 s
-        block); one simulation builds it once for all.  A simulation reports gas *used*, which
-        can be less than gas *needed* (refunds, the 63/64 rule), so each figure is simulated again
-        with exactly the gas limit it will be sent with; any that fails, and all of them on a node
-        without eth_simulateV1, come back as None (the caller then uses eth_estimateGas).
+        The simulation is pinned to one block: the latest one, with the in-flight transactions it
+        does not hold yet (our nonces from the account's nonce in that block on) run first, each
+        with the gas it was sent with, then ``reqs`` in order.  That is exactly the state they will
+        run in, whatever the node keeps in its pool or its "pending" block (geth's is a snapshot up
+        to 2 s old; anvil's is current), and one simulation serves the whole run (eth_estimateGas
+        against "pending" makes anvil build its pending block once per request: ~4 ms with a few
+        hundred transactions in the pool, so 100 of them outlast a 1 s block).
+
+        A simulation reports gas *used*, which can be less than gas *needed* (refunds, the 63/64
+        rule), so each figure is simulated again with exactly the gas limit it will be sent with;
+        any that fails, and all of them on a node without eth_simulateV1, come back as None (the
+        caller then waits for what is in flight and estimates on the chain as it is).
         """
+        if self._simulation_refused:
+            return [None] * len(reqs)
+        head = self.w3.eth.get_block("latest")
+        number = hex(int(head["number"]))
+        mined = int(self.w3.eth.get_transaction_count(self.address, number))
+        ahead = sorted((r for r in in_flight if r.nonce >= mined), key=lambda r: r.nonce)
+        if [r.nonce for r in ahead + list(reqs)] != list(range(mined, mined + len(ahead) + len(reqs))):
+            # A transaction of this account we do not hold sits between that block and ours: the
+            # simulation would run ours at other nonces (other CREATE addresses).  Not pinnable.
+            return [None] * len(reqs)
+        prefix = [{**self._call_params(r), "gas": hex(r.gas)} for r in ahead]
+        # Room for the prefix and every request at any gas (the simulated block is not mined; the
+        # node's own per-simulation budget, geth's --rpc.gascap, still applies).
+        room = hex(int(head["gasLimit"]) * (2 + len(reqs)))
+
         def simulate(calls: list) -> Optional[list]:
-            res = self._batch([("eth_simulateV1", [{"blockStateCalls": [{"calls": calls}]}, "pending"])])[0]
+            params = {"blockStateCalls": [{"blockOverrides": {"gasLimit": room}, "calls": prefix + calls}]}
+            res = self._batch([("eth_simulateV1", [params, number])])[0]
+            if isinstance(res, RPCError) and not self._simulation_refused:
+                # No eth_simulateV1, or not for this (anvil's refuses contract creations): not
+                # asked again by this sender.
+                self._simulation_refused = True
+                self.log(f"eth_simulateV1 refused ({res.reason}); estimating on \"pending\" where it holds our transactions")
             if isinstance(res, RPCError) or not res:
                 return None
-            return res[0].get("calls")
+            results = res[0].get("calls") or []
+            return results[len(prefix) :] if len(results) == len(prefix) + len(calls) else None
 
         first = simulate([self._call_params(r) for r in reqs])
-        if first is None or len(first) != len(reqs):
+        if first is None:
             return [None] * len(reqs)
         used = [int(c["gasUsed"], 16) if int(c.get("status", "0x0"), 16) == 1 else None for c in first]
         checked = simulate([
             {**self._call_params(r), **({"gas": hex(gas_limit(u))} if u is not None else {})} for r, u in zip(reqs, used)
         ])
-        if checked is None or len(checked) != len(reqs):
+        if checked is None:
             return [None] * len(reqs)
         return [u if u is not None and int(c.get("status", "0x0"), 16) == 1 else None for u, c in zip(used, checked)]
 

@@ -20,6 +20,7 @@ KUBERNETES_PROVIDER_VERSION = "4.25.0"
 KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
 KUBERNETES_PROVIDER_PSEUDO_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 PULUMI_SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
+GETH_VERSION = "1.17.10"
 
 _PULUMI_VERSION_FLAG = "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v" + PULUMI_VERSION
 
@@ -93,6 +94,15 @@ TARGETS = {
             binaries=((".", "pulumi-resource-kubernetes"),),
             ldflags="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=" + KUBERNETES_PROVIDER_VERSION,
             generate=_kubernetes_embeds,
+        ),
+        Target(
+            # A second real chain for the tests and benchmarks (devchain/geth.py): `geth --dev`.
+            # Pure Go (CGO_ENABLED=0): secp256k1 and KZG fall back to their Go implementations,
+            # which is all a dev chain needs, and no C toolchain is required.
+            name="geth",
+            version=GETH_VERSION,
+            package="github.com/ethereum/go-ethereum/cmd/geth",
+            binary="geth",
         ),
     )
 }

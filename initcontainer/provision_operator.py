@@ -127,6 +127,8 @@ def send_checked(
         tx["nonce"] = nonce
         if "gas" not in tx:
             try:
+                # ×1.2 + 10,000: the deploy step supplies the faucet for exactly this
+                # (operators/staking.py POD_GAS_MARGIN, POD_GAS_PAD; this image imports none of it).
                 tx["gas"] = int(w3.eth.estimate_gas({k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending") * 1.2) + 10_000
             except Exception as e:
                 # e.g. the faucet not supplied yet: the deploy step tops it up, the pod retries

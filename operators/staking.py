@@ -34,7 +34,7 @@ from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from contracts_step.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
 from initcontainer.keep_abi import abi_entry
 
 from .errors import ConfigError, ContractsStepError, InsufficientFunds, StakingConflict
@@ -42,8 +42,12 @@ from .errors import ConfigError, ContractsStepError, InsufficientFunds, StakingC
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
 GAS_MARGIN, GAS_PAD = 1.05, 2_000
-# What the faucet spends on gas per operator in cluster mode (fund + approveAndCall, generously).
+# What the faucet reserves in gas per operator in cluster mode (fund + approveAndCall) at least;
+# ``faucet_gas_per_operator`` raises it to what this chain charges for a stake (geth --dev: ~1M).
 FAUCET_GAS_PER_OPERATOR = 400_000
+# A pod's gas limit for its stake: its estimate times this, plus the pad
+# (initcontainer/provision_operator.py, which imports nothing of ours, sends with exactly these).
+POD_GAS_MARGIN, POD_GAS_PAD = 1.2, 10_000
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,8 @@ class Action:
 
 def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
     out = []
-    for start in range(0, len(calls), 500):
-        responses = w3.provider.make_batch_request(calls[start : start + 500])
+    for start in range(0, len(calls), BATCH_LIMIT):
+        responses = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
         if not isinstance(responses, list):
             raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
         for r in responses:
@@ -356,11 +360,13 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
             f"(short by {_keep(keep_needed - view.owner_keep)} KEEP); nothing was sent"
         )
     independent = [r for r in requests if not r.after]
-    estimates = w3.provider.make_batch_request(
-        [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
-    ) if independent else []
+    calls = [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
+    estimates: list = []
+    for start in range(0, len(calls), BATCH_LIMIT):
+        answer = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        estimates += answer if isinstance(answer, list) else []
     gas = 0
-    for r, e in zip(independent, estimates if isinstance(estimates, list) else []):
+    for r, e in zip(independent, estimates):
         if e.get("error"):
             # It would revert now: the sender names it before sending; count what it cannot avoid.
             gas += 21_000
@@ -509,13 +515,27 @@ def removal_actions(view: FleetView, removed: dict, owner: str) -> list:
     return actions
 
 
-def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int) -> list:
+def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, operator: str, amount: int) -> int:
+    """Gas the faucet must hold per operator: its fund transfer and the gas *limit* its pod gives
+    the stake.  geth's pool admits a sender's transactions only while its balance covers the sum
+    of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
+    they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
+    The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
+    call = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
+    try:
+        stake = int(w3.eth.estimate_gas(call, "latest"))
+    except Exception:  # the owner short of KEEP: supply_faucet names that before sending
+        return FAUCET_GAS_PER_OPERATOR
+    return max(FAUCET_GAS_PER_OPERATOR, 21_000 + int(stake * POD_GAS_MARGIN) + POD_GAS_PAD)
+
+
+def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int, gas_per_operator: int = FAUCET_GAS_PER_OPERATOR) -> list:
     """Cluster mode: what the faucet needs so that every operator not yet staked can be provisioned
     by its own InitContainer (its ETH top-up, its stake, and the faucet's gas for both)."""
     amount = stake_amount(view, policy)
     pending = [n for n, a in operators.items() if not view.operators[a].staked]
     underfunded = [n for n, a in operators.items() if view.operators[a].balance < policy.eth_threshold]
-    eth_need = len(underfunded) * policy.eth_target + len(pending) * FAUCET_GAS_PER_OPERATOR * gas_price
+    eth_need = len(underfunded) * policy.eth_target + len(pending) * gas_per_operator * gas_price
     keep_need = len(pending) * amount
     actions = []
     if view.extra_eth[faucet] < eth_need:
@@ -543,9 +563,7 @@ def supply_faucet(
     with account_lock(int(w3.eth.chain_id), owner):
         _settle(w3, account, log)
         view = read_fleet(w3, contracts, list(operators.values()), owner, extra=(faucet,))
-        block = w3.eth.get_block("latest")
-        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
-        actions = plan_faucet(view, operators, faucet, policy, price)
+        actions = _faucet_actions(w3, contracts, view, operators, owner, faucet, policy)
         for a in actions:
             log(a.line())
         report = _send(w3, account, actions, contracts, policy, view, log)
@@ -559,7 +577,14 @@ def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, p
     extra = (to_checksum_address(faucet),) if faucet else ()
     view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
     if provisioning == "cluster":
-        block = w3.eth.get_block("latest")
-        price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
-        return plan_faucet(view, operators, extra[0], policy, price)
+        return _faucet_actions(w3, contracts, view, operators, owner, extra[0], policy)
     return plan_fleet(view, operators, owner, policy)
+
+
+def _faucet_actions(w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy) -> list:
+    """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
+    block = w3.eth.get_block("latest")
+    price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+    pending = [a for a in operators.values() if not view.operators[a].staked]
+    gas = faucet_gas_per_operator(w3, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
+    return plan_faucet(view, operators, faucet, policy, price, gas)

@@ -1,5 +1,9 @@
-"""Shared fixtures: real anvil chains on 127.0.0.1 with free ports, funded fresh accounts, and our
-fixture contracts compiled with solc-js."""
+"""Shared fixtures: real anvil and geth chains on 127.0.0.1 with free ports, funded fresh accounts,
+and our fixture contracts compiled with solc-js.
+
+``dev_chain_factory`` / ``fresh_chain`` are parametrized over both chains: a test that takes them
+runs once on anvil (automine, as before) and once on ``geth --dev`` with 1-second blocks
+(devchain/geth.py; accounts funded by transfers from its developer account)."""
 
 from __future__ import annotations
 
@@ -7,13 +11,17 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from devchain.geth import start_geth  # noqa: E402
 from offline_stack.anvil import start_anvil  # noqa: E402
+
+CHAIN_KINDS = ("anvil", "geth")
 
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
 FIXTURE_SOURCES = os.path.join(ROOT, "tests", "fixtures", "contracts")
@@ -27,24 +35,62 @@ def anvil():
     chain.stop()
 
 
-@pytest.fixture
-def anvil_factory():
-    """Start fresh anvils (e.g. with --block-time) that stop at the end of the test."""
+@contextmanager
+def stopped_at_exit(start):
+    """``make(**kwargs)``: chains started by ``start`` (anvil's or geth's), all stopped at exit."""
     chains = []
 
     def make(**kwargs):
-        chain = start_anvil(**kwargs)
+        chain = start(**kwargs)
         chains.append(chain)
         return chain
 
-    yield make
-    for chain in chains:
-        chain.stop()
+    try:
+        yield make
+    finally:
+        for chain in chains:
+            chain.stop()
+
+
+@pytest.fixture
+def anvil_factory():
+    """Start fresh anvils (e.g. with --block-time) that stop at the end of the test."""
+    with stopped_at_exit(start_anvil) as make:
+        yield make
 
 
 @pytest.fixture
 def fresh_anvil(anvil_factory):
     return anvil_factory()
+
+
+@pytest.fixture
+def geth_factory():
+    """Start fresh `geth --dev` chains (1-second blocks, a fresh data directory each) that stop at
+    the end of the test."""
+    with stopped_at_exit(start_geth) as make:
+        yield make
+
+
+@pytest.fixture(params=CHAIN_KINDS)
+def dev_chain_factory(request, anvil_factory, geth_factory):
+    """``make(port=None)``: a fresh chain of this test's kind (anvil automining, or geth with 1 s
+    blocks); ``make.kind`` says which."""
+
+    def make(port=None):
+        if request.param == "geth":
+            return geth_factory(port=port)
+        chain = anvil_factory(port=port)
+        chain.kind = "anvil"
+        return chain
+
+    make.kind = request.param
+    return make
+
+
+@pytest.fixture
+def fresh_chain(dev_chain_factory):
+    return dev_chain_factory()
 
 
 def compile_fixtures(out_dir: str, source_dir: str = FIXTURE_SOURCES) -> str:

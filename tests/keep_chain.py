@@ -1,9 +1,11 @@
-"""Pytest plugin: anvil chains with the Keep contracts (keep-core 1.8.0) deployed by the contracts step.
+"""Pytest plugin: chains with the Keep contracts (keep-core 1.8.0) deployed by the contracts step.
 
-``keep_chain`` (session, automine) is shared: tests on it use fresh operator keys so they never see
-each other's operators.  ``keep_chain_factory(**anvil_kwargs)`` makes a private one (e.g. with
-``block_time=1``) that stops at the end of the test.  The owner is a fresh key (never anvil's
-well-known ones) that deployed KeepToken and so holds the whole KEEP supply.
+``keep_chain`` (session, anvil automine) is shared: tests on it use fresh operator keys so they never
+see each other's operators.  ``keep_geth_chain`` (session) is the same on ``geth --dev`` with 1 s
+blocks, and ``keep_dev_chain`` is parametrized over both.  ``keep_chain_factory(**anvil_kwargs)``
+makes a private anvil one (e.g. with ``block_time=1``) that stops at the end of the test.  The owner
+is a fresh key (never a node's well-known ones) that deployed KeepToken and so holds the whole KEEP
+supply; on geth it is funded by a transfer from the developer account.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
 
 @dataclass
 class KeepChain:
-    anvil: object  # offline_stack.anvil.Anvil
+    anvil: object  # the node: offline_stack.anvil.Anvil, or devchain.geth.Geth (keep_geth_chain)
     w3: Web3
     owner: object  # LocalAccount: deployer of the contracts, holder of the KEEP supply
     address_book: dict
@@ -48,6 +50,20 @@ class KeepChain:
         outs = deploy_keep(self.w3, owner, params)
         return outs["address_book"], owner
 
+    @property
+    def kind(self) -> str:
+        return getattr(self.anvil, "kind", "anvil")
+
+    def pass_initialization(self) -> None:
+        """Past TokenStaking's initializationPeriod (1 on dev chains): anvil mines two blocks 5 s
+        apart; geth has no cheat code, so two of its blocks are waited for."""
+        from offline_stack.anvil import rpc
+
+        if self.kind == "geth":
+            self.anvil.wait_blocks(2)
+        else:
+            rpc(self.url, "anvil_mine", [hex(2), hex(5)])
+
     def keep_balance(self, address: str) -> int:
         from operators.staking import BALANCE_OF
 
@@ -72,11 +88,12 @@ def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
     return Migration(plan, resolved, store, w3, None, owner.address).migrate(owner)
 
 
-def make_keep_chain(**anvil_kwargs) -> KeepChain:
+def make_keep_chain(kind: str = "anvil", **node_kwargs) -> KeepChain:
     from contracts_step.chain import connect
+    from devchain.geth import start_geth
     from offline_stack.anvil import start_anvil
 
-    chain = start_anvil(**anvil_kwargs)
+    chain = start_geth(**node_kwargs) if kind == "geth" else start_anvil(**node_kwargs)
     try:
         w3 = connect(chain.url, chain.chain_id)
         owner = Account.create()
@@ -93,6 +110,19 @@ def keep_chain():
     chain = make_keep_chain()
     yield chain
     chain.anvil.stop()
+
+
+@pytest.fixture(scope="session")
+def keep_geth_chain():
+    chain = make_keep_chain("geth")
+    yield chain
+    chain.anvil.stop()
+
+
+@pytest.fixture(params=("anvil", "geth"))
+def keep_dev_chain(request):
+    """The shared Keep chain of this test's kind (anvil or geth)."""
+    return request.getfixturevalue("keep_chain" if request.param == "anvil" else "keep_geth_chain")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The migration against real anvil chains: selective redeploys, rollback, reset, errors, nonces."""
+"""The migration against real chains (anvil, and geth where a test takes ``fresh_chain``): selective
+redeploys, rollback, reset, errors, nonces."""
 
 from __future__ import annotations
 
@@ -37,32 +38,32 @@ def actions(outs):
     return out
 
 
-def test_first_deploy_wires_contracts_and_rerun_sends_nothing(fresh_anvil, fixture_artifacts):
-    acct = fresh_anvil.new_account()
+def test_first_deploy_wires_contracts_and_rerun_sends_nothing(fresh_chain, fixture_artifacts):
+    acct = fresh_chain.new_account()
     arts = os.path.join(fixture_artifacts, "truffle")
-    outs = migrate(fresh_anvil, arts, acct)
+    outs = migrate(fresh_chain, arts, acct)
     assert outs["last_run"]["txs"] == 6  # 5 deploys + 1 call
     book = outs["address_book"]
-    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    w3 = Web3(Web3.HTTPProvider(fresh_chain.url))
     consumer = w3.eth.contract(address=book["Consumer"], abi=[{"name": "vault", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}])
     assert consumer.functions.vault().call() == book["Vault"]
     vault = w3.eth.contract(address=book["Vault"], abi=[{"name": "limit", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"}])
     assert vault.functions.limit().call() == 42  # MathLib.twice(21): the library is linked and called
-    before = nonce(fresh_anvil, acct)
-    again = migrate(fresh_anvil, arts, acct, olds=outs)
+    before = nonce(fresh_chain, acct)
+    again = migrate(fresh_chain, arts, acct, olds=outs)
     assert again["last_run"]["txs"] == 0
-    assert nonce(fresh_anvil, acct) == before
+    assert nonce(fresh_chain, acct) == before
     assert again["address_book"] == book
     assert set(actions(again).values()) <= {"reuse at " + a + " (unchanged)" for a in book.values()} | {"skip (done before with these arguments)"}
 
 
-def test_source_edit_redeploys_only_it_and_its_dependents(fresh_anvil, editable_sources):
+def test_source_edit_redeploys_only_it_and_its_dependents(fresh_chain, editable_sources):
     src, build = editable_sources
-    acct = fresh_anvil.new_account()
-    first = migrate(fresh_anvil, build(), acct)
+    acct = fresh_chain.new_account()
+    first = migrate(fresh_chain, build(), acct)
     source = src / "Fixtures.sol"
     source.write_text(source.read_text().replace("contract Vault {", "contract Vault {\n    uint256 public version = 2;"))
-    second = migrate(fresh_anvil, build(), acct, olds=first)
+    second = migrate(fresh_chain, build(), acct, olds=first)
     acts = actions(second)
     assert acts["Vault"].startswith("deploy") and acts["Vault"].endswith("(bytecode changed)")
     assert acts["Consumer"].startswith("deploy") and "dependency Vault redeployed" in acts["Consumer"]
@@ -73,30 +74,31 @@ def test_source_edit_redeploys_only_it_and_its_dependents(fresh_anvil, editable_
     assert second["last_run"]["txs"] == 3
 
 
-def test_constructor_arg_change_and_rollback_repoints_with_no_tx(fresh_anvil, fixture_artifacts):
-    acct = fresh_anvil.new_account()
+def test_constructor_arg_change_and_rollback_repoints_with_no_tx(fresh_chain, fixture_artifacts):
+    acct = fresh_chain.new_account()
     arts = os.path.join(fixture_artifacts, "truffle")
-    v1 = migrate(fresh_anvil, arts, acct)
-    v2 = migrate(fresh_anvil, arts, acct, olds=v1, params={"limit": 22})
+    v1 = migrate(fresh_chain, arts, acct)
+    v2 = migrate(fresh_chain, arts, acct, olds=v1, params={"limit": 22})
     acts = actions(v2)
     assert "(constructor args changed)" in acts["Vault"]
     assert "dependency Vault redeployed" in acts["Consumer"]
     assert acts["Token"].startswith("reuse")
-    before = nonce(fresh_anvil, acct)
-    back = migrate(fresh_anvil, arts, acct, olds=v2, params={"limit": 21})
-    assert back["last_run"]["txs"] == 0 and nonce(fresh_anvil, acct) == before
+    before = nonce(fresh_chain, acct)
+    back = migrate(fresh_chain, arts, acct, olds=v2, params={"limit": 21})
+    assert back["last_run"]["txs"] == 0 and nonce(fresh_chain, acct) == before
     assert back["address_book"] == v1["address_book"]
     assert actions(back)["Vault"].startswith("repoint") and "rollback" in actions(back)["Vault"]
 
 
-def test_reset_chain_redeploys_everything(anvil_factory, fixture_artifacts):
+def test_reset_chain_redeploys_everything(dev_chain_factory, fixture_artifacts):
+    """anvil restarted, or geth on a new data directory: same URL, empty state."""
     port = free_port()
-    chain = anvil_factory(port=port)
+    chain = dev_chain_factory(port=port)
     acct = chain.new_account()
     arts = os.path.join(fixture_artifacts, "truffle")
     first = migrate(chain, arts, acct)
     chain.stop()
-    chain = anvil_factory(port=port)  # same URL, new genesis, empty state
+    chain = dev_chain_factory(port=port)  # same URL, new genesis (or the same one: see docs/geth.md), empty state
     chain.fund(acct.address)
     again = migrate(chain, arts, acct, olds=first)
     acts = actions(again)
@@ -115,13 +117,14 @@ def test_no_code_at_recorded_address_redeploys(fresh_anvil, fixture_artifacts):
     assert acts["Token"].startswith("reuse")
 
 
-def test_wrong_chain_id_is_refused_before_anything(fresh_anvil, fixture_artifacts):
-    acct = fresh_anvil.new_account()
+def test_wrong_chain_id_is_refused_before_anything(fresh_chain, fixture_artifacts):
+    acct = fresh_chain.new_account()
+    before = nonce(fresh_chain, acct)
     plan, params = load_plan(FIXTURE_PLAN)
     with pytest.raises(ChainIdMismatch) as e:
-        open_migration(plan, params, os.path.join(fixture_artifacts, "truffle"), fresh_anvil.url, 5, None, acct.address)
-    assert "chain id is 31337, stack config chainId is 5" in str(e.value).splitlines()[0]
-    assert nonce(fresh_anvil, acct) == 0
+        open_migration(plan, params, os.path.join(fixture_artifacts, "truffle"), fresh_chain.url, 5, None, acct.address)
+    assert f"chain id is {fresh_chain.chain_id}, stack config chainId is 5" in str(e.value).splitlines()[0]
+    assert nonce(fresh_chain, acct) == before == 0
 
 
 def test_unreachable_rpc(fixture_artifacts):
@@ -131,24 +134,24 @@ def test_unreachable_rpc(fixture_artifacts):
         open_migration(plan, params, os.path.join(fixture_artifacts, "truffle"), url, 31337, None, "0x" + "00" * 20)
 
 
-def test_insufficient_balance_sends_nothing(fresh_anvil, fixture_artifacts):
-    poor = fresh_anvil.new_account(wei=10**12)
+def test_insufficient_balance_sends_nothing(fresh_chain, fixture_artifacts):
+    poor = fresh_chain.new_account(wei=10**12)
     with pytest.raises(InsufficientFunds) as e:
-        migrate(fresh_anvil, os.path.join(fixture_artifacts, "truffle"), poor)
+        migrate(fresh_chain, os.path.join(fixture_artifacts, "truffle"), poor)
     assert str(e.value).startswith(f"deployer {poor.address}: balance")
     assert "nothing was sent" in str(e.value)
-    assert nonce(fresh_anvil, poor) == 0
+    assert nonce(fresh_chain, poor) == 0
 
 
-def test_constructor_revert_reason_and_nothing_sent(fresh_anvil, fixture_artifacts):
-    acct = fresh_anvil.new_account()
+def test_constructor_revert_reason_and_nothing_sent(fresh_chain, fixture_artifacts):
+    acct = fresh_chain.new_account()
     plan, _ = load_plan(FIXTURE_PLAN)
     plan.deploys.append(Deploy("Guarded", args=[0]))
     with pytest.raises(TransactionReverted) as e:
-        migrate(fresh_anvil, os.path.join(fixture_artifacts, "truffle"), acct, plan=plan)
+        migrate(fresh_chain, os.path.join(fixture_artifacts, "truffle"), acct, plan=plan)
     first = str(e.value).splitlines()[0]
     assert "deploy Guarded" in first and "Guarded: value must be positive" in first
-    assert nonce(fresh_anvil, acct) == 0
+    assert nonce(fresh_chain, acct) == 0
 
 
 def test_call_that_would_revert_on_existing_contract_stops_before_sending(fresh_anvil, fixture_artifacts):
@@ -259,26 +262,32 @@ def test_a_reverted_call_of_an_earlier_run_is_sent_again(fresh_anvil, fixture_ar
     assert token.functions.owner().call() == first["address_book"]["Vault"]
 
 
-def test_adoption_without_get_transaction_by_sender_and_nonce(fresh_anvil, fixture_artifacts, monkeypatch):
-    """Nodes such as geth lack the method: adoption falls back to scanning blocks back from the head."""
+def test_adoption_without_get_transaction_by_sender_and_nonce(fresh_chain, fixture_artifacts, monkeypatch):
+    """geth lacks the method: adoption scans blocks back from the head.  On geth the node's own
+    answer is used; on anvil (which has it) the method is switched off."""
     from contracts_step.migrate import init_code
 
-    acct = fresh_anvil.new_account()
+    acct = fresh_chain.new_account()
     arts = os.path.join(fixture_artifacts, "truffle")
-    first = migrate(fresh_anvil, arts, acct)
+    first = migrate(fresh_chain, arts, acct)
     plan, params = load_plan(FIXTURE_PLAN)
-    m = open_migration(plan, {**params, "limit": 8}, arts, fresh_anvil.url, fresh_anvil.chain_id, first, acct.address)
+    m = open_migration(plan, {**params, "limit": 8}, arts, fresh_chain.url, fresh_chain.chain_id, first, acct.address)
     vault = m.resolved.deploys["Vault"]
     code = init_code(vault, m.encoder, first["address_book"], acct.address)
-    sent = _send_raw(fresh_anvil, acct, None, code, gas=3_000_000)  # a killed run's deploy of Vault
-    real = type(m.w3.provider).make_request
+    sent = _send_raw(fresh_chain, acct, None, code, gas=3_000_000)  # a killed run's deploy of Vault
+    asked = m.w3.provider.make_request("eth_getTransactionBySenderAndNonce", [acct.address, "0x0"])
+    if fresh_chain.kind == "geth":
+        assert "does not exist" in asked["error"]["message"]
+    else:
+        assert asked.get("result")
+        real = type(m.w3.provider).make_request
 
-    def no_such_method(self, method, params):
-        if method == "eth_getTransactionBySenderAndNonce":
-            return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "the method does not exist"}}
-        return real(self, method, params)
+        def no_such_method(self, method, params):
+            if method == "eth_getTransactionBySenderAndNonce":
+                return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "the method does not exist"}}
+            return real(self, method, params)
 
-    monkeypatch.setattr(type(m.w3.provider), "make_request", no_such_method)
+        monkeypatch.setattr(type(m.w3.provider), "make_request", no_such_method)
     outs = m.migrate(acct)
     assert actions(outs)["Vault"].startswith("adopt")
     assert outs["address_book"]["Vault"] == sent["contractAddress"]

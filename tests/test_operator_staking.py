@@ -1,5 +1,5 @@
-"""Fleet staking against the real Keep contracts on anvil: idempotent, complete, and refusing bad input
-before anything is sent."""
+"""Fleet staking against the real Keep contracts on anvil (and on geth where a test takes
+``keep_dev_chain``): idempotent, complete, and refusing bad input before anything is sent."""
 
 from __future__ import annotations
 
@@ -43,14 +43,12 @@ def call(chain, to: str, fn, *args, book=None):
 
 
 def send(chain, account, to: str, data: bytes, value: int = 0) -> None:
+    # Estimated, not a fixed figure: geth --dev's rules (EIP-8037 state gas) charge a stake more than anvil's.
+    gas = chain.w3.eth.estimate_gas({"from": account.address, "to": to, "data": data, "value": value})
     tx = {"from": account.address, "to": to, "data": data, "value": value, "chainId": chain.w3.eth.chain_id,
-          "nonce": chain.nonce(account.address), "gas": 400_000, "gasPrice": chain.w3.eth.gas_price * 2}
+          "nonce": chain.nonce(account.address), "gas": gas * 2, "gasPrice": chain.w3.eth.gas_price * 2}
     h = chain.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
     assert chain.w3.eth.wait_for_transaction_receipt(h)["status"] == 1
-
-
-def pass_initialization(chain) -> None:
-    rpc(chain.url, "anvil_mine", [hex(2), hex(5)])  # two blocks, 5 s apart: past initializationPeriod = 1
 
 
 def assert_provisioned(chain, operators: dict, book=None) -> None:
@@ -62,7 +60,8 @@ def assert_provisioned(chain, operators: dict, book=None) -> None:
         assert chain.w3.eth.get_balance(address) == POLICY.eth_target, name
 
 
-def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_chain):
+def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_dev_chain):
+    keep_chain = keep_dev_chain
     operators = fleet(4)
     keep_before, nonce_before = keep_chain.keep_balance(keep_chain.owner.address), keep_chain.nonce()
     status, report = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), operators, POLICY)
@@ -72,7 +71,7 @@ def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_chai
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
     assert keep_before - keep_chain.keep_balance(keep_chain.owner.address) == 4 * minimum
     # After the initialization period the operator contract counts them.
-    pass_initialization(keep_chain)
+    keep_chain.pass_initialization()
     oc = keep_chain.address_book["KeepRandomBeaconOperator"]
     assert all(call(keep_chain, "TokenStaking", HAS_MINIMUM_STAKE, a, oc) for a in operators.values())
 
@@ -81,7 +80,8 @@ def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_chai
     assert all(s["eligible"] for s in status.values())
 
 
-def test_partial_state_is_completed_with_exactly_the_missing_transactions(keep_chain):
+def test_partial_state_is_completed_with_exactly_the_missing_transactions(keep_dev_chain):
+    keep_chain = keep_dev_chain
     ops = fleet(3)
     names = list(ops)
     owner, book = keep_chain.owner, keep_chain.address_book
@@ -103,7 +103,8 @@ def test_partial_state_is_completed_with_exactly_the_missing_transactions(keep_c
     assert_provisioned(keep_chain, ops)
 
 
-def test_owner_short_of_keep_is_refused_before_any_transaction(keep_chain):
+def test_owner_short_of_keep_is_refused_before_any_transaction(keep_dev_chain):
+    keep_chain = keep_dev_chain
     poor = keep_chain.anvil.new_account(10**21)  # plenty of ETH
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
     send(keep_chain, keep_chain.owner, keep_chain.address_book["KeepToken"], TRANSFER.calldata(poor.address, minimum))  # one stake's worth
@@ -116,7 +117,8 @@ def test_owner_short_of_keep_is_refused_before_any_transaction(keep_chain):
     assert all(keep_chain.w3.eth.get_balance(a) == 0 for a in ops.values())
 
 
-def test_owner_short_of_eth_is_refused_before_any_transaction(keep_chain):
+def test_owner_short_of_eth_is_refused_before_any_transaction(keep_dev_chain):
+    keep_chain = keep_dev_chain
     poor = keep_chain.anvil.new_account(10**18)  # 1 ETH: not enough to fund 3 operators with 1 ETH each
     send(keep_chain, keep_chain.owner, keep_chain.address_book["KeepToken"], TRANSFER.calldata(poor.address, 10**26))
     ops = fleet(3)
@@ -153,7 +155,8 @@ def test_bad_amounts_are_named(policy, needle):
     assert needle in str(e.value) and "keep-cd:operators." in str(e.value)
 
 
-def test_an_operator_delegated_elsewhere_is_a_conflict_not_a_second_stake(keep_chain):
+def test_an_operator_delegated_elsewhere_is_a_conflict_not_a_second_stake(keep_dev_chain):
+    keep_chain = keep_dev_chain
     stranger = keep_chain.anvil.new_account(10**21)
     book = keep_chain.address_book
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
@@ -187,7 +190,7 @@ def test_redeployed_contracts_get_the_fleet_staked_again(keep_chain):
 def test_removed_operators_are_undelegated_when_asked(keep_chain):
     ops = fleet(3)
     reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
-    pass_initialization(keep_chain)
+    keep_chain.pass_initialization()
     keep, gone = dict(list(ops.items())[:2]), dict(list(ops.items())[2:])
     _, left = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="leave")
     assert left.txs == 0

@@ -159,12 +159,16 @@ def test_provider_unpickles_in_a_fresh_process_from_the_project_root(program):
     assert isinstance(dill.loads(base64.b64decode(provider_str)), ContractsMigrationProvider)
 
 
-def test_killed_keep_migration_is_adopted_not_duplicated(anvil_factory, keep_artifacts, tmp_path):
-    chain = anvil_factory(block_time=1)
+@pytest.mark.parametrize("kind", ["anvil", "geth"])
+def test_killed_keep_migration_is_adopted_not_duplicated(kind, anvil_factory, geth_factory, keep_artifacts, tmp_path):
+    """1-second blocks on both; on geth, adoption finds the killed run's transactions by scanning
+    blocks (it has no eth_getTransactionBySenderAndNonce)."""
+    chain = anvil_factory(block_time=1) if kind == "anvil" else geth_factory(period=1)
     acct = chain.new_account()
     w3 = Web3(Web3.HTTPProvider(chain.url))
     state = str(tmp_path / "state.json")
-    cmd = [sys.executable, "-m", "offline_stack", "local", "--state", state, "--config", f"rpcUrl={chain.url}"]
+    cmd = [sys.executable, "-m", "offline_stack", "local", "--state", state, "--config", f"rpcUrl={chain.url}",
+           "--config", f"chainId={chain.chain_id}", "--manifests", str(tmp_path / "manifests")]
     env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": acct.key.hex()}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60

@@ -1,0 +1,1 @@
+"""Development chains beside anvil (offline_stack/anvil.py): geth in developer mode (geth.py)."""
