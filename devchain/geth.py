@@ -46,7 +46,7 @@ def geth_binary() -> str:
     from gobuild.targets import TARGETS
 
     try:
-        return os.path.join(build(TARGETS["geth"]), TARGETS["geth"].binary)
+        return os.path.join(build(TARGETS["geth"]), "geth")
     except BuildError as e:
         raise DevChainError(f"geth: not built ({e}); run `python3 -m gobuild geth`") from None
 

@@ -101,8 +101,7 @@ TARGETS = {
             # which is all a dev chain needs, and no C toolchain is required.
             name="geth",
             version=GETH_VERSION,
-            package="github.com/ethereum/go-ethereum/cmd/geth",
-            binary="geth",
+            binaries=(("github.com/ethereum/go-ethereum/cmd/geth", "geth"),),
         ),
     )
 }
