@@ -21,6 +21,28 @@ KUBERNETES_PROVIDER_MODULE = "github.com/pulumi/pulumi-kubernetes/provider/v4"
 KUBERNETES_PROVIDER_PSEUDO_VERSION = "v4.0.0-20260115033456-f47bc2d6f199"
 PULUMI_SDK_MODULE = "github.com/pulumi/pulumi/sdk/v3"
 GETH_VERSION = "1.17.10"
+# The test cluster (devcluster/): a control plane of one release, etcd and kwok.
+KUBERNETES_VERSION = "1.36.3"
+ETCD_VERSION = "3.6.16"
+KWOK_VERSION = "0.8.0"
+KWOK_MODULE = "sigs.k8s.io/kwok"
+# kwok's Stages (what its simulated nodes and pods go through), as kwokctl configures them: a node
+# becomes Ready and heartbeats (else the node controller taints it and evicts the pods), a pod is
+# Running and Ready as soon as it is scheduled, and goes away when deleted.
+KWOK_STAGES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat/node-heartbeat.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+)
+
+# What the API server reports as its version (/version; without it "v0.0.0-master").
+_KUBERNETES_VERSION_FLAGS = " ".join(
+    f"-X {pkg}.{var}={value}"
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+    for var, value in (("gitVersion", "v" + KUBERNETES_VERSION), ("gitMajor", KUBERNETES_VERSION.split(".")[0]), ("gitMinor", KUBERNETES_VERSION.split(".")[1]), ("gitTreeState", "clean"))
+)
 
 _PULUMI_VERSION_FLAG = "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v" + PULUMI_VERSION
 
@@ -102,6 +124,32 @@ TARGETS = {
             name="geth",
             version=GETH_VERSION,
             binaries=(("github.com/ethereum/go-ethereum/cmd/geth", "geth"),),
+        ),
+        Target(
+            # The test cluster's control plane (devcluster/): one wrapper module, one release; the
+            # three share most of their packages, so building them together costs little more
+            # than the API server alone.  kube-scheduler puts kwok's pods on kwok's nodes.
+            name="kubernetes",
+            version=KUBERNETES_VERSION,
+            binaries=(
+                ("k8s.io/kubernetes/cmd/kube-apiserver", "kube-apiserver"),
+                ("k8s.io/kubernetes/cmd/kube-controller-manager", "kube-controller-manager"),
+                ("k8s.io/kubernetes/cmd/kube-scheduler", "kube-scheduler"),
+            ),
+            ldflags=_KUBERNETES_VERSION_FLAGS,
+        ),
+        Target(
+            # The API server's store; the release's own main is etcdmain.Main (gobuild/modules/etcd/main.go).
+            name="etcd",
+            version=ETCD_VERSION,
+            binaries=((".", "etcd"),),
+        ),
+        Target(
+            # Simulated nodes and pods: pods scheduled on its nodes run and become Ready at once.
+            name="kwok",
+            version=KWOK_VERSION,
+            binaries=((KWOK_MODULE + "/cmd/kwok", "kwok"),),
+            module_files=tuple(ModuleFile(KWOK_MODULE, "v" + KWOK_VERSION, path, "stage-" + os.path.basename(path)) for path in KWOK_STAGES),
         ),
     )
 }
