@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: local test setup setup-local setup-test engine geth stop-anvil clean
+.PHONY: local test setup setup-local setup-test engine geth cluster stop-anvil stop-cluster clean
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -41,20 +41,32 @@ engine:
 # and passphrase under build/), anvil on 127.0.0.1:8545 if nothing answers there, contracts
 # migrated, operators staked, the fleet rendered to build/manifests/, stack outputs printed.
 # Re-running it changes nothing and sends nothing unless something changed.
-local: setup-local engine
-	$(PY) -m pulumi_cli up-local
+# `make local CLUSTER=kwok`: the fleet applied to a local Kubernetes cluster (devcluster/, started
+# under build/devcluster/ if none runs; `make stop-cluster` stops it) instead of rendered.
+CLUSTER ?=
+local: setup-local engine $(if $(CLUSTER),cluster)
+	$(PY) -m $(if $(CLUSTER),devcluster up-local --cluster $(CLUSTER),pulumi_cli up-local)
 
 # geth, the second real chain of the tests (devchain/geth.py): built once from the Go module proxy
 # into ~/.cache/keep-cd/bin/ (about 5 min cold on 2 cores, seconds when cached).
 geth:
 	$(PYTHON) -m gobuild geth >/dev/null
 
+# The test cluster's programs (devcluster/): kube-apiserver, kube-controller-manager and
+# kube-scheduler from k8s.io/kubernetes, etcd and kwok, built once into ~/.cache/keep-cd/bin/
+# (docs/cluster.md gives the cold and warm build times).
+cluster:
+	$(PYTHON) -m gobuild kubernetes etcd kwok >/dev/null
+
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup-test engine geth
+test: setup-test engine geth cluster
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 stop-anvil:
 	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid) && rm -f build/anvil.pid
 
-clean: stop-anvil
+stop-cluster:
+	-@[ -x $(PY) ] && $(PY) -m devcluster stop
+
+clean: stop-anvil stop-cluster
 	rm -rf build

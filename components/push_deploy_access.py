@@ -69,6 +69,7 @@ KINDS = {
     "Pod": KubeKind("", "pods"),
     "Event": KubeKind("", "events"),
     "Endpoints": KubeKind("", "endpoints"),
+    "StorageClass": KubeKind("storage.k8s.io", "storageClasses"),
 }
 # The kinds the program declares (components/keep_network.py, keep_client.py).
 DECLARED_KINDS = ("Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment", "NetworkPolicy")
@@ -79,6 +80,11 @@ APPLY_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 # a Deployment's ReplicaSets, Pods and PVCs, a Service's Endpoints, and every object's Events.
 AWAIT_READS = {"Deployment": ("ReplicaSet", "Pod", "PersistentVolumeClaim"), "Service": ("Endpoints",)}
 AWAIT_VERBS = ("get", "list", "watch")
+# A claim is awaited until Bound, unless its StorageClass binds on first consumer (GKE's default
+# standard-rwo): then Pending is ready.  The provider GETs the class to know; refused, it waits for
+# Bound, the claim waits for its pod, the pod's Deployment waits for the claim, and the up fails
+# after 5 minutes (seen on a real API server: tests/test_cluster.py).
+CLASS_READS = {"PersistentVolumeClaim": ("StorageClass", ("get",))}
 EVENT_VERBS = ("list", "watch")
 # `pulumi preview` and refresh read the live object (a server-side dry run that is forbidden falls
 # back to a client-side diff, so the previewer needs no write).
@@ -105,6 +111,8 @@ def deployer_access(kinds=DECLARED_KINDS) -> dict:
         _grant(access, kind, [v for v in APPLY_VERBS if not (v == "delete" and kind in NEVER_DELETED)])
         for read in AWAIT_READS.get(kind, ()):
             _grant(access, read, AWAIT_VERBS)
+        if kind in CLASS_READS:
+            _grant(access, *CLASS_READS[kind])
         _grant(access, "Event", EVENT_VERBS)
     for key, verbs in PORT_FORWARD.items():
         _grant(access, key, verbs)

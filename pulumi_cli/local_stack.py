@@ -159,6 +159,8 @@ def fund_on_anvil(chain: LocalChain, key: str, wei: int = 10**22) -> None:
 def first_error(output: str) -> str:
     """The first error line of a pulumi command's output that says more than that it failed."""
     generic = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
+    # The engine's own note that it stopped after a resource failed: the resource's error says why.
+    generic += ("error: resource monitor has terminated, shutting down",)
     lines = [line.strip() for line in output.splitlines() if line.strip().startswith("error:")]
     specific = [line for line in lines if line.lower() not in generic]
     return (specific or lines or [""])[0][:500]
@@ -320,8 +322,24 @@ class StackWorkspace:
         return json.loads(self.run(args, capture=True).stdout or "{}")
 
 
-def local_workspace(engine: Engine) -> StackWorkspace:
-    """The ``local`` stack of ``make local``: everything under build/."""
+def local_workspace(engine: Engine, kubeconfig: Optional[str] = None) -> StackWorkspace:
+    """The ``local`` stack of ``make local``: everything under build/.  With ``kubeconfig`` (`make
+    local CLUSTER=kwok`, devcluster/): the stack ``local-cluster``, which applies the fleet to that
+    cluster instead of rendering YAML; a stack of its own (state, deployer key, operators), so the
+    rendered stack's objects never move providers."""
+    if kubeconfig:
+        config = committed_config("local")
+        config.pop(f"{PROJECT}:renderYamlToDirectory", None)
+        return StackWorkspace(
+            engine=engine,
+            stack="local-cluster",
+            state_dir=os.path.join(BUILD, "pulumi-state"),
+            secrets_dir=os.path.join(BUILD, "local-cluster-secrets"),
+            stack_dir=os.path.join(BUILD, "local-cluster-stack"),
+            config=config,
+            config_source="Pulumi.local.yaml, applied to the cluster of " + kubeconfig,
+            extra_env={"KUBECONFIG": kubeconfig},
+        )
     return StackWorkspace(
         engine=engine,
         stack="local",
@@ -333,12 +351,13 @@ def local_workspace(engine: Engine) -> StackWorkspace:
     )
 
 
-def up(extra_args: Sequence[str] = ()) -> int:
-    """`make local`: a real `pulumi up` on the local stack, then its outputs."""
+def up(extra_args: Sequence[str] = (), kubeconfig: Optional[str] = None) -> int:
+    """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
+    given), then its outputs."""
     try:
         engine = locate_engine()
         print(f"pulumi {engine.version} ({engine.source}: {engine.pulumi})", file=sys.stderr)
-        ws = local_workspace(engine)
+        ws = local_workspace(engine, kubeconfig)
         ws.prepare()
         ws.run(["up", "--yes", "--skip-preview", *extra_args])
         ws.run(["stack", "output", "--json"])

@@ -149,15 +149,23 @@ def run_pod_init(result, client: str, root) -> list:
     with every pod path mapped into ``root``; returns [(container, exit status, its output)] up to
     the first failure."""
     spec = by_kind(result, "Deployment")[client]["spec"]["template"]["spec"]
-    secrets = by_kind(result, "Secret")
-    configmaps = by_kind(result, "ConfigMap")
+    configmaps = {name: cm["data"] for name, cm in by_kind(result, "ConfigMap").items()}
+    secrets = {name: s["stringData"] for name, s in by_kind(result, "Secret").items()}
+    return run_init_containers(spec, configmaps, secrets, root)[0]
+
+
+def run_init_containers(spec: dict, configmaps: dict, secrets: dict, root) -> tuple:
+    """A pod's init containers run in order as ``spec`` (a pod spec, camelCase) says: command, env,
+    mounts, with the ConfigMaps' and Secrets' data (name -> key -> text) where the kubelet would put
+    them and every pod path mapped into ``root``.  Returns ([(container, exit status, output)] up
+    to the first failure, the function mapping a pod path to its host path)."""
     image = image_tree(str(root / "image"))
     volume_dirs = {}
     for v in spec["volumes"]:
         d = root / "volumes" / v["name"]
         d.mkdir(parents=True)
         volume_dirs[v["name"]] = str(d)
-    mounts = {m["mountPath"]: volume_dirs[m["name"]] for c in spec["initContainers"] for m in c["volumeMounts"]}
+    mounts = {m["mountPath"]: volume_dirs[m["name"]] for c in spec["initContainers"] + spec["containers"] for m in c["volumeMounts"]}
 
     mounts[INIT_WORKDIR] = image + INIT_WORKDIR
 
@@ -170,11 +178,11 @@ def run_pod_init(result, client: str, root) -> list:
 
     for v in spec["volumes"]:  # what the kubelet puts in ConfigMap and Secret volumes
         if "configMap" in v:
-            for key, text in configmaps[v["configMap"]["name"]]["data"].items():
+            for key, text in configmaps[v["configMap"]["name"]].items():
                 # The paths the config names (KeyFile, DataDir) are pod paths too.
                 (root / "volumes" / v["name"] / key).write_text(re.sub(r'(?<=")/[^"]*', lambda m: host(m.group(0)), text))
         elif "secret" in v:
-            data = secrets[v["secret"]["secretName"]]["stringData"]
+            data = secrets[v["secret"]["secretName"]]
             for item in v["secret"]["items"]:
                 (root / "volumes" / v["name"] / item["path"]).write_text(data[item["key"]])
     done = []
@@ -182,13 +190,13 @@ def run_pod_init(result, client: str, root) -> list:
         env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
         for e in c.get("env", []):
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
-            env[e["name"]] = secrets[ref["name"]]["stringData"][ref["key"]] if ref else host(e["value"])
+            env[e["name"]] = secrets[ref["name"]][ref["key"]] if ref else host(e["value"])
         command = [sys.executable if w == "python3" else host(w) for w in c["command"] + c.get("args", [])]
         proc = subprocess.run(command, cwd=host(c.get("workingDir", INIT_WORKDIR)), env=env, capture_output=True, text=True, timeout=120)
         done.append((c["name"], proc.returncode, (proc.stdout + proc.stderr).strip()))
         if proc.returncode:
             break
-    return done
+    return done, host
 
 
 class Clock:

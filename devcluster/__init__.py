@@ -1,0 +1,3 @@
+"""A real Kubernetes cluster on this machine for the tests, the benchmark and `make local
+CLUSTER=kwok`: the control plane built from Go modules (gobuild), kwok for nodes and pods
+(devcluster/cluster.py; docs/cluster.md)."""
