@@ -333,16 +333,16 @@ class DevCluster:
             time.sleep(0.3)
 
     def stop(self) -> None:
-        """SIGTERM every process this cluster started (the last started first), SIGKILL after 10 s."""
+        """Stop every process this cluster started, one by one, the last started first (etcd goes
+        last: an API server without its store takes long to stop); SIGKILL after 10 s each."""
         for p in reversed(self.processes):
             if p.process.poll() is None:
                 p.process.terminate()
-        for p in reversed(self.processes):
-            try:
-                p.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.process.kill()
-                p.process.wait()
+                try:
+                    p.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.process.kill()
+                    p.process.wait()
         self.processes = []
 
     # --- users
@@ -452,10 +452,9 @@ def stop_detached(directory: str) -> list:
     if state is None:
         return []
     ours = [(name, pid) for name, pid in reversed(list(state["pids"].items())) if _our_process(pid, state["programs"][name])]
-    for _name, pid in ours:
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
     for name, pid in ours:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
         while _our_process(pid, state["programs"][name]) and time.monotonic() < deadline:
             time.sleep(0.1)
         if _our_process(pid, state["programs"][name]):

@@ -1,0 +1,25 @@
+"""`python -m bench cluster` runs end to end (3 clients, to keep the suite fast) and prints its JSON last."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_bench_cluster_small_run():
+    proc = subprocess.run([sys.executable, "-m", "bench", "cluster", "--clients", "3", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["server"] == "v1.36.3" and result["clients"] == 3 and result["bootstrap_clients"] == 1
+    assert result["available"] == 3 and result["bootstrap_first"] is True and result["forbidden"] == 0
+    assert result["rolled_one"] == 1 and result["rolled_one_names"] == ["keep-standard-1"] and result["nochange_rolled"] == 0
+    assert result["up_seconds"] > 0 and result["nochange_seconds"] > 0
+    # The same 3 clients' objects (ConfigMap, Secret, claim, Service, Deployment each) applied at once.
+    assert result["baseline_objects"] == 15 and result["baseline_available"] == 3
+
+
+def test_bench_cluster_rejects_a_bad_count():
+    proc = subprocess.run([sys.executable, "-m", "bench", "cluster", "--clients", "1"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--clients" in proc.stderr
