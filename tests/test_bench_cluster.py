@@ -1,4 +1,6 @@
-"""`python -m bench cluster` runs end to end (3 clients, to keep the suite fast) and prints its JSON last."""
+"""`python -m bench cluster` runs end to end (3 clients, to keep the suite fast), prints its JSON
+last and leaves nothing in the system temp directory (the cluster's and the stack's directories
+included)."""
 
 import json
 import os
@@ -8,8 +10,12 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_bench_cluster_small_run():
-    proc = subprocess.run([sys.executable, "-m", "bench", "cluster", "--clients", "3", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+def test_bench_cluster_small_run(tmp_path):
+    from test_nothing_left_behind import left_in, run_with_tmpdir
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = run_with_tmpdir(tmp, "-m", "bench", "cluster", "--clients", "3", "--json", timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["server"] == "v1.36.3" and result["clients"] == 3 and result["bootstrap_clients"] == 1
@@ -18,6 +24,7 @@ def test_bench_cluster_small_run():
     assert result["up_seconds"] > 0 and result["nochange_seconds"] > 0
     # The same 3 clients' objects (ConfigMap, Secret, claim, Service, Deployment each) applied at once.
     assert result["baseline_objects"] == 15 and result["baseline_available"] == 3
+    assert left_in(tmp) == []
 
 
 def test_bench_cluster_rejects_a_bad_count():
