@@ -1,7 +1,7 @@
 """A throwaway stack of this project that applies its fleet to a cluster (the tests' and the
-benchmark's): the local stack's committed config without ``renderYamlToDirectory``, so the
-program's default Kubernetes provider talks to the cluster of ``KUBECONFIG``; the chain of the
-caller's; file backend, passphrase and config file under ``workdir`` (pulumi_cli.local_stack).
+benchmark's): the local stack's committed config applied to the cluster of ``kubeconfig``
+(pulumi_cli.local_stack.applied_to_cluster), the chain of the caller's; file backend, passphrase and
+config file under ``workdir``.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import json
 import os
 
 from pulumi_cli.engine import Engine
-from pulumi_cli.local_stack import ROOT, StackWorkspace, committed_config
+from pulumi_cli.local_stack import ROOT, StackWorkspace, applied_to_cluster, committed_config
 
 
 def cluster_stack(engine: Engine, workdir: str, rpc_url: str, kubeconfig: str, fleet: dict, config: dict = None, chain_id: int = 31337) -> StackWorkspace:
     """``config`` overrides keys (``keep-cd:`` implied); ``use_kubeconfig`` switches users later."""
     base = dict(committed_config("local"))
-    base.pop("keep-cd:renderYamlToDirectory", None)
     base.update(
         {
             "keep-cd:rpcUrl": rpc_url,
@@ -27,7 +26,7 @@ def cluster_stack(engine: Engine, workdir: str, rpc_url: str, kubeconfig: str, f
     )
     for key, value in (config or {}).items():
         base[key if ":" in key else f"keep-cd:{key}"] = value
-    return StackWorkspace(
+    ws = StackWorkspace(
         engine=engine,
         stack="cluster",
         state_dir=os.path.join(workdir, "state"),
@@ -35,8 +34,8 @@ def cluster_stack(engine: Engine, workdir: str, rpc_url: str, kubeconfig: str, f
         stack_dir=os.path.join(workdir, "stack"),
         config=base,
         config_source=f"cluster stack in {workdir}",
-        extra_env={"KUBECONFIG": kubeconfig},
     )
+    return applied_to_cluster(ws, kubeconfig)
 
 
 def use_kubeconfig(ws: StackWorkspace, kubeconfig: str) -> None:

@@ -18,6 +18,7 @@ id; if nothing listens there, anvil is started on exactly that port; anything el
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -322,25 +323,20 @@ class StackWorkspace:
         return json.loads(self.run(args, capture=True).stdout or "{}")
 
 
+def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackWorkspace:
+    """``ws`` applying its fleet to the cluster of ``kubeconfig`` instead of rendering YAML: no
+    ``renderYamlToDirectory``, so the program's default Kubernetes provider reads ``KUBECONFIG``;
+    ``changes`` replace other fields (another stack name and directories)."""
+    config = {k: v for k, v in ws.config.items() if k != f"{PROJECT}:renderYamlToDirectory"}
+    return dataclasses.replace(ws, config=config, extra_env={**ws.extra_env, "KUBECONFIG": kubeconfig}, **changes)
+
+
 def local_workspace(engine: Engine, kubeconfig: Optional[str] = None) -> StackWorkspace:
     """The ``local`` stack of ``make local``: everything under build/.  With ``kubeconfig`` (`make
     local CLUSTER=kwok`, devcluster/): the stack ``local-cluster``, which applies the fleet to that
     cluster instead of rendering YAML; a stack of its own (state, deployer key, operators), so the
     rendered stack's objects never move providers."""
-    if kubeconfig:
-        config = committed_config("local")
-        config.pop(f"{PROJECT}:renderYamlToDirectory", None)
-        return StackWorkspace(
-            engine=engine,
-            stack="local-cluster",
-            state_dir=os.path.join(BUILD, "pulumi-state"),
-            secrets_dir=os.path.join(BUILD, "local-cluster-secrets"),
-            stack_dir=os.path.join(BUILD, "local-cluster-stack"),
-            config=config,
-            config_source="Pulumi.local.yaml, applied to the cluster of " + kubeconfig,
-            extra_env={"KUBECONFIG": kubeconfig},
-        )
-    return StackWorkspace(
+    ws = StackWorkspace(
         engine=engine,
         stack="local",
         state_dir=os.path.join(BUILD, "pulumi-state"),
@@ -349,6 +345,16 @@ def local_workspace(engine: Engine, kubeconfig: Optional[str] = None) -> StackWo
         config=committed_config("local"),
         config_source="Pulumi.local.yaml",
     )
+    if kubeconfig:
+        return applied_to_cluster(
+            ws,
+            kubeconfig,
+            stack="local-cluster",
+            secrets_dir=os.path.join(BUILD, "local-cluster-secrets"),
+            stack_dir=os.path.join(BUILD, "local-cluster-stack"),
+            config_source="Pulumi.local.yaml, applied to the cluster of " + kubeconfig,
+        )
+    return ws
 
 
 def up(extra_args: Sequence[str] = (), kubeconfig: Optional[str] = None) -> int:
