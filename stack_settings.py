@@ -465,6 +465,7 @@ def load_settings(cfg: pulumi.Config | None = None) -> Settings:
 # --- fleet: the keep-clients on Kubernetes (components/keep_network.py); docs/fleet.md lists every key.
 from components.keep_client import (  # noqa: E402
     DEFAULT_PORT,
+    LABEL_VALUE,
     ROLES,
     ChainEndpoints,
     ComputeResources,
@@ -482,6 +483,10 @@ _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")  # ':' only as a registry port
 _FLEET_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_QUANTITY_SUFFIX = {"m": 10**-3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_QUANTITY_SUFFIX.update({s + "i": 1024 ** (i + 1) for i, s in enumerate(("K", "M", "G", "T", "P", "E"))})
+# A StorageClass name is a DNS-1123 subdomain.
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 KEEL_POLICIES = ("all", "major", "minor", "patch", "force")
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
 DEFAULT_INIT_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}
@@ -555,7 +560,19 @@ def _fleet_resources(raw: Any, path: str, default: dict) -> ComputeResources:
             if res not in ("cpu", "memory") or not isinstance(qty, str) or not _FLEET_QUANTITY.match(qty):
                 raise _fleet_error(f"{path}.{kind}.{res}", f"{qty!r} is not a cpu/memory quantity (e.g. 100m, 256Mi)")
         out[kind] = section
+    for res, qty in out["requests"].items():
+        # The API server refuses a container whose request exceeds its limit, after the chain's work.
+        if res in out["limits"] and _quantity_value(qty) > _quantity_value(out["limits"][res]):
+            raise _fleet_error(f"{path}.requests.{res}", f"{qty!r} is more than its limit {out['limits'][res]!r} (expected a request at most the limit)")
     return ComputeResources(out["requests"], out["limits"])
+
+
+def _quantity_value(qty: str):
+    """A quantity that matched _FLEET_QUANTITY as an exact number (100m = 1/10, 1Ki = 1024)."""
+    from fractions import Fraction
+
+    number = qty.rstrip("mkMGTPEi")
+    return Fraction(number) * Fraction(_QUANTITY_SUFFIX.get(qty[len(number):], 1))
 
 
 def _fleet_clients(raw: dict) -> tuple:
@@ -613,6 +630,11 @@ def parse_fleet(raw: Any, chain_id: int, deployed_contracts: set) -> FleetSpec:
     if not isinstance(size, str) or not _FLEET_QUANTITY.match(size):
         raise _fleet_error("storage.size", f"{size!r} is not a storage quantity (e.g. 1Gi)")
     storage_class = storage.get("storageClass")
+    if storage_class is not None and (not isinstance(storage_class, str) or len(storage_class) > 253 or not _DNS_SUBDOMAIN.match(storage_class)):
+        raise _fleet_error("storage.storageClass", f"{storage_class!r} is not a StorageClass name (lowercase a-z, 0-9, '-', '.')")
+    part_of = raw.get("partOf", "keep-network")
+    if not isinstance(part_of, str) or not part_of or len(part_of) > 63 or not LABEL_VALUE.match(part_of):
+        raise _fleet_error("partOf", f"{part_of!r} is not a label value (letters, digits, '-', '_', '.', at most 63, starting and ending alphanumeric)")
     keel = None
     if raw.get("keel") is not None:
         k = _fleet_map(raw.get("keel"), "keel")
@@ -634,7 +656,7 @@ def parse_fleet(raw: Any, chain_id: int, deployed_contracts: set) -> FleetSpec:
         init_resources=_fleet_resources(raw.get("initResources"), "initResources", DEFAULT_INIT_RESOURCES),
         storage=StorageSpec(size, storage_class),
         keel=keel,
-        part_of=raw.get("partOf", "keep-network"),
+        part_of=part_of,
         create_namespace=bool(raw.get("createNamespace", False)),
     )
 

@@ -55,7 +55,8 @@ PROVISIONING_MODES = ("deploy", "cluster")
 # A fixed unprivileged uid/gid for both containers; fsGroup makes the volume writable for it.
 RUN_AS = 10001
 
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# What the API server accepts as a label value (at most 63 characters besides).
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ImageRef:
         if self.digest:
             return self.digest.replace(":", "-")[:19]
         tag = (self.tag or "")[:63]
-        return tag if _LABEL_VALUE.match(tag) else "unknown"
+        return tag if LABEL_VALUE.match(tag) else "unknown"
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,32 @@ def test_bad_keel_policy_and_quantities():
     assert "fleet.keel.policy" in error_of(fleet(keel={"policy": "sometimes"}))
     assert "fleet.resources.limits.cpu" in error_of(fleet(resources={"limits": {"cpu": "lots"}}))
     assert "fleet.storage.size" in error_of(fleet(storage={"size": "big"}))
+
+
+# Values the API server refuses (seen on a real one: docs/cluster.md), caught before the chain's work.
+@pytest.mark.parametrize(
+    "resources, field",
+    [
+        ({"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}, "resources.requests.cpu"),
+        ({"requests": {"memory": "1Gi"}}, "resources.requests.memory"),  # over the default limit 512Mi
+        ({"requests": {"memory": "600M"}, "limits": {"memory": "512Mi"}}, "resources.requests.memory"),
+    ],
+)
+def test_a_request_over_its_limit(resources, field):
+    msg = error_of(fleet(resources=resources))
+    assert f"keep-cd:fleet.{field}:" in msg and "more than its limit" in msg
+
+
+def test_requests_up_to_their_limits_are_fine():
+    spec = parse_fleet(fleet(resources={"requests": {"cpu": "0.5", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "536870912"}}), 1101, DEPLOYED)
+    assert spec.resources.requests == {"cpu": "0.5", "memory": "512Mi"}
+
+
+@pytest.mark.parametrize("part_of", ["keep network", "-keep", "a" * 64, "", 7])
+def test_part_of_not_a_label_value(part_of):
+    assert "keep-cd:fleet.partOf:" in error_of(fleet(partOf=part_of))
+
+
+@pytest.mark.parametrize("storage_class", ["Fast_SSD", "fast-", "a" * 254, 3])
+def test_storage_class_not_a_name(storage_class):
+    assert "keep-cd:fleet.storage.storageClass:" in error_of(fleet(storage={"size": "1Gi", "storageClass": storage_class}))
