@@ -24,6 +24,43 @@ import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+class _OneLineErrors:
+    """``traceback`` as the SDK's dynamic-provider host uses it, but a keep-cd error (whose message
+    is one line naming the thing at fault) is formatted as that line, not a Python traceback."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def format_exc(self, *args, **kwargs):
+        import sys
+
+        from .errors import ContractsStepError
+
+        error = sys.exc_info()[1]
+        if isinstance(error, ContractsStepError):
+            return str(error)
+        return self._real.format_exc(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _one_line_errors_in_provider_host() -> None:
+    """The engine runs dynamic providers in ``python -m pulumi.dynamic``, which reports every
+    failure of create/update/diff as ``traceback.format_exc()``: a page of frames around the one
+    line keep-cd's errors are written to be.  In that process (only there), keep-cd's own errors
+    are reported as their line; anything else keeps its traceback."""
+    import sys
+
+    host = sys.modules.get("__main__")
+    spec = getattr(host, "__spec__", None)
+    if spec is None or spec.name != "pulumi.dynamic.__main__" or isinstance(getattr(host, "traceback", None), _OneLineErrors):
+        return
+    host.traceback = _OneLineErrors(host.traceback)
+
+
+_one_line_errors_in_provider_host()
+
 DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
 DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
 

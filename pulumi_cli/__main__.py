@@ -36,7 +36,7 @@ def main(argv=None) -> int:
             ws = local_stack.local_workspace(locate_engine())
             # Commands that may send need the chain up and the deployer funded; previews only read.
             sends = rest[:1] in (["up"], ["refresh"], ["import"], ["destroy"])
-            ws.prepare(start_chain=sends, fund=sends)
+            ws.prepare(start_chain=sends, fund=sends, create=rest[:1] == ["up"])
             return ws.run(rest, check=False).returncode
         except (EngineError, local_stack.LocalStackError) as e:
             print(f"error: {e}", file=sys.stderr)

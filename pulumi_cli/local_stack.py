@@ -192,8 +192,9 @@ class StackWorkspace:
     def env(self) -> dict:
         """The environment of every pulumi command here (no passphrase in it: a file)."""
         os.makedirs(self.state_dir, exist_ok=True)
-        self.secret(PASSPHRASE, lambda: secrets.token_hex(32))
-        env = self.engine.env(PULUMI_BACKEND_URL="file://" + os.path.abspath(self.state_dir), PULUMI_CONFIG_PASSPHRASE_FILE=self.passphrase_file)
+        env = self.engine.env(PULUMI_BACKEND_URL="file://" + os.path.abspath(self.state_dir))
+        if os.path.exists(self.passphrase_file):  # made by init(); without it pulumi says it needs one
+            env["PULUMI_CONFIG_PASSPHRASE_FILE"] = self.passphrase_file
         for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "KEEP_CD_DEPLOYER_KEY", "KEEP_CD_OPERATOR_MNEMONIC"):
             env.pop(name, None)  # the stack's own secrets only, never the caller's
         env.update(self.extra_env)
@@ -269,6 +270,7 @@ class StackWorkspace:
         into the stack's config file in its working directory, so it runs in stack_dir (a copy of
         Pulumi.yaml) and never touches the project's own Pulumi.<stack>.yaml."""
         os.makedirs(self.stack_dir, exist_ok=True)
+        self.secret(PASSPHRASE, lambda: secrets.token_hex(32))
         with open(os.path.join(self.project_dir, "Pulumi.yaml")) as src, open(os.path.join(self.stack_dir, "Pulumi.yaml"), "w") as dst:
             dst.write(src.read())
         if os.path.exists(self.config_file):
@@ -301,15 +303,32 @@ class StackWorkspace:
     def chain(self) -> LocalChain:
         return local_chain_settings(self.config, self.config_source or f"stack {self.stack}")
 
-    def prepare(self, *, start_chain: bool = True, fund: bool = True) -> LocalChain:
+    def check_ready(self, create: bool) -> bool:
+        """Whether the stack exists; refuses, before anything runs, a stack that does not exist
+        (unless ``create``) and one whose passphrase file is gone (its secrets cannot be read)."""
+        exists = self.exists()
+        if not exists and not create:
+            raise LocalStackError(f"stack {self.stack} does not exist in {self.state_dir} yet (run `make local` to create it)")
+        if exists and not os.path.exists(self.passphrase_file):
+            raise LocalStackError(
+                f"{self.passphrase_file}: missing, and stack {self.stack}'s secrets are encrypted with it "
+                f"(restore the file, or start the stack over: `make clean`)"
+            )
+        return exists
+
+    def prepare(self, *, start_chain: bool = True, fund: bool = True, create: bool = True) -> LocalChain:
         """What a command on this stack needs: chain (started if absent), secrets, stack, config."""
+        from .engine import check_plugins
+
+        check_plugins(self.engine, self.project_dir)
         chain = self.chain()
+        exists = self.check_ready(create)
         if start_chain:
             ensure_local_chain(chain, log_dir=os.path.dirname(os.path.abspath(self.state_dir)))
         key = self.secret(SECRET_FILES["deployerPrivateKey"], new_deployer_key)
         if fund:
             fund_on_anvil(chain, key)
-        if not self.exists():
+        if not exists:
             self.init()
         self.write_config_file()
         self.set_secrets({"deployerPrivateKey": key, "operatorMnemonic": self.secret(SECRET_FILES["operatorMnemonic"], new_mnemonic)})

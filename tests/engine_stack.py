@@ -112,3 +112,38 @@ def short(steps: dict) -> dict:
         return f"{kind}::{urn.split('::')[-1]}"
 
     return {name(u): op for u, op in steps.items()}
+
+
+def kill_tree(root_pid: int) -> list:
+    """SIGKILL a process and every process it started (by parent, or by session for daemonized
+    plugins): what a killed CI machine does to `pulumi up`, its plugins and their Python."""
+    import signal
+
+    def table() -> list:
+        rows = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                rows.append((int(entry), int(fields[1]), int(fields[3])))  # pid, ppid, session
+            except (OSError, IndexError):
+                continue
+        return rows
+
+    doomed = {root_pid}
+    rows = table()
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid, sid in rows:
+            if pid not in doomed and (ppid in doomed or sid == root_pid):
+                doomed.add(pid)
+                grew = True
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(doomed)
