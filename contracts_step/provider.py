@@ -151,6 +151,9 @@ class DeployerStepProvider(ResourceProvider):
 
     replace_keys: tuple = ()
     output_keys: tuple = ()
+    # It captures no secret (the key comes from configure), so its pickle need not be one: the
+    # state and `pulumi preview --json` then show it, which the import file needs (import_source.py).
+    serialize_as_secret_always = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -197,6 +200,7 @@ class DeployerStepProvider(ResourceProvider):
 class ContractsMigrationProvider(DeployerStepProvider):
     replace_keys = REPLACE_KEYS
     output_keys = OUTPUT_KEYS
+
 
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.
@@ -245,7 +249,10 @@ class ContractsMigrationProvider(DeployerStepProvider):
 
     def read(self, id_: str, props: dict) -> ReadResult:
         """``pulumi refresh``: the recorded outputs as the chain has them now (a contract whose code
-        is gone shows as drift, ``code_hash`` → null, and the next ``up`` redeploys it)."""
+        is gone shows as drift, ``code_hash`` → null, and the next ``up`` redeploys it).  (An import
+        never reaches here: the engine reads an imported resource with no properties, and a dynamic
+        provider is found through its properties; ``contracts_step.import_source`` writes the
+        imported state into the import file instead.)"""
         from .chain import connect
         from .migrate import refreshed_outputs
 

@@ -2,6 +2,9 @@
 
   engine            build what is missing (``make engine``) and print which engine runs
   up-local          ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+  import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
+                    `pulumi import` into the local stack of a contract set another tool deployed
+                    with its deployer key (contracts_step/import_source.py); sends nothing
   local ARGS...     any pulumi command on the local stack (``scripts/pulumi-local ARGS``): the
                     stack, the config file, the file backend and the passphrase file are added
 """
@@ -31,6 +34,15 @@ def main(argv=None) -> int:
 
     if command == "up-local":
         return local_stack.up(rest)
+    if command == "import-contracts":
+        try:
+            ws = local_stack.local_workspace(locate_engine())
+            ws.prepare(start_chain=False, fund=False)
+            print(ws.import_contracts(rest).stdout)
+        except (EngineError, local_stack.LocalStackError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if command == "local":
         try:
             ws = local_stack.local_workspace(locate_engine())

@@ -334,6 +334,30 @@ class StackWorkspace:
         self.set_secrets({"deployerPrivateKey": key, "operatorMnemonic": self.secret(SECRET_FILES["operatorMnemonic"], new_mnemonic)})
         return chain
 
+    def import_contracts(self, source_args: Sequence[str]) -> subprocess.CompletedProcess:
+        """``pulumi import`` of a contract set another tool deployed, sending nothing
+        (contracts_step/import_source.py: ``--truffle [NETWORK]`` or ``--hardhat-deploy DIR``)."""
+        preview = self.run(["preview", "--json"], capture=True, check=False)
+        if preview.returncode != 0:
+            raise LocalStackError(f"pulumi preview ({self.stack}) for the import: {first_error(preview.stdout + preview.stderr) or 'failed'}")
+        preview_path = os.path.join(self.stack_dir, "import-preview.json")
+        with open(preview_path, "w") as f:
+            f.write(preview.stdout)
+        key = self.secret(SECRET_FILES["deployerPrivateKey"], new_deployer_key)
+        try:
+            made = subprocess.run(
+                [sys.executable, "-m", "contracts_step.import_source", preview_path, *source_args, "--project-dir", self.project_dir],
+                cwd=self.project_dir, capture_output=True, text=True, env={**os.environ, "KEEP_CD_DEPLOYER_KEY": key},
+            )
+        finally:
+            os.remove(preview_path)
+        if made.returncode != 0:
+            raise LocalStackError(made.stderr.strip().splitlines()[-1].removeprefix("error: ") if made.stderr.strip() else "import file: failed")
+        import_path = os.path.join(self.stack_dir, "import.json")
+        with open(import_path, "w") as f:
+            f.write(made.stdout)
+        return self.run(["import", "--file", import_path, "--yes", "--generate-code=false", "--protect=false"], capture=True)
+
     def outputs(self, show_secrets: bool = False) -> dict:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
         return json.loads(self.run(args, capture=True).stdout or "{}")

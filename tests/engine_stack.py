@@ -80,7 +80,11 @@ def _update_steps(output: str) -> dict:
 def preview_steps(ws: StackWorkspace, *extra: str) -> dict:
     proc = ws.run(["preview", "--json", *extra], capture=True, check=False)
     if proc.returncode != 0:
-        raise AssertionError(f"pulumi preview failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        try:
+            diags = [d["message"] for d in json.loads(proc.stdout).get("diagnostics", []) if d.get("severity") == "error"]
+        except ValueError:
+            diags = [proc.stdout[-3000:]]
+        raise AssertionError("pulumi preview failed:\n" + "\n".join(diags)[-4000:] + "\n" + proc.stderr[-2000:])
     return _preview_steps(proc.stdout)
 
 
