@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
+CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth stop-anvil clean
+.PHONY: local test setup setup-local setup-test engine geth stop-chain stop-anvil clean
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -41,8 +43,8 @@ engine:
 # and passphrase under build/), anvil on 127.0.0.1:8545 if nothing answers there, contracts
 # migrated, operators staked, the fleet rendered to build/manifests/, stack outputs printed.
 # Re-running it changes nothing and sends nothing unless something changed.
-local: setup-local engine
-	$(PY) -m pulumi_cli up-local
+local: setup-local engine $(if $(filter geth,$(CHAIN)),geth)
+	$(PY) -m pulumi_cli up-local --chain $(CHAIN)
 
 # geth, the second real chain of the tests (devchain/geth.py): built once from the Go module proxy
 # into ~/.cache/keep-cd/bin/ (about 5 min cold on 2 cores, seconds when cached).
@@ -53,8 +55,12 @@ geth:
 test: setup-test engine geth
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-stop-anvil:
-	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid) && rm -f build/anvil.pid
+# Stops the chains `make local` started (SIGTERM: geth flushes its database).
+stop-chain:
+	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid); rm -f build/anvil.pid
+	-@[ -f build/geth/geth.pid ] && kill $$(cat build/geth/geth.pid); rm -f build/geth/geth.pid
 
-clean: stop-anvil
+stop-anvil: stop-chain
+
+clean: stop-chain
 	rm -rf build

@@ -1,7 +1,8 @@
 """``python -m pulumi_cli <command>``: the real Pulumi engine for keep-cd.
 
   engine            build what is missing (``make engine``) and print which engine runs
-  up-local          ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+  up-local [--chain anvil|geth]
+                    ``make local``: a real ``pulumi up`` on the local stack, outputs printed
   import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
                     `pulumi import` into the local stack of a contract set another tool deployed
                     with its deployer key (contracts_step/import_source.py); sends nothing
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -33,10 +35,13 @@ def main(argv=None) -> int:
     from . import local_stack
 
     if command == "up-local":
-        return local_stack.up(rest)
+        chain = "anvil"
+        if rest[:1] == ["--chain"] and len(rest) > 1:
+            chain, rest = rest[1], rest[2:]
+        return local_stack.up(rest, chain=chain)
     if command == "import-contracts":
         try:
-            ws = local_stack.local_workspace(locate_engine())
+            ws = local_stack.local_workspace(locate_engine(), os.environ.get("CHAIN", "anvil"))
             ws.prepare(start_chain=False, fund=False)
             print(ws.import_contracts(rest).stdout)
         except (EngineError, local_stack.LocalStackError) as e:
@@ -45,7 +50,7 @@ def main(argv=None) -> int:
         return 0
     if command == "local":
         try:
-            ws = local_stack.local_workspace(locate_engine())
+            ws = local_stack.local_workspace(locate_engine(), os.environ.get("CHAIN", "anvil"))
             # Commands that may send need the chain up and the deployer funded; previews only read.
             sends = rest[:1] in (["up"], ["refresh"], ["import"], ["destroy"])
             ws.prepare(start_chain=sends, fund=sends, create=rest[:1] == ["up"])

@@ -119,11 +119,32 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
-def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD) -> Optional[int]:
-    """Make sure the stack's chain answers at its rpcUrl; returns the pid of an anvil started here.
+# The local chains `make local` can start (CHAIN=anvil|geth): the chain id each runs, and where
+# its stack keeps its state under build/ (a stack is bound to its chain).
+LOCAL_CHAINS = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
+
+
+def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
+    if kind == "geth":
+        from devchain.geth import start_geth
+
+        started = start_geth(chain.port, datadir=os.path.join(log_dir, "chain"), log_path=os.path.join(log_dir, "geth.log"), detach=True)
+    else:
+        from offline_stack.anvil import start_anvil
+
+        started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
+    with open(os.path.join(log_dir, f"{kind}.pid"), "w") as f:
+        f.write(str(started.process.pid))
+    print(f"started {kind} at {chain.rpc_url} (pid {started.process.pid}; `make stop-chain` stops it)", file=sys.stderr)
+    return started.process.pid
+
+
+def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> Optional[int]:
+    """Make sure the stack's chain answers at its rpcUrl; returns the pid of a chain started here
+    (anvil, or geth --dev).
 
     Never starts a chain on another port, and never claims to have started one that was there."""
-    from offline_stack.anvil import rpc, start_anvil
+    from offline_stack.anvil import rpc
 
     try:
         found = int(rpc(chain.rpc_url, "eth_chainId", [], timeout=2.0), 16)
@@ -138,21 +159,24 @@ def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD) -> Optional[int]
     if _port_in_use(chain.port):
         raise LocalStackError(f"{chain.rpc_url}: port {chain.port} is held by a process that does not answer JSON-RPC; free it or change keep-cd:rpcUrl")
     os.makedirs(log_dir, exist_ok=True)
-    started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
-    with open(os.path.join(log_dir, "anvil.pid"), "w") as f:
-        f.write(str(started.process.pid))
-    print(f"started anvil at {chain.rpc_url} (pid {started.process.pid}; `make stop-anvil` stops it)", file=sys.stderr)
-    return started.process.pid
+    return _start_chain(kind, chain, log_dir)
 
 
-def fund_on_anvil(chain: LocalChain, key: str, wei: int = 10**22) -> None:
-    """Top an account up with anvil's cheat code (a local chain has no faucet)."""
+def fund_local_account(chain: LocalChain, key: str, kind: str = "anvil", wei: int = 10**22) -> None:
+    """Top an account up on a local chain: anvil's cheat code, or on geth a transfer from its dev
+    account (geth has no cheat codes)."""
     from eth_account import Account
 
     from offline_stack.anvil import rpc
 
     address = Account.from_key(key).address
-    if int(rpc(chain.rpc_url, "eth_getBalance", [address, "latest"]), 16) < wei // 10:
+    if int(rpc(chain.rpc_url, "eth_getBalance", [address, "latest"]), 16) >= wei // 10:
+        return
+    if kind == "geth":
+        from devchain.geth import fund
+
+        fund(chain.rpc_url, {address: wei})
+    else:
         rpc(chain.rpc_url, "anvil_setBalance", [address, hex(wei)])
 
 
@@ -177,6 +201,7 @@ class StackWorkspace:
     config_source: str = ""  # where config came from, for error messages
     project_dir: str = ROOT
     extra_env: dict = field(default_factory=dict)
+    chain_kind: str = "anvil"  # what ensure_local_chain starts and how accounts are funded
 
     @property
     def config_file(self) -> str:
@@ -324,10 +349,10 @@ class StackWorkspace:
         chain = self.chain()
         exists = self.check_ready(create)
         if start_chain:
-            ensure_local_chain(chain, log_dir=os.path.dirname(os.path.abspath(self.state_dir)))
+            ensure_local_chain(chain, log_dir=os.path.dirname(os.path.abspath(self.state_dir)), kind=self.chain_kind)
         key = self.secret(SECRET_FILES["deployerPrivateKey"], new_deployer_key)
         if fund:
-            fund_on_anvil(chain, key)
+            fund_local_account(chain, key, self.chain_kind)
         if not exists:
             self.init()
         self.write_config_file()
@@ -363,25 +388,34 @@ class StackWorkspace:
         return json.loads(self.run(args, capture=True).stdout or "{}")
 
 
-def local_workspace(engine: Engine) -> StackWorkspace:
-    """The ``local`` stack of ``make local``: everything under build/."""
+def local_workspace(engine: Engine, chain: str = "anvil") -> StackWorkspace:
+    """The ``local`` stack of ``make local``: everything under build/ (build/geth/ on geth, whose
+    chain id and port differ: the committed config names anvil's)."""
+    if chain not in LOCAL_CHAINS:
+        raise LocalStackError(f"CHAIN={chain}: not a local chain (expected one of {', '.join(LOCAL_CHAINS)})")
+    spec = LOCAL_CHAINS[chain]
+    config = committed_config("local")
+    if chain != "anvil":
+        config.update({"keep-cd:chainId": str(spec["chain_id"]), "keep-cd:rpcUrl": f"http://127.0.0.1:{spec['port']}"})
+        config["keep-cd:renderYamlToDirectory"] = os.path.join(spec["dir"], "manifests")
     return StackWorkspace(
         engine=engine,
         stack="local",
-        state_dir=os.path.join(BUILD, "pulumi-state"),
-        secrets_dir=os.path.join(BUILD, "local-secrets"),
-        stack_dir=os.path.join(BUILD, "local-stack"),
-        config=committed_config("local"),
-        config_source="Pulumi.local.yaml",
+        state_dir=os.path.join(spec["dir"], "pulumi-state"),
+        secrets_dir=os.path.join(spec["dir"], "local-secrets"),
+        stack_dir=os.path.join(spec["dir"], "local-stack"),
+        config=config,
+        config_source="Pulumi.local.yaml" + ("" if chain == "anvil" else f" (on {chain}: chainId {spec['chain_id']}, port {spec['port']})"),
+        chain_kind=chain,
     )
 
 
-def up(extra_args: Sequence[str] = ()) -> int:
+def up(extra_args: Sequence[str] = (), chain: str = "anvil") -> int:
     """`make local`: a real `pulumi up` on the local stack, then its outputs."""
     try:
         engine = locate_engine()
         print(f"pulumi {engine.version} ({engine.source}: {engine.pulumi})", file=sys.stderr)
-        ws = local_workspace(engine)
+        ws = local_workspace(engine, chain)
         ws.prepare()
         ws.run(["up", "--yes", "--skip-preview", *extra_args])
         ws.run(["stack", "output", "--json"])
