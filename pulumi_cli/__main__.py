@@ -1,6 +1,7 @@
 """``python -m pulumi_cli <command>``: the real Pulumi engine for keep-cd.
 
   engine            build what is missing (``make engine``) and print which engine runs
+  env               shell exports that put the engine on PATH with its settings (CI: >> $BASH_ENV)
   up-local [--chain anvil|geth]
                     ``make local``: a real ``pulumi up`` on the local stack, outputs printed
   import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
@@ -31,6 +32,19 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         print(f"pulumi {engine.version} ({engine.source}): {engine.pulumi}")
+        return 0
+    if command == "env":
+        import shlex
+
+        try:
+            engine = locate_engine()
+        except EngineError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        env = engine.env(base={"PATH": "$PATH"})
+        for name in ("PATH", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_SKIP_CONFIRMATIONS"):
+            value = env[name] if name != "PATH" else env[name].replace("$PATH", "") + "$PATH"
+            print(f"export {name}={shlex.quote(value) if name != 'PATH' else chr(34) + value + chr(34)}")
         return 0
     from . import local_stack
 
