@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
+CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth cluster stop-anvil stop-cluster clean
+.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -44,8 +46,8 @@ engine:
 # `make local CLUSTER=kwok`: the fleet applied to a local Kubernetes cluster (devcluster/, started
 # under build/devcluster/ if none runs; `make stop-cluster` stops it) instead of rendered.
 CLUSTER ?=
-local: setup-local engine $(if $(CLUSTER),cluster)
-	$(PY) -m $(if $(CLUSTER),devcluster up-local --cluster $(CLUSTER),pulumi_cli up-local)
+local: setup-local engine $(if $(filter geth,$(CHAIN)),geth) $(if $(CLUSTER),cluster)
+	$(PY) -m $(if $(CLUSTER),devcluster up-local --cluster $(CLUSTER),pulumi_cli up-local) --chain $(CHAIN)
 
 # geth, the second real chain of the tests (devchain/geth.py): built once from the Go module proxy
 # into ~/.cache/keep-cd/bin/ (about 5 min cold on 2 cores, seconds when cached).
@@ -62,11 +64,15 @@ cluster:
 test: setup-test engine geth cluster
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-stop-anvil:
-	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid) && rm -f build/anvil.pid
+# Stops the chains `make local` started (SIGTERM: geth flushes its database).
+stop-chain:
+	-@[ -f build/anvil.pid ] && kill $$(cat build/anvil.pid); rm -f build/anvil.pid
+	-@[ -f build/geth/geth.pid ] && kill $$(cat build/geth/geth.pid); rm -f build/geth/geth.pid
+
+stop-anvil: stop-chain
 
 stop-cluster:
 	-@[ -x $(PY) ] && $(PY) -m devcluster stop
 
-clean: stop-anvil stop-cluster
+clean: stop-chain stop-cluster
 	rm -rf build

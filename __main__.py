@@ -9,6 +9,7 @@ import gc
 
 import pulumi
 
+from contracts_step.errors import ContractsStepError
 from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
 from stack_settings import load_settings
 
@@ -16,7 +17,12 @@ from stack_settings import load_settings
 # threshold (700) collections took about a third of a 100-client preview (docs/fleet.md).
 gc.set_threshold(50_000, 20, 20)
 
-settings = load_settings()
+try:
+    settings = load_settings()
+except ContractsStepError as e:
+    # A setting at fault is one line naming its key, not a traceback of the program (the engine
+    # prints a RunError's message alone).  The offline runner re-raises the cause.
+    raise pulumi.RunError(str(e)) from e
 
 contracts = ContractsMigration(
     "contracts",

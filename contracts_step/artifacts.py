@@ -210,6 +210,9 @@ def parse_artifact(path: str, data: dict) -> Artifact:
             abi=data["abi"],
             bytecode=code,
             deployed_bytecode=deployed,
+            # Truffle writes its deployments here whatever else the file holds (keep-core's
+            # published artifacts carry linkReferences too): the record `pulumi import` reads.
+            networks=data.get("networks") or {},
             source_path=data.get("sourceName"),
             link_names=_names_from_link_references(data.get("linkReferences"), code),
         )

@@ -39,6 +39,10 @@ class ConfigError(ContractsStepError):
     """A stack configuration value is malformed."""
 
 
+class ImportMismatch(ContractsStepError):
+    """A contract set to import is not what the plan deploys (or not there); nothing is imported."""
+
+
 class InsufficientFunds(ContractsStepError):
     pass
 

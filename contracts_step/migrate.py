@@ -375,6 +375,68 @@ class Migration:
             next_nonce = first_nonce + len(requests)
         return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
 
+    def adopt_existing(self, found: dict, source: str) -> dict:
+        """The outputs of a contract set another tool deployed with this stack's deployer key
+        (``pulumi import``), sending nothing: ``found`` is contract name -> (address, creation
+        transaction hash) as ``source`` recorded them.
+
+        A contract is adopted only where the chain proves it is the plan's: its creation
+        transaction came from the deployer, succeeded, created this address, and its input is
+        exactly the plan's init code with the dependencies' imported addresses.  A call counts as
+        done where its ``done_when`` view says so or the deployer sent exactly that call and it
+        succeeded; a call neither is left to the next ``up``.  Raises ImportMismatch otherwise."""
+        from types import SimpleNamespace
+
+        from .errors import ImportMismatch
+        from .transactions import SendStats
+
+        started = time.monotonic()
+        addresses: dict = {}
+        decisions: list = []
+        pending_deploys: dict = {}
+        for step in self.resolved.deploys.values():
+            if step.name not in found:
+                raise ImportMismatch(f"contract {step.name}: {source} records no deployment of it (expected an address and a transaction hash)")
+            address, tx_hash = found[step.name]
+            try:
+                tx = self.w3.eth.get_transaction(tx_hash)
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            except Exception:
+                raise ImportMismatch(f"contract {step.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
+            where = f"contract {step.name} at {address} ({source}, transaction {tx_hash})"
+            if to_checksum_address(tx["from"]) != self.deployer:
+                raise ImportMismatch(
+                    f"{where}: deployed by {tx['from']}, not by the stack's deployer {self.deployer} "
+                    "(import with the key that deployed the set: it owns what the plan's calls set up)"
+                )
+            if bytes(tx["input"]) != init_code(step, self.encoder, addresses, self.deployer):
+                raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
+            if tx.get("to") or int(receipt["status"]) != 1 or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address):
+                raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
+            addresses[step.name] = to_checksum_address(address)
+            pending_deploys[step.name] = (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
+            decisions.append(StepDecision(step.name, "contract", ADOPT, f"imported from {source}", addresses[step.name]))
+        _creates, sent_calls = self._adoption_index(0, self.w3.eth.get_transaction_count(self.deployer))
+        call_reqs: dict = {}
+        not_done: set = set()
+        for step in self.resolved.calls.values():
+            cid = call_id(addresses[step.target], call_data(step, self.encoder, addresses, self.deployer))
+            if cid in sent_calls:
+                call_reqs[step.name] = (None, sent_calls[cid], cid)
+                decisions.append(StepDecision(step.name, "call", ADOPT, f"sent by {self.deployer} before the import"))
+                continue
+            call_reqs[step.name] = (None, None, cid)
+            if _done_when_holds(self.w3, step, self.encoder, addresses, self.deployer):
+                decisions.append(StepDecision(step.name, "call", SKIP, "already in effect on chain"))
+            else:
+                not_done.add(step.name)
+                decisions.append(StepDecision(step.name, "call", SEND, "not found on chain: the next up sends it"))
+        nothing_sent = SimpleNamespace(stats=SendStats())
+        outs = self._outputs(addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started)
+        for name in not_done:
+            outs["calls_done"].remove(outs["calls"].pop(name)["call_id"])
+        return outs
+
     def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender, hints: dict) -> None:
         """Estimate, before anything is sent, the transactions whose outcome the chain can already
         tell: a call that would revert on an existing contract (say, an ownership that moved on)

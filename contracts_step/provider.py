@@ -24,6 +24,43 @@ import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+class _OneLineErrors:
+    """``traceback`` as the SDK's dynamic-provider host uses it, but a keep-cd error (whose message
+    is one line naming the thing at fault) is formatted as that line, not a Python traceback."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def format_exc(self, *args, **kwargs):
+        import sys
+
+        from .errors import ContractsStepError
+
+        error = sys.exc_info()[1]
+        if isinstance(error, ContractsStepError):
+            return str(error)
+        return self._real.format_exc(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def _one_line_errors_in_provider_host() -> None:
+    """The engine runs dynamic providers in ``python -m pulumi.dynamic``, which reports every
+    failure of create/update/diff as ``traceback.format_exc()``: a page of frames around the one
+    line keep-cd's errors are written to be.  In that process (only there), keep-cd's own errors
+    are reported as their line; anything else keeps its traceback."""
+    import sys
+
+    host = sys.modules.get("__main__")
+    spec = getattr(host, "__spec__", None)
+    if spec is None or spec.name != "pulumi.dynamic.__main__" or isinstance(getattr(host, "traceback", None), _OneLineErrors):
+        return
+    host.traceback = _OneLineErrors(host.traceback)
+
+
+_one_line_errors_in_provider_host()
+
 DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
 DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
 
@@ -114,6 +151,9 @@ class DeployerStepProvider(ResourceProvider):
 
     replace_keys: tuple = ()
     output_keys: tuple = ()
+    # It captures no secret (the key comes from configure), so its pickle need not be one: the
+    # state and `pulumi preview --json` then show it, which the import file needs (import_source.py).
+    serialize_as_secret_always = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,6 +200,7 @@ class DeployerStepProvider(ResourceProvider):
 class ContractsMigrationProvider(DeployerStepProvider):
     replace_keys = REPLACE_KEYS
     output_keys = OUTPUT_KEYS
+
 
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.
@@ -208,7 +249,10 @@ class ContractsMigrationProvider(DeployerStepProvider):
 
     def read(self, id_: str, props: dict) -> ReadResult:
         """``pulumi refresh``: the recorded outputs as the chain has them now (a contract whose code
-        is gone shows as drift, ``code_hash`` → null, and the next ``up`` redeploys it)."""
+        is gone shows as drift, ``code_hash`` → null, and the next ``up`` redeploys it).  (An import
+        never reaches here: the engine reads an imported resource with no properties, and a dynamic
+        provider is found through its properties; ``contracts_step.import_source`` writes the
+        imported state into the import file instead.)"""
         from .chain import connect
         from .migrate import refreshed_outputs
 

@@ -1,11 +1,12 @@
-"""``python -m devcluster start|stop|status|up-local [--dir DIR] [--cluster KIND]``: a detached
+"""``python -m devcluster start|stop|status|up-local [--dir DIR] [--cluster KIND] [--chain CHAIN]``: a detached
 cluster for `make local CLUSTER=kwok` (default DIR build/devcluster).
 
   start     start one unless one runs under DIR; print its admin kubeconfig's path
   stop      stop the processes the cluster under DIR recorded (by pid)
   status    print the kubeconfig's path and the server's version, or say it is not running
-  up-local  `make local CLUSTER=<KIND>`: start one if none runs, then `pulumi up` the local stack
-            onto it (stack `local-cluster`, pulumi_cli.local_stack) instead of rendering YAML
+  up-local  `make local CLUSTER=<KIND> [CHAIN=…]`: start one if none runs, then `pulumi up` the
+            local stack onto it (stack `local-cluster`, pulumi_cli.local_stack) instead of
+            rendering YAML
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=("start", "stop", "status", "up-local"))
     ap.add_argument("--dir", default=DEFAULT_DIR)
     ap.add_argument("--cluster", default="kwok")
+    ap.add_argument("--chain", default="anvil", help="the local chain (pulumi_cli.local_stack.LOCAL_CHAINS)")
     args = ap.parse_args(argv)
     directory = os.path.abspath(args.dir)
     if args.cluster not in CLUSTER_KINDS:
@@ -46,9 +48,12 @@ def main(argv=None) -> int:
         return 2
     try:
         if args.command == "up-local":
-            from pulumi_cli.local_stack import up
+            from pulumi_cli.local_stack import LOCAL_CHAINS, up
 
-            return up(kubeconfig=ensure_running(directory))
+            if args.chain not in LOCAL_CHAINS:  # before a cluster is started for nothing
+                print(f"error: CHAIN={args.chain}: not a local chain (expected one of {', '.join(LOCAL_CHAINS)})", file=sys.stderr)
+                return 2
+            return up(chain=args.chain, kubeconfig=ensure_running(directory))
         if args.command == "start":
             print(ensure_running(directory))
         elif args.command == "stop":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from .manifests import kubernetes_object
 from .runner import RunResult, _load_state, run_stack
 
 CONTRACTS_TYPE = "pulumi-python:dynamic/keep:ContractsMigration"
@@ -55,7 +56,8 @@ ANNOTATIONS_SHOWN_AS_IMAGE = {"keep-cd/image"}
 
 
 def _pod_template(deployment_inputs: dict) -> dict:
-    return ((deployment_inputs.get("spec") or {}).get("template")) or {}
+    # Integral numbers are floats on the engine's wire and ints in an export's JSON: the same.
+    return kubernetes_object(((deployment_inputs.get("spec") or {}).get("template")) or {})
 
 
 def _images(template: dict) -> dict:

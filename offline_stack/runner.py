@@ -303,6 +303,9 @@ def run_stack(
         sys.path.insert(0, project_dir)
     try:
         _sync_await(run_in_stack(lambda: runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")))
+    except pulumi.RunError as e:
+        # The program's one-line error for the engine; callers here want the error itself.
+        raise (e.__cause__ or e) from None
     except Exception:
         if mocks.errors:
             raise mocks.errors[0] from None

@@ -1,13 +1,19 @@
 """``python -m pulumi_cli <command>``: the real Pulumi engine for keep-cd.
 
   engine            build what is missing (``make engine``) and print which engine runs
-  up-local          ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+  env               shell exports that put the engine on PATH with its settings (CI: >> $BASH_ENV)
+  up-local [--chain anvil|geth]
+                    ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+  import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
+                    `pulumi import` into the local stack of a contract set another tool deployed
+                    with its deployer key (contracts_step/import_source.py); sends nothing
   local ARGS...     any pulumi command on the local stack (``scripts/pulumi-local ARGS``): the
                     stack, the config file, the file backend and the passphrase file are added
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -27,16 +33,41 @@ def main(argv=None) -> int:
             return 1
         print(f"pulumi {engine.version} ({engine.source}): {engine.pulumi}")
         return 0
+    if command == "env":
+        import shlex
+
+        try:
+            engine = locate_engine()
+        except EngineError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        env = engine.env(base={"PATH": "$PATH"})
+        for name in ("PATH", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_SKIP_CONFIRMATIONS"):
+            value = env[name] if name != "PATH" else env[name].replace("$PATH", "") + "$PATH"
+            print(f"export {name}={shlex.quote(value) if name != 'PATH' else chr(34) + value + chr(34)}")
+        return 0
     from . import local_stack
 
     if command == "up-local":
-        return local_stack.up(rest)
+        chain = "anvil"
+        if rest[:1] == ["--chain"] and len(rest) > 1:
+            chain, rest = rest[1], rest[2:]
+        return local_stack.up(rest, chain=chain)
+    if command == "import-contracts":
+        try:
+            ws = local_stack.local_workspace(locate_engine(), os.environ.get("CHAIN", "anvil"))
+            ws.prepare(start_chain=False, fund=False)
+            print(ws.import_contracts(rest).stdout)
+        except (EngineError, local_stack.LocalStackError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if command == "local":
         try:
-            ws = local_stack.local_workspace(locate_engine())
+            ws = local_stack.local_workspace(locate_engine(), os.environ.get("CHAIN", "anvil"))
             # Commands that may send need the chain up and the deployer funded; previews only read.
             sends = rest[:1] in (["up"], ["refresh"], ["import"], ["destroy"])
-            ws.prepare(start_chain=sends, fund=sends)
+            ws.prepare(start_chain=sends, fund=sends, create=rest[:1] == ["up"])
             return ws.run(rest, check=False).returncode
         except (EngineError, local_stack.LocalStackError) as e:
             print(f"error: {e}", file=sys.stderr)

@@ -129,6 +129,36 @@ def _same_file(a: str, b: str) -> bool:
         return False
 
 
+def installed_plugin_specs(project_dir: str) -> list:
+    """The resource plugins the project's virtualenv's Pulumi packages ask for ({name, version}),
+    from their pulumi-plugin.json: what the engine will load at exactly those versions."""
+    import glob
+    import json
+
+    specs = []
+    for path in sorted(glob.glob(os.path.join(project_dir, ".venv", "lib", "python*", "site-packages", "*", "pulumi-plugin.json"))):
+        with open(path) as f:
+            spec = json.load(f)
+        if spec.get("resource"):
+            specs.append({"name": spec.get("name"), "version": spec.get("version"), "path": path})
+    return specs
+
+
+def check_plugins(engine: Engine, project_dir: str) -> None:
+    """Refuse, before anything runs, a Pulumi package whose provider the engine does not have at
+    the version it will ask for (today: Kubernetes, the one provider keep-cd builds)."""
+    for spec in installed_plugin_specs(project_dir):
+        if spec["name"] != "kubernetes":
+            continue
+        have = os.path.join(engine.pulumi_home, "plugins", f"resource-kubernetes-v{spec['version']}", "pulumi-resource-kubernetes")
+        if not os.path.exists(have):
+            raise EngineError(
+                f"{os.path.relpath(spec['path'], project_dir)}: pulumi-kubernetes {spec['version']} needs the Kubernetes provider "
+                f"v{spec['version']}, but the engine has v{KUBERNETES_PROVIDER_VERSION} (pin pulumi-kubernetes=={KUBERNETES_PROVIDER_VERSION} "
+                "in requirements.txt and run `make setup`, or build that provider in gobuild/targets.py)"
+            )
+
+
 def locate_engine(build_missing: bool = False) -> Engine:
     """The engine to run; with ``build_missing`` (``make engine``) builds what is not cached.
 

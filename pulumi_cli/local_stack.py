@@ -120,11 +120,32 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
-def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD) -> Optional[int]:
-    """Make sure the stack's chain answers at its rpcUrl; returns the pid of an anvil started here.
+# The local chains `make local` can start (CHAIN=anvil|geth): the chain id each runs, and where
+# its stack keeps its state under build/ (a stack is bound to its chain).
+LOCAL_CHAINS = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
+
+
+def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
+    if kind == "geth":
+        from devchain.geth import start_geth
+
+        started = start_geth(chain.port, datadir=os.path.join(log_dir, "chain"), log_path=os.path.join(log_dir, "geth.log"), detach=True)
+    else:
+        from offline_stack.anvil import start_anvil
+
+        started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
+    with open(os.path.join(log_dir, f"{kind}.pid"), "w") as f:
+        f.write(str(started.process.pid))
+    print(f"started {kind} at {chain.rpc_url} (pid {started.process.pid}; `make stop-chain` stops it)", file=sys.stderr)
+    return started.process.pid
+
+
+def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> Optional[int]:
+    """Make sure the stack's chain answers at its rpcUrl; returns the pid of a chain started here
+    (anvil, or geth --dev).
 
     Never starts a chain on another port, and never claims to have started one that was there."""
-    from offline_stack.anvil import rpc, start_anvil
+    from offline_stack.anvil import rpc
 
     try:
         found = int(rpc(chain.rpc_url, "eth_chainId", [], timeout=2.0), 16)
@@ -139,21 +160,24 @@ def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD) -> Optional[int]
     if _port_in_use(chain.port):
         raise LocalStackError(f"{chain.rpc_url}: port {chain.port} is held by a process that does not answer JSON-RPC; free it or change keep-cd:rpcUrl")
     os.makedirs(log_dir, exist_ok=True)
-    started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
-    with open(os.path.join(log_dir, "anvil.pid"), "w") as f:
-        f.write(str(started.process.pid))
-    print(f"started anvil at {chain.rpc_url} (pid {started.process.pid}; `make stop-anvil` stops it)", file=sys.stderr)
-    return started.process.pid
+    return _start_chain(kind, chain, log_dir)
 
 
-def fund_on_anvil(chain: LocalChain, key: str, wei: int = 10**22) -> None:
-    """Top an account up with anvil's cheat code (a local chain has no faucet)."""
+def fund_local_account(chain: LocalChain, key: str, kind: str = "anvil", wei: int = 10**22) -> None:
+    """Top an account up on a local chain: anvil's cheat code, or on geth a transfer from its dev
+    account (geth has no cheat codes)."""
     from eth_account import Account
 
     from offline_stack.anvil import rpc
 
     address = Account.from_key(key).address
-    if int(rpc(chain.rpc_url, "eth_getBalance", [address, "latest"]), 16) < wei // 10:
+    if int(rpc(chain.rpc_url, "eth_getBalance", [address, "latest"]), 16) >= wei // 10:
+        return
+    if kind == "geth":
+        from devchain.geth import fund
+
+        fund(chain.rpc_url, {address: wei})
+    else:
         rpc(chain.rpc_url, "anvil_setBalance", [address, hex(wei)])
 
 
@@ -180,6 +204,7 @@ class StackWorkspace:
     config_source: str = ""  # where config came from, for error messages
     project_dir: str = ROOT
     extra_env: dict = field(default_factory=dict)
+    chain_kind: str = "anvil"  # what ensure_local_chain starts and how accounts are funded
 
     @property
     def config_file(self) -> str:
@@ -195,8 +220,9 @@ class StackWorkspace:
     def env(self) -> dict:
         """The environment of every pulumi command here (no passphrase in it: a file)."""
         os.makedirs(self.state_dir, exist_ok=True)
-        self.secret(PASSPHRASE, lambda: secrets.token_hex(32))
-        env = self.engine.env(PULUMI_BACKEND_URL="file://" + os.path.abspath(self.state_dir), PULUMI_CONFIG_PASSPHRASE_FILE=self.passphrase_file)
+        env = self.engine.env(PULUMI_BACKEND_URL="file://" + os.path.abspath(self.state_dir))
+        if os.path.exists(self.passphrase_file):  # made by init(); without it pulumi says it needs one
+            env["PULUMI_CONFIG_PASSPHRASE_FILE"] = self.passphrase_file
         for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "KEEP_CD_DEPLOYER_KEY", "KEEP_CD_OPERATOR_MNEMONIC"):
             env.pop(name, None)  # the stack's own secrets only, never the caller's
         env.update(self.extra_env)
@@ -272,6 +298,7 @@ class StackWorkspace:
         into the stack's config file in its working directory, so it runs in stack_dir (a copy of
         Pulumi.yaml) and never touches the project's own Pulumi.<stack>.yaml."""
         os.makedirs(self.stack_dir, exist_ok=True)
+        self.secret(PASSPHRASE, lambda: secrets.token_hex(32))
         with open(os.path.join(self.project_dir, "Pulumi.yaml")) as src, open(os.path.join(self.stack_dir, "Pulumi.yaml"), "w") as dst:
             dst.write(src.read())
         if os.path.exists(self.config_file):
@@ -304,19 +331,60 @@ class StackWorkspace:
     def chain(self) -> LocalChain:
         return local_chain_settings(self.config, self.config_source or f"stack {self.stack}")
 
-    def prepare(self, *, start_chain: bool = True, fund: bool = True) -> LocalChain:
+    def check_ready(self, create: bool) -> bool:
+        """Whether the stack exists; refuses, before anything runs, a stack that does not exist
+        (unless ``create``) and one whose passphrase file is gone (its secrets cannot be read)."""
+        exists = self.exists()
+        if not exists and not create:
+            raise LocalStackError(f"stack {self.stack} does not exist in {self.state_dir} yet (run `make local` to create it)")
+        if exists and not os.path.exists(self.passphrase_file):
+            raise LocalStackError(
+                f"{self.passphrase_file}: missing, and stack {self.stack}'s secrets are encrypted with it "
+                f"(restore the file, or start the stack over: `make clean`)"
+            )
+        return exists
+
+    def prepare(self, *, start_chain: bool = True, fund: bool = True, create: bool = True) -> LocalChain:
         """What a command on this stack needs: chain (started if absent), secrets, stack, config."""
+        from .engine import check_plugins
+
+        check_plugins(self.engine, self.project_dir)
         chain = self.chain()
+        exists = self.check_ready(create)
         if start_chain:
-            ensure_local_chain(chain, log_dir=os.path.dirname(os.path.abspath(self.state_dir)))
+            ensure_local_chain(chain, log_dir=os.path.dirname(os.path.abspath(self.state_dir)), kind=self.chain_kind)
         key = self.secret(SECRET_FILES["deployerPrivateKey"], new_deployer_key)
         if fund:
-            fund_on_anvil(chain, key)
-        if not self.exists():
+            fund_local_account(chain, key, self.chain_kind)
+        if not exists:
             self.init()
         self.write_config_file()
         self.set_secrets({"deployerPrivateKey": key, "operatorMnemonic": self.secret(SECRET_FILES["operatorMnemonic"], new_mnemonic)})
         return chain
+
+    def import_contracts(self, source_args: Sequence[str]) -> subprocess.CompletedProcess:
+        """``pulumi import`` of a contract set another tool deployed, sending nothing
+        (contracts_step/import_source.py: ``--truffle [NETWORK]`` or ``--hardhat-deploy DIR``)."""
+        preview = self.run(["preview", "--json"], capture=True, check=False)
+        if preview.returncode != 0:
+            raise LocalStackError(f"pulumi preview ({self.stack}) for the import: {first_error(preview.stdout + preview.stderr) or 'failed'}")
+        preview_path = os.path.join(self.stack_dir, "import-preview.json")
+        with open(preview_path, "w") as f:
+            f.write(preview.stdout)
+        key = self.secret(SECRET_FILES["deployerPrivateKey"], new_deployer_key)
+        try:
+            made = subprocess.run(
+                [sys.executable, "-m", "contracts_step.import_source", preview_path, *source_args, "--project-dir", self.project_dir],
+                cwd=self.project_dir, capture_output=True, text=True, env={**os.environ, "KEEP_CD_DEPLOYER_KEY": key},
+            )
+        finally:
+            os.remove(preview_path)
+        if made.returncode != 0:
+            raise LocalStackError(made.stderr.strip().splitlines()[-1].removeprefix("error: ") if made.stderr.strip() else "import file: failed")
+        import_path = os.path.join(self.stack_dir, "import.json")
+        with open(import_path, "w") as f:
+            f.write(made.stdout)
+        return self.run(["import", "--file", import_path, "--yes", "--generate-code=false", "--protect=false"], capture=True)
 
     def outputs(self, show_secrets: bool = False) -> dict:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
@@ -331,39 +399,48 @@ def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackW
     return dataclasses.replace(ws, config=config, extra_env={**ws.extra_env, "KUBECONFIG": kubeconfig}, **changes)
 
 
-def local_workspace(engine: Engine, kubeconfig: Optional[str] = None) -> StackWorkspace:
-    """The ``local`` stack of ``make local``: everything under build/.  With ``kubeconfig`` (`make
+def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: Optional[str] = None) -> StackWorkspace:
+    """The ``local`` stack of ``make local``: everything under build/ (build/geth/ on geth, whose
+    chain id and port differ: the committed config names anvil's).  With ``kubeconfig`` (`make
     local CLUSTER=kwok`, devcluster/): the stack ``local-cluster``, which applies the fleet to that
     cluster instead of rendering YAML; a stack of its own (state, deployer key, operators), so the
     rendered stack's objects never move providers."""
+    if chain not in LOCAL_CHAINS:
+        raise LocalStackError(f"CHAIN={chain}: not a local chain (expected one of {', '.join(LOCAL_CHAINS)})")
+    spec = LOCAL_CHAINS[chain]
+    config = committed_config("local")
+    if chain != "anvil":
+        config.update({"keep-cd:chainId": str(spec["chain_id"]), "keep-cd:rpcUrl": f"http://127.0.0.1:{spec['port']}"})
+        config["keep-cd:renderYamlToDirectory"] = os.path.join(spec["dir"], "manifests")
     ws = StackWorkspace(
         engine=engine,
         stack="local",
-        state_dir=os.path.join(BUILD, "pulumi-state"),
-        secrets_dir=os.path.join(BUILD, "local-secrets"),
-        stack_dir=os.path.join(BUILD, "local-stack"),
-        config=committed_config("local"),
-        config_source="Pulumi.local.yaml",
+        state_dir=os.path.join(spec["dir"], "pulumi-state"),
+        secrets_dir=os.path.join(spec["dir"], "local-secrets"),
+        stack_dir=os.path.join(spec["dir"], "local-stack"),
+        config=config,
+        config_source="Pulumi.local.yaml" + ("" if chain == "anvil" else f" (on {chain}: chainId {spec['chain_id']}, port {spec['port']})"),
+        chain_kind=chain,
     )
     if kubeconfig:
         return applied_to_cluster(
             ws,
             kubeconfig,
             stack="local-cluster",
-            secrets_dir=os.path.join(BUILD, "local-cluster-secrets"),
-            stack_dir=os.path.join(BUILD, "local-cluster-stack"),
-            config_source="Pulumi.local.yaml, applied to the cluster of " + kubeconfig,
+            secrets_dir=os.path.join(spec["dir"], "local-cluster-secrets"),
+            stack_dir=os.path.join(spec["dir"], "local-cluster-stack"),
+            config_source=ws.config_source + ", applied to the cluster of " + kubeconfig,
         )
     return ws
 
 
-def up(extra_args: Sequence[str] = (), kubeconfig: Optional[str] = None) -> int:
+def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: Optional[str] = None) -> int:
     """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
     given), then its outputs."""
     try:
         engine = locate_engine()
         print(f"pulumi {engine.version} ({engine.source}: {engine.pulumi})", file=sys.stderr)
-        ws = local_workspace(engine, kubeconfig)
+        ws = local_workspace(engine, chain, kubeconfig)
         ws.prepare()
         ws.run(["up", "--yes", "--skip-preview", *extra_args])
         ws.run(["stack", "output", "--json"])

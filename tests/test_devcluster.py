@@ -79,8 +79,24 @@ def test_the_local_stack_on_a_cluster_applies_instead_of_rendering():
     from pulumi_cli.local_stack import local_workspace
 
     engine = Engine("pulumi", "v0", "PATH", (), "/nonexistent")
-    rendered, applied = local_workspace(engine), local_workspace(engine, "/k/kubeconfig")
+    rendered, applied = local_workspace(engine), local_workspace(engine, kubeconfig="/k/kubeconfig")
     assert rendered.renders_yaml() and not applied.renders_yaml()
     assert applied.stack == "local-cluster" and applied.extra_env == {"KUBECONFIG": "/k/kubeconfig"}
     assert applied.secrets_dir != rendered.secrets_dir and applied.state_dir == rendered.state_dir
     assert {k: v for k, v in rendered.config.items() if k != "keep-cd:renderYamlToDirectory"} == applied.config
+
+
+def test_the_local_stack_on_geth_and_a_cluster_keeps_geths_directories():
+    from pulumi_cli.engine import Engine
+    from pulumi_cli.local_stack import local_workspace
+
+    engine = Engine("pulumi", "v0", "PATH", (), "/nonexistent")
+    geth, applied = local_workspace(engine, "geth"), local_workspace(engine, "geth", "/k/kubeconfig")
+    assert applied.chain_kind == "geth" and applied.config["keep-cd:rpcUrl"] == geth.config["keep-cd:rpcUrl"]
+    assert os.path.dirname(applied.secrets_dir) == os.path.dirname(geth.secrets_dir) and not applied.renders_yaml()
+
+
+def test_an_unknown_chain_is_refused_before_a_cluster_starts(tmp_path):
+    proc = _devcluster("up-local", "--chain", "ganache", "--dir", str(tmp_path / "c"))
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: CHAIN=ganache: not a local chain (expected one of anvil, geth)"
+    assert not os.path.exists(tmp_path / "c")

@@ -16,79 +16,22 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from engine_stack import engine_or_fail, new_stack, preview_steps, set_config, short, up_steps
+from engine_stack import engine_or_fail, preview_steps, set_config, short, up_steps
 from offline_stack.anvil import rpc, start_anvil
+from pulumi_cli.fidelity import CHANGES, ScriptedStack
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
-FLEET = {
-    "namespace": "keep-local",
-    "createNamespace": True,
-    "image": {"repository": "keepnetwork/keep-client", "tag": "v1.8.0"},
-    "initImage": {"repository": "keepnetwork/keep-client-init", "tag": "v1.8.0"},
-    "ethereum": {"url": "ws://host.minikube.internal:8545", "urlRpc": "http://host.minikube.internal:8545"},
-    "clients": [
-        {"name": "keep-bootstrap-0", "role": "bootstrap"},
-        {"name": "keep-standard-0", "role": "standard"},
-        {"name": "keep-standard-1", "role": "standard"},
-    ],
-    "storage": {"size": "512Mi"},
-}
+CLIENTS = ["keep-bootstrap-0", "keep-standard-0", "keep-standard-1"]
+CHANGE = dict(CHANGES)
 
 
-def _flip_metadata_byte(artifact: dict) -> dict:
-    """What a source edit does to an artifact that keeps its behaviour: the compiler's metadata hash
-    at the end of the code changes (bytecode and deployed bytecode alike)."""
-    edited = dict(artifact)
-    for key in ("bytecode", "deployedBytecode"):
-        code = edited[key]
-        marker = code.rfind("a265627a7a72315820")  # solc 0.5's CBOR metadata: bzzr1 hash follows
-        assert marker > 0, f"{artifact['contractName']}: no metadata hash in {key}"
-        at = marker + len("a265627a7a72315820")
-        edited[key] = code[:at] + ("0" if code[at] != "0" else "1") + code[at + 1 :]
-    return edited
-
-
-class Scripted:
-    """The stack of this module, its chain and its artifacts directory (links to the Keep artifacts,
-    one of which a test may replace with an edited copy)."""
-
+class Scripted(ScriptedStack):
     def __init__(self, workdir: str):
-        self.workdir = workdir
         self.chain = start_anvil()
-        self.artifacts = os.path.join(workdir, "artifacts")
-        os.makedirs(self.artifacts)
-        for name in os.listdir(KEEP_ARTIFACTS):
-            os.symlink(os.path.join(KEEP_ARTIFACTS, name), os.path.join(self.artifacts, name))
-        self.ws = new_stack(
-            engine_or_fail(), workdir, self.chain.url, config={"artifactsDir": self.artifacts, "fleet": json.dumps(FLEET)}
-        )
-        self.ws.prepare(start_chain=False)
-        self.deployer = Account.from_key(self.ws.secret("deployer.key", lambda: "")).address
+        super().__init__(engine_or_fail(), workdir, self.chain.url, clients=3)
 
-    def nonce(self) -> int:
-        return int(rpc(self.chain.url, "eth_getTransactionCount", [self.deployer, "latest"]), 16)
-
-    def edit_artifact(self, name: str) -> None:
-        path = os.path.join(self.artifacts, f"{name}.json")
-        with open(os.path.realpath(path)) as f:
-            edited = _flip_metadata_byte(json.load(f))
-        os.remove(path)
-        with open(path, "w") as f:
-            json.dump(edited, f)
-
-    def fleet(self, **changes) -> None:
-        fleet = json.loads(self.ws.config["keep-cd:fleet"])
-        fleet.update(changes)
-        set_config(self.ws, fleet=json.dumps(fleet))
-
-    def preview_then_up(self) -> tuple:
-        """(preview, up, transactions sent by the deployer in the up)."""
-        before = self.nonce()
-        preview = preview_steps(self.ws)
-        assert self.nonce() == before, "a preview sent a transaction"
-        up = up_steps(self.ws)
-        return preview, up, self.nonce() - before
+    def apply(self, change: str) -> tuple:
+        CHANGE[change](self)
+        return self.preview_then_up()
 
     def stop(self):
         self.chain.stop()
@@ -130,22 +73,12 @@ def test_first_up_creates_what_the_preview_listed(scripted):
 
 
 def test_nothing_changed_previews_and_applies_nothing(scripted):
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("nothing at all")
     assert (preview, up, sent) == ({}, {}, 0)
 
 
 def test_a_post_deploy_call_alone_changes_only_the_migration(scripted):
-    from contracts_step.keep_plan import keep_plan
-
-    plan = keep_plan().to_dict()
-    plan["calls"].append(
-        {"name": "GasPriceOracle.addConsumerContract.statistics", "contract": "GasPriceOracle", "function": "addConsumerContract", "args": [{"contract": "KeepRandomBeaconOperatorStatistics"}]}
-    )
-    path = os.path.join(scripted.workdir, "plan-with-call.json")
-    with open(path, "w") as f:
-        json.dump(plan, f)
-    set_config(scripted.ws, contractsPlan=path)
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a post-deploy call only")
     _exact(preview, up)
     assert short(up) == {"ContractsMigration::contracts": "update"}
     assert sent == 1
@@ -160,35 +93,29 @@ def test_the_reason_is_visible_in_the_diff(scripted):
 
 
 def test_editing_a_contract_no_client_uses_rolls_no_client(scripted):
-    scripted.edit_artifact("BeaconRewards")
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a contract's source, no client uses it")
     _exact(preview, up)
     assert short(up) == {"ContractsMigration::contracts": "update"}
     assert sent == 1
 
 
 def test_editing_a_contract_the_clients_use_rolls_every_client(scripted):
-    scripted.edit_artifact("KeepRandomBeaconOperator")
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a contract's source, the clients use it")
     _exact(preview, up)
     kinds = _kinds(up)
     assert {"ContractsMigration", "ContractAddresses", "OperatorStakes"} <= kinds["update"]
-    rolled = {n for n in short(up) if n.startswith("Deployment::")}
-    assert rolled == {"Deployment::keep-bootstrap-0", "Deployment::keep-standard-0", "Deployment::keep-standard-1"}
+    assert {n for n in short(up) if n.startswith("Deployment::")} == {f"Deployment::{name}" for name in CLIENTS}
     assert sent > 0
 
 
 def test_a_constructor_argument_redeploys_and_rolls_every_client(scripted):
-    set_config(scripted.ws, planParams={"initializationPeriod": 2, "dkgContributionMargin": 1})
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a constructor argument")
     _exact(preview, up)
     assert len({n for n in short(up) if n.startswith("Deployment::")}) == 3 and sent > 0
 
 
 def test_one_clients_config_value_changes_only_that_client(scripted):
-    clients = FLEET["clients"][:2] + [{"name": "keep-standard-1", "role": "standard", "port": 3920}]
-    scripted.fleet(clients=clients)
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a client's config value")
     _exact(preview, up)
     names = {n.split("::")[1] for n in short(up)}
     assert names <= {"keep-standard-1", "keep-standard-1-config", "keep-network-libp2p"} and "keep-standard-1" in names
@@ -196,36 +123,31 @@ def test_one_clients_config_value_changes_only_that_client(scripted):
 
 
 def test_a_new_image_tag_rolls_every_deployment(scripted):
-    scripted.fleet(image={"repository": "keepnetwork/keep-client", "tag": "v1.8.1"})
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("the image tag")
     _exact(preview, up)
     # Every object carries the version label (app.kubernetes.io/version), so every one changes.
-    assert {n for n in short(up) if n.startswith("Deployment::")} == {f"Deployment::{c['name']}" for c in FLEET["clients"]}
+    assert {n for n in short(up) if n.startswith("Deployment::")} == {f"Deployment::{name}" for name in CLIENTS}
     assert not any(n.split("::")[0] in ("ContractsMigration", "ContractAddresses", "OperatorStakes") for n in short(up))
     assert sent == 0
 
 
 def test_a_client_added_creates_its_objects_and_stakes_it(scripted):
-    clients = json.loads(scripted.ws.config["keep-cd:fleet"])["clients"] + [{"name": "keep-standard-2", "role": "standard"}]
-    scripted.fleet(clients=clients)
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a client added")
     _exact(preview, up)
-    assert {n for n, op in short(up).items() if op == "create"} >= {"Deployment::keep-standard-2", "Secret::keep-standard-2-eth-account"}
+    assert {n for n, op in short(up).items() if op == "create"} >= {"Deployment::keep-standard-added", "Secret::keep-standard-added-eth-account"}
     assert short(up)["OperatorStakes::operator-stakes"] == "update" and sent == 3
 
 
 def test_a_client_removed_deletes_its_objects(scripted):
-    clients = [c for c in json.loads(scripted.ws.config["keep-cd:fleet"])["clients"] if c["name"] != "keep-standard-2"]
-    scripted.fleet(clients=clients)
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("a client removed")
     _exact(preview, up)
     deleted = {n for n, op in short(up).items() if op == "delete"}
-    assert "Deployment::keep-standard-2" in deleted and "ConfigMap::keep-standard-2-config" in deleted
+    assert "Deployment::keep-standard-added" in deleted and "ConfigMap::keep-standard-added-config" in deleted
     assert sent == 0  # onRemove: leave
 
 
 def test_nothing_changed_at_the_end_either(scripted):
-    preview, up, sent = scripted.preview_then_up()
+    preview, up, sent = scripted.apply("nothing at all")
     assert (preview, up, sent) == ({}, {}, 0)
 
 

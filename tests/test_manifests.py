@@ -51,13 +51,17 @@ def load(path: str) -> dict:
         return yaml.safe_load(f)
 
 
+def deployment_file(paths: list) -> str:
+    return next(p for p in paths if "-deployment-" in os.path.basename(p))
+
+
 def test_one_file_per_kubernetes_object(rendered):
     result, directory, paths = rendered["digest"]
     kube = [r for r in result.resources if r.type.startswith("kubernetes:")]
     assert len(paths) == len(kube) == 2 + 4 * 5  # Namespace, NetworkPolicy; 5 per client
-    assert sorted(os.listdir(directory)) == sorted(os.path.basename(p) for p in paths)
-    kinds = [load(p)["kind"] for p in paths]
-    assert kinds[0] == "Namespace" and kinds[-1] == "Deployment"  # kubectl apply -f <dir> order
+    # The Kubernetes provider's renderYamlToDirectory layout (test_engine_offline_agreement.py).
+    assert sorted(os.listdir(os.path.join(directory, "1-manifest"))) == sorted(os.path.basename(p) for p in paths)
+    assert os.path.basename(deployment_file(paths)).startswith("apps_v1-deployment-keep-test-fleet-keep-")
 
 
 @pytest.mark.parametrize("label", ["digest", "tag"])
@@ -68,7 +72,7 @@ def test_every_object_is_valid_for_kubernetes_1_30_strict(rendered, label):
 
 def test_a_bad_object_does_fail_validation(rendered):
     """The validator is live: an unknown field and a float replica count are rejected."""
-    deployment = load(rendered["digest"][2][-1])
+    deployment = load(deployment_file(rendered["digest"][2]))
     deployment["spec"]["replicas"] = 1.5
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, "1.30", strict=True)
@@ -79,7 +83,7 @@ def test_a_bad_object_does_fail_validation(rendered):
 
 
 def test_numbers_are_integers_again(rendered):
-    deployment = load(rendered["digest"][2][-1])
+    deployment = load(deployment_file(rendered["digest"][2]))
     assert type(deployment["spec"]["replicas"]) is int
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert type(container["ports"][0]["containerPort"]) is int
@@ -126,7 +130,7 @@ def test_checkov_tag_pinned_has_no_failed_check(rendered):
 
 def test_checkov_is_live(rendered, tmp_path):
     """A Deployment that runs as root with a writable root fs fails: the scan does look."""
-    bad = load(rendered["digest"][2][-1])
+    bad = load(deployment_file(rendered["digest"][2]))
     container = bad["spec"]["template"]["spec"]["containers"][0]
     container["securityContext"]["readOnlyRootFilesystem"] = False
     with open(tmp_path / "bad.yaml", "w") as f:
@@ -161,15 +165,15 @@ def test_rewrite_removes_files_of_objects_no_longer_declared(rendered, tmp_path)
     result, directory, paths = rendered["digest"]
     out = tmp_path / "out"
     shutil.copytree(directory, out)
-    (out / "keep.txt").write_text("not ours")
+    (out / "1-manifest" / "keep.txt").write_text("not ours")
     fewer = [r for r in result.resources if "standard-1" not in r.name]
     written = write_manifests(fewer, str(out))
-    assert sorted(glob.glob(str(out / "*.yaml"))) == sorted(written)
-    assert not any("standard-1" in p for p in written) and (out / "keep.txt").exists()
+    assert sorted(glob.glob(str(out / "1-manifest" / "*.yaml"))) == sorted(written)
+    assert not any("standard-1" in p for p in written) and (out / "1-manifest" / "keep.txt").exists()
 
 
 def test_offline_stack_cli_writes_manifests_for_the_local_stack(anvil, tmp_path):
-    """`python -m offline_stack local --manifests DIR` (what `make local` runs, pointed elsewhere)."""
+    """`python -m offline_stack local --manifests DIR`: the offline runner writes the local stack's objects."""
     deployer = anvil.new_account()
     out = tmp_path / "manifests"
     env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": deployer.key.hex()}
@@ -178,7 +182,7 @@ def test_offline_stack_cli_writes_manifests_for_the_local_stack(anvil, tmp_path)
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"written to {out}/" in proc.stderr
-    objects = [load(p) for p in sorted(glob.glob(str(out / "*.yaml")))]
+    objects = [load(p) for p in sorted(glob.glob(str(out / "1-manifest" / "*.yaml")))]
     kinds = sorted(o["kind"] for o in objects)
     # Pulumi.local.yaml: 1 bootstrap + 2 standard clients, its own Namespace, one NetworkPolicy.
     assert kinds == sorted(["Namespace", "NetworkPolicy"] + ["ConfigMap", "Secret", "PersistentVolumeClaim", "Service", "Deployment"] * 3)

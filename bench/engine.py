@@ -1,0 +1,104 @@
+"""`python -m bench engine --clients 100 --json`: the program for N keep-clients under the real
+Pulumi engine (the CLI, language host and Kubernetes provider of `make engine`), on a fresh stack
+with a file backend and a fresh anvil, against the offline runner in the same run.
+
+Measured, in this order, on one stack:
+  preview_seconds           `pulumi preview` of the new stack (unknowns everywhere; nothing sent)
+  up_seconds                `pulumi up`: contracts migrated, operators staked, the fleet rendered
+  nochange_preview_seconds  `pulumi preview` again; nochange_changes: what it would change (0)
+  nochange_up_seconds       `pulumi up` again (sends nothing)
+  offline_preview_seconds   the same program and config under the offline runner, a new stack's preview
+  fidelity                  each change of pulumi_cli.fidelity previewed then applied: resources the
+                            preview lists, resources the update changed, exact if the same ones
+Targets on 2-core machines: preview of 100 clients <= 15 s, no-change up <= 20 s, no change 0,
+every change exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET_PREVIEW_SECONDS = 15.0
+TARGET_NOCHANGE_UP_SECONDS = 20.0
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench engine", description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap clients (default: one per ten)")
+    ap.add_argument("--no-fidelity", action="store_true", help="skip the scripted changes (the figures above only)")
+    ap.add_argument("--json", action="store_true", help="print only the result object (last line)")
+    args = ap.parse_args(argv)
+    if args.clients < 2:
+        ap.error("--clients must be at least 2 (a bootstrap and a standard client)")
+    sys.path.insert(0, ROOT)
+    from offline_stack.anvil import start_anvil
+    from offline_stack.runner import run_stack
+    from pulumi_cli.engine import locate_engine
+    from pulumi_cli.fidelity import ScriptedStack, fidelity
+    from pulumi_cli.scratch_stack import preview_steps, up_steps
+
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    bootstrap = args.bootstrap or max(1, args.clients // 10)
+    engine = locate_engine()
+    chain = start_anvil()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+            stack = ScriptedStack(engine, os.path.join(tmp, "engine"), chain.url, clients=args.clients, bootstrap=bootstrap)
+            preview_s, created = _timed(lambda: preview_steps(stack.ws))
+            log(f"preview of a new stack: {preview_s:.2f} s, {len(created)} resources to create")
+            up_s, applied = _timed(lambda: up_steps(stack.ws))
+            log(f"up: {up_s:.2f} s, {len(applied)} resources")
+            nochange_preview_s, nochange = _timed(lambda: preview_steps(stack.ws))
+            nochange_up_s, nochange_up = _timed(lambda: up_steps(stack.ws))
+            log(f"no change: preview {nochange_preview_s:.2f} s ({len(nochange)} changes), up {nochange_up_s:.2f} s ({len(nochange_up)})")
+
+            # The same program and config under the offline runner: a new stack's preview.
+            secrets = {
+                "KEEP_CD_DEPLOYER_KEY": stack.ws.secret("deployer.key", lambda: ""),
+                "KEEP_CD_OPERATOR_MNEMONIC": stack.ws.secret("operators.mnemonic", lambda: ""),
+            }
+            saved = {k: os.environ.get(k) for k in secrets}
+            os.environ.update(secrets)
+            try:
+                config = {k: v for k, v in stack.ws.config.items() if not isinstance(v, dict)}
+                offline_s, _ = _timed(lambda: run_stack("local", project_dir=ROOT, state_path=os.path.join(tmp, "offline.json"), config_overrides=config, preview=True))
+            finally:
+                for k, v in saved.items():
+                    os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+            log(f"offline runner, same preview: {offline_s:.2f} s")
+            changes = [] if args.no_fidelity else fidelity(stack, log=log)
+    finally:
+        chain.stop()
+    out = {
+        "engine": engine.version,
+        "clients": args.clients,
+        "bootstrap": bootstrap,
+        "resources": len(created),
+        "preview_seconds": round(preview_s, 2),
+        "up_seconds": round(up_s, 2),
+        "nochange_preview_seconds": round(nochange_preview_s, 2),
+        "nochange_changes": len(nochange),
+        "nochange_up_seconds": round(nochange_up_s, 2),
+        "offline_preview_seconds": round(offline_s, 2),
+        "fidelity": changes,
+        "targets": {"preview_seconds": TARGET_PREVIEW_SECONDS, "nochange_up_seconds": TARGET_NOCHANGE_UP_SECONDS},
+        "meets_targets": preview_s <= TARGET_PREVIEW_SECONDS
+        and nochange_up_s <= TARGET_NOCHANGE_UP_SECONDS
+        and not nochange
+        and all(c["exact"] for c in changes),
+    }
+    print(json.dumps(out))
+    return 0
