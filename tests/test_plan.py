@@ -129,3 +129,59 @@ def test_big_integers_survive_pulumi_serialization(fixture_store):
     encoded = ArgEncoder(fixture_store, back, {}).encode_values(token.arg_types, token.args, {}, "0x" + "00" * 20, "t")
     assert int.from_bytes(encoded, "big") == 10**24 + 1
     assert token.content_key == resolve_plan(plan, fixture_store, {}).deploys["Token"].content_key
+
+
+def _store_with_edited(fixture_artifacts, tmp_path, name: str):
+    """The truffle fixtures with ``name``'s creation code edited (as a source edit would)."""
+    out = tmp_path / "edited"
+    out.mkdir()
+    for fn in os.listdir(os.path.join(fixture_artifacts, "truffle")):
+        data = json.load(open(os.path.join(fixture_artifacts, "truffle", fn)))
+        if fn == f"{name}.json":
+            data["bytecode"] += "00"
+        (out / fn).write_text(json.dumps(data))
+    return ArtifactStore(str(out))
+
+
+def test_a_library_edit_changes_the_key_of_every_contract_that_links_it(fixture_store, fixture_artifacts, tmp_path):
+    """Vault links MathLib and Consumer references Vault: editing only the library's code gives
+    all three new keys (their bytecode and arguments did not change), and nothing else."""
+    plan, params = fixture_plan()
+    base = resolve_plan(plan, fixture_store, params)
+    edited = resolve_plan(plan, _store_with_edited(fixture_artifacts, tmp_path, "MathLib"), params)
+    assert edited.deploys["Vault"].artifact.bytecode_hash == base.deploys["Vault"].artifact.bytecode_hash
+    changed = {n for n in base.deploys if base.deploys[n].content_key != edited.deploys[n].content_key}
+    assert changed == {"MathLib", "Vault", "Consumer"}
+    assert base.calls["Registry.approve"].content_key != edited.calls["Registry.approve"].content_key
+
+
+def test_constructor_arguments_are_in_the_content_key(fixture_store):
+    plan, params = fixture_plan()
+    token = next(d for d in plan.deploys if d.name == "Token")
+    base = resolve_plan(plan, fixture_store, params)
+    token.args = [999]
+    assert resolve_plan(plan, fixture_store, params).deploys["Token"].content_key != base.deploys["Token"].content_key
+
+
+def test_renew_with_puts_the_renewed_contracts_arguments_in_the_key(fixture_store):
+    """Escrow renews with Vault without referencing it: Vault's constructor argument (limit) changes
+    Escrow's key too, and its own bytecode and arguments do not."""
+    plan, params = fixture_plan()
+    plan.deploys.append(Deploy("Escrow", artifact="Registry", renew_with=["Vault"]))
+    base = resolve_plan(plan, fixture_store, params)
+    changed = resolve_plan(plan, fixture_store, {**params, "limit": 22})
+    assert base.deploys["Escrow"].deps == []
+    assert base.deploys["Escrow"].content_key != changed.deploys["Escrow"].content_key
+    assert base.deploys["Escrow"].content_key != base.deploys["Registry"].content_key  # same artifact, renewed
+
+
+def test_libraries_are_deployed_first_whatever_the_plan_order(fixture_store):
+    plan, params = fixture_plan()
+    plan.deploys.reverse()  # Consumer, Vault, Registry, Token, MathLib
+    resolved = resolve_plan(plan, fixture_store, params)
+    order = list(resolved.deploys)
+    assert "MathLib" in resolved.deploys["Vault"].deps
+    for step in resolved.deploys.values():
+        for dep in step.deps:
+            assert order.index(dep) < order.index(step.name), (dep, step.name, order)
+    assert order.index("MathLib") < order.index("Vault")
