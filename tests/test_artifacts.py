@@ -113,3 +113,49 @@ def test_truffle4_links_by_name_pick_the_named_library(fixture_artifacts, tmp_pa
     (tmp_path / "Vault.json").write_text(json.dumps(src))
     store = ArtifactStore(str(tmp_path))
     assert store.library_names(store.get("Vault")) == {old_style: "Math"}
+
+
+def _artifact_file(directory, name: str, bytecode: str, **extra) -> None:
+    data = {"contractName": name, "abi": [], "bytecode": bytecode, "deployedBytecode": bytecode, "networks": {}, **extra}
+    (directory / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_linking_replaces_every_occurrence_of_a_placeholder(fixture_artifacts, tmp_path):
+    """A contract that calls its library from two places carries the placeholder twice."""
+    ph = placeholder_for_name("contracts/Fixtures.sol:MathLib")
+    code = "6001" + ph + "6002" + ph + "00"
+    _artifact_file(tmp_path, "Twice", "0x" + code)
+    (tmp_path / "MathLib.json").write_text(open(os.path.join(fixture_artifacts, "truffle", "MathLib.json")).read())
+    store = ArtifactStore(str(tmp_path))
+    twice = store.get("Twice")
+    assert twice.placeholders == [ph]
+    names = store.library_names(twice)
+    assert names == {ph: "MathLib"}
+    for runtime in (False, True):
+        linked = link_bytecode(twice, {"MathLib": ADDR}, names, runtime=runtime)
+        assert linked == "6001" + "ab" * 20 + "6002" + "ab" * 20 + "00"
+
+
+def test_an_ambiguous_truncated_library_name_is_an_error_not_the_first_match(tmp_path):
+    """solc < 0.5 truncates a library's name to 36 characters in its placeholder: two libraries
+    that share those 36 characters cannot be told apart, and neither is picked."""
+    from contracts_step.errors import UnlinkedLibrary
+    from contracts_step.plan import Deploy, MigrationPlan, resolve_plan
+
+    stem = "GroupSelectionWithAVeryLongLibraryNa"  # 36 characters
+    assert len(stem) == 36
+    for suffix in ("meA", "meB"):
+        _artifact_file(tmp_path, stem + suffix, "0x6000")
+    ph = "__" + stem + "__"
+    _artifact_file(tmp_path, "Operator", "0x60" + ph + "00")
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Operator")) == {ph: None}
+    plan = MigrationPlan("amb", [Deploy(stem + "meA"), Deploy(stem + "meB"), Deploy("Operator")])
+    with pytest.raises(UnlinkedLibrary) as e:
+        resolve_plan(plan, store, {})
+    first = str(e.value).splitlines()[0]
+    assert "Operator" in first and ph in first  # names the contract and the placeholder
+    # With one of them gone the prefix is unique, and it is that one.
+    (tmp_path / f"{stem}meB.json").unlink()
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Operator")) == {ph: stem + "meA"}
