@@ -134,6 +134,23 @@ def test_deploy_refs_must_be_git_refs(refs):
     assert "access.circleci.deployRefs" in refused(edit(KEYLESS, "circleci.deployRefs", refs))
 
 
+@pytest.mark.parametrize(
+    "ref",
+    # A pull request's ref (from any fork), a remote-tracking ref, a note, a stash, an empty branch.
+    ["refs/pull/7/head", "refs/pull/7/merge", "refs/remotes/origin/master", "refs/notes/commits", "refs/stash", "refs/heads/"],
+)
+def test_a_deploy_ref_must_be_a_branch_or_a_tag(ref):
+    """Only pipelines of these refs may impersonate the deployer: anything but refs/heads/<branch>
+    and refs/tags/<tag> is refused, even next to a good one."""
+    message = refused(edit(KEYLESS, "circleci.deployRefs", ["refs/heads/master", ref]))
+    assert message.startswith("config keep-cd:access.circleci.deployRefs:") and repr(ref) in message
+
+
+def test_branch_and_tag_refs_are_deploy_refs():
+    refs = ["refs/heads/master", "refs/heads/release/1.x", "refs/tags/v1.8.0"]
+    assert access_from(edit(KEYLESS, "circleci.deployRefs", refs)).circleci.deploy_refs == tuple(refs)
+
+
 @pytest.mark.parametrize("key", ["project", "region"])
 def test_gcp_enabled_without_project_or_region(key):
     message = refused(edit(KEYLESS, key, delete=True))

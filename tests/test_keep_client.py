@@ -1,0 +1,117 @@
+"""One KeepClient under Pulumi mocks (no chain, no program): what its pod gets, read from the
+objects it registers, and when its ``checksum/config`` moves."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pulumi
+import pytest
+from eth_account import Account
+from eth_keys import keys as eth_keys
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from components.keep_client import (
+    ChainEndpoints,
+    ClientIdentity,
+    ComputeResources,
+    ImageRef,
+    KeepClient,
+    KeepClientArgs,
+    OperatorStep,
+)
+from offline_stack.runner import CapturedResource, unwrap_secrets
+from operators.keys import KeystoreParams, encrypt_keystore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOOK = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20, "KeepRandomBeaconService": "0x" + "33" * 20}
+LIGHT = KeystoreParams("pbkdf2", 2)  # the keystore's content matters here, not its strength
+
+
+class Capture(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.resources: list = []
+
+    def call(self, args):
+        return {}, None
+
+    def new_resource(self, args):
+        inputs, secret_paths = unwrap_secrets(args.inputs)
+        self.resources.append(CapturedResource(args.typ, args.name, inputs, secret_paths, dict(args.inputs)))
+        return f"{args.name}-id", dict(args.inputs)
+
+
+def identity(key: bytes, password: str) -> ClientIdentity:
+    public = eth_keys.PrivateKey(key).public_key
+    keystore = json.dumps(encrypt_keystore(key, password, LIGHT), sort_keys=True)
+    return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
+
+
+def render(identities: dict, book: dict = BOOK, step: OperatorStep = OperatorStep()) -> dict:
+    """name -> {kind: inputs} of what each client registers."""
+    mocks = Capture()
+    pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
+    pulumi_settings.ROOT.set(None)
+
+    def program():
+        for name, ident in identities.items():
+            KeepClient(
+                name,
+                KeepClientArgs(
+                    namespace="keep-test",
+                    role="bootstrap",
+                    image=ImageRef("keepnetwork/keep-client", tag="v1.8.0"),
+                    init_image=ImageRef("keepnetwork/keep-client-init", digest="sha256:" + "ab" * 32),
+                    chain=ChainEndpoints("ws://eth:8546", "http://eth:8545", 1101),
+                    identity=ident,
+                    contract_addresses=book,
+                    resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
+                    init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
+                    operator_step=step,
+                ),
+            )
+
+    _sync_await(run_in_stack(program))
+    out: dict = {}
+    for r in mocks.resources:
+        if r.type.startswith("kubernetes:"):
+            owner = r.inputs["metadata"]["name"].removesuffix("-config").removesuffix("-eth-account").removesuffix("-data")
+            out.setdefault(owner, {})[r.inputs["kind"]] = r.inputs
+    return out
+
+
+def checksum(objects: dict) -> str:
+    return objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict:
+    return {name: bytes(Account.create().key) for name in ("keep-a", "keep-b")}
+
+
+def test_checksum_moves_when_only_the_keyfile_changes_and_only_for_that_client(keys):
+    """keep-b's keystore is re-encrypted (new password): same address, same config, new keyfile."""
+    before = render({n: identity(k, "pw-1") for n, k in keys.items()})
+    after = render({"keep-a": identity(keys["keep-a"], "pw-1"), "keep-b": identity(keys["keep-b"], "pw-2")})
+    for name in keys:
+        assert before[name]["ConfigMap"]["data"] == after[name]["ConfigMap"]["data"]
+    assert before["keep-b"]["Secret"]["stringData"]["eth_account_keyfile"] != after["keep-b"]["Secret"]["stringData"]["eth_account_keyfile"]
+    assert checksum(before["keep-a"]) == checksum(after["keep-a"])
+    assert checksum(before["keep-b"]) != checksum(after["keep-b"])
+
+
+def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
+    ids = {n: identity(k, "pw-1") for n, k in keys.items()}
+    base = render(ids)
+    moved = render(ids, book={**BOOK, "TokenStaking": "0x" + "44" * 20})
+    assert all(checksum(base[n]) != checksum(moved[n]) for n in keys)
+    assert all(
+        base[n]["Deployment"]["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"]
+        != moved[n]["Deployment"]["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"]
+        for n in keys
+    )
+    again = render(ids)
+    assert {n: checksum(o) for n, o in again.items()} == {n: checksum(o) for n, o in base.items()}
