@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 import tomllib
 
-from components.client_config import CONTRACT_KEYS, ClientConfig, parse, render
+from components.client_config import ClientConfig, parse, render
 from contracts_step.errors import ConfigError
+
+# The contract addresses keep-client 1.x reads from [ethereum.ContractAddresses].
+KEEP_CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")
 
 
 def config(**over):
@@ -15,7 +18,7 @@ def config(**over):
         url_rpc="http://eth.keep.svc.cluster.local:8545",
         address="0x" + "ab" * 20,
         key_file="/mnt/keep-client/config/eth_account_keyfile",
-        contract_addresses={k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(CONTRACT_KEYS)},
+        contract_addresses={k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)},
         port=3919,
         data_dir="/mnt/keep-client/data",
         peers=("/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",),
@@ -39,7 +42,7 @@ def test_schema_and_types_as_keep_client_reads_them():
     assert "Port = 3920\n" in text and "3920.0" not in text
     assert set(data) == {"ethereum", "LibP2P", "Storage"}
     assert set(data["ethereum"]) == {"URL", "URLRPC", "account", "ContractAddresses"}
-    assert list(data["ethereum"]["ContractAddresses"]) == list(CONTRACT_KEYS)
+    assert data["ethereum"]["ContractAddresses"] == {k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)}
     assert data["ethereum"]["account"]["KeyFile"] == "/mnt/keep-client/config/eth_account_keyfile"
     assert data["Storage"]["DataDir"] == "/mnt/keep-client/data"
 
@@ -75,3 +78,13 @@ def test_values_keep_client_would_choke_on_are_refused_in_one_line(over, named):
 def test_config_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config().port = 1
+
+
+def test_the_text_does_not_depend_on_the_order_addresses_come_in():
+    """The file is hashed into checksum/config: the same addresses must give the same bytes."""
+    addresses = {k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)}
+    addresses["KeepRandomBeaconOperatorStatistics"] = "0x" + "09" * 20  # one keep-client does not need
+    shuffled = dict(reversed(list(addresses.items())))
+    assert list(shuffled) != list(addresses)
+    assert render(config(contract_addresses=shuffled)) == render(config(contract_addresses=addresses))
+    assert tomllib.loads(render(config(contract_addresses=shuffled)))["ethereum"]["ContractAddresses"] == addresses

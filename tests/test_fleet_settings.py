@@ -6,10 +6,12 @@ import pytest
 
 from components.keep_network import book_address, client_contract_addresses
 from contracts_step.errors import ConfigError
-from contracts_step.keep_plan import CLIENT_CONTRACTS, keep_plan
+from contracts_step.keep_plan import keep_plan
 from stack_settings import parse_fleet
 
 DEPLOYED = {d.name for d in keep_plan().deploys}
+# keep-client 1.x's [ethereum.ContractAddresses] keys; by default each is the plan's contract of that name.
+SAME_NAMES = {k: k for k in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")}
 BASE = {
     "namespace": "keep-dev",
     "image": {"repository": "gcr.io/keep-dev/keep-client", "tag": "v1.8.0"},
@@ -46,7 +48,7 @@ def test_counts_give_named_clients_bootstrap_first():
     ]
     assert spec.image.ref == "gcr.io/keep-dev/keep-client:v1.8.0"
     assert spec.init_image.ref == "gcr.io/keep-dev/keep-client-init@sha256:" + "ab" * 32
-    assert spec.chain.chain_id == 1101 and spec.contracts == {k: k for k in CLIENT_CONTRACTS}
+    assert spec.chain.chain_id == 1101 and spec.contracts == SAME_NAMES
     assert spec.resources.limits["memory"] == "512Mi" and spec.keel is None
 
 
@@ -109,7 +111,7 @@ def test_contract_the_plan_does_not_deploy():
 def test_contract_missing_from_the_address_book_at_run_time():
     book = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20}
     with pytest.raises(ConfigError) as e:
-        client_contract_addresses(book, {k: k for k in CLIENT_CONTRACTS})
+        client_contract_addresses(book, SAME_NAMES)
     assert str(e.value).startswith("contracts address book: no address for KeepRandomBeaconService")
     assert "\n" not in str(e.value)
 

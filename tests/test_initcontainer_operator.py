@@ -16,7 +16,6 @@ import tomlkit
 from eth_account import Account
 
 from initcontainer import operator_check, provision_operator
-from initcontainer.operator_check import BAD_INPUT, NOT_READY, OK
 from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
 from operators.staking import APPROVE_AND_CALL, MINIMUM_STAKE, FleetPolicy, delegation_data, read_fleet, reconcile_fleet, supply_faucet
@@ -24,6 +23,9 @@ from operators.staking import APPROVE_AND_CALL, MINIMUM_STAKE, FleetPolicy, dele
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 POLICY = FleetPolicy(eth_threshold=10**17, eth_target=10**18)
+# The pod's exit statuses, as Kubernetes and docs/operators.md see them (not the module's names for
+# them): 0 lets the next container start; anything else restarts this one, 3 meaning "not yet".
+OK, BAD_INPUT, NOT_READY = 0, 2, 3
 CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")
 
 
@@ -318,14 +320,3 @@ def test_dockerfile_scan_is_live(tmp_path):
     report = json.loads(proc.stdout)
     report = report[0] if isinstance(report, list) else report
     assert {"CKV_DOCKER_3", "CKV_DOCKER_7"} <= {c["check_id"] for c in report["results"]["failed_checks"]}
-
-
-def test_image_holds_the_programs_where_the_deployment_runs_them():
-    from components.keep_client import INIT_PROGRAM, INIT_WORKDIR, OPERATOR_CHECK_MODULE, PROVISION_OPERATOR_MODULE
-
-    text = open(os.path.join(ROOT, "initcontainer", "Dockerfile")).read()
-    assert f"COPY initcontainer/prepare_client.py {INIT_PROGRAM}\n" in text
-    # `python3 -m initcontainer.operator_check` (or provision_operator) from the working directory;
-    # tests/test_fleet_init_containers.py runs the rendered commands in a tree laid out by these lines.
-    assert {OPERATOR_CHECK_MODULE, PROVISION_OPERATOR_MODULE} == {"initcontainer.operator_check", "initcontainer.provision_operator"}
-    assert f"COPY initcontainer/*.py {INIT_WORKDIR}/initcontainer/\n" in text and f"WORKDIR {INIT_WORKDIR}\n" in text

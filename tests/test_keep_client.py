@@ -115,3 +115,28 @@ def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
     )
     again = render(ids)
     assert {n: checksum(o) for n, o in again.items()} == {n: checksum(o) for n, o in base.items()}
+
+
+@pytest.mark.parametrize(
+    "step",
+    [OperatorStep(), OperatorStep("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
+    ids=["deploy", "cluster"],
+)
+def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, step):
+    """Each init container's command, from its working directory, names a file that the
+    InitContainer image (as its Dockerfile copies the repository) contains."""
+    from test_fleet_init_containers import image_tree, image_workdir
+
+    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, step=step).values()
+    tree = image_tree(str(tmp_path / "image"))
+    containers = objects["Deployment"]["spec"]["template"]["spec"]["initContainers"]
+    assert len(containers) == 2
+    for c in containers:
+        assert c["image"] == "keepnetwork/keep-client-init@sha256:" + "ab" * 32
+        workdir = c.get("workingDir", image_workdir())
+        program, *rest = c["command"][1:]
+        if program == "-m":
+            path = os.path.join(workdir, *rest[0].split(".")) + ".py"
+        else:
+            path = os.path.join(workdir, program)
+        assert c["command"][0] == "python3" and os.path.isfile(tree + path), (c["name"], path)

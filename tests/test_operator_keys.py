@@ -12,9 +12,8 @@ from eth_account import Account
 
 from operators.accounts import derive_material
 from operators.errors import OperatorKeyError
+from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 from operators.keys import (
-    FAUCET_PATH,
-    OPERATOR_PATH,
     KeystoreParams,
     OperatorClient,
     encrypt_keystore,
@@ -40,10 +39,10 @@ def clients(n: int) -> list:
 def test_keys_follow_the_documented_hd_path(mnemonic):
     keys = operator_keys(mnemonic_seed(mnemonic), clients(3))
     for k in keys:
-        expected = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=k.index))
+        expected = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(k.index))
         assert k.address == expected.address
         assert k.private_key == bytes(expected.key)
-    assert faucet_key(mnemonic_seed(mnemonic)).address == Account.from_mnemonic(mnemonic, account_path=FAUCET_PATH).address
+    assert faucet_key(mnemonic_seed(mnemonic)).address == Account.from_mnemonic(mnemonic, account_path=FAUCET_HD_PATH).address
     assert len({k.address for k in keys}) == 3
 
 
@@ -52,7 +51,7 @@ def test_the_index_not_the_position_names_the_key(mnemonic):
     a = {k.name: k.address for k in operator_keys(seed, [OperatorClient("a", 0), OperatorClient("b", 1)])}
     b = {k.name: k.address for k in operator_keys(seed, [OperatorClient("b", 1), OperatorClient("c", 7)])}
     assert a["b"] == b["b"]
-    assert b["c"] == Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=7)).address
+    assert b["c"] == Account.from_mnemonic(mnemonic, account_path=operator_hd_path(7)).address
 
 
 def test_public_key_is_the_compressed_secp256k1_key(mnemonic):
@@ -101,7 +100,7 @@ def test_explicit_key_overrides_derivation(mnemonic):
     explicit = Account.create()
     keys = operator_keys(mnemonic_seed(mnemonic), clients(2), {"keep-client-1": explicit.key.hex()})
     assert keys[1].address == explicit.address and keys[1].index is None
-    assert keys[0].address == Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=0)).address
+    assert keys[0].address == Account.from_mnemonic(mnemonic, account_path=operator_hd_path(0)).address
 
 
 def test_derive_material_is_stable_across_runs(mnemonic):
@@ -143,7 +142,7 @@ def test_mnemonic_with_a_bad_checksum_names_the_problem_without_the_words(mnemon
 
 
 def test_explicit_key_colliding_with_a_derived_one(mnemonic):
-    derived0 = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=0))
+    derived0 = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(0))
     with pytest.raises(OperatorKeyError) as e:
         operator_keys(mnemonic_seed(mnemonic), clients(2), {"keep-client-1": derived0.key.hex()})
     assert "keep-cd:operatorKeys.keep-client-1" in str(e.value) and "keep-client-0" in str(e.value)
