@@ -295,12 +295,12 @@ def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, sta
     )
 
 
-def _wei(section: dict, key: str, default: int) -> int:
+def _wei(section: dict, key: str, default: int, unit: str = "wei") -> int:
     raw = section.get(key, default)
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
     if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
-        raise ConfigError(f"config {PROJECT}:operators.{key}: {raw!r} is not a positive integer (wei)")
+        raise ConfigError(f"config {PROJECT}:operators.{key}: {raw!r} is not a positive integer ({unit})")
     return raw
 
 
@@ -375,7 +375,7 @@ def load_operators(cfg: pulumi.Config, fleet_names: Optional[list] = None) -> Op
     policy = FleetPolicy(
         eth_threshold=_wei(section, "ethThreshold", 5 * 10**17),
         eth_target=_wei(section, "ethTarget", 10**18),
-        stake_amount=None if stake == "minimum" else _wei(section, "stakeAmount", 0),
+        stake_amount=None if stake == "minimum" else _wei(section, "stakeAmount", 0, 'KEEP base units, or "minimum"'),
         beneficiary=section.get("beneficiary", "operator"),
     ).validate()
     # The secrets: validated here, in plain, before any resource exists; the derivation that

@@ -185,3 +185,163 @@ def test_libraries_are_deployed_first_whatever_the_plan_order(fixture_store):
         for dep in step.deps:
             assert order.index(dep) < order.index(step.name), (dep, step.name, order)
     assert order.index("MathLib") < order.index("Vault")
+
+
+# --- arguments as the chain gets them ----------------------------------------------------------------
+
+from eth_abi import encode as abi_encode  # noqa: E402
+from eth_utils import keccak, to_checksum_address  # noqa: E402
+
+from contracts_step.plan import ArgEncoder, abi_type, calldata, config, validate_address  # noqa: E402
+
+DEPLOYER_LOWER = "0x" + "d0" * 19 + "0e"
+BOOK_LOWER = {"Token": "0x" + "a1" * 20, "Registry": "0x" + "b2" * 20, "Vault": "0x" + "c3" * 20, "Consumer": "0x" + "e4" * 20}
+
+
+def selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def test_references_become_checksummed_addresses_and_parameters_their_values(fixture_store):
+    plan, params = fixture_plan()
+    enc = ArgEncoder(fixture_store, plan, params)
+    assert enc.value({"contract": "Vault"}, BOOK_LOWER, DEPLOYER_LOWER) == to_checksum_address(BOOK_LOWER["Vault"])
+    assert enc.value({"deployer": True}, BOOK_LOWER, DEPLOYER_LOWER) == to_checksum_address(DEPLOYER_LOWER)
+    assert enc.value({"config": "limit"}, BOOK_LOWER, DEPLOYER_LOWER) == 21
+    assert enc.value([7, {"contract": "Token"}, [{"config": "limit"}]], BOOK_LOWER, DEPLOYER_LOWER) == [
+        7, to_checksum_address(BOOK_LOWER["Token"]), [21]
+    ]
+    assert enc.value("0x1234", BOOK_LOWER, DEPLOYER_LOWER) == "0x1234"
+
+
+def test_constructor_arguments_encode_as_the_abi_says(fixture_store):
+    plan, params = fixture_plan()
+    resolved = resolve_plan(plan, fixture_store, params)
+    vault = resolved.deploys["Vault"]
+    enc = ArgEncoder(fixture_store, plan, resolved.params)
+    got = enc.encode_values(vault.arg_types, vault.args, BOOK_LOWER, DEPLOYER_LOWER, "contract Vault")
+    assert got == abi_encode(["address", "address", "uint256"], [BOOK_LOWER["Token"], BOOK_LOWER["Registry"], 21])
+
+
+def test_a_call_and_a_calldata_argument_are_selector_plus_arguments(fixture_store):
+    plan, params = fixture_plan()
+    resolved = resolve_plan(plan, fixture_store, params)
+    enc = ArgEncoder(fixture_store, plan, resolved.params)
+    approve = resolved.calls["Registry.approve"]
+    expected = selector("approve(address)") + abi_encode(["address"], [BOOK_LOWER["Consumer"]])
+    assert enc.encode_call(approve.fn_abi, approve.args, BOOK_LOWER, DEPLOYER_LOWER) == expected
+    # The same, as an argument: {"calldata": …} encodes the call of a plan contract's function.
+    arg = calldata("Registry", "approve", {"contract": "Consumer"})
+    assert enc.value(arg, BOOK_LOWER, DEPLOYER_LOWER) == expected
+    assert enc.value(calldata("Token", "transferOwnership", {"deployer": True}), BOOK_LOWER, DEPLOYER_LOWER) == (
+        selector("transferOwnership(address)") + abi_encode(["address"], [DEPLOYER_LOWER])
+    )
+
+
+def test_the_keep_service_proxy_gets_its_initialize_calldata(keep_artifacts):
+    """KeepRandomBeaconService(implementation, initialize(dkgContributionMargin, registry) calldata)."""
+    store = ArtifactStore(keep_artifacts)
+    resolved = resolve_plan(keep_plan(), store, {**DEFAULT_PARAMS, "dkgContributionMargin": 7})
+    service = resolved.deploys["KeepRandomBeaconService"]
+    book = {n: "0x" + f"{i + 1:040x}" for i, n in enumerate(resolved.deploys)}
+    enc = ArgEncoder(store, keep_plan(), resolved.params)
+    init = selector("initialize(uint256,address)") + abi_encode(["uint256", "address"], [7, book["KeepRegistry"]])
+    assert service.arg_types == ["address", "bytes"]
+    got = enc.encode_values(service.arg_types, service.args, book, DEPLOYER_LOWER, "contract KeepRandomBeaconService")
+    assert got == abi_encode(["address", "bytes"], [book["KeepRandomBeaconServiceImplV1"], init])
+
+
+@pytest.mark.parametrize(
+    "abi_t,value,expected",
+    [
+        ("uint256", "1000000000000000000000001", 10**24 + 1),  # decimal strings: amounts beyond a double
+        ("int128", "-5", -5),
+        ("uint256", 12, 12),
+        ("bytes", "0xabcd", b"\xab\xcd"),
+        ("bytes32", "ab" * 32, bytes.fromhex("ab" * 32)),
+        ("address", "0x" + "ab" * 20, "0x" + "ab" * 20),
+    ],
+)
+def test_string_arguments_are_read_as_their_abi_type(fixture_store, abi_t, value, expected):
+    enc = ArgEncoder(fixture_store, MigrationPlan("t", []), {})
+    assert enc.encode_values([abi_t], [value], {}, DEPLOYER_LOWER, "t") == abi_encode([abi_t], [expected])
+
+
+def test_arguments_that_do_not_encode_are_named(fixture_store):
+    enc = ArgEncoder(fixture_store, MigrationPlan("t", []), {})
+    with pytest.raises(PlanError) as e:
+        enc.encode_values(["uint8"], [300], {}, DEPLOYER_LOWER, "contract Guarded")
+    first = str(e.value).splitlines()[0]
+    assert first.startswith("contract Guarded: arguments [300] do not encode as ['uint8']")
+
+
+@pytest.mark.parametrize(
+    "inp,expected",
+    [
+        ({"type": "uint256"}, "uint256"),
+        ({"type": "tuple", "components": [{"type": "address"}, {"type": "uint8"}]}, "(address,uint8)"),
+        ({"type": "tuple[]", "components": [{"type": "bytes32"}]}, "(bytes32)[]"),
+        ({"type": "tuple[2]", "components": [{"type": "tuple", "components": [{"type": "bool"}]}, {"type": "string"}]}, "((bool),string)[2]"),
+    ],
+)
+def test_abi_types_spell_tuples_as_their_components(inp, expected):
+    assert abi_type(inp) == expected
+
+
+def test_addresses_in_config_are_checked_and_checksummed():
+    lower = "0x" + "ab" * 20
+    assert validate_address(lower, "planParams.x") == to_checksum_address(lower)
+    assert validate_address(lower.upper().replace("0X", "0x"), "planParams.x") == to_checksum_address(lower)
+    assert validate_address(to_checksum_address(lower), "planParams.x") == to_checksum_address(lower)
+    for bad, why in ((12, "is not an Ethereum address"), ("0x" + "ab" * 19, "is not an Ethereum address")):
+        with pytest.raises(ConfigError, match=rf"^config planParams.x: .* {why} \(expected 0x \+ 40 hex digits\)$"):
+            validate_address(bad, "planParams.x")
+
+
+def _golden_store(directory) -> ArtifactStore:
+    """Three hand-written Truffle artifacts: a library, a contract with arguments and functions, and
+    one that links the library and takes calldata."""
+
+    def art(name, code, inputs=(), fns=()):
+        abi = [{"type": "constructor", "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)]}] if inputs else []
+        abi += [{"type": "function", "name": n, "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(ts)], "outputs": outs} for n, ts, outs in fns]
+        (directory / f"{name}.json").write_text(json.dumps({
+            "contractName": name, "abi": abi, "bytecode": "0x" + code, "deployedBytecode": "0x" + code,
+            "sourcePath": f"contracts/{name}.sol", "networks": {},
+        }))
+
+    from contracts_step.artifacts import placeholder_for_name
+
+    art("Lib", "6001")
+    art("Base", "6002", ("uint256", "address"), [("set", ("uint256",), []), ("value", (), [{"type": "uint256"}])])
+    art("User", "60" + placeholder_for_name("contracts/Lib.sol:Lib") + "00", ("address", "bytes"))
+    return ArtifactStore(str(directory))
+
+
+def test_content_keys_are_stable_across_keep_cd_versions(tmp_path):
+    """Every stack's state records these keys (and argument and renewal hashes): computing them any
+    other way would redeploy every contract of every stack on upgrade, and orphan its rollback
+    history.  Recorded from keep-cd; change them only together with a migration of recorded state."""
+    from contracts_step.plan import DEPLOYER, Call
+
+    plan = MigrationPlan("golden", [
+        Deploy("Lib"),
+        Deploy("Base", args=[config("n"), DEPLOYER]),
+        Deploy("User", args=[ref("Base"), calldata("Base", "set", config("n"))]),
+        Deploy("Escrow", artifact="Base", args=[5, ref("Lib")], renew_with=["User"]),
+    ], [Call("Base.set", "Base", "set", [config("n")], done_when={"function": "value", "args": [], "equals": config("n")})])
+    resolved = resolve_plan(plan, _golden_store(tmp_path), {"n": 3})
+    assert {n: (s.content_key, s.args_hash, s.renew_hash) for n, s in resolved.deploys.items()} == {
+        "Lib": ("64e8d1f6753a30a7d6e1787135cb6d8ac292b0917a55087104ad84160f526d2b",
+                "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945", ""),
+        "Base": ("9766c141b22fa4f56e02b090a930aa5ba9ecbb00c1d1c409a9615bdaac37f0ed",
+                 "1c73779ccd3dd716e3bb6a0caa42e60d1bfd6d80a117978bccb22aff94062980", ""),
+        "User": ("39e089f55f6a90d1bb268cdc24edde2ad55ee268946b7c5b5faacfd11e4bb48c",
+                 "20bc5d61dc9f1a4013f12cea810291649b925460786a974eeb2332238eb1b01b", ""),
+        "Escrow": ("22bc624156ab59372c7c41dcc00962eb8e841f72c209d4d91c7680d15725b962",
+                   "e07003d0f16ded4e4960fb71de3053f93c62615a02fce6d7cb706680d8f738ac",
+                   "17f1d0bba5a8fa6e104205bc5713b66761a8fe61359596e003bf68ee7fed840f"),
+    }
+    assert resolved.calls["Base.set"].content_key == "5fea026bdbc4b19f2c92de7bd1855513f74beb0d19c75fd141fa79a40073be05"
+    assert list(resolved.deploys) == ["Lib", "Base", "User", "Escrow"] and resolved.depth == 3  # User after Lib, then a call
+    assert resolved.deploys["User"].deps == ["Lib", "Base"]
