@@ -443,7 +443,8 @@ FLEET_KEY = f"{PROJECT}:fleet"
 _FLEET_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")  # ':' only as a registry port
+# Path components separated by '/'; ':' only as the registry's port (registry:5000/keep/client).
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _FLEET_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 KEEL_POLICIES = ("all", "major", "minor", "patch", "force")
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
@@ -456,7 +457,7 @@ class FleetSettings:
 
 
 def _fleet_error(path: str, message: str) -> ConfigError:
-    return ConfigError(f"config {FLEET_KEY}.{path}: {message}")
+    return ConfigError(f"config {FLEET_KEY}{'.' + path if path else ''}: {message}")
 
 
 def _fleet_map(raw: Any, path: str) -> dict:
