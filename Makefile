@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: local test setup stop-anvil clean
+.PHONY: local test setup stop-anvil clean mutation mutation-score
 
 setup: $(STAMP) node_modules/.installed-stamp build/keep-core/.version .venv-checkov/.installed-stamp
 
@@ -41,3 +41,26 @@ stop-anvil:
 
 clean: stop-anvil
 	rm -rf build
+
+# Mutation testing (mutmut, pyproject.toml [tool.mutmut]) of the modules whose tests are fast: plan,
+# artifacts, client config, peer ids, settings, operator keys, and the config checksum.  Not part of
+# `make test`; README "Mutation testing" gives the score and the time it takes.
+MUTATED := 'contracts_step.plan.*' 'contracts_step.artifacts.*' 'components.client_config.*' \
+	'components.peer_id.*' 'operators.keys.*' 'stack_settings.*' \
+	'components.keep_client.x_config_checksum*' 'components.keep_client.x_sha256_json*'
+
+$(VENV)/.mutation-stamp: requirements-mutation.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
+	touch $@
+
+mutation: setup $(VENV)/.mutation-stamp
+	rm -rf mutants
+	mkdir -p mutants/build
+	ln -s $(CURDIR)/build/keep-core mutants/build/keep-core
+	ln -s $(CURDIR)/node_modules mutants/node_modules
+	$(PY) -m pytest -q tests/test_artifacts.py   # the clean run, which also compiles the fixture contracts once
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTATED)
+	$(MAKE) --no-print-directory mutation-score
+
+mutation-score:
+	$(PY) scripts/mutation_score.py $(MUTATED)

@@ -150,7 +150,7 @@ _IN_CLUSTER_HOST = re.compile(r"(\.svc(\.cluster\.local)?\.?$)|(\.cluster\.local
 
 
 def _access_error(key: str, message: str) -> ConfigError:
-    return ConfigError(f"config {PROJECT}:access.{key}: {message}")
+    return ConfigError(f"config {PROJECT}:access{'.' + key if key else ''}: {message}")
 
 
 def _access_map(value: Any, key: str, allowed: set) -> dict:

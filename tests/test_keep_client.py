@@ -140,3 +140,15 @@ def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, ste
         else:
             path = os.path.join(workdir, program)
         assert c["command"][0] == "python3" and os.path.isfile(tree + path), (c["name"], path)
+
+
+def test_the_checksum_of_given_inputs_is_stable_across_keep_cd_versions():
+    """The annotation is what Kubernetes compares: computing it any other way would roll every
+    client of every stack on upgrade.  Recorded from keep-cd; the contract map's order does not matter."""
+    from components.keep_client import config_checksum, sha256_json
+
+    contracts = {"TokenStaking": "0x" + "22" * 20, "KeepRandomBeaconOperator": "0x" + "11" * 20}
+    got = config_checksum('[ethereum]\nURL = "ws://e"\n', '{"address": "ab"}', contracts)
+    assert got == "887505b283f4aa0db1412f5693ac29f6f6ce4c6f27d9f42024615f3fd2626f2b"
+    assert config_checksum('[ethereum]\nURL = "ws://e"\n', '{"address": "ab"}', dict(reversed(list(contracts.items())))) == got
+    assert sha256_json({"b": [1, "x"], "a": {"c": None}}) == "7002905de57682573f1eceeba283bfe8f3308f3c6ec170f471e86395124717d5"
