@@ -183,8 +183,10 @@ class ArtifactStore:
             raise ArtifactError(f"artifacts directory {directory}: not found (run `make setup` to fetch the artifacts)")
         self._files: dict[str, str] = {}
         self._ambiguous: dict[str, list] = {}
-        for root, dirs, files in sorted(os.walk(directory)):
-            dirs[:] = [d for d in dirs if d not in ("build-info", "cache")]
+        # Walked top-down, pruned and sorted in place (sorting the walk itself would read it all
+        # before any pruning: Hardhat's build-info and cache would be indexed as artifacts).
+        for root, dirs, files in os.walk(directory):
+            dirs[:] = sorted(d for d in dirs if d not in ("build-info", "cache"))
             for fn in sorted(files):
                 if fn.endswith(".json") and not fn.endswith(".dbg.json"):
                     name, path = fn[: -len(".json")], os.path.join(root, fn)

@@ -159,3 +159,135 @@ def test_an_ambiguous_truncated_library_name_is_an_error_not_the_first_match(tmp
     (tmp_path / f"{stem}meB.json").unlink()
     store = ArtifactStore(str(tmp_path))
     assert store.library_names(store.get("Operator")) == {ph: stem + "meA"}
+
+
+# --- each format, field by field -----------------------------------------------------------------------
+
+from contracts_step.artifacts import parse_artifact  # noqa: E402
+
+ABI = [{"type": "constructor", "inputs": [{"name": "x", "type": "uint256"}]},
+       {"type": "function", "name": "f", "inputs": [], "outputs": []},
+       {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
+       {"type": "event", "name": "f", "inputs": []}]
+LINKED = "6080" + "__$" + "ab" * 17 + "$__" + "00"  # one solc >= 0.5 placeholder at byte 2
+LINK_REFS = {"contracts/L.sol": {"L": [{"start": 2, "length": 20}]}}
+
+
+def test_a_foundry_artifact(tmp_path):
+    data = {"abi": ABI, "bytecode": {"object": "0x" + LINKED, "linkReferences": LINK_REFS},
+            "deployedBytecode": {"object": "0x6001"},
+            "metadata": {"settings": {"compilationTarget": {"src/C.sol": "Real"}}}}
+    art = parse_artifact("out/C.sol/Alias.json", data)
+    assert (art.name, art.path, art.format) == ("Real", "out/C.sol/Alias.json", "foundry")
+    assert (art.bytecode, art.deployed_bytecode, art.abi) == (LINKED, "6001", ABI)
+    assert art.link_names == {"__$" + "ab" * 17 + "$__": "L"}
+    assert (art.source_path, art.networks) == (None, {})
+    bare = parse_artifact("out/C.sol/Alias.json", {"abi": [], "bytecode": {"object": "6002"}})
+    assert (bare.name, bare.bytecode, bare.deployed_bytecode, bare.link_names) == ("Alias", "6002", "", {})
+
+
+def test_a_hardhat_artifact(tmp_path):
+    data = {"_format": "hh-sol-artifact-1", "contractName": "C", "sourceName": "contracts/C.sol", "abi": ABI,
+            "bytecode": "0x" + LINKED, "deployedBytecode": "0x6001", "linkReferences": LINK_REFS}
+    art = parse_artifact("artifacts/contracts/C.sol/C.json", data)
+    assert (art.name, art.format, art.source_path) == ("C", "hardhat", "contracts/C.sol")
+    assert (art.bytecode, art.deployed_bytecode) == (LINKED, "6001")
+    assert art.link_names == {"__$" + "ab" * 17 + "$__": "L"}
+    # Recognised by its format tag alone, named by its file without a contractName.
+    tagged = parse_artifact("a/D.json", {"_format": "hh-sol-artifact-1", "abi": [], "bytecode": "6002"})
+    assert (tagged.format, tagged.name, tagged.deployed_bytecode, tagged.link_names) == ("hardhat", "D", "", {})
+    assert parse_artifact("a/E.json", {"abi": [], "bytecode": "6002", "linkReferences": {}}).format == "hardhat"
+
+
+def test_a_truffle_artifact(tmp_path):
+    networks = {"1": {"address": "0x" + "11" * 20, "links": {}}}
+    data = {"contractName": "C", "abi": ABI, "bytecode": "0x6003", "deployedBytecode": "0x6004",
+            "sourcePath": "/build/contracts/C.sol", "networks": networks, "ast": {"absolutePath": "other.sol"}}
+    art = parse_artifact("build/contracts/C.json", data)
+    assert (art.name, art.format, art.source_path, art.networks) == ("C", "truffle", "/build/contracts/C.sol", networks)
+    assert (art.bytecode, art.deployed_bytecode, art.link_names) == ("6003", "6004", {})
+    older = parse_artifact("build/contracts/D.json", {"abi": [], "bytecode": "6005", "ast": {"absolutePath": "contracts/D.sol"}})
+    assert (older.name, older.source_path, older.networks, older.deployed_bytecode) == ("D", "contracts/D.sol", {}, "")
+
+
+def test_artifact_properties(tmp_path):
+    import hashlib
+
+    art = parse_artifact("x/C.json", {"contractName": "C", "abi": ABI, "bytecode": "0x6003"})
+    assert art.bytecode_hash == hashlib.sha256(b"6003").hexdigest()
+    assert art.abi_hash == hashlib.sha256(json.dumps(ABI, sort_keys=True).encode()).hexdigest()
+    assert art.constructor_inputs() == [{"name": "x", "type": "uint256"}]
+    assert parse_artifact("x/D.json", {"abi": [], "bytecode": "00"}).constructor_inputs() == []
+    assert art.function_abi("f") == ABI[1] and art.function_abi("f", 1) == ABI[2] and art.function_abi("f", 0) == ABI[1]
+    with pytest.raises(ArtifactError) as e:
+        art.function_abi("f", 2)
+    assert str(e.value) == "artifact C: no function f with 2 arguments in its ABI (x/C.json)"
+    with pytest.raises(ArtifactError) as e:
+        art.function_abi("g")
+    assert str(e.value) == "artifact C: no function g in its ABI (x/C.json)"
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ([], "artifact p/X.json: no 'abi' key (expected a Truffle, Hardhat or Foundry artifact)"),
+        ({"bytecode": "00"}, "artifact p/X.json: no 'abi' key (expected a Truffle, Hardhat or Foundry artifact)"),
+        ({"abi": []}, "artifact p/X.json: 'bytecode' missing (expected a hex string or a Foundry bytecode object)"),
+        ({"abi": [], "bytecode": 5}, "artifact p/X.json: 'bytecode' missing (expected a hex string or a Foundry bytecode object)"),
+    ],
+)
+def test_what_is_not_an_artifact(data, message):
+    with pytest.raises(ArtifactError) as e:
+        parse_artifact("p/X.json", data)
+    assert str(e.value) == message
+
+
+def test_a_truncated_placeholder_is_refused(tmp_path):
+    p = tmp_path / "X.json"
+    p.write_text(json.dumps({"abi": [], "bytecode": "0x6000__$abcd"}))
+    with pytest.raises(ArtifactError) as e:
+        load_artifact(str(p))
+    assert str(e.value) == f"artifact {p}: truncated library placeholder '__$abcd' in bytecode"
+
+
+def test_the_store_skips_build_info_caches_and_debug_files(fixture_artifacts, tmp_path):
+    src = os.path.join(fixture_artifacts, "hardhat", "Token.json")
+    for sub in ("build-info", "cache", "contracts"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "build-info" / "Junk.json").write_text("{not json")
+    (tmp_path / "cache" / "Stale.json").write_text(open(src).read())
+    (tmp_path / "contracts" / "Token.json").write_text(open(src).read())
+    (tmp_path / "contracts" / "Token.dbg.json").write_text("{}")
+    (tmp_path / "contracts" / "notes.txt").write_text("")
+    store = ArtifactStore(str(tmp_path))
+    assert store.names() == ["Token"]
+    assert store.get("Token") is store.get("Token")  # read once
+
+
+def test_placeholders_by_hash_and_by_recorded_links(fixture_artifacts, tmp_path):
+    """solc >= 0.5 placeholders: by keccak(sourcePath:Name) of the library artifacts present, or,
+    without a source path, by the library address the artifact's networks.<id>.links record."""
+    ph = placeholder_for_name("contracts/Fixtures.sol:MathLib")
+    lib = json.load(open(os.path.join(fixture_artifacts, "truffle", "MathLib.json")))
+    vault = json.load(open(os.path.join(fixture_artifacts, "truffle", "Vault.json")))
+    lib_address = "0x" + "5a" * 20
+    (tmp_path / "Broken.json").write_text("{not json")  # unreadable artifacts are passed over
+    (tmp_path / "MathLib.json").write_text(json.dumps({**lib, "sourcePath": None, "networks": {"5": {"address": lib_address}}}))
+    # As Truffle records it: the placeholder without its leading and trailing "__" (and '$' escaped).
+    key = ph[2:-2].replace("$", "\\$")
+    (tmp_path / "Vault.json").write_text(json.dumps({**vault, "networks": {"5": {"links": {key: lib_address.upper().replace("0X", "0x")}}}}))
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Vault")) == {ph: "MathLib"}
+    (tmp_path / "Vault.json").write_text(json.dumps({**vault, "networks": {"5": {"links": {key: "0x" + "99" * 20}}}}))
+    assert ArtifactStore(str(tmp_path)).library_names(ArtifactStore(str(tmp_path)).get("Vault")) == {ph: None}
+
+
+def test_linking_errors_name_the_contract_and_what_is_missing(fixture_artifacts):
+    store = ArtifactStore(os.path.join(fixture_artifacts, "truffle"))
+    vault = store.get("Vault")
+    (ph,) = vault.placeholders
+    with pytest.raises(UnlinkedLibrary) as e:
+        link_bytecode(vault, {}, {ph: "MathLib"})
+    assert str(e.value) == (f"contract Vault: library MathLib (placeholder {ph}) has no address "
+                            "(expected it as a library of this contract in the plan)")
+    assert link_bytecode(vault, {"MathLib": "0x" + "AB" * 20}, {ph: "MathLib"}) == vault.bytecode.replace(ph, "ab" * 20)
