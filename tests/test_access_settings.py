@@ -81,7 +81,7 @@ def test_keyless_settings_with_defaults():
     assert (a.mode, a.project, a.region, a.cluster) == ("keyless", "keep-dev-1234", "us-central1", "keep-dev")
     assert a.cluster_location == "us-central1" and a.registry_location == "us-central1"
     assert a.registry_repository == "keep"
-    assert a.name_prefix == "kcd-stack"  # kcd-<stack>; the stack is "stack" outside a Pulumi run
+    assert a.name_prefix == f"kcd-{pulumi.get_stack()}"  # kcd-<stack> (whichever stack an earlier test's mocks left)
     assert (a.circleci.org_id, a.circleci.project_id, a.circleci.deploy_refs) == (ORG, PROJECT, ("refs/heads/master",))
     assert a.bastion is None and a.chain_service is None
 

@@ -198,7 +198,7 @@ def test_a_bad_contracts_value_is_named_in_one_line(monkeypatch, values, message
 
 def test_settings_without_fleet_access_or_operators(monkeypatch):
     s = load_settings(configure(monkeypatch))
-    assert (s.stack, s.fleet, s.operators, s.access, s.render_yaml_to) == ("stack", None, None, None, None)
+    assert (s.stack, s.fleet, s.operators, s.access, s.render_yaml_to) == (pulumi.get_stack(), None, None, None, None)
     assert s.contracts.chain_id == 31337
 
 
