@@ -345,3 +345,134 @@ def test_content_keys_are_stable_across_keep_cd_versions(tmp_path):
     assert resolved.calls["Base.set"].content_key == "5fea026bdbc4b19f2c92de7bd1855513f74beb0d19c75fd141fa79a40073be05"
     assert list(resolved.deploys) == ["Lib", "Base", "User", "Escrow"] and resolved.depth == 3  # User after Lib, then a call
     assert resolved.deploys["User"].deps == ["Lib", "Base"]
+
+
+# --- resolution, case by case ------------------------------------------------------------------------
+
+from contracts_step.plan import Call  # noqa: E402
+
+
+def refused_plan(store, plan, params=None, error=PlanError) -> str:
+    with pytest.raises(error) as e:
+        resolve_plan(plan, store, params or {})
+    return str(e.value)
+
+
+def test_a_call_resolves_to_its_target_function_and_dependencies(fixture_store):
+    plan, params = fixture_plan()
+    plan.calls.append(Call("Token.transferOwnership", "Token", "transferOwnership", [{"contract": "Vault"}],
+                           done_when={"function": "owner", "args": [], "equals": {"contract": "Consumer"}}))
+    resolved = resolve_plan(plan, fixture_store, params)
+    call = resolved.calls["Token.transferOwnership"]
+    token = fixture_store.get("Token")
+    assert (call.name, call.target, call.abi_artifact, call.args) == ("Token.transferOwnership", "Token", token, [{"contract": "Vault"}])
+    assert call.fn_abi == token.function_abi("transferOwnership", 1) and call.arg_types == ["address"]
+    # Its target first, then what its arguments and its done_when view name.
+    assert call.deps == ["Token", "Vault", "Consumer"]
+    assert call.done_when == {"function": "owner", "args": [], "equals": {"contract": "Consumer"}}
+    assert list(resolved.calls) == ["Registry.approve", "Token.transferOwnership"]
+    assert resolved.order() == list(resolved.deploys.values()) + list(resolved.calls.values())
+    assert resolved.name == "fixture" and resolved.depth == 4  # MathLib/Token/Registry, Vault, Consumer, then the calls
+    approve = resolved.calls["Registry.approve"]
+    assert approve.deps == ["Registry", "Consumer"]
+
+
+def test_a_call_through_another_artifacts_abi(fixture_store):
+    plan, params = fixture_plan()
+    plan.calls = [Call("Vault.approve", "Vault", "approve", [{"contract": "Consumer"}], abi="Registry")]
+    call = resolve_plan(plan, fixture_store, params).calls["Vault.approve"]
+    assert call.abi_artifact.name == "Registry" and call.target == "Vault" and call.deps == ["Vault", "Consumer"]
+
+
+def test_depth_without_calls_and_of_an_empty_plan(fixture_store):
+    plan, params = fixture_plan()
+    plan.calls = []
+    assert resolve_plan(plan, fixture_store, params).depth == 3
+    assert resolve_plan(MigrationPlan("empty", []), fixture_store, {}).depth == 0
+
+
+def test_an_address_parameter_is_checksummed_for_constructors_and_calls(fixture_store):
+    lower = "0x" + "ab" * 20
+    plan = MigrationPlan("addr", [Deploy("Registry"), Deploy("Consumer", args=[{"config": "vault"}])],
+                         [Call("Registry.approve", "Registry", "approve", [{"config": "who"}])])
+    resolved = resolve_plan(plan, fixture_store, {"vault": lower, "who": lower.upper().replace("0X", "0x"), "n": 1})
+    assert resolved.params == {"vault": to_checksum_address(lower), "who": to_checksum_address(lower), "n": 1}
+    message = refused_plan(fixture_store, plan, {"vault": lower, "who": "0x12"}, ConfigError)
+    assert message == "config planParams.who: '0x12' is not an Ethereum address (expected 0x + 40 hex digits)"
+
+
+def test_a_library_provided_by_another_deploy(fixture_store):
+    """libraries={name: deploy} links a library deployed under another name (two MathLibs, say)."""
+    plan, params = fixture_plan()
+    plan.deploys[0] = Deploy("MathLibV2", artifact="MathLib")
+    plan.deploys[3].libraries = {"MathLib": "MathLibV2"}
+    resolved = resolve_plan(plan, fixture_store, params)
+    vault = resolved.deploys["Vault"]
+    assert list(vault.libraries.values()) == ["MathLibV2"] and vault.deps[0] == "MathLibV2"
+
+
+def test_duplicates_are_named(fixture_store):
+    plan = MigrationPlan("dup", [Deploy("Token", args=[1]), Deploy("Registry"), Deploy("Registry"), Deploy("Token", args=[2])])
+    assert refused_plan(fixture_store, plan) == "plan dup: contract Registry is deployed twice (expected unique names)"
+    plan = MigrationPlan("dup", [Deploy("Registry"), Deploy("Token", args=[1])],
+                         [Call("b", "Registry", "approve", [{"contract": "Token"}])] * 2 + [Call("a", "Registry", "approve", [{"contract": "Token"}])] * 2)
+    assert refused_plan(fixture_store, plan) == "plan dup: call a appears twice (expected unique names)"
+
+
+@pytest.mark.parametrize(
+    "deploys,calls,message",
+    [
+        ([Deploy("Registry", args=[1])], [],
+         "plan p: contract Registry: 1 constructor arguments given, artifact Registry expects 0 (none)"),
+        ([Deploy("Vault", args=[1])], [],
+         "plan p: contract Vault: 1 constructor arguments given, artifact Vault expects 3 (address token_, address registry_, uint256 limit_)"),
+        ([Deploy("Registry"), Deploy("Escrow", artifact="Registry", renew_with=["Nope"])], [],
+         "plan p: contract Escrow: renew_with names unknown contract 'Nope' (expected one of the plan's deploys)"),
+        ([Deploy("Registry")], [Call("x", "Nope", "approve", [])],
+         "plan p: call x: target references unknown contract 'Nope' (expected one of the plan's deploys)"),
+        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"contract": "Nope"}])],
+         "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)"),
+        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}], done_when={"function": "approved", "args": [{"contract": "Nope"}], "equals": True})],
+         "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)"),
+        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}], done_when={"function": "approved", "args": [{"deployer": True}], "equals": {"contract": "Gone"}})],
+         "plan p: call x: argument references unknown contract 'Gone' (expected one of the plan's deploys)"),
+        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"weird": 1}])],
+         "plan p: call x: argument {'weird': 1} is not a literal or a reference (contract/config/deployer/calldata)"),
+        ([Deploy("Consumer", args=[{"contract": "Vault", "extra": 1}])], [],
+         "plan p: contract Consumer: argument {'contract': 'Vault', 'extra': 1} is not a literal or a reference (contract/config/deployer/calldata)"),
+    ],
+)
+def test_plan_errors_are_named_in_their_whole_line(fixture_store, deploys, calls, message):
+    assert refused_plan(fixture_store, MigrationPlan("p", deploys, calls)) == message
+
+
+@pytest.mark.parametrize(
+    "deploys,calls,message",
+    [
+        ([Deploy("Registry"), Deploy("Consumer", args=[{"calldata": {"contract": "Registry", "function": "approve", "args": [{"config": "who"}]}}])], [],
+         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected it in stack config)"),
+        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"config": "who"}])],
+         "plan p: call x: needs plan parameter 'who', which is not set (expected it in stack config)"),
+        ([Deploy("Registry"), Deploy("Consumer", args=[[{"config": "who"}]])], [],
+         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected it in stack config)"),
+    ],
+)
+def test_missing_parameters_are_found_wherever_they_are_used(fixture_store, deploys, calls, message):
+    assert refused_plan(fixture_store, MigrationPlan("p", deploys, calls), {}, ConfigError) == message
+
+
+def test_a_library_not_deployed_is_named_in_its_whole_line(fixture_store):
+    plan, params = fixture_plan()
+    plan.deploys = [d for d in plan.deploys if d.name != "MathLib"]
+    (ph,) = fixture_store.get("Vault").placeholders
+    assert refused_plan(fixture_store, plan, params, UnlinkedLibrary) == (
+        f"contract Vault: library MathLib (placeholder {ph}) is not deployed by plan fixture "
+        "(expected a deploy of it, or libraries={...} naming the one that provides it)"
+    )
+
+
+def test_a_diamond_is_ordered_once(fixture_store):
+    """Vault and Consumer both reach Token: each contract is placed once, after all it needs."""
+    plan = MigrationPlan("d", [Deploy("Consumer", args=[{"contract": "Vault"}]), Deploy("Vault", args=[{"contract": "Token"}, {"contract": "Registry"}, 1]),
+                               Deploy("Registry"), Deploy("Token", args=[1]), Deploy("MathLib")])
+    assert list(resolve_plan(plan, fixture_store, {}).deploys) == ["MathLib", "Token", "Registry", "Vault", "Consumer"]
