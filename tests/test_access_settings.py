@@ -366,3 +366,35 @@ def test_every_access_value_given():
     assert access_from(edit(BASTION, "bastion.network", "  vpc-2 ")).bastion.network == "vpc-2"  # trimmed
     assert access_from(edit(BASTION, "bastion.sourceRanges", ["2001:db8::/32"])).bastion.source_ranges == ("2001:db8::/32",)
     assert access_from(BASTION).bastion.image == "debian-cloud/debian-12"
+
+
+def test_project_and_region_come_from_the_gcp_config_when_not_given():
+    from stack_settings import load_access
+
+    data = edit(edit(KEYLESS, "project", delete=True), "region", delete=True)
+    pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(data), "gcp:project": "from-gcp", "gcp:region": "asia-east1"}, [])
+    a = load_access(pulumi.Config("keep-cd"))
+    assert (a.project, a.region, a.registry_location) == ("from-gcp", "asia-east1", "asia-east1")
+
+
+def test_the_default_name_prefix_fits_gcp_ids():
+    from stack_settings import load_access
+
+    pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(KEYLESS)}, [])
+    assert load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"), stack="a-very-long-stack-name-x").name_prefix == "kcd-a-very-long-stack"
+
+
+@pytest.mark.parametrize(
+    "access,message",
+    [
+        ({**KEYLESS, "clusterLocation": " "}, "config keep-cd:access.clusterLocation: not set (expected the cluster's region or zone)"),
+        (edit(KEYLESS, "artifactRegistry.location", ""), "config keep-cd:access.artifactRegistry.location: not set (expected a region)"),
+        ({**KEYLESS, "chainService": [1]}, "config keep-cd:access.chainService: expected a map with keys name, namespace, port"),
+    ],
+)
+def test_more_refusals_in_their_whole_line(access, message):
+    assert refused(access) == message
+
+
+def test_the_smallest_chain_service_port():
+    assert access_from({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 1}}).chain_service.port == 1

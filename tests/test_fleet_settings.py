@@ -312,3 +312,22 @@ def test_fleet_defaults():
     assert (keel.policy, keel.trigger, keel.poll_schedule) == ("all", "poll", None)
     listed = parse_fleet(fleet(counts=None, clients=[{"name": "z", "role": "standard"}, {"name": "b", "role": "bootstrap"}, {"name": "a", "role": "standard"}]), 1, DEPLOYED)
     assert [(c.name, c.role) for c in listed.clients] == [("b", "bootstrap"), ("a", "standard"), ("z", "standard")]  # bootstrap first, then by name
+
+
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        (dict(image="keep/client:v1"), "config keep-cd:fleet.image: expected a map, got str"),
+        (dict(contracts=["TokenStaking"]), "config keep-cd:fleet.contracts: expected a map, got list"),
+        (dict(storage="1Gi"), "config keep-cd:fleet.storage: expected a map, got str"),
+        (dict(resources="small"), "config keep-cd:fleet.resources: expected a map, got str"),
+        (dict(keel="on"), "config keep-cd:fleet.keel: expected a map, got str"),
+    ],
+)
+def test_sections_that_are_not_maps(over, message):
+    assert error_of(fleet(**over)) == message
+
+
+def test_the_edges_the_fleet_takes():
+    spec = parse_fleet(fleet(namespace="a" * 63, counts=None, clients=[{"name": "b", "role": "bootstrap", "port": 1}]), 1, DEPLOYED)
+    assert spec.namespace == "a" * 63 and spec.clients[0].port == 1

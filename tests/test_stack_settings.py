@@ -226,3 +226,31 @@ def test_a_fleet_key_no_longer_read_is_refused(monkeypatch):
         "config keep-cd:fleet.kdfIterations: no longer read (the clients' keystores are the operators': "
         "set keep-cd:operators.keystoreKdf/keystoreCost)"
     )
+
+
+# --- edges ---------------------------------------------------------------------------------------------
+
+
+def test_the_smallest_values_that_are_accepted(monkeypatch):
+    assert load_contracts(configure(monkeypatch, chainId="1")).chain_id == 1  # Ethereum mainnet
+    s = operators(monkeypatch, {"clients": [{"name": "a", "index": 2**31 - 1}, {"name": "b", "index": 1000}], "ethThreshold": 1, "ethTarget": "1"})
+    assert [c.index for c in s.clients] == [2**31 - 1, 1000] and (s.eth_threshold, s.eth_target) == (1, 1)
+
+
+def test_a_count_with_a_fleet_must_still_cover_the_fleet(monkeypatch):
+    with pytest.raises(ConfigError) as e:
+        operators(monkeypatch, {"count": 2}, ["keep-bootstrap-0"])
+    assert str(e.value) == ("config keep-cd:operators.clients: no operator for fleet client 'keep-bootstrap-0' "
+                            "(expected one per fleet client; leave out count and clients to take the fleet's)")
+
+
+def test_settings_read_the_projects_own_config_by_default(monkeypatch):
+    configure(monkeypatch, chainId="5")
+    assert load_settings().contracts.chain_id == 5
+
+
+def test_settings_carry_the_access_section(monkeypatch):
+    access = {"enabled": True, "project": "p", "region": "r", "cluster": "c", "artifactRegistry": {"repository": "k"},
+              "circleci": {"orgId": "0c9f3b1e-6a44-4f7d-9d7e-2f1c3a5b7d90", "projectId": "4e1d2c3b-5a69-4b8c-8d7e-6f5a4b3c2d1e"}}
+    s = load_settings(configure(monkeypatch, access=access))
+    assert (s.access.project, s.access.cluster, s.access.registry_repository) == ("p", "c", "k")
