@@ -291,3 +291,29 @@ def test_linking_errors_name_the_contract_and_what_is_missing(fixture_artifacts)
     assert str(e.value) == (f"contract Vault: library MathLib (placeholder {ph}) has no address "
                             "(expected it as a library of this contract in the plan)")
     assert link_bytecode(vault, {"MathLib": "0x" + "AB" * 20}, {ph: "MathLib"}) == vault.bytecode.replace(ph, "ab" * 20)
+
+
+def test_names_paths_and_defaults_of_each_format():
+    hh = parse_artifact("artifacts/X.json", {"_format": "hh-sol-artifact-1", "contractName": "C", "abi": [{"type": "constructor"}], "bytecode": "00"})
+    assert (hh.name, hh.path) == ("C", "artifacts/X.json") and hh.constructor_inputs() == []
+    tr = parse_artifact("build/X.json", {"contractName": "D", "abi": [], "bytecode": "00"})
+    assert (tr.name, tr.path) == ("D", "build/X.json")
+    assert parse_artifact("out/Y.sol/Y.json", {"abi": [], "bytecode": {}}).bytecode == ""
+
+
+def test_a_missing_file_and_a_missing_artifact_are_named_in_their_whole_line(fixture_artifacts, tmp_path):
+    with pytest.raises(ArtifactError) as e:
+        load_artifact(str(tmp_path / "None.json"))
+    assert str(e.value) == f"artifact {tmp_path / 'None.json'}: file not found"
+    store = ArtifactStore(os.path.join(fixture_artifacts, "truffle"))
+    with pytest.raises(ArtifactError) as e:
+        store.get("Nope")
+    assert str(e.value) == f"artifact Nope: no Nope.json under {store.directory} (expected a Truffle, Hardhat or Foundry artifact)"
+
+
+def test_a_placeholder_found_by_hash_past_an_unreadable_artifact(fixture_artifacts, tmp_path):
+    for name in ("MathLib", "Vault"):
+        (tmp_path / f"{name}.json").write_text(open(os.path.join(fixture_artifacts, "truffle", f"{name}.json")).read())
+    (tmp_path / "AAA.json").write_text("{not json")  # indexed first
+    store = ArtifactStore(str(tmp_path))
+    assert list(store.library_names(store.get("Vault")).values()) == ["MathLib"]

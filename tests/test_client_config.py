@@ -190,3 +190,8 @@ def test_the_whole_rendered_file():
         "[Storage]\n"
         'DataDir = "/mnt/keep-client/data"\n'
     )
+
+
+def test_a_file_without_announced_addresses_reads_back_without_them():
+    cfg = config(announced_addresses=())
+    assert "AnnouncedAddresses" not in render(cfg) and parse(render(cfg)).announced_addresses == ()

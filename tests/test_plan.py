@@ -476,3 +476,47 @@ def test_a_diamond_is_ordered_once(fixture_store):
     plan = MigrationPlan("d", [Deploy("Consumer", args=[{"contract": "Vault"}]), Deploy("Vault", args=[{"contract": "Token"}, {"contract": "Registry"}, 1]),
                                Deploy("Registry"), Deploy("Token", args=[1]), Deploy("MathLib")])
     assert list(resolve_plan(plan, fixture_store, {}).deploys) == ["MathLib", "Token", "Registry", "Vault", "Consumer"]
+
+
+def test_numbers_as_pulumi_carries_them():
+    from contracts_step.plan import integral_numbers, wire_numbers
+
+    assert wire_numbers([2**53 - 1, 2**53, -(2**53), True, {"a": 2**60}]) == [2**53 - 1, str(2**53), str(-(2**53)), True, {"a": str(2**60)}]
+    back = integral_numbers({"a": [1.0, 2.5, "3"]})
+    assert back == {"a": [1, 2.5, "3"]} and type(back["a"][0]) is int
+
+
+def test_a_plan_as_data_with_only_what_is_required():
+    plan = MigrationPlan.from_dict({"name": "bare"})
+    assert (plan.name, plan.description, plan.deploys, plan.calls) == ("bare", "", [], [])
+
+
+def test_references_inside_calldata_and_lists(fixture_store):
+    from contracts_step.plan import _refs
+
+    assert _refs({"calldata": {"contract": "C", "function": "f", "args": [{"contract": "A"}, [{"contract": "B"}]]}}, "w") == ["C", "A", "B"]
+    assert _refs({"calldata": {"function": "f", "args": [{"contract": "A"}, {"contract": "B"}]}}, "w") == ["A", "B"]
+    assert _refs([{"calldata": {"contract": "C", "function": "f"}}, 5, {"config": "x"}, {"deployer": True}], "w") == ["C"]
+    with pytest.raises(PlanError) as e:
+        _refs([[{"what": 1}]], "plan p: contract X")
+    assert str(e.value) == "plan p: contract X: argument {'what': 1} is not a literal or a reference (contract/config/deployer/calldata)"
+
+
+def test_calldata_of_a_deploy_uses_its_artifacts_abi(fixture_store):
+    """calldata naming a plan contract deployed from another artifact (Escrow is a Registry)."""
+    plan = MigrationPlan("c", [Deploy("Escrow", artifact="Registry")])
+    enc = ArgEncoder(fixture_store, plan, {})
+    expected = selector("approve(address)") + abi_encode(["address"], [BOOK_LOWER["Vault"]])
+    assert enc.value(calldata("Escrow", "approve", {"contract": "Vault"}), BOOK_LOWER, DEPLOYER_LOWER) == expected
+
+
+def test_a_bytes_argument_is_part_of_the_key(tmp_path):
+    store = _golden_store(tmp_path)
+    keys = [resolve_plan(MigrationPlan("b", [Deploy("Lib"), Deploy("Base", args=[1, DEPLOYER_LOWER]),
+                                              Deploy("User", args=[ref("Base"), data])]), store, {}).deploys["User"].content_key
+            for data in (b"\x01\x02", b"\x01\x03")]
+    assert keys[0] != keys[1]
+
+
+def test_an_empty_tuple_type():
+    assert abi_type({"type": "tuple"}) == "()"
