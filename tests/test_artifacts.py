@@ -317,3 +317,38 @@ def test_a_placeholder_found_by_hash_past_an_unreadable_artifact(fixture_artifac
     (tmp_path / "AAA.json").write_text("{not json")  # indexed first
     store = ArtifactStore(str(tmp_path))
     assert list(store.library_names(store.get("Vault")).values()) == ["MathLib"]
+
+
+def test_truffle4_names_exact_before_prefix_and_path_qualified(fixture_artifacts, tmp_path):
+    lib = json.load(open(os.path.join(fixture_artifacts, "truffle", "MathLib.json")))
+    for name in ("MathLib", "MathLibV2", "XLib"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({**lib, "contractName": name, "sourcePath": None}))
+
+    def placeholder(text):
+        return "__" + text + "_" * (38 - len(text))
+
+    for text, expected in (("MathLib", "MathLib"), ("contracts/M.sol:MathLibV2", "MathLibV2"), ("XLib", "XLib")):
+        ph = placeholder(text)
+        _artifact_file(tmp_path, "User", "0x60" + ph + "00")
+        store = ArtifactStore(str(tmp_path))
+        assert store.library_names(store.get("User")) == {ph: expected}
+
+
+def test_links_recorded_with_the_whole_placeholder(fixture_artifacts, tmp_path):
+    """Some Truffle versions record the link key with its underscores, some without."""
+    ph = placeholder_for_name("contracts/Fixtures.sol:MathLib")
+    lib = json.load(open(os.path.join(fixture_artifacts, "truffle", "MathLib.json")))
+    vault = json.load(open(os.path.join(fixture_artifacts, "truffle", "Vault.json")))
+    address = "0x" + "5a" * 20
+    (tmp_path / "MathLib.json").write_text(json.dumps({**lib, "sourcePath": None, "networks": {"5": {"address": address}}}))
+    (tmp_path / "Vault.json").write_text(json.dumps({**vault, "networks": {"5": {"links": {ph: address}}}}))
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Vault")) == {ph: "MathLib"}
+
+
+def test_runtime_linking_links_the_deployed_code(fixture_artifacts, tmp_path):
+    ph = placeholder_for_name("contracts/Fixtures.sol:MathLib")
+    _artifact_file(tmp_path, "Two", "0x60" + ph, deployedBytecode="0x61" + ph)
+    art = ArtifactStore(str(tmp_path)).get("Two")
+    assert link_bytecode(art, {"MathLib": ADDR}, {ph: "MathLib"}, runtime=True) == "61" + "ab" * 20
+    assert link_bytecode(art, {"MathLib": ADDR}, {ph: "MathLib"}) == "60" + "ab" * 20

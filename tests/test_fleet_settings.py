@@ -331,3 +331,8 @@ def test_sections_that_are_not_maps(over, message):
 def test_the_edges_the_fleet_takes():
     spec = parse_fleet(fleet(namespace="a" * 63, counts=None, clients=[{"name": "b", "role": "bootstrap", "port": 1}]), 1, DEPLOYED)
     assert spec.namespace == "a" * 63 and spec.clients[0].port == 1
+
+
+def test_keel_patterns():
+    for policy in ("glob:v1.*", "regexp:^v1\\."):
+        assert parse_fleet(fleet(keel={"policy": policy}), 1, DEPLOYED).keel.policy == policy

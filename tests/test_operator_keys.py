@@ -293,3 +293,7 @@ def test_key_collisions_are_named_in_their_whole_line(mnemonic):
         operator_keys(seed, clients(1), {"nobody": derived1.key.hex(), "a-nobody": derived1.key.hex()})
     assert str(e.value) == ("config keep-cd:operatorKeys: key given for 'a-nobody', which is not a client "
                             "(expected one of the operator client names)")
+
+
+def test_the_smallest_private_key_is_one():
+    assert parse_private_key("0x" + "00" * 31 + "01", "k") == (1).to_bytes(32, "big")

@@ -520,3 +520,70 @@ def test_a_bytes_argument_is_part_of_the_key(tmp_path):
 
 def test_an_empty_tuple_type():
     assert abi_type({"type": "tuple"}) == "()"
+
+
+def _overloads_store(directory) -> ArtifactStore:
+    """One artifact with an overloaded function and one whose ABI entries omit optional keys."""
+    (directory / "Over.json").write_text(json.dumps({"contractName": "Over", "bytecode": "0x6000", "abi": [
+        {"type": "function", "name": "f", "inputs": [], "outputs": []},
+        {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
+        {"type": "function", "name": "ping"},  # no "inputs" at all
+    ]}))
+    (directory / "Anon.json").write_text(json.dumps({"contractName": "Anon", "bytecode": "0x6000", "abi": [
+        {"type": "constructor", "inputs": [{"type": "uint256"}]},  # an unnamed input
+    ]}))
+    return ArtifactStore(str(directory))
+
+
+def test_overloads_are_chosen_by_arity_and_missing_abi_keys_mean_none(tmp_path):
+    store = _overloads_store(tmp_path)
+    plan = MigrationPlan("o", [Deploy("Over")], [
+        Call("f1", "Over", "f", [{"deployer": True}], done_when={"function": "f", "equals": True}),  # done_when without args
+        Call("ping", "Over", "ping", []),
+    ])
+    resolved = resolve_plan(plan, store, {})
+    assert resolved.calls["f1"].arg_types == ["address"] and resolved.calls["ping"].arg_types == []
+    enc = ArgEncoder(store, plan, {})
+    assert enc.value(calldata("Over", "f", {"deployer": True}), {}, DEPLOYER_LOWER) == selector("f(address)") + abi_encode(["address"], [DEPLOYER_LOWER])
+    assert enc.encode_call(resolved.calls["ping"].fn_abi, [], {}, DEPLOYER_LOWER) == selector("ping()")
+    with pytest.raises(PlanError) as e:
+        enc.encode_call(resolved.calls["f1"].fn_abi, [5], {}, DEPLOYER_LOWER)
+    assert str(e.value).startswith("call f: arguments [5] do not encode as ['address']")
+    msg = refused_plan(store, MigrationPlan("o", [Deploy("Anon")]))
+    assert msg == "plan o: contract Anon: 0 constructor arguments given, artifact Anon expects 1 (uint256 )"
+
+
+def test_calldata_of_an_artifact_the_plan_does_not_deploy(fixture_store):
+    enc = ArgEncoder(fixture_store, MigrationPlan("n", [Deploy("Registry")]), {})
+    assert enc.value(calldata("Token", "transferOwnership", {"contract": "Registry"}), BOOK_LOWER, DEPLOYER_LOWER) == (
+        selector("transferOwnership(address)") + abi_encode(["address"], [BOOK_LOWER["Registry"]])
+    )
+    assert enc.value([[{"deployer": True}]], {}, DEPLOYER_LOWER) == [[to_checksum_address(DEPLOYER_LOWER)]]
+
+
+def test_bad_arguments_inside_calldata_and_done_when_are_named(fixture_store):
+    from contracts_step.plan import _refs
+
+    with pytest.raises(PlanError) as e:
+        _refs({"calldata": {"contract": "C", "function": "f", "args": [{"what": 1}]}}, "plan p: contract X")
+    assert str(e.value) == "plan p: contract X: argument {'what': 1} is not a literal or a reference (contract/config/deployer/calldata)"
+    plan = MigrationPlan("p", [Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}],
+                                                          done_when={"function": "approved", "args": [{"odd": 1}], "equals": True})])
+    assert refused_plan(fixture_store, plan) == "plan p: call x: argument {'odd': 1} is not a literal or a reference (contract/config/deployer/calldata)"
+    plan.calls[0].done_when = {"function": "approved", "args": [{"deployer": True}], "equals": {"odd": 2}}
+    assert refused_plan(fixture_store, plan) == "plan p: call x: argument {'odd': 2} is not a literal or a reference (contract/config/deployer/calldata)"
+
+
+def test_a_hex_string_is_not_read_as_a_decimal_amount(fixture_store):
+    enc = ArgEncoder(fixture_store, MigrationPlan("t", []), {})
+    with pytest.raises(PlanError) as e:
+        enc.encode_values(["uint256"], ["0x10"], {}, DEPLOYER_LOWER, "t")
+    assert str(e.value).startswith("t: arguments ['0x10'] do not encode as ['uint256']")
+
+
+def test_an_address_with_one_capital_is_checked_as_checksummed():
+    """Mixed case means EIP-55: one capital letter among lowercase ones is a (wrong) checksum."""
+    with pytest.raises(ConfigError) as e:
+        validate_address("0xAbcdef1234abcdef1234abcdef1234abcdef1234", "planParams.x")
+    assert str(e.value) == ("config planParams.x: 0xAbcdef1234abcdef1234abcdef1234abcdef1234 has a wrong EIP-55 checksum "
+                            "(expected 0xAbcDEF1234ABCDEf1234ABcdef1234ABCDef1234)")
