@@ -352,3 +352,15 @@ def test_runtime_linking_links_the_deployed_code(fixture_artifacts, tmp_path):
     art = ArtifactStore(str(tmp_path)).get("Two")
     assert link_bytecode(art, {"MathLib": ADDR}, {ph: "MathLib"}, runtime=True) == "61" + "ab" * 20
     assert link_bytecode(art, {"MathLib": ADDR}, {ph: "MathLib"}) == "60" + "ab" * 20
+
+
+def test_truffle4_links_by_a_name_that_starts_with_x(fixture_artifacts, tmp_path):
+    """A name recorded in the links, whatever letters it starts with (no artifact of that name here)."""
+    src = json.load(open(os.path.join(fixture_artifacts, "truffle", "Vault.json")))
+    old_style = "__XMath" + "_" * (40 - len("__XMath"))
+    src["bytecode"] = src["bytecode"].replace(placeholder_for_name("contracts/Fixtures.sol:MathLib"), old_style)
+    del src["sourcePath"]
+    src["networks"] = {"1": {"links": {"XMath": "0x" + "22" * 20}}}
+    (tmp_path / "Vault.json").write_text(json.dumps(src))
+    store = ArtifactStore(str(tmp_path))
+    assert store.library_names(store.get("Vault")) == {old_style: "XMath"}
