@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
 CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean
+.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean mutation mutation-score
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -76,3 +76,26 @@ stop-cluster:
 
 clean: stop-chain stop-cluster
 	rm -rf build
+
+# Mutation testing (mutmut, pyproject.toml [tool.mutmut]) of the modules whose tests are fast: plan,
+# artifacts, client config, peer ids, settings, operator keys, and the config checksum.  Not part of
+# `make test`; README "Mutation testing" gives the score and the time it takes.
+MUTATED := 'contracts_step.plan.*' 'contracts_step.artifacts.*' 'components.client_config.*' \
+	'components.peer_id.*' 'operators.keys.*' 'stack_settings.*' \
+	'components.keep_client.x_config_checksum*' 'components.keep_client.x_sha256_json*'
+
+$(VENV)/.mutation-stamp: requirements-mutation.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutation.txt
+	touch $@
+
+mutation: setup $(VENV)/.mutation-stamp
+	rm -rf mutants
+	mkdir -p mutants/build
+	ln -s $(CURDIR)/build/keep-core mutants/build/keep-core
+	ln -s $(CURDIR)/node_modules mutants/node_modules
+	$(PY) -m pytest -q tests/test_artifacts.py   # the clean run, which also compiles the fixture contracts once
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTATED)
+	$(MAKE) --no-print-directory mutation-score
+
+mutation-score:
+	$(PY) scripts/mutation_score.py $(MUTATED)

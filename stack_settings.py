@@ -187,7 +187,7 @@ _IN_CLUSTER_HOST = re.compile(r"(\.svc(\.cluster\.local)?\.?$)|(\.cluster\.local
 
 
 def _access_error(key: str, message: str) -> ConfigError:
-    return ConfigError(f"config {PROJECT}:access.{key}: {message}")
+    return ConfigError(f"config {PROJECT}:access{'.' + key if key else ''}: {message}")
 
 
 def _access_map(value: Any, key: str, allowed: set) -> dict:
@@ -332,12 +332,12 @@ def load_access(cfg: pulumi.Config, gcp_cfg: Optional[pulumi.Config] = None, sta
     )
 
 
-def _wei(section: dict, key: str, default: int) -> int:
+def _wei(section: dict, key: str, default: int, unit: str = "wei") -> int:
     raw = section.get(key, default)
     if isinstance(raw, str) and raw.strip().isdigit():
         raw = int(raw.strip())
     if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
-        raise ConfigError(f"config {PROJECT}:operators.{key}: {raw!r} is not a positive integer (wei)")
+        raise ConfigError(f"config {PROJECT}:operators.{key}: {raw!r} is not a positive integer ({unit})")
     return raw
 
 
@@ -412,7 +412,7 @@ def load_operators(cfg: pulumi.Config, fleet_names: Optional[list] = None) -> Op
     policy = FleetPolicy(
         eth_threshold=_wei(section, "ethThreshold", 5 * 10**17),
         eth_target=_wei(section, "ethTarget", 10**18),
-        stake_amount=None if stake == "minimum" else _wei(section, "stakeAmount", 0),
+        stake_amount=None if stake == "minimum" else _wei(section, "stakeAmount", 0, 'KEEP base units, or "minimum"'),
         beneficiary=section.get("beneficiary", "operator"),
     ).validate()
     # The secrets: validated here, in plain, before any resource exists; the derivation that
@@ -481,7 +481,8 @@ FLEET_KEY = f"{PROJECT}:fleet"
 _FLEET_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")  # ':' only as a registry port
+# Path components separated by '/'; ':' only as the registry's port (registry:5000/keep/client).
+_IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _FLEET_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _QUANTITY_SUFFIX = {"m": 10**-3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 _QUANTITY_SUFFIX.update({s + "i": 1024 ** (i + 1) for i, s in enumerate(("K", "M", "G", "T", "P", "E"))})
@@ -498,7 +499,7 @@ class FleetSettings:
 
 
 def _fleet_error(path: str, message: str) -> ConfigError:
-    return ConfigError(f"config {FLEET_KEY}.{path}: {message}")
+    return ConfigError(f"config {FLEET_KEY}{'.' + path if path else ''}: {message}")
 
 
 def _fleet_map(raw: Any, path: str) -> dict:

@@ -272,7 +272,9 @@ class ArtifactStore:
         if not os.path.isdir(directory):
             raise ArtifactError(f"artifacts directory {directory}: not found (run `make setup` to fetch the artifacts)")
         self._paths: dict[str, list] = {}  # file name without .json -> paths relative to the directory
-        for root, dirs, files in sorted(os.walk(directory)):
+        # Walked top-down, pruned and sorted in place (sorting the walk itself would read it all
+        # before any pruning: Hardhat's build-info and cache would be indexed as artifacts).
+        for root, dirs, files in os.walk(directory):
             dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS)
             for fn in sorted(files):
                 if fn.endswith(".json") and not fn.endswith(".dbg.json"):

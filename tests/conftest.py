@@ -7,11 +7,13 @@ runs once on anvil (automine, as before) and once on ``geth --dev`` with 1-secon
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
+import tempfile
 
 import pytest
 
@@ -98,10 +100,35 @@ def compile_fixtures(out_dir: str, source_dir: str = FIXTURE_SOURCES) -> str:
     return out_dir
 
 
+def _fixture_build_key(source_dir: str = FIXTURE_SOURCES) -> str:
+    """What the compiled fixtures depend on: the compiler script, the sources and the locked solc."""
+    h = hashlib.sha256()
+    inputs = [os.path.join(ROOT, "tests", "fixtures", "compile.js"), os.path.join(ROOT, "package-lock.json")]
+    inputs += [os.path.join(source_dir, f) for f in sorted(os.listdir(source_dir))]
+    for path in inputs:
+        h.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(f.read() + b"\0")
+    return h.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def fixture_artifacts(tmp_path_factory):
-    """Directory with truffle/, hardhat/ and foundry/ artifacts of tests/fixtures/contracts."""
-    return compile_fixtures(str(tmp_path_factory.mktemp("fixture-artifacts")))
+def fixture_artifacts():
+    """Directory with truffle/, hardhat/ and foundry/ artifacts of tests/fixtures/contracts.
+
+    Compiled once per content of its inputs into ~/.cache/keep-cd/ (tests treat it as read-only):
+    mutation testing (`make mutation`) starts a test session per mutant, and solc-js takes seconds."""
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "keep-cd", "fixture-artifacts")
+    out = os.path.join(cache, _fixture_build_key())
+    if not os.path.isdir(out):
+        os.makedirs(cache, exist_ok=True)
+        staging = tempfile.mkdtemp(dir=cache, prefix=".compiling-")
+        compile_fixtures(staging)
+        try:
+            os.rename(staging, out)  # atomic: a concurrent session sees all of it or nothing
+        except OSError:  # another session got there first with the same content
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
 
 
 @pytest.fixture

@@ -46,10 +46,10 @@ def operator_key(mnemonic: str, client: str) -> bytes:
     """The private key of ``client``'s operator: one per fleet client, HD index from its name."""
     from eth_account import Account
 
-    from operators.keys import OPERATOR_PATH, index_for_name
+    from hd_paths import operator_hd_path, operator_index
 
     Account.enable_unaudited_hdwallet_features()
-    return bytes(Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(client))).key)
+    return bytes(Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index(client))).key)
 
 
 def by_kind(result: RunResult, kind: str) -> dict:

@@ -81,7 +81,7 @@ def test_keyless_settings_with_defaults():
     assert (a.mode, a.project, a.region, a.cluster) == ("keyless", "keep-dev-1234", "us-central1", "keep-dev")
     assert a.cluster_location == "us-central1" and a.registry_location == "us-central1"
     assert a.registry_repository == "keep"
-    assert a.name_prefix == "kcd-stack"  # kcd-<stack>; the stack is "stack" outside a Pulumi run
+    assert a.name_prefix == f"kcd-{pulumi.get_stack()}"  # kcd-<stack> (whichever stack an earlier test's mocks left)
     assert (a.circleci.org_id, a.circleci.project_id, a.circleci.deploy_refs) == (ORG, PROJECT, ("refs/heads/master",))
     assert a.bastion is None and a.chain_service is None
 
@@ -132,6 +132,23 @@ def test_circleci_id_must_be_a_uuid(bad):
 @pytest.mark.parametrize("refs", [[], ["master"], ["refs/heads/x' || true"], "refs/heads/master"])
 def test_deploy_refs_must_be_git_refs(refs):
     assert "access.circleci.deployRefs" in refused(edit(KEYLESS, "circleci.deployRefs", refs))
+
+
+@pytest.mark.parametrize(
+    "ref",
+    # A pull request's ref (from any fork), a remote-tracking ref, a note, a stash, an empty branch.
+    ["refs/pull/7/head", "refs/pull/7/merge", "refs/remotes/origin/master", "refs/notes/commits", "refs/stash", "refs/heads/"],
+)
+def test_a_deploy_ref_must_be_a_branch_or_a_tag(ref):
+    """Only pipelines of these refs may impersonate the deployer: anything but refs/heads/<branch>
+    and refs/tags/<tag> is refused, even next to a good one."""
+    message = refused(edit(KEYLESS, "circleci.deployRefs", ["refs/heads/master", ref]))
+    assert message.startswith("config keep-cd:access.circleci.deployRefs:") and repr(ref) in message
+
+
+def test_branch_and_tag_refs_are_deploy_refs():
+    refs = ["refs/heads/master", "refs/heads/release/1.x", "refs/tags/v1.8.0"]
+    assert access_from(edit(KEYLESS, "circleci.deployRefs", refs)).circleci.deploy_refs == tuple(refs)
 
 
 @pytest.mark.parametrize("key", ["project", "region"])
@@ -224,3 +241,160 @@ def test_port_forwarded_chain_needs_a_local_deployer_url():
     message = refused(data, rpc_url="http://10.0.0.5:8545")
     assert message.startswith("config keep-cd:rpcUrl: http://10.0.0.5:8545 is not local"), message
     assert access_from(data, rpc_url="http://localhost:18545").chain_service.port == 8545
+
+
+@pytest.mark.parametrize(
+    "access,message",
+    [
+        pytest.param([1],
+                     'config keep-cd:access: expected a map with keys artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region', id='access not map'),
+        pytest.param({**KEYLESS, "enabled": "yes"},
+                     "config keep-cd:access.enabled: 'yes' is not true or false", id='enabled'),
+        pytest.param({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]},
+                     'config keep-cd:access.sourceRanges: unknown key (expected one of artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region)', id='unknown key'),
+        pytest.param(edit(KEYLESS, "project", delete=True),
+                     'config keep-cd:access.project: not set (access is enabled, so a GCP project id is needed; or set gcp:project)', id='project'),
+        pytest.param(edit(KEYLESS, "region", delete=True),
+                     'config keep-cd:access.region: not set (access is enabled, so a GCP region is needed, e.g. us-central1; or set gcp:region)', id='region'),
+        pytest.param(edit(KEYLESS, "cluster", delete=True),
+                     'config keep-cd:access.cluster: not set (expected the GKE cluster name)', id='cluster'),
+        pytest.param(edit(KEYLESS, "cluster", "  "),
+                     'config keep-cd:access.cluster: not set (expected the GKE cluster name)', id='cluster blank'),
+        pytest.param(edit(KEYLESS, "cluster", 5),
+                     'config keep-cd:access.cluster: 5 is not a string (expected the GKE cluster name)', id='cluster not str'),
+        pytest.param(edit(KEYLESS, "artifactRegistry", delete=True),
+                     'config keep-cd:access.artifactRegistry.repository: not set (expected the Artifact Registry repository id CI pushes images to)', id='registry'),
+        pytest.param(edit(KEYLESS, "artifactRegistry", "keep"),
+                     'config keep-cd:access.artifactRegistry: expected a map with keys location, repository', id='registry not map'),
+        pytest.param(edit(KEYLESS, "artifactRegistry.name", "x"),
+                     'config keep-cd:access.artifactRegistry.name: unknown key (expected one of location, repository)', id='registry unknown'),
+        pytest.param({**KEYLESS, "namePrefix": "Kcd"},
+                     "config keep-cd:access.namePrefix: 'Kcd' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)", id='prefix'),
+        pytest.param({**KEYLESS, "namePrefix": "gcp-keep"},
+                     "config keep-cd:access.namePrefix: 'gcp-keep' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)", id='prefix gcp'),
+        pytest.param({**KEYLESS, "namePrefix": 5},
+                     'config keep-cd:access.namePrefix: 5 is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)', id='prefix int'),
+        pytest.param(edit(KEYLESS, "circleci.orgId", delete=True),
+                     'config keep-cd:access.circleci.orgId: not set (keyless mode trusts CircleCI OIDC tokens of one organization: expected its UUID, from CircleCI Organization Settings > Overview)', id='org missing'),
+        pytest.param(edit(KEYLESS, "circleci.projectId", delete=True),
+                     'config keep-cd:access.circleci.projectId: not set (keyless mode trusts CircleCI OIDC tokens of one project: expected its UUID, from CircleCI Project Settings > Overview)', id='project missing'),
+        pytest.param(edit(KEYLESS, "circleci.orgId", "acme"),
+                     "config keep-cd:access.circleci.orgId: 'acme' is not a CircleCI organization id (expected a lowercase UUID)", id='org bad'),
+        pytest.param(edit(KEYLESS, "circleci.projectId", ORG.upper()),
+                     "config keep-cd:access.circleci.projectId: '0C9F3B1E-6A44-4F7D-9D7E-2F1C3A5B7D90' is not a CircleCI project id (expected a lowercase UUID)", id='project bad'),
+        pytest.param(edit(KEYLESS, "circleci", "x"),
+                     'config keep-cd:access.circleci: expected a map with keys deployRefs, orgId, projectId', id='circleci not map'),
+        pytest.param(edit(KEYLESS, "circleci.deployRefs", []),
+                     'config keep-cd:access.circleci.deployRefs: expected a non-empty list of git refs, e.g. [refs/heads/master]', id='refs empty'),
+        pytest.param(edit(KEYLESS, "circleci.deployRefs", "refs/heads/master"),
+                     'config keep-cd:access.circleci.deployRefs: expected a non-empty list of git refs, e.g. [refs/heads/master]', id='refs str'),
+        pytest.param(edit(KEYLESS, "circleci.deployRefs", ["refs/pull/1/head"]),
+                     "config keep-cd:access.circleci.deployRefs: 'refs/pull/1/head' is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)", id='refs pull'),
+        pytest.param(edit(KEYLESS, "circleci.deployRefs", [5]),
+                     'config keep-cd:access.circleci.deployRefs: 5 is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)', id='refs int'),
+        pytest.param(edit(BASTION, "bastion.sourceRanges", delete=True),
+                     'config keep-cd:access.bastion.sourceRanges: empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])', id='ranges none'),
+        pytest.param(edit(BASTION, "bastion.sourceRanges", "1.2.3.0/24"),
+                     "config keep-cd:access.bastion.sourceRanges: '1.2.3.0/24' is not a list of CIDRs", id='ranges str'),
+        pytest.param(edit(BASTION, "bastion.sourceRanges", ["0.0.0.0/0"]),
+                     "config keep-cd:access.bastion.sourceRanges: 0.0.0.0/0 opens SSH to the whole internet (expected CI's egress ranges)", id='ranges world'),
+        pytest.param(edit(BASTION, "bastion.sourceRanges", ["10.0.0.1/8"]),
+                     "config keep-cd:access.bastion.sourceRanges: '10.0.0.1/8' is not a CIDR range (expected e.g. 203.0.113.0/24)", id='ranges bad'),
+        pytest.param(edit(BASTION, "bastion.network", delete=True),
+                     'config keep-cd:access.bastion.network: not set (expected the VPC network name or self link)', id='bastion network'),
+        pytest.param(edit(BASTION, "bastion.publicSubnet", delete=True),
+                     "config keep-cd:access.bastion.publicSubnet: not set (expected the public subnet's name or self link)", id='bastion public'),
+        pytest.param(edit(BASTION, "bastion.clusterSubnet", delete=True),
+                     "config keep-cd:access.bastion.clusterSubnet: not set (expected the cluster subnet's name or self link)", id='bastion cluster'),
+        pytest.param(edit(BASTION, "bastion.zone", ""),
+                     'config keep-cd:access.bastion.zone: not set (expected a zone of the region, e.g. us-central1-a)', id='bastion zone'),
+        pytest.param(edit(BASTION, "bastion.machineType", ""),
+                     'config keep-cd:access.bastion.machineType: not set (expected a machine type)', id='bastion machine'),
+        pytest.param(edit(BASTION, "bastion.image", ""),
+                     'config keep-cd:access.bastion.image: not set (expected a boot image)', id='bastion image'),
+        pytest.param(edit(BASTION, "bastion", delete=True),
+                     'config keep-cd:access.bastion.sourceRanges: empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])', id='bastion missing'),
+        pytest.param({**KEYLESS, "chainService": {"name": "n"}},
+                     'config keep-cd:access.chainService.namespace: not set (expected a Kubernetes name (DNS-1123 label))', id='svc namespace'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}},
+                     "config keep-cd:access.chainService.name: 'Eth_Node' is not a DNS-1123 label", id='svc name bad'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "-d", "name": "n"}},
+                     "config keep-cd:access.chainService.namespace: '-d' is not a DNS-1123 label", id='svc namespace bad'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}},
+                     'config keep-cd:access.chainService.port: 0 is not a TCP port (expected 1-65535)', id='svc port'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": True}},
+                     'config keep-cd:access.chainService.port: True is not a TCP port (expected 1-65535)', id='svc port bool'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 65536}},
+                     'config keep-cd:access.chainService.port: 65536 is not a TCP port (expected 1-65535)', id='svc port big'),
+        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "host": "x"}},
+                     'config keep-cd:access.chainService.host: unknown key (expected one of name, namespace, port)', id='svc unknown'),
+    ],
+)
+def test_each_bad_access_value_has_its_own_whole_line(access, message):
+    assert refused(access) == message
+
+
+@pytest.mark.parametrize(
+    "rpc_url,message",
+    [
+        ("http://eth.default.svc:8545", "config keep-cd:rpcUrl: http://eth.default.svc:8545 is an in-cluster address, which the deployer (CI) cannot resolve (expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)"),
+        ("http://10.1.2.3:8545", "config keep-cd:rpcUrl: http://10.1.2.3:8545 is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"),
+        ("", "config keep-cd:rpcUrl: (not set) is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"),
+    ],
+)
+def test_the_deployers_url_against_the_port_forwarded_chain(rpc_url, message):
+    assert refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n"}}, rpc_url=rpc_url) == message
+
+
+@pytest.mark.parametrize("rpc_url", ["http://127.0.0.1:18545", "http://localhost:8545", "http://[::1]:8545"])
+def test_a_local_deployer_url_reaches_a_port_forwarded_chain(rpc_url):
+    a = access_from({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 8546}}, rpc_url=rpc_url)
+    assert (a.chain_service.namespace, a.chain_service.name, a.chain_service.port) == ("d", "n", 8546)
+
+
+def test_every_access_value_given():
+    a = access_from({
+        **BASTION, "clusterLocation": "us-central1-b", "namePrefix": "kcd-x",
+        "artifactRegistry": {"location": "europe", "repository": "imgs"},
+        "bastion": {**BASTION["bastion"], "zone": "us-central1-c", "machineType": "e2-small", "image": "cos-cloud/cos-stable"},
+    })
+    assert (a.cluster_location, a.name_prefix, a.registry_location, a.registry_repository) == ("us-central1-b", "kcd-x", "europe", "imgs")
+    b = a.bastion
+    assert (b.network, b.public_subnet, b.cluster_subnet, b.zone, b.machine_type, b.image) == (
+        "vpc", "pub", "gke", "us-central1-c", "e2-small", "cos-cloud/cos-stable"
+    )
+    assert access_from(edit(BASTION, "bastion.network", "  vpc-2 ")).bastion.network == "vpc-2"  # trimmed
+    assert access_from(edit(BASTION, "bastion.sourceRanges", ["2001:db8::/32"])).bastion.source_ranges == ("2001:db8::/32",)
+    assert access_from(BASTION).bastion.image == "debian-cloud/debian-12"
+
+
+def test_project_and_region_come_from_the_gcp_config_when_not_given():
+    from stack_settings import load_access
+
+    data = edit(edit(KEYLESS, "project", delete=True), "region", delete=True)
+    pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(data), "gcp:project": "from-gcp", "gcp:region": "asia-east1"}, [])
+    a = load_access(pulumi.Config("keep-cd"))
+    assert (a.project, a.region, a.registry_location) == ("from-gcp", "asia-east1", "asia-east1")
+
+
+def test_the_default_name_prefix_fits_gcp_ids():
+    from stack_settings import load_access
+
+    pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(KEYLESS)}, [])
+    assert load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"), stack="a-very-long-stack-name-x").name_prefix == "kcd-a-very-long-stack"
+
+
+@pytest.mark.parametrize(
+    "access,message",
+    [
+        ({**KEYLESS, "clusterLocation": " "}, "config keep-cd:access.clusterLocation: not set (expected the cluster's region or zone)"),
+        (edit(KEYLESS, "artifactRegistry.location", ""), "config keep-cd:access.artifactRegistry.location: not set (expected a region)"),
+        ({**KEYLESS, "chainService": [1]}, "config keep-cd:access.chainService: expected a map with keys name, namespace, port"),
+    ],
+)
+def test_more_refusals_in_their_whole_line(access, message):
+    assert refused(access) == message
+
+
+def test_the_smallest_chain_service_port():
+    assert access_from({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 1}}).chain_service.port == 1

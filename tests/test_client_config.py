@@ -5,8 +5,11 @@ import dataclasses
 import pytest
 import tomllib
 
-from components.client_config import CONTRACT_KEYS, ClientConfig, parse, render
+from components.client_config import ClientConfig, parse, render
 from contracts_step.errors import ConfigError
+
+# The contract addresses keep-client 1.x reads from [ethereum.ContractAddresses].
+KEEP_CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")
 
 
 def config(**over):
@@ -15,7 +18,7 @@ def config(**over):
         url_rpc="http://eth.keep.svc.cluster.local:8545",
         address="0x" + "ab" * 20,
         key_file="/mnt/keep-client/config/eth_account_keyfile",
-        contract_addresses={k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(CONTRACT_KEYS)},
+        contract_addresses={k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)},
         port=3919,
         data_dir="/mnt/keep-client/data",
         peers=("/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",),
@@ -39,7 +42,7 @@ def test_schema_and_types_as_keep_client_reads_them():
     assert "Port = 3920\n" in text and "3920.0" not in text
     assert set(data) == {"ethereum", "LibP2P", "Storage"}
     assert set(data["ethereum"]) == {"URL", "URLRPC", "account", "ContractAddresses"}
-    assert list(data["ethereum"]["ContractAddresses"]) == list(CONTRACT_KEYS)
+    assert data["ethereum"]["ContractAddresses"] == {k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)}
     assert data["ethereum"]["account"]["KeyFile"] == "/mnt/keep-client/config/eth_account_keyfile"
     assert data["Storage"]["DataDir"] == "/mnt/keep-client/data"
 
@@ -75,3 +78,120 @@ def test_values_keep_client_would_choke_on_are_refused_in_one_line(over, named):
 def test_config_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config().port = 1
+
+
+def test_the_text_does_not_depend_on_the_order_addresses_come_in():
+    """The file is hashed into checksum/config: the same addresses must give the same bytes."""
+    addresses = {k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)}
+    addresses["KeepRandomBeaconOperatorStatistics"] = "0x" + "09" * 20  # one keep-client does not need
+    shuffled = dict(reversed(list(addresses.items())))
+    assert list(shuffled) != list(addresses)
+    assert render(config(contract_addresses=shuffled)) == render(config(contract_addresses=addresses))
+    assert tomllib.loads(render(config(contract_addresses=shuffled)))["ethereum"]["ContractAddresses"] == addresses
+
+
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        pytest.param({'url': 'http://eth:8546'},
+                     "keep-client config ethereum.URL: 'http://eth:8546' is not a ws/wss URL", id='url'),
+        pytest.param({'url': 5},
+                     'keep-client config ethereum.URL: 5 is not a ws/wss URL', id='url int'),
+        pytest.param({'url_rpc': 'ws://eth:8545'},
+                     "keep-client config ethereum.URLRPC: 'ws://eth:8545' is not a http/https URL", id='url_rpc'),
+        pytest.param({'address': '0x1234'},
+                     "keep-client config ethereum.account.Address: '0x1234' is not a 0x-prefixed 20-byte hex address", id='address'),
+        pytest.param({'address': 7},
+                     'keep-client config ethereum.account.Address: 7 is not a 0x-prefixed 20-byte hex address', id='address int'),
+        pytest.param({'key_file': 'keyfile'},
+                     "keep-client config ethereum.account.KeyFile: 'keyfile' is not an absolute path", id='key_file'),
+        pytest.param({'key_file': None},
+                     'keep-client config ethereum.account.KeyFile: None is not an absolute path', id='key_file none'),
+        pytest.param({'data_dir': 'data'},
+                     "keep-client config Storage.DataDir: 'data' is not an absolute path", id='data_dir'),
+        pytest.param({'contract_addresses': {'TokenStaking': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111'}},
+                     'keep-client config ethereum.ContractAddresses.KeepRandomBeaconService: missing', id='contract missing'),
+        pytest.param({'contract_addresses': {'TokenStaking': '0x11', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconService': '0x1111111111111111111111111111111111111111'}},
+                     "keep-client config ethereum.ContractAddresses.TokenStaking: '0x11' is not a 0x-prefixed 20-byte hex address", id='contract bad'),
+        pytest.param({'contract_addresses': {'TokenStaking': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconService': '0x1111111111111111111111111111111111111111', 'X': None}},
+                     'keep-client config ethereum.ContractAddresses.X: None is not a 0x-prefixed 20-byte hex address', id='contract extra bad'),
+        pytest.param({'port': 3919.0},
+                     'keep-client config LibP2P.Port: 3919.0 is not an integer port in 1..65535', id='port float'),
+        pytest.param({'port': True},
+                     'keep-client config LibP2P.Port: True is not an integer port in 1..65535', id='port bool'),
+        pytest.param({'port': 0},
+                     'keep-client config LibP2P.Port: 0 is not an integer port in 1..65535', id='port 0'),
+        pytest.param({'port': 65536},
+                     'keep-client config LibP2P.Port: 65536 is not an integer port in 1..65535', id='port 65536'),
+        pytest.param({'peers': ('',)},
+                     "keep-client config LibP2P.Peers[0]: '' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers empty'),
+        pytest.param({'peers': ('/a', ' ')},
+                     "keep-client config LibP2P.Peers[1]: ' ' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers space'),
+        pytest.param({'peers': ('dns4/x',)},
+                     "keep-client config LibP2P.Peers[0]: 'dns4/x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers no slash'),
+        pytest.param({'peers': (5,)},
+                     'keep-client config LibP2P.Peers[0]: 5 is not a multiaddr (expected e.g. /dns4/host/tcp/3919)', id='peers int'),
+        pytest.param({'announced_addresses': ('x',)},
+                     "keep-client config LibP2P.AnnouncedAddresses[0]: 'x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='announced'),
+    ],
+)
+def test_each_refusal_is_its_whole_line(over, message):
+    with pytest.raises(ConfigError) as e:
+        config(**over)
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        pytest.param({'url': 'wss://e'}, id='url wss'),
+        pytest.param({'url_rpc': 'https://e'}, id='url_rpc https'),
+        pytest.param({'port': 65535}, id='port 65535'),
+        pytest.param({'port': 1}, id='port 1'),
+    ],
+)
+def test_the_edges_of_what_keep_client_takes(over):
+    cfg = config(**over)
+    assert parse(render(cfg)) == cfg
+
+
+def test_sequences_and_maps_are_stored_as_their_own_copies():
+    peers, addresses = ["/dns4/a/tcp/1"], {k: "0x" + "11" * 20 for k in KEEP_CLIENT_CONTRACTS}
+    cfg = config(peers=peers, announced_addresses=peers, contract_addresses=addresses)
+    peers.append("/dns4/b/tcp/2")
+    addresses["TokenStaking"] = "0x" + "22" * 20
+    assert cfg.peers == ("/dns4/a/tcp/1",) and cfg.announced_addresses == ("/dns4/a/tcp/1",)
+    assert cfg.contract_addresses["TokenStaking"] == "0x" + "11" * 20 and type(cfg.contract_addresses) is dict
+
+
+def test_the_whole_rendered_file():
+    """The file keep-client reads, as text: tables, keys and value types as its TOML loader expects."""
+    text = render(config(announced_addresses=()))
+    assert text == (
+        "# keep-client configuration, rendered by keep-cd from typed values; do not edit.\n"
+        "\n"
+        "[ethereum]\n"
+        'URL = "ws://eth.keep.svc.cluster.local:8546"\n'
+        'URLRPC = "http://eth.keep.svc.cluster.local:8545"\n'
+        "\n"
+        "[ethereum.account]\n"
+        'Address = "0x' + "ab" * 20 + '"\n'
+        'KeyFile = "/mnt/keep-client/config/eth_account_keyfile"\n'
+        "\n"
+        "[ethereum.ContractAddresses]\n"
+        'KeepRandomBeaconOperator = "0x' + "01" * 20 + '"\n'
+        'TokenStaking = "0x' + "02" * 20 + '"\n'
+        'KeepRandomBeaconService = "0x' + "03" * 20 + '"\n'
+        "\n"
+        "[LibP2P]\n"
+        'Peers = ["/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa"]\n'
+        "Port = 3919\n"
+        "\n"
+        "[Storage]\n"
+        'DataDir = "/mnt/keep-client/data"\n'
+    )
+
+
+def test_a_file_without_announced_addresses_reads_back_without_them():
+    cfg = config(announced_addresses=())
+    assert "AnnouncedAddresses" not in render(cfg) and parse(render(cfg)).announced_addresses == ()

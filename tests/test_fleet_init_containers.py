@@ -12,14 +12,14 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 
 import pytest
 from eth_account import Account
 
-from components.keep_client import CONFIG_PATH, FAUCET_KEY, INIT_WORKDIR, KEY_FILE_PATH
 from fleet_support import ROOT, by_kind, fleet_config, run_fleet
 from offline_stack.anvil import rpc
-from operators.keys import FAUCET_PATH, OPERATOR_PATH, index_for_name
+from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 from test_operators_stack import leaks
 
 Account.enable_unaudited_hdwallet_features()
@@ -62,14 +62,43 @@ def env_of(container: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
-def test_deploy_mode_checks_the_operator_after_prepare_client(deploy_mode):
+def client_paths(result, name: str) -> dict:
+    """Where keep-client itself finds its files, from its own container and its rendered config:
+    what the operator step must read too (nothing of keep_client's constants)."""
+    spec = by_kind(result, "Deployment")[name]["spec"]["template"]["spec"]
+    (client,) = spec["containers"]
+    args = client["args"]
+    config_path = args[args.index("-config") + 1]
+    config = tomllib.loads(by_kind(result, "ConfigMap")[f"{name}-config"]["data"]["keep-client-config.toml"])
+    return {"config": config_path, "keyfile": config["ethereum"]["account"]["KeyFile"], "data_mount": client["volumeMounts"]}
+
+
+def image_workdir() -> str:
+    """The InitContainer image's WORKDIR (its Dockerfile's last one): where a pod without
+    workingDir starts, and where ``python3 -m initcontainer.<module>`` must find the package."""
+    with open(os.path.join(ROOT, "initcontainer", "Dockerfile")) as f:
+        workdirs = [line.split()[1] for line in f if line.startswith("WORKDIR ")]
+    return workdirs[-1]
+
+
+def assert_runs_from_the_image(container: dict, tmp_path) -> None:
+    """``python3 -m <module>`` in its workingDir finds the module in the image the Dockerfile builds."""
+    assert container["command"][:2] == ["python3", "-m"]
+    module = container["command"][2]
+    tree = image_tree(str(tmp_path / f"image-{container['name']}"))
+    workdir = container.get("workingDir", image_workdir())
+    assert os.path.isfile(tree + os.path.join(workdir, *module.split(".")) + ".py"), (workdir, module)
+
+
+def test_deploy_mode_checks_the_operator_after_prepare_client(deploy_mode, tmp_path):
     result, _, _ = deploy_mode
     for name, (prepare, check) in init_containers(result).items():
         assert prepare["name"] == "prepare-client" and check["name"] == "operator-check"
-        assert check["command"] == ["python3", "-m", "initcontainer.operator_check"] and check["workingDir"] == INIT_WORKDIR
+        assert check["command"] == ["python3", "-m", "initcontainer.operator_check"]
+        assert_runs_from_the_image(check, tmp_path)
         assert check["image"] == prepare["image"] == "keepnetwork/keep-client-init:v1.8.0"
-        # It reads what prepare-client wrote to the volume, and nothing secret.
-        assert env_of(check) == {"KEEP_CLIENT_CONFIG": CONFIG_PATH}
+        # It reads the config keep-client will run with (prepare-client wrote it to the volume), and nothing secret.
+        assert env_of(check) == {"KEEP_CLIENT_CONFIG": client_paths(result, name)["config"]}
         assert {m["name"]: m.get("readOnly", False) for m in check["volumeMounts"]} == {"data": True, "tmp": False}
         assert check["securityContext"] == prepare["securityContext"] and check["resources"] == prepare["resources"]
         volumes = by_kind(result, "Deployment")[name]["spec"]["template"]["spec"]["volumes"]
@@ -77,28 +106,33 @@ def test_deploy_mode_checks_the_operator_after_prepare_client(deploy_mode):
     assert "keep-network-faucet" not in by_kind(result, "Secret")
 
 
-def test_cluster_mode_provisions_from_the_faucet_secret(cluster_mode):
+def test_cluster_mode_provisions_from_the_faucet_secret(cluster_mode, tmp_path):
     result, _, _ = cluster_mode
     book = result.outputs["addressBook"]
+    faucet_secret = by_kind(result, "Secret")["keep-network-faucet"]["stringData"]
     for name, (prepare, provision) in init_containers(result).items():
         assert prepare["name"] == "prepare-client" and provision["name"] == "provision-operator"
-        assert provision["command"] == ["python3", "-m", "initcontainer.provision_operator"] and provision["workingDir"] == INIT_WORKDIR
+        assert provision["command"] == ["python3", "-m", "initcontainer.provision_operator"]
+        assert_runs_from_the_image(provision, tmp_path)
+        paths = client_paths(result, name)
+        spec = by_kind(result, "Deployment")[name]["spec"]["template"]["spec"]
+        (faucet,) = [v for v in spec["volumes"] if v["name"] == "faucet"]
+        (item,) = faucet["secret"]["items"]
+        assert item["key"] in faucet_secret  # the volume shows the Secret's one key...
+        mounts = {m["name"]: m for m in provision["volumeMounts"]}
+        # ...at the path the container is told to read it from; the rest as keep-client finds it.
         assert env_of(provision) == {
-            "KEEP_CLIENT_CONFIG": CONFIG_PATH,
-            "KEEP_CLIENT_KEYFILE": KEY_FILE_PATH,
+            "KEEP_CLIENT_CONFIG": paths["config"],
+            "KEEP_CLIENT_KEYFILE": paths["keyfile"],
             "KEEP_ETHEREUM_PASSWORD": {"secretKeyRef": {"name": f"{name}-eth-account", "key": "eth_account_password"}},
-            "KEEP_CD_FAUCET_KEY_FILE": f"/etc/keep-client/faucet/{FAUCET_KEY}",
+            "KEEP_CD_FAUCET_KEY_FILE": f"{mounts['faucet']['mountPath']}/{item['path']}",
             "KEEP_CD_TOKEN_ADDRESS": book["KeepToken"],
             "KEEP_CD_ETH_THRESHOLD": CLUSTER["ethThreshold"],
             "KEEP_CD_ETH_TARGET": CLUSTER["ethTarget"],
             "KEEP_CD_STAKE_AMOUNT": "minimum",
         }
-        mounts = {m["name"]: m for m in provision["volumeMounts"]}
-        assert mounts["faucet"]["mountPath"] == "/etc/keep-client/faucet" and mounts["faucet"]["readOnly"] is True
-        spec = by_kind(result, "Deployment")[name]["spec"]["template"]["spec"]
-        (faucet,) = [v for v in spec["volumes"] if v["name"] == "faucet"]
+        assert mounts["faucet"]["readOnly"] is True
         assert faucet["secret"]["secretName"] == "keep-network-faucet"
-        assert faucet["secret"]["items"] == [{"key": FAUCET_KEY, "path": FAUCET_KEY}]
         # Only provision-operator sees the faucet key.
         others = [prepare, *spec["containers"]]
         assert all("faucet" not in {m["name"] for m in c["volumeMounts"]} for c in others)
@@ -106,12 +140,12 @@ def test_cluster_mode_provisions_from_the_faucet_secret(cluster_mode):
 
 def test_faucet_key_is_only_in_one_secret_of_the_namespace(cluster_mode, capfd):
     result, state, mnemonic = cluster_mode
-    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_PATH)
+    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_HD_PATH)
     key = "0x" + bytes(faucet.key).hex()
     holders = [r for r in result.resources if key in json.dumps(r.inputs)]
     assert [(r.type, r.name) for r in holders] == [("kubernetes:core/v1:Secret", "keep-network-faucet")]
     (secret,) = holders
-    assert secret.inputs["metadata"]["namespace"] == "keep-test-fleet" and secret.inputs["stringData"] == {FAUCET_KEY: key}
+    assert secret.inputs["metadata"]["namespace"] == "keep-test-fleet" and list(secret.inputs["stringData"].values()) == [key]
     assert "stringData" in secret.secret_paths
     with open(state) as f:
         assert leaks(result, f.read(), "", {key[2:]}) == []
@@ -167,7 +201,8 @@ def run_init_containers(spec: dict, configmaps: dict, secrets: dict, root) -> tu
         volume_dirs[v["name"]] = str(d)
     mounts = {m["mountPath"]: volume_dirs[m["name"]] for c in spec["initContainers"] + spec["containers"] for m in c["volumeMounts"]}
 
-    mounts[INIT_WORKDIR] = image + INIT_WORKDIR
+    for top in os.listdir(image):  # the image's own files, where no volume covers them
+        mounts.setdefault("/" + top, os.path.join(image, top))
 
     def host(path: str) -> str:
         """A pod path as the host path it is mounted from; anything else unchanged."""
@@ -192,7 +227,7 @@ def run_init_containers(spec: dict, configmaps: dict, secrets: dict, root) -> tu
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
             env[e["name"]] = secrets[ref["name"]][ref["key"]] if ref else host(e["value"])
         command = [sys.executable if w == "python3" else host(w) for w in c["command"] + c.get("args", [])]
-        proc = subprocess.run(command, cwd=host(c.get("workingDir", INIT_WORKDIR)), env=env, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(command, cwd=host(c.get("workingDir", image_workdir())), env=env, capture_output=True, text=True, timeout=120)
         done.append((c["name"], proc.returncode, (proc.stdout + proc.stderr).strip()))
         if proc.returncode:
             break
@@ -231,8 +266,8 @@ def test_deploy_mode_pod_init_runs_against_the_chain(anvil, deploy_mode, tmp_pat
 
 def test_cluster_mode_pod_init_stakes_its_operator_from_the_faucet(anvil, cluster_mode, tmp_path):
     result, _, mnemonic = cluster_mode
-    operator = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name("keep-standard-0")))
-    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_PATH).address
+    operator = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index("keep-standard-0")))
+    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_HD_PATH).address
     # The deploy step only supplied the faucet: the operator has no stake yet.
     assert not result.outputs["operatorStakes"]["keep-standard-0"]["staked"]
     with Clock(anvil.url):

@@ -6,10 +6,12 @@ import pytest
 
 from components.keep_network import book_address, client_contract_addresses
 from contracts_step.errors import ConfigError
-from contracts_step.keep_plan import CLIENT_CONTRACTS, keep_plan
+from contracts_step.keep_plan import keep_plan
 from stack_settings import parse_fleet
 
 DEPLOYED = {d.name for d in keep_plan().deploys}
+# keep-client 1.x's [ethereum.ContractAddresses] keys; by default each is the plan's contract of that name.
+SAME_NAMES = {k: k for k in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")}
 BASE = {
     "namespace": "keep-dev",
     "image": {"repository": "gcr.io/keep-dev/keep-client", "tag": "v1.8.0"},
@@ -46,7 +48,7 @@ def test_counts_give_named_clients_bootstrap_first():
     ]
     assert spec.image.ref == "gcr.io/keep-dev/keep-client:v1.8.0"
     assert spec.init_image.ref == "gcr.io/keep-dev/keep-client-init@sha256:" + "ab" * 32
-    assert spec.chain.chain_id == 1101 and spec.contracts == {k: k for k in CLIENT_CONTRACTS}
+    assert spec.chain.chain_id == 1101 and spec.contracts == SAME_NAMES
     assert spec.resources.limits["memory"] == "512Mi" and spec.keel is None
 
 
@@ -109,7 +111,7 @@ def test_contract_the_plan_does_not_deploy():
 def test_contract_missing_from_the_address_book_at_run_time():
     book = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20}
     with pytest.raises(ConfigError) as e:
-        client_contract_addresses(book, {k: k for k in CLIENT_CONTRACTS})
+        client_contract_addresses(book, SAME_NAMES)
     assert str(e.value).startswith("contracts address book: no address for KeepRandomBeaconService")
     assert "\n" not in str(e.value)
 
@@ -206,3 +208,160 @@ def test_part_of_not_a_label_value(part_of):
 @pytest.mark.parametrize("storage_class", ["Fast_SSD", "fast-", "a" * 254, 3])
 def test_storage_class_not_a_name(storage_class):
     assert "keep-cd:fleet.storage.storageClass:" in error_of(fleet(storage={"size": "1Gi", "storageClass": storage_class}))
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        pytest.param([1],
+                     'config keep-cd:fleet: expected a map, got list', id='not a map'),
+        pytest.param(fleet(namespace="Keep Dev"),
+                     "config keep-cd:fleet.namespace: 'Keep Dev' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)", id='namespace'),
+        pytest.param(fleet(namespace="a"*64),
+                     "config keep-cd:fleet.namespace: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)", id='namespace long'),
+        pytest.param(fleet(ethereum="x"),
+                     'config keep-cd:fleet.ethereum: expected a map, got str', id='eth not map'),
+        pytest.param(fleet(ethereum={"urlRpc": "http://e:1"}),
+                     'config keep-cd:fleet.ethereum.url: None is not set (expected a non-empty string)', id='url missing'),
+        pytest.param(fleet(ethereum={"url": "ws://e:1"}),
+                     'config keep-cd:fleet.ethereum.urlRpc: None is not set (expected a non-empty string)', id='urlRpc missing'),
+        pytest.param(fleet(ethereum={"url": "http://e:1", "urlRpc": "http://e:1"}),
+                     "config keep-cd:fleet.ethereum.url: 'http://e:1' is not a ws:// or wss:// URL (the clients' websocket endpoint in the cluster)", id='url http'),
+        pytest.param(fleet(ethereum={"url": "ws://e:1", "urlRpc": "ws://e:1"}),
+                     "config keep-cd:fleet.ethereum.urlRpc: 'ws://e:1' is not an http(s):// URL (the clients' JSON-RPC endpoint in the cluster)", id='urlRpc ws'),
+        pytest.param(fleet(contracts={"TokenStaking": "StakingProxy"}),
+                     "config keep-cd:fleet.contracts.TokenStaking: 'StakingProxy' is not deployed by the contracts plan (the address book will not have it)", id='contract'),
+        pytest.param(fleet(storage={"size": "big"}),
+                     "config keep-cd:fleet.storage.size: 'big' is not a storage quantity (e.g. 1Gi)", id='storage'),
+        pytest.param(fleet(storage={"size": 5}),
+                     'config keep-cd:fleet.storage.size: 5 is not a storage quantity (e.g. 1Gi)', id='storage int'),
+        pytest.param(fleet(keel={"policy": "sometimes"}),
+                     "config keep-cd:fleet.keel.policy: 'sometimes' is not a Keel policy (expected all, major, minor, patch, force, glob:… or regexp:…)", id='keel policy'),
+        pytest.param(fleet(image={"repository": "keep/client", "digest": "sha256:" + "cd"*32}, keel={}),
+                     'config keep-cd:fleet.keel: Keel is on but image is pinned by digest (Keel can only move tags; drop one of them)', id='keel digest'),
+        pytest.param(fleet(image=None),
+                     'config keep-cd:fleet.image.repository: None is not set (expected a non-empty string)', id='image none'),
+        pytest.param(fleet(image={"repository": "keep/client:v1"}),
+                     "config keep-cd:fleet.image.repository: 'keep/client:v1' is not an image repository (put the tag/digest in tag/digest)", id='image repo'),
+        pytest.param(fleet(image={"repository": "keep/client@x", "tag": "v"}),
+                     "config keep-cd:fleet.image.repository: 'keep/client@x' is not an image repository (put the tag/digest in tag/digest)", id='image repo @'),
+        pytest.param(fleet(image={"repository": "keep/client"}),
+                     'config keep-cd:fleet.image: image keep/client has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)', id='image notag'),
+        pytest.param(fleet(image={"repository": "keep/client", "digest": "sha256:abc"}),
+                     "config keep-cd:fleet.image.digest: 'sha256:abc' is not a digest (expected sha256:<64 hex>)", id='image digest'),
+        pytest.param(fleet(image={"repository": "keep/client", "tag": "v1 2"}),
+                     "config keep-cd:fleet.image.tag: 'v1 2' is not an image tag", id='image tag'),
+        pytest.param(fleet(image={"repository": "keep/client", "tag": 5}),
+                     'config keep-cd:fleet.image.tag: 5 is not an image tag', id='image tag int'),
+        pytest.param(fleet(initImage={"repository": "", "tag": "v"}),
+                     "config keep-cd:fleet.initImage.repository: '' is not set (expected a non-empty string)", id='init image'),
+        pytest.param(fleet(clients=[{"name": "a", "role": "bootstrap"}]),
+                     'config keep-cd:fleet.clients: both clients and counts are set (expected one of them)', id='both'),
+        pytest.param(fleet(port=0),
+                     'config keep-cd:fleet.port: 0 is not a port (expected an integer in 1..65535)', id='port'),
+        pytest.param(fleet(counts={"bootstrap": 1, "miner": 2}),
+                     'config keep-cd:fleet.counts.miner: unknown role (expected bootstrap or standard)', id='counts unknown'),
+        pytest.param(fleet(counts={"bootstrap": -1}),
+                     'config keep-cd:fleet.counts.bootstrap: -1 is not an integer >= 0', id='counts neg'),
+        pytest.param(fleet(counts={"bootstrap": 1.5}),
+                     'config keep-cd:fleet.counts.bootstrap: 1.5 is not an integer >= 0', id='counts float'),
+        pytest.param(fleet(counts={"bootstrap": True}),
+                     'config keep-cd:fleet.counts.bootstrap: True is not an integer >= 0', id='counts bool'),
+        pytest.param(fleet(counts=[1]),
+                     'config keep-cd:fleet.counts: expected a map, got list', id='counts not map'),
+        pytest.param(fleet(counts=None, clients={"a": 1}),
+                     'config keep-cd:fleet.clients: expected a list of {name, role, port?}', id='clients not list'),
+        pytest.param(fleet(counts=None, clients=["a"]),
+                     'config keep-cd:fleet.clients[0]: expected a map, got str', id='client not map'),
+        pytest.param(fleet(counts=None, clients=[{"name": "A", "role": "bootstrap"}]),
+                     "config keep-cd:fleet.clients[0].name: 'A' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)", id='client name'),
+        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "miner"}]),
+                     "config keep-cd:fleet.clients[0].role: 'miner' is not a role (expected bootstrap or standard)", id='client role'),
+        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "bootstrap", "port": 70000}]),
+                     'config keep-cd:fleet.clients[0].port: 70000 is not a port (expected an integer in 1..65535)', id='client port'),
+        pytest.param(fleet(counts={"bootstrap": 0}),
+                     'config keep-cd:fleet.counts: no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)', id='no clients counts'),
+        pytest.param(fleet(counts=None, clients=[]),
+                     'config keep-cd:fleet.clients: no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)', id='no clients list'),
+        pytest.param(fleet(counts=None),
+                     'config keep-cd:fleet.counts: no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)', id='neither'),
+        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "bootstrap"}, {"name": "a", "role": "standard"}]),
+                     "config keep-cd:fleet.clients: duplicate client name 'a' (each name is a Service and a volume)", id='dupe'),
+        pytest.param(fleet(counts={"standard": 2}),
+                     'config keep-cd:fleet.clients: standard clients but no bootstrap client (standard peers need a bootstrap peer to join)', id='no bootstrap'),
+        pytest.param(fleet(resources={"limits": {"cpu": "lots"}}),
+                     "config keep-cd:fleet.resources.limits.cpu: 'lots' is not a cpu/memory quantity (e.g. 100m, 256Mi)", id='resources'),
+        pytest.param(fleet(resources={"limits": {"gpu": "1"}}),
+                     "config keep-cd:fleet.resources.limits.gpu: '1' is not a cpu/memory quantity (e.g. 100m, 256Mi)", id='resources key'),
+        pytest.param(fleet(resources={"limits": 5}),
+                     'config keep-cd:fleet.resources.limits: expected a map, got int', id='resources not map'),
+        pytest.param(fleet(initResources={"requests": {"memory": 64}}),
+                     'config keep-cd:fleet.initResources.requests.memory: 64 is not a cpu/memory quantity (e.g. 100m, 256Mi)', id='init resources'),
+    ],
+)
+def test_each_bad_fleet_value_has_its_own_whole_line(raw, message):
+    with pytest.raises(ConfigError) as e:
+        parse_fleet(raw, 1101, DEPLOYED)
+    assert str(e.value) == message
+
+
+def test_every_fleet_value_given():
+    spec = parse_fleet(
+        fleet(
+            image={"repository": "registry.local:5000/keep/client", "tag": "v1.8.0"},
+            contracts={"TokenStaking": "TokenStaking", "KeepRandomBeaconOperator": "KeepRandomBeaconOperator"},
+            storage={"size": "2Gi", "storageClass": "fast"},
+            keel={"policy": "glob:v1.*", "trigger": "push", "pollSchedule": "@every 5m"},
+            resources={"limits": {"cpu": "1"}},
+            initResources={"requests": {"memory": "32Mi"}},
+            partOf="keep-test",
+            createNamespace=True,
+            port=4000,
+        ),
+        5,
+        DEPLOYED,
+    )
+    assert spec.image.ref == "registry.local:5000/keep/client:v1.8.0"
+    assert spec.contracts == {"TokenStaking": "TokenStaking", "KeepRandomBeaconOperator": "KeepRandomBeaconOperator"}
+    assert (spec.storage.size, spec.storage.storage_class) == ("2Gi", "fast")
+    assert (spec.keel.policy, spec.keel.trigger, spec.keel.poll_schedule) == ("glob:v1.*", "push", "@every 5m")
+    assert spec.resources.limits == {"cpu": "1", "memory": "512Mi"} and spec.resources.requests == {"cpu": "100m", "memory": "256Mi"}
+    assert spec.init_resources.requests == {"cpu": "50m", "memory": "32Mi"} and spec.init_resources.limits == {"cpu": "200m", "memory": "128Mi"}
+    assert (spec.part_of, spec.create_namespace, spec.chain.url, spec.chain.url_rpc) == ("keep-test", True, BASE["ethereum"]["url"], BASE["ethereum"]["urlRpc"])
+    assert {c.port for c in spec.clients} == {4000}
+
+
+def test_fleet_defaults():
+    spec = parse_fleet(fleet(), 1101, DEPLOYED)
+    assert (spec.storage.size, spec.storage.storage_class, spec.keel) == ("1Gi", None, None)
+    assert (spec.part_of, spec.create_namespace, spec.namespace) == ("keep-network", False, "keep-dev")
+    assert spec.resources.requests == {"cpu": "100m", "memory": "256Mi"} and spec.resources.limits == {"cpu": "500m", "memory": "512Mi"}
+    assert spec.init_resources.requests == {"cpu": "50m", "memory": "64Mi"} and spec.init_resources.limits == {"cpu": "200m", "memory": "128Mi"}
+    keel = parse_fleet(fleet(keel={}), 1101, DEPLOYED).keel
+    assert (keel.policy, keel.trigger, keel.poll_schedule) == ("all", "poll", None)
+    listed = parse_fleet(fleet(counts=None, clients=[{"name": "z", "role": "standard"}, {"name": "b", "role": "bootstrap"}, {"name": "a", "role": "standard"}]), 1, DEPLOYED)
+    assert [(c.name, c.role) for c in listed.clients] == [("b", "bootstrap"), ("a", "standard"), ("z", "standard")]  # bootstrap first, then by name
+
+
+@pytest.mark.parametrize(
+    "over,message",
+    [
+        (dict(image="keep/client:v1"), "config keep-cd:fleet.image: expected a map, got str"),
+        (dict(contracts=["TokenStaking"]), "config keep-cd:fleet.contracts: expected a map, got list"),
+        (dict(storage="1Gi"), "config keep-cd:fleet.storage: expected a map, got str"),
+        (dict(resources="small"), "config keep-cd:fleet.resources: expected a map, got str"),
+        (dict(keel="on"), "config keep-cd:fleet.keel: expected a map, got str"),
+    ],
+)
+def test_sections_that_are_not_maps(over, message):
+    assert error_of(fleet(**over)) == message
+
+
+def test_the_edges_the_fleet_takes():
+    spec = parse_fleet(fleet(namespace="a" * 63, counts=None, clients=[{"name": "b", "role": "bootstrap", "port": 1}]), 1, DEPLOYED)
+    assert spec.namespace == "a" * 63 and spec.clients[0].port == 1
+
+
+def test_keel_patterns():
+    for policy in ("glob:v1.*", "regexp:^v1\\."):
+        assert parse_fleet(fleet(keel={"policy": policy}), 1, DEPLOYED).keel.policy == policy

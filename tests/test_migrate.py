@@ -4,6 +4,7 @@ redeploys, rollback, reset, errors, nonces."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 
@@ -334,3 +335,67 @@ def test_a_dropped_transaction_is_resent(anvil_factory):
     worker.join(timeout=30)
     assert done and req.receipt["status"] == 1
     assert sender.stats.resends == 1
+
+
+# --- what reuse and rollback rest on ----------------------------------------------------------------
+
+VAULT_LIMIT_ABI = [{"name": "limit", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"}]
+
+
+def _set_code(chain, address: str, code: str) -> None:
+    Web3(Web3.HTTPProvider(chain.url)).provider.make_request("anvil_setCode", [address, code])
+
+
+def test_other_code_at_the_recorded_address_is_not_reused(fresh_anvil, fixture_artifacts):
+    """Same content key, same dependencies, but the address now holds other code: redeployed."""
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(fresh_anvil, arts, acct)
+    book = first["address_book"]
+    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    _set_code(fresh_anvil, book["Registry"], "0x" + bytes(w3.eth.get_code(book["Token"])).hex())
+    again = migrate(fresh_anvil, arts, acct, olds=first)
+    acts = actions(again)
+    assert acts["Registry"].startswith("deploy"), acts["Registry"]
+    assert again["address_book"]["Registry"] != book["Registry"]
+    assert bytes(w3.eth.get_code(again["address_book"]["Registry"])) != bytes(w3.eth.get_code(book["Token"]))
+    assert acts["Token"].startswith("reuse") and acts["MathLib"].startswith("reuse")
+
+
+def test_a_redeployed_dependency_is_never_reused_around(fresh_anvil, fixture_artifacts):
+    """MathLib lost its code and is redeployed with the same content key: Vault, which links it,
+    keeps its own content key but not its dependency's address, so it is deployed again (and
+    Consumer after it), linked to the new library."""
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    first = migrate(fresh_anvil, arts, acct)
+    _set_code(fresh_anvil, first["address_book"]["MathLib"], "0x")
+    again = migrate(fresh_anvil, arts, acct, olds=first)
+    acts = actions(again)
+    assert again["contracts"]["Vault"]["content_key"] == first["contracts"]["Vault"]["content_key"]
+    assert acts["MathLib"].startswith("deploy")
+    assert acts["Vault"].startswith("deploy") and "dependency MathLib redeployed" in acts["Vault"]
+    assert acts["Consumer"].startswith("deploy") and "dependency Vault redeployed" in acts["Consumer"]
+    book = again["address_book"]
+    assert again["contracts"]["Vault"]["deps"]["MathLib"] == book["MathLib"] != first["address_book"]["MathLib"]
+    assert book["Vault"] != first["address_book"]["Vault"]
+    assert acts["Token"].startswith("reuse") and acts["Registry"].startswith("reuse")
+
+
+def test_a_rollback_whose_dependencies_moved_deploys_instead_of_repointing(fresh_anvil, fixture_artifacts):
+    """v1 (limit 21) -> v2 (limit 22) -> back to 21 after MathLib was redeployed: v1's Vault is still
+    on chain with v1's content key, but it is wired to the old MathLib, so it is not re-pointed."""
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    v1 = migrate(fresh_anvil, arts, acct)
+    v2 = migrate(fresh_anvil, arts, acct, olds=v1, params={"limit": 22})
+    _set_code(fresh_anvil, v1["address_book"]["MathLib"], "0x")
+    back = migrate(fresh_anvil, arts, acct, olds=v2, params={"limit": 21})
+    acts = actions(back)
+    assert back["contracts"]["Vault"]["content_key"] == v1["contracts"]["Vault"]["content_key"]
+    assert re.fullmatch(r"deploy at 0x[0-9a-fA-F]{40} \(.+\)", acts["Vault"]), acts["Vault"]  # with its reason
+    assert back["address_book"]["Vault"] not in (v1["address_book"]["Vault"], v2["address_book"]["Vault"])
+    vault = Web3(Web3.HTTPProvider(fresh_anvil.url)).eth.contract(address=back["address_book"]["Vault"], abi=VAULT_LIMIT_ABI)
+    assert vault.functions.limit().call() == 42
+    # Token and Registry did not move: a rollback of what depends only on them still re-points.
+    assert acts["Token"].startswith("reuse") and acts["Registry"].startswith("reuse")

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from eth_account import Account
+from eth_utils import to_checksum_address
 
 from offline_stack.anvil import rpc
 from operators.errors import ConfigError, InsufficientFunds, StakingConflict
@@ -23,6 +24,7 @@ from operators.staking import (
     MINIMUM_STAKE,
     TRANSFER,
     FleetPolicy,
+    Fn,
     delegation_data,
     read_fleet,
     reconcile_fleet,
@@ -262,3 +264,63 @@ def test_kill_mid_batch_then_rerun_leaves_every_operator_correct(keep_chain_fact
     assert keep_before - chain.keep_balance(chain.owner.address) == 4 * minimum
     assert chain.nonce() - nonce_before == 12
     assert report.txs == 12 - pending
+
+
+BENEFICIARY_OF = Fn("beneficiaryOf(address)", ("address",))
+AUTHORIZER_OF = Fn("authorizerOf(address)", ("address",))
+OWNER_OF = Fn("ownerOf(address)", ("address",))
+
+
+def test_beneficiary_operator_and_authorizer_on_chain_are_the_configured_ones(keep_chain):
+    """Three different addresses (beneficiary: a configured one; operator: the client's; authorizer:
+    the owner), so that any two of the stake's 20-byte fields swapped shows on chain."""
+    beneficiary = Account.create().address
+    policy = FleetPolicy(10**17, 10**18, beneficiary=beneficiary)
+    ops = fleet(2)
+    owner = keep_chain.owner.address
+    status, _ = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, policy)
+    minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
+    for op in ops.values():
+        assert len({beneficiary, op, owner}) == 3
+        assert to_checksum_address(call(keep_chain, "TokenStaking", BENEFICIARY_OF, op)) == beneficiary
+        assert to_checksum_address(call(keep_chain, "TokenStaking", AUTHORIZER_OF, op)) == owner
+        assert to_checksum_address(call(keep_chain, "TokenStaking", OWNER_OF, op)) == owner
+        amount, created, _ = call(keep_chain, "TokenStaking", DELEGATION_INFO, op)  # the stake is the operator's
+        assert amount == minimum and created > 0
+    for other in (beneficiary, owner):
+        assert call(keep_chain, "TokenStaking", DELEGATION_INFO, other)[1] == 0  # no delegation in their name
+    assert all(s["staked"] and s["authorized"] for s in status.values())
+
+
+def test_funding_tops_each_operator_up_to_exactly_the_target(keep_chain):
+    """From any balance below the threshold, exactly to the target; at or above it, nothing."""
+    threshold, target = POLICY.eth_threshold, POLICY.eth_target
+    start = {"empty": 0, "one-wei": 1, "just-below": threshold - 1, "at-threshold": threshold, "above-target": target + 7}
+    ops = {name: Account.create().address for name in start}
+    for name, wei in start.items():
+        rpc(keep_chain.url, "anvil_setBalance", [ops[name], hex(wei)])
+    _, report = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
+    assert sorted(a.name for a in report.actions if a.kind == "fund") == ["empty", "just-below", "one-wei"]
+    balances = {name: keep_chain.w3.eth.get_balance(a) for name, a in ops.items()}
+    assert balances == {"empty": target, "one-wei": target, "just-below": target, "at-threshold": threshold, "above-target": target + 7}
+
+
+def test_undelegating_removed_clients_touches_only_the_owners_stakes(keep_chain):
+    """Of two removed operators, one was staked by someone else: only the owner's own is undelegated."""
+    ours = fleet(1)
+    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ours, POLICY)
+    stranger = keep_chain.anvil.new_account(10**21)
+    book = keep_chain.address_book
+    minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
+    send(keep_chain, keep_chain.owner, book["KeepToken"], TRANSFER.calldata(stranger.address, minimum))
+    op = Account.create().address
+    theirs = {"theirs": op}
+    send(keep_chain, stranger, book["KeepToken"], APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)))
+    pass_initialization(keep_chain)
+    before = {a: call(keep_chain, "TokenStaking", DELEGATION_INFO, a) for a in (*ours.values(), op)}
+    _, report = reconcile_fleet(
+        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), {}, POLICY, removed={**ours, **theirs}, on_remove="undelegate"
+    )
+    assert [(a.name, a.kind) for a in report.actions] == [(n, "undelegate") for n in ours]
+    assert call(keep_chain, "TokenStaking", DELEGATION_INFO, op) == before[op]  # untouched
+    assert call(keep_chain, "TokenStaking", DELEGATION_INFO, next(iter(ours.values())))[2] > 0

@@ -12,7 +12,7 @@ from eth_account import Account
 
 from contracts_step.errors import ConfigError
 from offline_stack.runner import run_stack
-from operators.keys import OPERATOR_PATH, FAUCET_PATH, index_for_name, keystore_password, mnemonic_seed
+from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Account.enable_unaudited_hdwallet_features()
@@ -36,7 +36,7 @@ def local(anvil_factory, monkeypatch, tmp_path):
 
 
 def derived(mnemonic: str, name: str) -> str:
-    return Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(name))).address
+    return Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index(name))).address
 
 
 def nonce(chain, address: str) -> int:
@@ -105,7 +105,7 @@ def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, nee
 
 def test_explicit_key_colliding_with_a_derived_one_fails_first(local):
     chain, deployer, mnemonic, run = local
-    colliding = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(CLIENTS[0]))).key.hex()
+    colliding = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index(CLIENTS[0]))).key.hex()
     with pytest.raises(ConfigError) as e:
         run(operatorKeys={CLIENTS[2]: colliding})
     assert f"operatorKeys.{CLIENTS[2]}" in str(e.value) and CLIENTS[0] in str(e.value)
@@ -180,14 +180,16 @@ def run_secret_program(tmp_path, program: str):
     state = tmp_path / "state.json"
     result = run_stack("local", project_dir=str(project), state_path=str(state),
                        config_overrides={"operatorMnemonic": mnemonic, "operatorKeys": {"a": explicit.key.hex()}})
-    seed = mnemonic_seed(mnemonic)
-    b_key = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=5))
-    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_PATH)
+    b_key = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(5))
+    faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_HD_PATH)
     secrets = {mnemonic, explicit.key.hex()[2:], bytes(b_key.key).hex(), bytes(faucet.key).hex()}
-    secrets |= {keystore_password(seed, a) for a in (explicit.address, b_key.address)}
     for r in result.resources:
         if r.type == "kubernetes:core/v1:Secret" and "keyfile" in r.inputs.get("stringData", {}):
-            secrets.add(json.loads(r.inputs["stringData"]["keyfile"])["crypto"]["ciphertext"])
+            data = r.inputs["stringData"]
+            keystore = json.loads(data["keyfile"])
+            # The password is the one that opens this keystore (whatever derived it).
+            assert Account.decrypt(keystore, data["password"]) in (bytes(explicit.key), bytes(b_key.key))
+            secrets |= {keystore["crypto"]["ciphertext"], data["password"]}
     return result, state.read_text(), secrets, {"a": explicit.address, "b": b_key.address}
 
 
@@ -224,13 +226,17 @@ def test_the_secret_scan_finds_a_leak(tmp_path, capfd):
 def test_the_real_stack_holds_operator_secrets_only_in_secret_values(local, tmp_path, capfd):
     chain, _deployer, mnemonic, run = local
     result = run()
-    seed = mnemonic_seed(mnemonic)
     secrets = {mnemonic}
+    passwords = set()
     for name in CLIENTS:
-        acct = Account.from_mnemonic(mnemonic, account_path=OPERATOR_PATH.format(index=index_for_name(name)))
-        secrets |= {bytes(acct.key).hex(), keystore_password(seed, acct.address)}
+        acct = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index(name)))
+        (secret,) = [r for r in result.resources if r.type == "kubernetes:core/v1:Secret" and r.name == f"{name}-eth-account"]
+        data = secret.inputs["stringData"]
+        # The fleet's Secret carries the keystore and the password that opens it, as secret values.
+        assert Account.decrypt(json.loads(data["eth_account_keyfile"]), data["eth_account_password"]) == bytes(acct.key)
+        assert is_secret("stringData", secret.secret_paths)
+        passwords.add(data["eth_account_password"])
+        secrets |= {bytes(acct.key).hex(), data["eth_account_password"]}
+    assert len(passwords) == len(CLIENTS)
     printed = capfd.readouterr()
-    # The fleet's Secrets do carry the keystores and passwords, as secret values.
-    carried = [r for r in result.resources if any(keystore_password(seed, a) in json.dumps(r.inputs) for a in result.outputs["operators"].values())]
-    assert carried and all(r.type == "kubernetes:core/v1:Secret" for r in carried)
     assert leaks(result, (tmp_path / "state.json").read_text(), printed.out + printed.err, secrets) == []

@@ -71,3 +71,11 @@ def test_not_a_public_key_is_a_one_line_error(bad):
 
 def test_multiaddr_form_keep_client_1x_reads():
     assert peer_multiaddr("b.ns.svc.cluster.local", 3919, "16Uiu2X") == "/dns4/b.ns.svc.cluster.local/tcp/3919/ipfs/16Uiu2X"
+
+
+def test_a_64_byte_key_that_happens_to_start_with_04_is_not_taken_for_a_prefixed_one():
+    from eth_keys import keys
+
+    public = keys.PrivateKey((45).to_bytes(32, "big")).public_key  # its X coordinate starts with 0x04
+    assert public.to_bytes()[0] == 4
+    assert peer_id(public.to_bytes().hex()) == peer_id(public.to_compressed_bytes().hex()) == peer_id("04" + public.to_bytes().hex())

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from eth_account import Account
 
-from components.client_config import CONTRACT_KEYS, ClientConfig, render
+from components.client_config import ClientConfig, render
 from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
 
@@ -34,7 +34,7 @@ def client_key() -> SimpleNamespace:
 def client(anvil, tmp_path):
     """Sources as the ConfigMap and Secret mount them, and contracts with code on anvil."""
     key = client_key()
-    contracts = {name: anvil.new_account(0).address for name in CONTRACT_KEYS}
+    contracts = {name: anvil.new_account(0).address for name in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")}
     for address in contracts.values():
         rpc(anvil.url, "anvil_setCode", [address, SOME_CODE])
     volume = tmp_path / "volume"

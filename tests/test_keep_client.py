@@ -1,0 +1,154 @@
+"""One KeepClient under Pulumi mocks (no chain, no program): what its pod gets, read from the
+objects it registers, and when its ``checksum/config`` moves."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pulumi
+import pytest
+from eth_account import Account
+from eth_keys import keys as eth_keys
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from components.keep_client import (
+    ChainEndpoints,
+    ClientIdentity,
+    ComputeResources,
+    ImageRef,
+    KeepClient,
+    KeepClientArgs,
+    OperatorStep,
+)
+from offline_stack.runner import CapturedResource, unwrap_secrets
+from operators.keys import KeystoreParams, encrypt_keystore
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOOK = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20, "KeepRandomBeaconService": "0x" + "33" * 20}
+LIGHT = KeystoreParams("pbkdf2", 2)  # the keystore's content matters here, not its strength
+
+
+class Capture(pulumi.runtime.Mocks):
+    def __init__(self):
+        self.resources: list = []
+
+    def call(self, args):
+        return {}, None
+
+    def new_resource(self, args):
+        inputs, secret_paths = unwrap_secrets(args.inputs)
+        self.resources.append(CapturedResource(args.typ, args.name, inputs, secret_paths, dict(args.inputs)))
+        return f"{args.name}-id", dict(args.inputs)
+
+
+def identity(key: bytes, password: str) -> ClientIdentity:
+    public = eth_keys.PrivateKey(key).public_key
+    keystore = json.dumps(encrypt_keystore(key, password, LIGHT), sort_keys=True)
+    return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
+
+
+def render(identities: dict, book: dict = BOOK, step: OperatorStep = OperatorStep()) -> dict:
+    """name -> {kind: inputs} of what each client registers."""
+    mocks = Capture()
+    pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
+    pulumi_settings.ROOT.set(None)
+
+    def program():
+        for name, ident in identities.items():
+            KeepClient(
+                name,
+                KeepClientArgs(
+                    namespace="keep-test",
+                    role="bootstrap",
+                    image=ImageRef("keepnetwork/keep-client", tag="v1.8.0"),
+                    init_image=ImageRef("keepnetwork/keep-client-init", digest="sha256:" + "ab" * 32),
+                    chain=ChainEndpoints("ws://eth:8546", "http://eth:8545", 1101),
+                    identity=ident,
+                    contract_addresses=book,
+                    resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
+                    init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
+                    operator_step=step,
+                ),
+            )
+
+    _sync_await(run_in_stack(program))
+    out: dict = {}
+    for r in mocks.resources:
+        if r.type.startswith("kubernetes:"):
+            owner = r.inputs["metadata"]["name"].removesuffix("-config").removesuffix("-eth-account").removesuffix("-data")
+            out.setdefault(owner, {})[r.inputs["kind"]] = r.inputs
+    return out
+
+
+def checksum(objects: dict) -> str:
+    return objects["Deployment"]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict:
+    return {name: bytes(Account.create().key) for name in ("keep-a", "keep-b")}
+
+
+def test_checksum_moves_when_only_the_keyfile_changes_and_only_for_that_client(keys):
+    """keep-b's keystore is re-encrypted (new password): same address, same config, new keyfile."""
+    before = render({n: identity(k, "pw-1") for n, k in keys.items()})
+    after = render({"keep-a": identity(keys["keep-a"], "pw-1"), "keep-b": identity(keys["keep-b"], "pw-2")})
+    for name in keys:
+        assert before[name]["ConfigMap"]["data"] == after[name]["ConfigMap"]["data"]
+    assert before["keep-b"]["Secret"]["stringData"]["eth_account_keyfile"] != after["keep-b"]["Secret"]["stringData"]["eth_account_keyfile"]
+    assert checksum(before["keep-a"]) == checksum(after["keep-a"])
+    assert checksum(before["keep-b"]) != checksum(after["keep-b"])
+
+
+def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
+    ids = {n: identity(k, "pw-1") for n, k in keys.items()}
+    base = render(ids)
+    moved = render(ids, book={**BOOK, "TokenStaking": "0x" + "44" * 20})
+    assert all(checksum(base[n]) != checksum(moved[n]) for n in keys)
+    assert all(
+        base[n]["Deployment"]["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"]
+        != moved[n]["Deployment"]["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"]
+        for n in keys
+    )
+    again = render(ids)
+    assert {n: checksum(o) for n, o in again.items()} == {n: checksum(o) for n, o in base.items()}
+
+
+@pytest.mark.parametrize(
+    "step",
+    [OperatorStep(), OperatorStep("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
+    ids=["deploy", "cluster"],
+)
+def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, step):
+    """Each init container's command, from its working directory, names a file that the
+    InitContainer image (as its Dockerfile copies the repository) contains."""
+    from test_fleet_init_containers import image_tree, image_workdir
+
+    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, step=step).values()
+    tree = image_tree(str(tmp_path / "image"))
+    containers = objects["Deployment"]["spec"]["template"]["spec"]["initContainers"]
+    assert len(containers) == 2
+    for c in containers:
+        assert c["image"] == "keepnetwork/keep-client-init@sha256:" + "ab" * 32
+        workdir = c.get("workingDir", image_workdir())
+        program, *rest = c["command"][1:]
+        if program == "-m":
+            path = os.path.join(workdir, *rest[0].split(".")) + ".py"
+        else:
+            path = os.path.join(workdir, program)
+        assert c["command"][0] == "python3" and os.path.isfile(tree + path), (c["name"], path)
+
+
+def test_the_checksum_of_given_inputs_is_stable_across_keep_cd_versions():
+    """The annotation is what Kubernetes compares: computing it any other way would roll every
+    client of every stack on upgrade.  Recorded from keep-cd; the contract map's order does not matter."""
+    from components.keep_client import config_checksum, sha256_json
+
+    contracts = {"TokenStaking": "0x" + "22" * 20, "KeepRandomBeaconOperator": "0x" + "11" * 20}
+    got = config_checksum('[ethereum]\nURL = "ws://e"\n', '{"address": "ab"}', contracts)
+    assert got == "887505b283f4aa0db1412f5693ac29f6f6ce4c6f27d9f42024615f3fd2626f2b"
+    assert config_checksum('[ethereum]\nURL = "ws://e"\n', '{"address": "ab"}', dict(reversed(list(contracts.items())))) == got
+    assert sha256_json({"b": [1, "x"], "a": {"c": None}}) == "7002905de57682573f1eceeba283bfe8f3308f3c6ec170f471e86395124717d5"

@@ -1,0 +1,159 @@
+"""PipelinedSender's limits, observed on a chain that mines only when the test says so: what is in
+flight never exceeds the block gas limit, waiting for a batch waits for its last nonce, and the
+settled nonce is read only once nothing of the account's is pending."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import rlp
+from web3 import HTTPProvider
+
+from contracts_step.chain import connect
+from contracts_step.transactions import PipelinedSender, TxRequest
+
+# A transfer gets 21,000 * 1.1 + 10,000 = 33,100 gas: three fit in 100,000, a fourth does not.
+BLOCK_GAS = 100_000
+
+
+class Observed:
+    """Spies on one Web3 client: every transaction it sends (nonce, gas), and every poll of the
+    account's nonce; ``mine_on_poll`` mines a block whenever the sender polls the mined nonce,
+    i.e. only while it waits, so that what is in flight when it sends is exactly what it chose."""
+
+    def __init__(self, monkeypatch, chain, address: str, mine_on_poll: bool):
+        self.chain, self.address = chain, address
+        self.sent: list = []  # (nonce, gas)
+        self.in_flight_at_send: list = []  # [(nonce, gas)] outstanding right after each send
+        self.polls = {"latest": 0, "pending": 0}
+        self.mine_on_poll = mine_on_poll
+        real_one, real_batch = HTTPProvider.make_request, HTTPProvider.make_batch_request
+
+        def one(provider, method, params):
+            if provider.endpoint_uri == chain.url:
+                self._before(method, params)
+            return real_one(provider, method, params)
+
+        def batch(provider, calls):
+            if provider.endpoint_uri == chain.url:
+                for method, params in calls:
+                    self._before(method, params)
+            return real_batch(provider, calls)
+
+        # web3 binds a provider's methods when the client is made: spy before any client of this chain exists
+        monkeypatch.setattr(HTTPProvider, "make_request", one)
+        monkeypatch.setattr(HTTPProvider, "make_batch_request", batch)
+
+    def mined_nonce(self) -> int:
+        from offline_stack.anvil import rpc
+
+        return int(rpc(self.chain.url, "eth_getTransactionCount", [self.address, "latest"]), 16)
+
+    def _before(self, method, params):
+        if method == "eth_sendRawTransaction":
+            raw = bytes.fromhex(params[0][2:])
+            fields = rlp.decode(raw[1:])  # EIP-1559: chainId, nonce, tip, fee cap, gas, ...
+            self.sent.append((int.from_bytes(fields[1], "big"), int.from_bytes(fields[4], "big")))
+            mined = self.mined_nonce()
+            self.in_flight_at_send.append([s for s in self.sent if s[0] >= mined])
+        elif method == "eth_getTransactionCount" and params[0].lower() == self.address.lower():
+            self.polls[params[1]] = self.polls.get(params[1], 0) + 1
+            if self.mine_on_poll and params[1] == "latest":
+                self.chain.mine(1)
+
+
+def on_demand_chain(anvil_factory):
+    chain = anvil_factory(extra_args=("--no-mining",), gas_limit=BLOCK_GAS)
+    return chain, chain.new_account()
+
+
+@pytest.mark.parametrize("method", ["send", "send_batched"])
+def test_gas_in_flight_never_exceeds_the_block_gas_limit(anvil_factory, monkeypatch, method):
+    chain, acct = on_demand_chain(anvil_factory)
+    seen = Observed(monkeypatch, chain, acct.address, mine_on_poll=True)
+    w3 = connect(chain.url, chain.chain_id)
+    reqs = [TxRequest(f"transfer {i}", acct.address, b"", value=1) for i in range(7)]
+    getattr(PipelinedSender(w3, acct), method)(reqs, 0)
+    assert [n for n, _ in seen.sent] == list(range(7)) and all(int(r.receipt["status"]) == 1 for r in reqs)
+    gas_in_flight = [sum(g for _, g in flying) for flying in seen.in_flight_at_send]
+    assert max(gas_in_flight) <= BLOCK_GAS, gas_in_flight
+    # And it does pipeline: blocks are filled, not one transaction per wait.
+    assert max(len(flying) for flying in seen.in_flight_at_send) == 3
+
+
+def _sent_unmined(chain, acct, n: int):
+    """``n`` signed transfers sent to a chain that does not mine, with the sender that made them."""
+    w3 = connect(chain.url, chain.chain_id)
+    sender = PipelinedSender(w3, acct, confirm_timeout=60)
+    _, fees, _ = sender._start_run()
+    reqs = []
+    for i in range(n):
+        r = TxRequest(f"transfer {i}", acct.address, b"", value=1, nonce=i, gas=33_100)
+        sender._sign(r, fees)
+        w3.eth.send_raw_transaction(r.raw)
+        reqs.append(r)
+    return w3, sender, reqs
+
+
+def _until(condition, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_waiting_for_a_batch_waits_for_its_last_nonce(anvil_factory, monkeypatch, batched):
+    """Three transactions that land in three blocks: the wait returns after the third, not the first."""
+    chain, acct = on_demand_chain(anvil_factory)
+    seen = Observed(monkeypatch, chain, acct.address, mine_on_poll=False)
+    w3, sender, reqs = _sent_unmined(chain, acct, 3)
+    w3.provider.make_request("evm_setBlockGasLimit", [hex(50_000)])  # one transfer per block from now on
+    result, errors = [], []
+
+    def wait():
+        try:
+            result.append(sender.wait(reqs, batched=batched))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    try:
+        for landed in (1, 2):  # one more lands: the waiter sees it and goes on waiting
+            chain.mine(1)
+            assert seen.mined_nonce() == landed
+            polls = seen.polls["latest"]
+            _until(lambda: seen.polls["latest"] >= polls + 3 or not waiter.is_alive(), f"the waiter polled after block {landed}")
+            assert waiter.is_alive() and not errors, errors
+        chain.mine(1)
+    finally:
+        waiter.join(timeout=30)
+    assert not errors, errors
+    assert len(result[0]) == 3 and all(r.receipt and int(r.receipt["status"]) == 1 for r in reqs)
+
+
+def test_the_settled_nonce_waits_while_transactions_are_pending(anvil_factory, monkeypatch):
+    chain, acct = on_demand_chain(anvil_factory)
+    seen = Observed(monkeypatch, chain, acct.address, mine_on_poll=False)
+    _, sender, _ = _sent_unmined(chain, acct, 2)
+    result, errors = [], []
+
+    def settle():
+        try:
+            result.append(sender.settled_nonce(timeout=60))
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    settler = threading.Thread(target=settle)
+    settler.start()
+    try:
+        _until(lambda: seen.polls["pending"] >= 3 or not settler.is_alive(), "the settler polled three times")
+        assert settler.is_alive() and not result and not errors, (result, errors)
+        chain.mine(1)
+    finally:
+        settler.join(timeout=30)
+    assert not errors, errors
+    assert result == [2]
