@@ -59,12 +59,11 @@ def test_bad_access_config_fails_before_any_resource(anvil):
 
 # --- what CI's custom roles allow, against what the program declares --------------------------------
 
-# The kinds the fleet creates that the roles do not cover yet: issue 10 (a real API server with RBAC
-# from these roles) fixes the roles; test_roles_cover_the_network_policy below turns red then.
-AWAITING_ISSUE_10 = {"NetworkPolicy"}
-# What Pulumi's Kubernetes provider reads while it awaits a Deployment (ReplicaSets, Pods, Events)
-# and a Service (Endpoints); and how CI reaches the chain's RPC (kubectl port-forward to a pod).
-PROVIDER_READS = {"replicaSets", "pods", "events", "endpoints"}
+# What Pulumi's Kubernetes provider reads while it awaits a Deployment (ReplicaSets, Pods), a
+# Service (Endpoints), a claim (its StorageClass) and every object (Events), as a real API server
+# showed (tests/test_cluster.py: an up as the deployer is refused nothing); and how CI reaches the
+# chain's RPC (kubectl port-forward to a pod).
+PROVIDER_READS = {"replicaSets": ("get", "list", "watch"), "pods": ("get", "list", "watch"), "endpoints": ("get", "list", "watch"), "events": ("list", "watch"), "storageClasses": ("get",)}
 CLUSTER_ACCESS = {"container.clusters.get", "container.clusters.connect", "container.pods.portForward"}
 
 
@@ -90,10 +89,11 @@ def test_the_deployer_may_manage_every_kind_the_program_declares_and_write_nothi
     kinds, roles = declared_and_granted
     deployer = roles["deployer"]
     assert {"Deployment", "ConfigMap", "Secret", "Service", "PersistentVolumeClaim", "Namespace"} <= kinds
-    needed = set(CLUSTER_ACCESS) | {f"container.{r}.{v}" for r in PROVIDER_READS for v in ("get", "list")}
-    for kind in kinds - AWAITING_ISSUE_10:
-        # The namespace holds everything: created, never deleted with a stack's objects.
-        verbs = ("create", "get", "list", "update") if kind == "Namespace" else ("create", "delete", "get", "list", "update")
+    needed = set(CLUSTER_ACCESS) | {f"container.{r}.{v}" for r, verbs in PROVIDER_READS.items() for v in verbs}
+    for kind in kinds:
+        # The namespace holds everything: created, never deleted with a stack's objects.  watch: the
+        # provider awaits each object's creation or deletion with an informer.
+        verbs = ("create", "get", "list", "update", "watch") if kind == "Namespace" else ("create", "delete", "get", "list", "update", "watch")
         needed |= {f"container.{gke_resource(kind)}.{v}" for v in verbs}
     assert needed - deployer == set()
     assert deployer - needed == set()  # nothing it does not need: no other kind, no exec, no RBAC
@@ -102,13 +102,12 @@ def test_the_deployer_may_manage_every_kind_the_program_declares_and_write_nothi
 def test_the_previewer_reads_what_the_program_declares_but_secrets_and_changes_nothing(declared_and_granted):
     kinds, roles = declared_and_granted
     previewer = roles["previewer"]
-    reads = {f"container.{gke_resource(k)}.{v}" for k in kinds - {"Secret"} - AWAITING_ISSUE_10 for v in ("get", "list")}
+    reads = {f"container.{gke_resource(k)}.{v}" for k in kinds - {"Secret"} for v in ("get", "list")}
     assert reads | CLUSTER_ACCESS <= previewer
     assert not any(p.startswith("container.secrets.") for p in previewer)  # a pull request never reads a Secret
     assert {p.rsplit(".", 1)[1] for p in previewer} <= {"get", "list", "connect", "portForward"}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the fleet's NetworkPolicy is not in CI's custom roles yet")
 def test_roles_cover_the_network_policy(declared_and_granted):
     kinds, roles = declared_and_granted
     assert "NetworkPolicy" in kinds
