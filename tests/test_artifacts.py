@@ -279,7 +279,8 @@ def test_a_foundry_artifact(tmp_path):
     assert (art.name, art.path, art.format) == ("Real", "out/C.sol/Alias.json", "foundry")
     assert (art.bytecode, art.deployed_bytecode, art.abi) == (LINKED, "6001", ABI)
     assert art.link_names == {"__$" + "ab" * 17 + "$__": "L"}
-    assert (art.source_path, art.networks) == (None, {})
+    # The compilation target names the source: a plan can name the artifact src/C.sol:Real.
+    assert (art.source_path, art.networks) == ("src/C.sol", {})
     bare = parse_artifact("out/C.sol/Alias.json", {"abi": [], "bytecode": {"object": "6002"}})
     assert (bare.name, bare.bytecode, bare.deployed_bytecode, bare.link_names) == ("Alias", "6002", "", {})
 

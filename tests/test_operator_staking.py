@@ -316,7 +316,7 @@ def test_undelegating_removed_clients_touches_only_the_owners_stakes(keep_chain)
     op = Account.create().address
     theirs = {"theirs": op}
     send(keep_chain, stranger, book["KeepToken"], APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)))
-    pass_initialization(keep_chain)
+    keep_chain.pass_initialization()
     before = {a: call(keep_chain, "TokenStaking", DELEGATION_INFO, a) for a in (*ours.values(), op)}
     _, report = reconcile_fleet(
         keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), {}, POLICY, removed={**ours, **theirs}, on_remove="undelegate"

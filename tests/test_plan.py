@@ -461,7 +461,7 @@ def test_an_address_parameter_is_checksummed_for_constructors_and_calls(fixture_
     resolved = resolve_plan(plan, fixture_store, {"vault": lower, "who": lower.upper().replace("0X", "0x"), "n": 1})
     assert resolved.params == {"vault": to_checksum_address(lower), "who": to_checksum_address(lower), "n": 1}
     message = refused_plan(fixture_store, plan, {"vault": lower, "who": "0x12"}, ConfigError)
-    assert message == "config planParams.who: '0x12' is not an Ethereum address (expected 0x + 40 hex digits)"
+    assert message == "config keep-cd:planParams.who: '0x12' is not an Ethereum address (expected 0x + 40 hex digits)"
 
 
 def test_a_library_provided_by_another_deploy(fixture_store):
@@ -513,11 +513,11 @@ def test_plan_errors_are_named_in_their_whole_line(fixture_store, deploys, calls
     "deploys,calls,message",
     [
         ([Deploy("Registry"), Deploy("Consumer", args=[{"calldata": {"contract": "Registry", "function": "approve", "args": [{"config": "who"}]}}])], [],
-         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected it in stack config)"),
+         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
         ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"config": "who"}])],
-         "plan p: call x: needs plan parameter 'who', which is not set (expected it in stack config)"),
+         "plan p: call x: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
         ([Deploy("Registry"), Deploy("Consumer", args=[[{"config": "who"}]])], [],
-         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected it in stack config)"),
+         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
     ],
 )
 def test_missing_parameters_are_found_wherever_they_are_used(fixture_store, deploys, calls, message):
