@@ -9,7 +9,7 @@ import gc
 
 import pulumi
 
-from contracts_step.errors import ContractsStepError
+from chain.errors import KeepCdError
 from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
 from stack_settings import load_settings
 
@@ -19,7 +19,7 @@ gc.set_threshold(50_000, 20, 20)
 
 try:
     settings = load_settings()
-except ContractsStepError as e:
+except KeepCdError as e:
     # A setting at fault is one line naming its key, not a traceback of the program (the engine
     # prints a RunError's message alone).  The offline runner re-raises the cause.
     raise pulumi.RunError(str(e)) from e

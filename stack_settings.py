@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pulumi
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from contracts_step.plan import MigrationPlan
 from contracts_step.plans import load_plan
 

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import tomlkit
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 
 # keep-client's [ethereum.ContractAddresses] keys, in the order the file lists them.
 CONTRACT_KEYS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.output import UNKNOWN
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 
 from .keep_client import (
     DEFAULT_PORT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base58
 from eth_keys import keys
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 
 SECP256K1 = 2  # libp2p crypto.pb KeyType.Secp256k1
 IDENTITY_MULTIHASH = 0x00  # multihash code "identity": the digest is the bytes themselves

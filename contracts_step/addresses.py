@@ -38,7 +38,7 @@ def _migration_known(migration: Any) -> bool:
 def _pick(book: dict, names: Sequence[str]) -> dict:
     missing = [n for n in names if not book.get(n)]
     if missing:
-        from .errors import ConfigError
+        from chain.errors import ConfigError
 
         raise ConfigError(f"contracts address book: no address for {', '.join(missing)} (the plan deploys {', '.join(sorted(book)) or 'nothing'})")
     return {n: book[n] for n in names}

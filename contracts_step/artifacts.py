@@ -19,7 +19,7 @@ from typing import Optional
 
 from eth_utils import keccak
 
-from .errors import ArtifactError, UnlinkedLibrary
+from chain.errors import ArtifactError, UnlinkedLibrary
 
 PLACEHOLDER_LEN = 40
 

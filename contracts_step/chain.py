@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
-from .errors import ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError
+from chain.errors import ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError
 
 _URL = re.compile(r"^(https?)://[^\s/]+(:\d+)?(/.*)?$")
 

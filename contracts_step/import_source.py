@@ -28,7 +28,7 @@ import json
 import os
 import sys
 
-from .errors import ContractsStepError, ImportMismatch
+from chain.errors import KeepCdError, ImportMismatch
 
 MIGRATION_TYPE_SUFFIX = "keep:ContractsMigration"
 
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         print(f"error: {args.preview}: {e}", file=sys.stderr)
         return 1
-    except ContractsStepError as e:
+    except KeepCdError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     json.dump(doc, sys.stdout, indent=1)

@@ -39,7 +39,7 @@ from web3 import Web3
 
 from .artifacts import link_bytecode
 from .chain import code_hash, create_address, genesis_hash
-from .errors import ContractsStepError, InsufficientFunds, TransactionReverted, UnlinkedLibrary
+from chain.errors import KeepCdError, InsufficientFunds, TransactionReverted, UnlinkedLibrary
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
 from .transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
@@ -369,7 +369,7 @@ class Migration:
             if requests:
                 try:
                     sender.send(requests, first_nonce)
-                except ContractsStepError as e:
+                except KeepCdError as e:
                     failed, note = stopped_run_note(self.w3, requests, "the next run adopts them and sends only what is still missing")
                     raise type(e)(str(e) + hints.get(id(failed), "") + note) from None
             next_nonce = first_nonce + len(requests)
@@ -387,7 +387,7 @@ class Migration:
         succeeded; a call neither is left to the next ``up``.  Raises ImportMismatch otherwise."""
         from types import SimpleNamespace
 
-        from .errors import ImportMismatch
+        from chain.errors import ImportMismatch
         from .transactions import SendStats
 
         started = time.monotonic()

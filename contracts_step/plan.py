@@ -29,7 +29,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_abi_to_4byte_selector, is_address, to_checksum_address
 
 from .artifacts import Artifact, ArtifactStore
-from .errors import ConfigError, PlanError, UnlinkedLibrary
+from chain.errors import ConfigError, PlanError, UnlinkedLibrary
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import ConfigError, PlanError
+from chain.errors import ConfigError, PlanError
 from .keep_plan import DEFAULT_PARAMS as KEEP_DEFAULT_PARAMS, keep_plan
 from .plan import MigrationPlan
 

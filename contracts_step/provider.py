@@ -34,10 +34,10 @@ class _OneLineErrors:
     def format_exc(self, *args, **kwargs):
         import sys
 
-        from .errors import ContractsStepError
+        from chain.errors import KeepCdError
 
         error = sys.exc_info()[1]
-        if isinstance(error, ContractsStepError):
+        if isinstance(error, KeepCdError):
             return str(error)
         return self._real.format_exc(*args, **kwargs)
 
@@ -102,7 +102,7 @@ def deployer_account(configured_key: Optional[str]):
     """The deployer's account from stack config (via ``configure``) or the environment; the
     contracts step deploys with it and the operators step stakes with it."""
     from .chain import account_from_key
-    from .errors import ConfigError
+    from chain.errors import ConfigError
 
     key, where = _deployer_key(configured_key)
     if not key:
@@ -213,7 +213,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not is_known(news):
             return CheckResult(news, failures)
-        from .errors import ArtifactError, ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError, ContractsStepError
+        from chain.errors import ArtifactError, ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError, KeepCdError
 
         try:
             deployer = self._deployer_address()
@@ -221,7 +221,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
             return CheckResult(news, [CheckFailure(DEPLOYER_KEY_CONFIG, str(e))])
         try:
             _open(news, None, deployer)
-        except ContractsStepError as e:
+        except KeepCdError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
             prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ChainSyncing: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")
             return CheckResult(news, [CheckFailure(prop, str(e))])

@@ -26,7 +26,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from .chain import revert_reason
-from .errors import InsufficientFunds, TransactionDropped, TransactionReverted
+from chain.errors import InsufficientFunds, TransactionDropped, TransactionReverted
 
 # Calls per JSON-RPC batch: geth refuses a batch of more than 1000 (--rpc.batch-request-limit) as
 # a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.

@@ -1,15 +1,15 @@
 """Errors of the operators step: one line naming the thing at fault and what was expected.
 
-They extend the contracts step's base class so that every keep-cd error is caught and printed the
-same way (``contracts_step.errors.ContractsStepError``).
+They extend keep-cd's base class so that every keep-cd error is caught and printed the
+same way (``chain.errors.KeepCdError``).
 """
 
-from contracts_step.errors import ConfigError, ContractsStepError, InsufficientFunds  # noqa: F401 (re-exported)
+from chain.errors import ConfigError, KeepCdError, InsufficientFunds  # noqa: F401 (re-exported)
 
 
 class OperatorKeyError(ConfigError):
     """A mnemonic, explicit key or keystore setting that cannot give an operator key."""
 
 
-class StakingConflict(ContractsStepError):
+class StakingConflict(KeepCdError):
     """The chain holds a delegation for an operator that keep-cd did not make and cannot complete."""

@@ -37,7 +37,7 @@ from web3 import Web3
 from contracts_step.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
 from initcontainer.keep_abi import abi_entry
 
-from .errors import ConfigError, ContractsStepError, InsufficientFunds, StakingConflict
+from .errors import ConfigError, KeepCdError, InsufficientFunds, StakingConflict
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -421,7 +421,7 @@ def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy:
         sender = PipelinedSender(w3, account, log=log)
         try:
             sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
-        except ContractsStepError as e:
+        except KeepCdError as e:
             _, note = stopped_run_note(w3, requests, "the next run reads them on chain and sends only what is still missing")
             raise type(e)(str(e) + note) from None
         report.txs = sender.stats.txs

@@ -10,7 +10,7 @@ import os
 import pulumi
 import pytest
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from offline_stack.runner import load_stack_config
 from stack_settings import load_access, load_contracts
 

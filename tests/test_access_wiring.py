@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from offline_stack.runner import load_stack_config, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

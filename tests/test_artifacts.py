@@ -6,7 +6,7 @@ import os
 import pytest
 
 from contracts_step.artifacts import ArtifactStore, link_bytecode, load_artifact, placeholder_for_name
-from contracts_step.errors import ArtifactError, UnlinkedLibrary
+from chain.errors import ArtifactError, UnlinkedLibrary
 
 ADDR = "0x" + "ab" * 20
 
@@ -237,7 +237,7 @@ def test_linking_replaces_every_occurrence_of_a_placeholder(fixture_artifacts, t
 def test_an_ambiguous_truncated_library_name_is_an_error_not_the_first_match(tmp_path):
     """solc < 0.5 truncates a library's name to 36 characters in its placeholder: two libraries
     that share those 36 characters cannot be told apart, and neither is picked."""
-    from contracts_step.errors import UnlinkedLibrary
+    from chain.errors import UnlinkedLibrary
     from contracts_step.plan import Deploy, MigrationPlan, resolve_plan
 
     stem = "GroupSelectionWithAVeryLongLibraryNa"  # 36 characters

@@ -6,7 +6,7 @@ import pytest
 import tomllib
 
 from components.client_config import ClientConfig, parse, render
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 
 # The contract addresses keep-client 1.x reads from [ethereum.ContractAddresses].
 KEEP_CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")

@@ -12,7 +12,7 @@ from web3 import Web3
 
 from conftest import ROOT, compile_fixtures
 from contracts_step.artifacts import ArtifactStore, placeholder_for_name
-from contracts_step.errors import UnlinkedLibrary
+from chain.errors import UnlinkedLibrary
 from contracts_step.migrate import open_migration
 from contracts_step.plan import Deploy, MigrationPlan
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from components.keep_network import book_address, client_contract_addresses
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from contracts_step.keep_plan import keep_plan
 from stack_settings import parse_fleet
 

@@ -13,7 +13,7 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
-from contracts_step.errors import ChainIdMismatch, ChainSyncing
+from chain.errors import ChainIdMismatch, ChainSyncing
 from contracts_step.migrate import open_migration
 from contracts_step.plans import load_plan
 from devchain.geth import DevChainError, fund, start_geth

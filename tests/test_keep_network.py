@@ -9,7 +9,7 @@ import pytest
 from eth_account import Account
 
 import offline_stack.runner as runner
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from fleet_support import by_kind, checksums, fleet_config, operator_key, run_fleet
 from test_peer_id import independent_peer_id
 

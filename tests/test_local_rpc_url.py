@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from stack_settings import local_rpc_endpoint
 
 

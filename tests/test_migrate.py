@@ -11,7 +11,7 @@ import time
 import pytest
 from web3 import Web3
 
-from contracts_step.errors import ChainIdMismatch, ChainUnreachable, InsufficientFunds, TransactionReverted
+from chain.errors import ChainIdMismatch, ChainUnreachable, InsufficientFunds, TransactionReverted
 from contracts_step.migrate import open_migration
 from contracts_step.plan import Call, Deploy, ref
 from contracts_step.plans import load_plan

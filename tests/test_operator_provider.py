@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 from pulumi.runtime.rpc import UNKNOWN
 
-from contracts_step.errors import ChainUnreachable, ConfigError
+from chain.errors import ChainUnreachable, ConfigError
 from offline_stack.anvil import free_port, rpc
 from operators.provider import OperatorStakesProvider
 from operators.staking import DELEGATION_INFO

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from eth_account import Account
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from offline_stack.runner import run_stack
 from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 

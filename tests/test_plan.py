@@ -6,7 +6,7 @@ import os
 import pytest
 
 from contracts_step.artifacts import ArtifactStore
-from contracts_step.errors import ConfigError, PlanError, UnlinkedLibrary
+from chain.errors import ConfigError, PlanError, UnlinkedLibrary
 from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
 from contracts_step.plan import Call, Deploy, MigrationPlan, ref, resolve_plan
 from contracts_step.plans import load_plan

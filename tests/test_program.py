@@ -14,7 +14,7 @@ import dill
 import pytest
 from web3 import Web3
 
-from contracts_step.errors import ConfigError
+from chain.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
 from offline_stack.runner import CheckFailed, StateFileError, run_stack
 

@@ -50,7 +50,7 @@ def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
     c = keep_chain.staking_contracts()
     req = TxRequest("authorize stray", c.staking, AUTHORIZE.calldata(op, c.operator_contract))
     before = keep_chain.nonce()
-    from contracts_step.errors import TransactionReverted
+    from chain.errors import TransactionReverted
 
     with pytest.raises(TransactionReverted, match="authorize stray: would revert: Not operator authorizer"):
         PipelinedSender(keep_chain.w3, keep_chain.owner).send_batched([req], before)
@@ -60,7 +60,7 @@ def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
 @pytest.mark.parametrize("method", ["send", "send_batched"])
 def test_the_transfer_the_balance_cannot_pay_is_named(keep_chain, method):
     """Both paths charge each transaction against the balance the run started with."""
-    from contracts_step.errors import InsufficientFunds
+    from chain.errors import InsufficientFunds
 
     payer = keep_chain.anvil.new_account(10**18)
     to = Account.create().address
@@ -80,7 +80,7 @@ def test_the_transfer_the_balance_cannot_pay_is_named(keep_chain, method):
 
 def test_a_revert_mid_fleet_run_says_what_went_out_and_that_the_next_run_reads_it(keep_chain):
     """A fund goes out, then an authorization of an operator nobody staked reverts."""
-    from contracts_step.errors import TransactionReverted
+    from chain.errors import TransactionReverted
     from operators.staking import Action, _send
 
     op, stray = Account.create().address, Account.create().address

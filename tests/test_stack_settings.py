@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 from pulumi.runtime.sync_await import _sync_await
 
-from contracts_step.errors import ConfigError, ContractsStepError
+from chain.errors import ConfigError, KeepCdError
 from hd_paths import operator_index
 from operators.keys import KeystoreParams, OperatorClient
 from stack_settings import load_contracts, load_operators, load_settings
@@ -143,7 +143,7 @@ def test_listed_clients_take_their_position_as_default_index(monkeypatch):
     ],
 )
 def test_a_bad_operators_value_is_named_in_one_line(monkeypatch, section, fleet, message):
-    with pytest.raises(ContractsStepError) as e:
+    with pytest.raises(KeepCdError) as e:
         operators(monkeypatch, section, fleet)
     assert str(e.value) == message
 
@@ -158,7 +158,7 @@ def test_a_bad_operators_value_is_named_in_one_line(monkeypatch, section, fleet,
     ],
 )
 def test_the_operator_secrets_are_checked_before_anything_exists(monkeypatch, values, message):
-    with pytest.raises(ContractsStepError) as e:
+    with pytest.raises(KeepCdError) as e:
         operators(monkeypatch, {"count": 1}, **values)
     assert str(e.value) == message
 

@@ -1,4 +1,4 @@
-"""Errors of the contracts step.
+"""keep-cd's errors: the base every step's errors extend, bad settings, and what a chain can refuse.
 
 Every message starts with one line that names the thing at fault and what was expected, because
 Pulumi prints the first line of a provider's exception in its summary.  They are all raised before
@@ -7,49 +7,49 @@ transaction that failed.
 """
 
 
-class ContractsStepError(Exception):
+class KeepCdError(Exception):
     """Base class: a problem the user can fix, reported in one line."""
 
 
-class ChainUnreachable(ContractsStepError):
+class ChainUnreachable(KeepCdError):
     pass
 
 
-class ChainIdMismatch(ContractsStepError):
+class ChainIdMismatch(KeepCdError):
     pass
 
 
-class ChainSyncing(ContractsStepError):
+class ChainSyncing(KeepCdError):
     """The node is still syncing: its state is not the chain's, so nothing read from it can be trusted."""
 
 
-class ArtifactError(ContractsStepError):
+class ArtifactError(KeepCdError):
     """A missing, unreadable or malformed artifact file."""
 
 
-class UnlinkedLibrary(ContractsStepError):
+class UnlinkedLibrary(KeepCdError):
     """Bytecode still holds a library placeholder nobody could resolve."""
 
 
-class PlanError(ContractsStepError):
+class PlanError(KeepCdError):
     """The migration plan is inconsistent: unknown reference, cycle, bad value."""
 
 
-class ConfigError(ContractsStepError):
+class ConfigError(KeepCdError):
     """A stack configuration value is malformed."""
 
 
-class ImportMismatch(ContractsStepError):
+class ImportMismatch(KeepCdError):
     """A contract set to import is not what the plan deploys (or not there); nothing is imported."""
 
 
-class InsufficientFunds(ContractsStepError):
+class InsufficientFunds(KeepCdError):
     pass
 
 
-class TransactionReverted(ContractsStepError):
+class TransactionReverted(KeepCdError):
     pass
 
 
-class TransactionDropped(ContractsStepError):
+class TransactionDropped(KeepCdError):
     pass
