@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
 CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean mutation mutation-score
+.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean mutation mutation-score lint
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -63,6 +63,12 @@ cluster:
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
 test: setup-test engine geth cluster
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Lint, format and type checks (configured in pyproject.toml).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Stops the chains `make local` started (SIGTERM: geth flushes its database).
 stop-chain:
