@@ -29,8 +29,8 @@ it unchanged and need no rights over it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import pulumi
 
@@ -177,14 +177,14 @@ class PushDeployAccessArgs:
     registry_location: str
     registry_repository: str
     mode: str = "keyless"
-    circleci_org_id: Optional[str] = None
-    circleci_project_id: Optional[str] = None
+    circleci_org_id: str | None = None
+    circleci_project_id: str | None = None
     deploy_refs: Sequence[str] = ("refs/heads/master",)
-    bastion: Optional[BastionArgs] = None
+    bastion: BastionArgs | None = None
     labels: dict = field(default_factory=lambda: {"managed-by": "keep-cd"})
 
     @classmethod
-    def from_settings(cls, access) -> "PushDeployAccessArgs":
+    def from_settings(cls, access) -> PushDeployAccessArgs:
         """From stack_settings.AccessSettings, which has validated every value with its config key named."""
         b, ci = access.bastion, access.circleci
         bastion = None
@@ -244,13 +244,13 @@ def _sa_member(account) -> pulumi.Output:
 class PushDeployAccess(pulumi.ComponentResource):
     deployer_email: pulumi.Output[str]
     previewer_email: pulumi.Output[str]
-    workload_identity_provider: Optional[pulumi.Output[str]]
-    jump_host_address: Optional[pulumi.Output[str]]
-    utility_host_address: Optional[pulumi.Output[str]]
-    deployer_key: Optional[pulumi.Output[str]]
-    previewer_key: Optional[pulumi.Output[str]]
+    workload_identity_provider: pulumi.Output[str] | None
+    jump_host_address: pulumi.Output[str] | None
+    utility_host_address: pulumi.Output[str] | None
+    deployer_key: pulumi.Output[str] | None
+    previewer_key: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: PushDeployAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: PushDeployAccessArgs, opts: pulumi.ResourceOptions | None = None):
         args.check()  # before registering anything
         super().__init__("keep:gcp:PushDeployAccess", name, None, opts)
         # Imported here: the local stack never builds this component and need not load pulumi_gcp.

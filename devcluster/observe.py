@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .api import KubeApi
 
@@ -24,14 +23,14 @@ class DeploymentTimeline:
     api: KubeApi
     namespace: str
     events: list = field(default_factory=list)
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def __post_init__(self):
         self._stop = threading.Event()
         self._seen: set = set()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "DeploymentTimeline":
+    def __enter__(self) -> DeploymentTimeline:
         self._thread.start()
         return self
 
@@ -59,7 +58,7 @@ class DeploymentTimeline:
         self._seen.add((what, name))
         self.events.append((what, name))
 
-    def index(self, what: str, name: str) -> Optional[int]:
+    def index(self, what: str, name: str) -> int | None:
         try:
             return self.events.index((what, name))
         except ValueError:

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Optional
 
 from .targets import TARGETS, Target
 
@@ -42,7 +41,7 @@ def cache_root() -> str:
     return os.path.join(base, "keep-cd")
 
 
-def _go(*args: str, capture: bool = True, cwd: Optional[str] = None, env: Optional[dict] = None) -> str:
+def _go(*args: str, capture: bool = True, cwd: str | None = None, env: dict | None = None) -> str:
     if shutil.which("go") is None:
         raise BuildError("go: not found on PATH (expected Go 1.26 or newer: https://go.dev/doc/install)")
     run_env = dict(os.environ)
@@ -82,11 +81,11 @@ def build_key(target: Target) -> str:
     return h.hexdigest()[:12]
 
 
-def target_dir(target: Target, key: Optional[str] = None) -> str:
+def target_dir(target: Target, key: str | None = None) -> str:
     return os.path.join(cache_root(), "bin", f"{target.name}-{target.version}-{key or build_key(target)}")
 
 
-def built_dir(target: Target) -> Optional[str]:
+def built_dir(target: Target) -> str | None:
     """The directory holding the target's binary if it is built, else None."""
     d = target_dir(target)
     return d if os.path.isfile(os.path.join(d, "build-info.json")) else None

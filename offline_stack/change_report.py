@@ -12,7 +12,6 @@ chain, then prints, for the current commit against the last deployed state:
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 from .manifests import kubernetes_object
 from .runner import RunResult, _load_state, run_stack
@@ -116,9 +115,9 @@ def change_report(
     stack: str,
     *,
     project_dir: str = ".",
-    state_path: Optional[str] = None,
-    config_overrides: Optional[dict] = None,
-    pulumi_export: Optional[str] = None,
+    state_path: str | None = None,
+    config_overrides: dict | None = None,
+    pulumi_export: str | None = None,
 ) -> list:
     """The report's lines.  The last deployed state is the offline runner's state file, or, in CI,
     a `pulumi stack export` of the real stack (``pulumi_export``)."""

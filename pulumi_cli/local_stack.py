@@ -25,8 +25,8 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import yaml
 
@@ -140,7 +140,7 @@ def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
     return started.process.pid
 
 
-def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> Optional[int]:
+def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> int | None:
     """Make sure the stack's chain answers at its rpcUrl; returns the pid of a chain started here
     (anvil, or geth --dev).
 
@@ -253,7 +253,7 @@ class StackWorkspace:
             env["PULUMI_K8S_SKIP_UPDATE_UNREACHABLE"] = "true"
         return env
 
-    def run(self, args: Sequence[str], *, capture: bool = False, input_text: Optional[str] = None, check: bool = True, timeout: Optional[float] = None):
+    def run(self, args: Sequence[str], *, capture: bool = False, input_text: str | None = None, check: bool = True, timeout: float | None = None):
         """``pulumi <args>`` on this stack, from the project directory."""
         proc = subprocess.run(
             [self.engine.pulumi, *self.args(args)],
@@ -399,7 +399,7 @@ def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackW
     return dataclasses.replace(ws, config=config, extra_env={**ws.extra_env, "KUBECONFIG": kubeconfig}, **changes)
 
 
-def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: Optional[str] = None) -> StackWorkspace:
+def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None = None) -> StackWorkspace:
     """The ``local`` stack of ``make local``: everything under build/ (build/geth/ on geth, whose
     chain id and port differ: the committed config names anvil's).  With ``kubeconfig`` (`make
     local CLUSTER=kwok`, devcluster/): the stack ``local-cluster``, which applies the fleet to that
@@ -434,7 +434,7 @@ def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: Optional[s
     return ws
 
 
-def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: Optional[str] = None) -> int:
+def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | None = None) -> int:
     """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
     given), then its outputs."""
     try:

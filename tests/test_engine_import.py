@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from engine_stack import engine_or_fail, new_stack, preview_steps, set_config, short, up_steps
+from engine_stack import engine_or_fail, new_stack, preview_steps, short, up_steps
 from offline_stack.anvil import start_anvil
 from pulumi_cli.local_stack import LocalStackError
 

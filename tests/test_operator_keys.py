@@ -10,9 +10,9 @@ import json
 import pytest
 from eth_account import Account
 
+from hd_paths import FAUCET_HD_PATH, operator_hd_path
 from operators.accounts import derive_material
 from operators.errors import OperatorKeyError
-from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 from operators.keys import (
     KeystoreParams,
     OperatorClient,
