@@ -119,6 +119,13 @@ class DevCluster:
     def admin(self) -> KubeApi:
         return KubeApi.from_kubeconfig(self.admin_kubeconfig)
 
+    @property
+    def pki(self) -> ClusterPki:
+        """The cluster's certificate authority, made by ``start``."""
+        if self._pki is None:
+            raise ClusterError(f"cluster in {self.directory} has no PKI yet: call start() before adding users")
+        return self._pki
+
     # --- lifecycle
     def start(self) -> DevCluster:
         if os.path.exists(self.directory):
@@ -355,9 +362,10 @@ class DevCluster:
 
     def add_user(self, user: str, rules: list) -> str:
         """A user whose only permissions are ``rules`` (RBAC PolicyRules, cluster-wide); its kubeconfig."""
-        cert = self._pki.client(user)
+        pki = self.pki
+        cert = pki.client(user)
         self.grant(user, rules)
-        return self.write_kubeconfig(user, Credentials(self.server, self._pki.ca_cert, cert.cert, cert.key))
+        return self.write_kubeconfig(user, Credentials(self.server, pki.ca_cert, cert.cert, cert.key))
 
     def grant(self, user: str, rules: list) -> None:
         """``user``'s ClusterRole (named after it) is ``rules``, bound to it cluster-wide."""

@@ -70,9 +70,11 @@ class DeploymentTimeline:
             raise self.error
         available = [self.index("available", b) for b in bootstrap]
         created = [self.index("created", s) for s in standard]
-        if None in available or None in created:
+        available_at = [i for i in available if i is not None]
+        created_at = [i for i in created if i is not None]
+        if len(available_at) < len(available) or len(created_at) < len(created):
             return False
-        return max(available) < min(created)
+        return max(available_at) < min(created_at)
 
 
 def replica_sets(api: KubeApi, namespace: str) -> dict:

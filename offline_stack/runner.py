@@ -301,8 +301,11 @@ def run_stack(
     os.chdir(project_dir)
     if project_dir not in sys.path:
         sys.path.insert(0, project_dir)
+    def run_program() -> None:  # run_in_stack awaits what it gets back; the module's globals are not awaitable
+        runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")
+
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")))
+        _sync_await(run_in_stack(run_program))
     except pulumi.RunError as e:
         # The program's one-line error for the engine; callers here want the error itself.
         raise (e.__cause__ or e) from None

@@ -27,10 +27,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypedDict
 
 import yaml
 
 from .engine import Engine, EngineError, locate_engine
+
+if TYPE_CHECKING:
+    from devchain.geth import Geth
+    from offline_stack.anvil import Anvil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = "keep-cd"
@@ -120,12 +125,19 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
+class LocalChainSpec(TypedDict):
+    chain_id: int
+    port: int
+    dir: str
+
+
 # The local chains `make local` can start (CHAIN=anvil|geth): the chain id each runs, and where
 # its stack keeps its state under build/ (a stack is bound to its chain).
-LOCAL_CHAINS = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
+LOCAL_CHAINS: dict[str, LocalChainSpec] = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
 
 
 def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
+    started: Geth | Anvil
     if kind == "geth":
         from devchain.geth import start_geth
 
@@ -134,10 +146,13 @@ def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
         from offline_stack.anvil import start_anvil
 
         started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
+    if started.process is None:  # start_geth/start_anvil return only a node they started themselves
+        raise LocalStackError(f"{kind} at {chain.rpc_url}: started, but without a process whose pid could be kept")
+    pid = started.process.pid
     with open(os.path.join(log_dir, f"{kind}.pid"), "w") as f:
-        f.write(str(started.process.pid))
-    print(f"started {kind} at {chain.rpc_url} (pid {started.process.pid}; `make stop-chain` stops it)", file=sys.stderr)
-    return started.process.pid
+        f.write(str(pid))
+    print(f"started {kind} at {chain.rpc_url} (pid {pid}; `make stop-chain` stops it)", file=sys.stderr)
+    return pid
 
 
 def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> int | None:
@@ -183,7 +198,7 @@ def fund_local_account(chain: LocalChain, key: str, kind: str = "anvil", wei: in
 
 def first_error(output: str) -> str:
     """The first error line of a pulumi command's output that says more than that it failed."""
-    generic = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
+    generic: tuple[str, ...] = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
     # The engine's own note that it stopped after a resource failed: the resource's error says why.
     generic += ("error: resource monitor has terminated, shutting down",)
     lines = [line.strip() for line in output.splitlines() if line.strip().startswith("error:")]
