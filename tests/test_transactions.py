@@ -92,6 +92,7 @@ def _sent_unmined(chain, acct, n: int):
     for i in range(n):
         r = TxRequest(f"transfer {i}", acct.address, b"", value=1, nonce=i, gas=33_100)
         sender._sign(r, fees)
+        assert r.raw is not None  # _sign sets it
         w3.eth.send_raw_transaction(r.raw)
         reqs.append(r)
     return w3, sender, reqs
