@@ -133,8 +133,8 @@ def change_report(
     preview = run_stack(stack, project_dir=project_dir, state_path=state_path, state=state, config_overrides=config_overrides, preview=True)
     contracts = _contract_lines(preview, state)
     rest = _deployment_lines(preview, state) + _dynamic_lines(preview)
-    changed = [l for l in contracts if l.startswith("  ") and not l.strip().startswith(("reuse", "skip"))] + [
-        l for l in rest if l.startswith("  ")
+    changed = [line for line in contracts if line.startswith("  ") and not line.strip().startswith(("reuse", "skip"))] + [
+        line for line in rest if line.startswith("  ")
     ]
     head = [f"change report: stack {stack}, against {pulumi_export or state_path or 'no recorded state'}"]
     if not changed:
