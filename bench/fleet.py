@@ -53,8 +53,7 @@ def deploy(chain, w3):
 def keep_cd_run(w3, owner, contracts, n: int, policy) -> dict:
     from eth_account import Account
 
-    from operators.keys import mnemonic_seed, operator_keys
-    from operators.keys import OperatorClient
+    from operators.keys import OperatorClient, mnemonic_seed, operator_keys
     from operators.staking import reconcile_fleet
 
     Account.enable_unaudited_hdwallet_features()
@@ -149,8 +148,8 @@ def main(argv=None) -> int:
         print("bench fleet: --operators must be a positive integer", file=sys.stderr)
         return 2
 
-    from contracts_step.chain import connect
     from bench.migrate import start_chain
+    from contracts_step.chain import connect
     from operators.provider import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 

@@ -56,6 +56,8 @@ def sequential_baseline(chain, artifacts_dir: str) -> dict:
     for step in resolved.deploys.values():
         req = TxRequest(f"deploy {step.name}", None, init_code(step, encoder, addresses, account.address))
         sender.send([req], nonce)  # send, then wait for the receipt: one at a time
+        if req.receipt is None:  # send returns only once every request has its receipt
+            raise RuntimeError(f"{req.label}: no receipt after send")
         addresses[step.name] = req.receipt["contractAddress"]
         nonce += 1
     for step in resolved.calls.values():

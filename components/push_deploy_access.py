@@ -29,8 +29,8 @@ it unchanged and need no rights over it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import pulumi
 
@@ -177,14 +177,14 @@ class PushDeployAccessArgs:
     registry_location: str
     registry_repository: str
     mode: str = "keyless"
-    circleci_org_id: Optional[str] = None
-    circleci_project_id: Optional[str] = None
+    circleci_org_id: str | None = None
+    circleci_project_id: str | None = None
     deploy_refs: Sequence[str] = ("refs/heads/master",)
-    bastion: Optional[BastionArgs] = None
+    bastion: BastionArgs | None = None
     labels: dict = field(default_factory=lambda: {"managed-by": "keep-cd"})
 
     @classmethod
-    def from_settings(cls, access) -> "PushDeployAccessArgs":
+    def from_settings(cls, access) -> PushDeployAccessArgs:
         """From stack_settings.AccessSettings, which has validated every value with its config key named."""
         b, ci = access.bastion, access.circleci
         bastion = None
@@ -214,10 +214,22 @@ class PushDeployAccessArgs:
         """Program errors (config errors are caught earlier, in stack_settings, with the key named)."""
         if self.mode not in MODES:
             raise ValueError(f"PushDeployAccess: unknown mode {self.mode!r} (expected one of {', '.join(MODES)})")
-        if self.mode == "keyless" and not (self.circleci_org_id and self.circleci_project_id and self.deploy_refs):
+        if self.mode == "keyless":
+            self.circleci_ids()
+        if self.mode == "bastion":
+            self.bastion_args()
+
+    def circleci_ids(self) -> tuple[str, str]:
+        """(organization id, project id) that keyless mode trusts; ValueError if it lacks one."""
+        if not (self.circleci_org_id and self.circleci_project_id and self.deploy_refs):
             raise ValueError("PushDeployAccess: keyless mode needs circleci_org_id, circleci_project_id and deploy_refs")
-        if self.mode == "bastion" and (self.bastion is None or not self.bastion.source_ranges):
+        return self.circleci_org_id, self.circleci_project_id
+
+    def bastion_args(self) -> BastionArgs:
+        """The hosts of bastion mode; ValueError if there are none or nobody may reach them."""
+        if self.bastion is None or not self.bastion.source_ranges:
             raise ValueError("PushDeployAccess: bastion mode needs bastion args with non-empty source_ranges")
+        return self.bastion
 
 
 def attribute_condition(org_id: str, project_id: str) -> str:
@@ -244,13 +256,13 @@ def _sa_member(account) -> pulumi.Output:
 class PushDeployAccess(pulumi.ComponentResource):
     deployer_email: pulumi.Output[str]
     previewer_email: pulumi.Output[str]
-    workload_identity_provider: Optional[pulumi.Output[str]]
-    jump_host_address: Optional[pulumi.Output[str]]
-    utility_host_address: Optional[pulumi.Output[str]]
-    deployer_key: Optional[pulumi.Output[str]]
-    previewer_key: Optional[pulumi.Output[str]]
+    workload_identity_provider: pulumi.Output[str] | None
+    jump_host_address: pulumi.Output[str] | None
+    utility_host_address: pulumi.Output[str] | None
+    deployer_key: pulumi.Output[str] | None
+    previewer_key: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: PushDeployAccessArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: PushDeployAccessArgs, opts: pulumi.ResourceOptions | None = None):
         args.check()  # before registering anything
         super().__init__("keep:gcp:PushDeployAccess", name, None, opts)
         # Imported here: the local stack never builds this component and need not load pulumi_gcp.
@@ -346,12 +358,13 @@ class PushDeployAccess(pulumi.ComponentResource):
 
     def _keyless(self, child: pulumi.ResourceOptions) -> None:
         gcp, args, name = self._gcp, self._args, self._name
+        org_id, project_id = args.circleci_ids()
         pool = gcp.iam.WorkloadIdentityPool(
             f"{name}-pool",
             project=args.project,
             workload_identity_pool_id=f"{args.name_prefix}-circleci",
             display_name="CircleCI (keep-cd)",
-            description=f"CircleCI jobs of organization {args.circleci_org_id}, project {args.circleci_project_id}",
+            description=f"CircleCI jobs of organization {org_id}, project {project_id}",
             opts=child,
         )
         provider = gcp.iam.WorkloadIdentityPoolProvider(
@@ -361,11 +374,11 @@ class PushDeployAccess(pulumi.ComponentResource):
             workload_identity_pool_provider_id="circleci",
             display_name="CircleCI OIDC",
             attribute_mapping=dict(ATTRIBUTE_MAPPING),
-            attribute_condition=attribute_condition(args.circleci_org_id, args.circleci_project_id),
+            attribute_condition=attribute_condition(org_id, project_id),
             oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(
-                issuer_uri=CIRCLECI_ISSUER.format(org_id=args.circleci_org_id),
+                issuer_uri=CIRCLECI_ISSUER.format(org_id=org_id),
                 # CircleCI's token audience is the organization id, not Google's default audience.
-                allowed_audiences=[args.circleci_org_id],
+                allowed_audiences=[org_id],
             ),
             opts=child,
         )
@@ -387,14 +400,14 @@ class PushDeployAccess(pulumi.ComponentResource):
             f"{name}-previewer-wif",
             service_account_id=self.previewer.name,
             role=WORKLOAD_IDENTITY_USER,
-            member=principal_set("project_id", args.circleci_project_id),
+            member=principal_set("project_id", project_id),
             opts=child,
         )
         self.workload_identity_provider = provider.name
 
     def _bastion(self, child: pulumi.ResourceOptions, deployer_member, previewer_member) -> None:
         gcp, args, name = self._gcp, self._args, self._name
-        b = args.bastion
+        b = args.bastion_args()
         prefix = args.name_prefix
         jump_tag, utility_tag = f"{prefix}-jump", f"{prefix}-utility"
 

@@ -22,7 +22,6 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 import requests
 from eth_account import Account
@@ -103,9 +102,9 @@ class Geth:
     port: int
     chain_id: int
     datadir: str
-    process: Optional[subprocess.Popen] = None
+    process: subprocess.Popen | None = None
     owns_datadir: bool = False  # made by start_geth: removed by stop()
-    log_path: Optional[str] = None
+    log_path: str | None = None
     period: int = 1
     kind: str = field(default="geth", init=False)
 
@@ -142,12 +141,12 @@ class Geth:
 
 
 def start_geth(
-    port: Optional[int] = None,
+    port: int | None = None,
     *,
-    datadir: Optional[str] = None,
+    datadir: str | None = None,
     period: int = 1,
     gas_limit: int = DEFAULT_GAS_LIMIT,
-    log_path: Optional[str] = None,
+    log_path: str | None = None,
     detach: bool = False,
     extra_args: tuple = (),
     timeout: float = 60.0,

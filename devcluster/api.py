@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 import requests
 import yaml
@@ -68,10 +68,10 @@ class KubeApi:
         self._session.cert = (creds.cert, creds.key)
 
     @classmethod
-    def from_kubeconfig(cls, path: str) -> "KubeApi":
+    def from_kubeconfig(cls, path: str) -> KubeApi:
         return cls(credentials_from_kubeconfig(path))
 
-    def request(self, method: str, path: str, body=None, *, content_type: str = "application/json", params: Optional[dict] = None, ok_missing: bool = False):
+    def request(self, method: str, path: str, body=None, *, content_type: str = "application/json", params: dict | None = None, ok_missing: bool = False):
         data = None
         if body is not None:
             data = body if isinstance(body, (str, bytes)) else json.dumps(body)

@@ -26,14 +26,14 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import yaml
 
 from offline_stack.anvil import free_port
 
-from .api import ApiError, Credentials, KubeApi, kubeconfig_text
+from .api import Credentials, KubeApi, kubeconfig_text
 from .pki import ClusterPki
 
 STORAGE_CLASS = "keep-cd-local"
@@ -105,7 +105,7 @@ class DevCluster:
     processes: list = field(default_factory=list)
     server: str = ""
     admin_kubeconfig: str = ""
-    _pki: Optional[ClusterPki] = None
+    _pki: ClusterPki | None = None
 
     # --- paths
     def path(self, *parts: str) -> str:
@@ -119,8 +119,15 @@ class DevCluster:
     def admin(self) -> KubeApi:
         return KubeApi.from_kubeconfig(self.admin_kubeconfig)
 
+    @property
+    def pki(self) -> ClusterPki:
+        """The cluster's certificate authority, made by ``start``."""
+        if self._pki is None:
+            raise ClusterError(f"cluster in {self.directory} has no PKI yet: call start() before adding users")
+        return self._pki
+
     # --- lifecycle
-    def start(self) -> "DevCluster":
+    def start(self) -> DevCluster:
         if os.path.exists(self.directory):
             shutil.rmtree(self.directory)
         os.makedirs(self.path("logs"), mode=0o700)
@@ -355,9 +362,10 @@ class DevCluster:
 
     def add_user(self, user: str, rules: list) -> str:
         """A user whose only permissions are ``rules`` (RBAC PolicyRules, cluster-wide); its kubeconfig."""
-        cert = self._pki.client(user)
+        pki = self.pki
+        cert = pki.client(user)
         self.grant(user, rules)
-        return self.write_kubeconfig(user, Credentials(self.server, self._pki.ca_cert, cert.cert, cert.key))
+        return self.write_kubeconfig(user, Credentials(self.server, pki.ca_cert, cert.cert, cert.key))
 
     def grant(self, user: str, rules: list) -> None:
         """``user``'s ClusterRole (named after it) is ``rules``, bound to it cluster-wide."""
@@ -377,7 +385,7 @@ class DevCluster:
     def server_version(self) -> str:
         return self.admin.version()["gitVersion"]
 
-    def audit_events(self, user: Optional[str] = None) -> list:
+    def audit_events(self, user: str | None = None) -> list:
         """Every request the API server has logged (of ``user``)."""
         events = []
         with open(self.audit_log) as f:
@@ -387,7 +395,7 @@ class DevCluster:
                     events.append(event)
         return events
 
-    def forbidden(self, user: str, dry_run: Optional[bool] = None) -> list:
+    def forbidden(self, user: str, dry_run: bool | None = None) -> list:
         """The requests of ``user`` that authorization refused, as (verb, resource, namespace,
         name); only server-side dry runs (``dryRun=All``) or only the others, if ``dry_run`` says."""
         out = []
@@ -429,7 +437,7 @@ def _our_process(pid: int, program: str) -> bool:
         return False
 
 
-def _state(directory: str) -> Optional[dict]:
+def _state(directory: str) -> dict | None:
     try:
         with open(os.path.join(directory, "cluster.json")) as f:
             return json.load(f)
@@ -437,7 +445,7 @@ def _state(directory: str) -> Optional[dict]:
         return None
 
 
-def running_state(directory: str) -> Optional[dict]:
+def running_state(directory: str) -> dict | None:
     """The state of a detached cluster under ``directory`` whose processes all still run, else None."""
     state = _state(directory)
     if state is None or not all(_our_process(pid, state["programs"][name]) for name, pid in state["pids"].items()):

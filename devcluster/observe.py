@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .api import KubeApi
 
@@ -24,14 +23,14 @@ class DeploymentTimeline:
     api: KubeApi
     namespace: str
     events: list = field(default_factory=list)
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
 
     def __post_init__(self):
         self._stop = threading.Event()
         self._seen: set = set()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "DeploymentTimeline":
+    def __enter__(self) -> DeploymentTimeline:
         self._thread.start()
         return self
 
@@ -59,7 +58,7 @@ class DeploymentTimeline:
         self._seen.add((what, name))
         self.events.append((what, name))
 
-    def index(self, what: str, name: str) -> Optional[int]:
+    def index(self, what: str, name: str) -> int | None:
         try:
             return self.events.index((what, name))
         except ValueError:
@@ -71,9 +70,11 @@ class DeploymentTimeline:
             raise self.error
         available = [self.index("available", b) for b in bootstrap]
         created = [self.index("created", s) for s in standard]
-        if None in available or None in created:
+        available_at = [i for i in available if i is not None]
+        created_at = [i for i in created if i is not None]
+        if len(available_at) < len(available) or len(created_at) < len(created):
             return False
-        return max(available) < min(created)
+        return max(available_at) < min(created_at)
 
 
 def replica_sets(api: KubeApi, namespace: str) -> dict:

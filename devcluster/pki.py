@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,7 +49,7 @@ class ClusterPki:
         self.directory = directory
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self._ca_key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self._ca_cert = (
             x509.CertificateBuilder()
             .subject_name(_name("keep-cd-devcluster-ca"))
@@ -73,7 +73,7 @@ class ClusterPki:
 
     def _sign(self, file_name: str, subject: x509.Name, usage, sans=()) -> CertFiles:
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(subject)

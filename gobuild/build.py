@@ -12,6 +12,7 @@ Standard library only: ``make`` runs it before any virtualenv exists.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Optional
 
 from .targets import TARGETS, Target
 
@@ -42,7 +42,7 @@ def cache_root() -> str:
     return os.path.join(base, "keep-cd")
 
 
-def _go(*args: str, capture: bool = True, cwd: Optional[str] = None, env: Optional[dict] = None) -> str:
+def _go(*args: str, capture: bool = True, cwd: str | None = None, env: dict | None = None) -> str:
     if shutil.which("go") is None:
         raise BuildError("go: not found on PATH (expected Go 1.26 or newer: https://go.dev/doc/install)")
     run_env = dict(os.environ)
@@ -82,11 +82,11 @@ def build_key(target: Target) -> str:
     return h.hexdigest()[:12]
 
 
-def target_dir(target: Target, key: Optional[str] = None) -> str:
+def target_dir(target: Target, key: str | None = None) -> str:
     return os.path.join(cache_root(), "bin", f"{target.name}-{target.version}-{key or build_key(target)}")
 
 
-def built_dir(target: Target) -> Optional[str]:
+def built_dir(target: Target) -> str | None:
     """The directory holding the target's binary if it is built, else None."""
     d = target_dir(target)
     return d if os.path.isfile(os.path.join(d, "build-info.json")) else None
@@ -161,7 +161,7 @@ def _build_locked(target: Target, key: str, final: str) -> str:
             if target.ldflags:
                 args += ["-ldflags", target.ldflags]
             args.append(package)
-            _with_heartbeat(f"{label}: build {binary}", lambda: _go(*args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"}))
+            _with_heartbeat(f"{label}: build {binary}", functools.partial(_go, *args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"}))
         seconds = round(time.monotonic() - started, 1)
         info = {"target": target.name, "version": target.version, "key": key, "go": go_version(), "seconds": seconds}
         with open(os.path.join(out, "build-info.json"), "w") as f:

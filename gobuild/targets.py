@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 PULUMI_VERSION = "3.274.1"
 # pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; the provider module has no tags of its own.
@@ -70,7 +70,7 @@ class Target:
     module_files: tuple = ()
     # Writes generated files into the build directory (a copy of the wrapper module) before the
     # build: e.g. files a package embeds that its module does not ship.
-    generate: Optional[Callable[[str, Callable[[str, str], str]], None]] = None
+    generate: Callable[[str, Callable[[str, str], str]], None] | None = None
     notes: tuple = field(default_factory=tuple)
 
 

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import requests
 from eth_account import Account
@@ -48,7 +47,7 @@ class Anvil:
     url: str
     port: int
     chain_id: int
-    process: Optional[subprocess.Popen] = None
+    process: subprocess.Popen | None = None
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -72,12 +71,12 @@ class Anvil:
 
 
 def start_anvil(
-    port: Optional[int] = None,
+    port: int | None = None,
     *,
-    block_time: Optional[float] = None,
+    block_time: float | None = None,
     chain_id: int = 31337,
-    gas_limit: Optional[int] = None,
-    log_path: Optional[str] = None,
+    gas_limit: int | None = None,
+    log_path: str | None = None,
     detach: bool = False,
     extra_args: tuple = (),
 ) -> Anvil:

@@ -12,7 +12,6 @@ chain, then prints, for the current commit against the last deployed state:
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 from .manifests import kubernetes_object
 from .runner import RunResult, _load_state, run_stack
@@ -116,9 +115,9 @@ def change_report(
     stack: str,
     *,
     project_dir: str = ".",
-    state_path: Optional[str] = None,
-    config_overrides: Optional[dict] = None,
-    pulumi_export: Optional[str] = None,
+    state_path: str | None = None,
+    config_overrides: dict | None = None,
+    pulumi_export: str | None = None,
 ) -> list:
     """The report's lines.  The last deployed state is the offline runner's state file, or, in CI,
     a `pulumi stack export` of the real stack (``pulumi_export``)."""
@@ -134,8 +133,8 @@ def change_report(
     preview = run_stack(stack, project_dir=project_dir, state_path=state_path, state=state, config_overrides=config_overrides, preview=True)
     contracts = _contract_lines(preview, state)
     rest = _deployment_lines(preview, state) + _dynamic_lines(preview)
-    changed = [l for l in contracts if l.startswith("  ") and not l.strip().startswith(("reuse", "skip"))] + [
-        l for l in rest if l.startswith("  ")
+    changed = [line for line in contracts if line.startswith("  ") and not line.strip().startswith(("reuse", "skip"))] + [
+        line for line in rest if line.startswith("  ")
     ]
     head = [f"change report: stack {stack}, against {pulumi_export or state_path or 'no recorded state'}"]
     if not changed:

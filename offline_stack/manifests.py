@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import yaml
 

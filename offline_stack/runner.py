@@ -26,7 +26,7 @@ import runpy
 import sys
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import dill
 import pulumi
@@ -86,7 +86,7 @@ class RunResult:
     preview: bool
     outputs: dict
     resources: list
-    state_path: Optional[str]
+    state_path: str | None
     dynamic_ops: dict = field(default_factory=dict)  # resource name -> create|update|same|replace
 
     def of_type(self, prefix: str) -> list:
@@ -133,7 +133,7 @@ class CheckFailed(Exception):
 
 
 class OfflineMocks(pulumi_mocks.Mocks):
-    def __init__(self, state: dict, config: dict, preview: bool, state_path: Optional[str] = None):
+    def __init__(self, state: dict, config: dict, preview: bool, state_path: str | None = None):
         self.state = state
         self.state_path = state_path
         self.config = config
@@ -238,7 +238,7 @@ class StateFileError(Exception):
 UNTOUCHED = "nothing on the chain was touched"
 
 
-def _load_state(path: Optional[str]) -> dict:
+def _load_state(path: str | None) -> dict:
     if not path or not os.path.exists(path):
         return {"resources": {}}
     try:
@@ -269,10 +269,10 @@ def run_stack(
     stack: str,
     *,
     project_dir: str = ".",
-    state_path: Optional[str] = None,
-    config_overrides: Optional[dict] = None,
+    state_path: str | None = None,
+    config_overrides: dict | None = None,
     preview: bool = False,
-    state: Optional[dict] = None,
+    state: dict | None = None,
 ) -> RunResult:
     """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
 
@@ -301,8 +301,11 @@ def run_stack(
     os.chdir(project_dir)
     if project_dir not in sys.path:
         sys.path.insert(0, project_dir)
+    def run_program() -> None:  # run_in_stack awaits what it gets back; the module's globals are not awaitable
+        runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")
+
     try:
-        _sync_await(run_in_stack(lambda: runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")))
+        _sync_await(run_in_stack(run_program))
     except pulumi.RunError as e:
         # The program's one-line error for the engine; callers here want the error itself.
         raise (e.__cause__ or e) from None

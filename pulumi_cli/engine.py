@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Optional
 
 from gobuild.build import BuildError, build, built_dir, cache_root
 from gobuild.targets import KUBERNETES_PROVIDER_VERSION, PULUMI_VERSION, TARGETS
@@ -53,7 +52,7 @@ class Engine:
     path_dirs: tuple  # prepended to PATH: the language host and the dynamic-provider plugin are found there
     pulumi_home: str
 
-    def env(self, base: Optional[dict] = None, **extra: str) -> dict:
+    def env(self, base: dict | None = None, **extra: str) -> dict:
         """The environment for every pulumi command: nothing downloaded, no update check, our home."""
         env = dict(os.environ if base is None else base)
         env["PATH"] = os.pathsep.join([*self.path_dirs, env.get("PATH", "")])
@@ -80,7 +79,7 @@ def _pulumi_version(binary: str) -> str:
     return out.stdout.strip()
 
 
-def _path_pulumi() -> Optional[str]:
+def _path_pulumi() -> str | None:
     """An ordinary install on PATH that is new enough for the pinned SDK and has its Python host."""
     found = shutil.which("pulumi")
     if not found:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from eth_account import Account
 
@@ -140,7 +140,7 @@ CHANGES: list = [
 ]
 
 
-def fidelity(stack: ScriptedStack, changes: Optional[list] = None, log: Callable[[str], None] = lambda _m: None) -> list:
+def fidelity(stack: ScriptedStack, changes: list | None = None, log: Callable[[str], None] = lambda _m: None) -> list:
     """Each change applied and measured: {change, preview, up, exact, txs}."""
     out = []
     for name, apply in changes or CHANGES:

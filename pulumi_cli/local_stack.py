@@ -25,12 +25,17 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import yaml
 
 from .engine import Engine, EngineError, locate_engine
+
+if TYPE_CHECKING:
+    from devchain.geth import Geth
+    from offline_stack.anvil import Anvil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT = "keep-cd"
@@ -120,12 +125,19 @@ def _port_in_use(port: int) -> bool:
     return False
 
 
+class LocalChainSpec(TypedDict):
+    chain_id: int
+    port: int
+    dir: str
+
+
 # The local chains `make local` can start (CHAIN=anvil|geth): the chain id each runs, and where
 # its stack keeps its state under build/ (a stack is bound to its chain).
-LOCAL_CHAINS = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
+LOCAL_CHAINS: dict[str, LocalChainSpec] = {"anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD}, "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")}}
 
 
 def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
+    started: Geth | Anvil
     if kind == "geth":
         from devchain.geth import start_geth
 
@@ -134,13 +146,16 @@ def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
         from offline_stack.anvil import start_anvil
 
         started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
+    if started.process is None:  # start_geth/start_anvil return only a node they started themselves
+        raise LocalStackError(f"{kind} at {chain.rpc_url}: started, but without a process whose pid could be kept")
+    pid = started.process.pid
     with open(os.path.join(log_dir, f"{kind}.pid"), "w") as f:
-        f.write(str(started.process.pid))
-    print(f"started {kind} at {chain.rpc_url} (pid {started.process.pid}; `make stop-chain` stops it)", file=sys.stderr)
-    return started.process.pid
+        f.write(str(pid))
+    print(f"started {kind} at {chain.rpc_url} (pid {pid}; `make stop-chain` stops it)", file=sys.stderr)
+    return pid
 
 
-def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> Optional[int]:
+def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anvil") -> int | None:
     """Make sure the stack's chain answers at its rpcUrl; returns the pid of a chain started here
     (anvil, or geth --dev).
 
@@ -183,7 +198,7 @@ def fund_local_account(chain: LocalChain, key: str, kind: str = "anvil", wei: in
 
 def first_error(output: str) -> str:
     """The first error line of a pulumi command's output that says more than that it failed."""
-    generic = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
+    generic: tuple[str, ...] = ("error: preview failed", "error: update failed", "error: refresh failed", "error: destroy failed")
     # The engine's own note that it stopped after a resource failed: the resource's error says why.
     generic += ("error: resource monitor has terminated, shutting down",)
     lines = [line.strip() for line in output.splitlines() if line.strip().startswith("error:")]
@@ -253,7 +268,7 @@ class StackWorkspace:
             env["PULUMI_K8S_SKIP_UPDATE_UNREACHABLE"] = "true"
         return env
 
-    def run(self, args: Sequence[str], *, capture: bool = False, input_text: Optional[str] = None, check: bool = True, timeout: Optional[float] = None):
+    def run(self, args: Sequence[str], *, capture: bool = False, input_text: str | None = None, check: bool = True, timeout: float | None = None):
         """``pulumi <args>`` on this stack, from the project directory."""
         proc = subprocess.run(
             [self.engine.pulumi, *self.args(args)],
@@ -399,7 +414,7 @@ def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackW
     return dataclasses.replace(ws, config=config, extra_env={**ws.extra_env, "KUBECONFIG": kubeconfig}, **changes)
 
 
-def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: Optional[str] = None) -> StackWorkspace:
+def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None = None) -> StackWorkspace:
     """The ``local`` stack of ``make local``: everything under build/ (build/geth/ on geth, whose
     chain id and port differ: the committed config names anvil's).  With ``kubeconfig`` (`make
     local CLUSTER=kwok`, devcluster/): the stack ``local-cluster``, which applies the fleet to that
@@ -434,7 +449,7 @@ def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: Optional[s
     return ws
 
 
-def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: Optional[str] = None) -> int:
+def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | None = None) -> int:
     """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
     given), then its outputs."""
     try:

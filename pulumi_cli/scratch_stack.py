@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional
 
 from .engine import Engine
 from .local_stack import ROOT, StackWorkspace, committed_config
 
 
-def new_stack(engine: Engine, workdir: str, rpc_url: str, chain_id: int = 31337, config: Optional[dict] = None, stack: str = "local") -> StackWorkspace:
+def new_stack(engine: Engine, workdir: str, rpc_url: str, chain_id: int = 31337, config: dict | None = None, stack: str = "local") -> StackWorkspace:
     """A stack in ``workdir`` on the chain at ``rpc_url``: the local stack's config, the chain's URL,
     manifests rendered into workdir/manifests; ``config`` overrides keys (``keep-cd:`` implied)."""
     base = dict(committed_config("local"))

@@ -33,7 +33,7 @@ def main(patterns: list) -> int:
             counts[module][status] += 1
             if status not in DETECTED:
                 survivors.append(f"{status}\t{name}")
-    total = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
     print(f"{'module':32} {'mutants':>8} {'killed':>7} {'survived':>9} {'score':>6}")
     for module, c in sorted(counts.items()):
         total.update(c)

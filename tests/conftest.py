@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 import tempfile
+from contextlib import contextmanager
 
 import pytest
 

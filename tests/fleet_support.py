@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Optional
 
 from offline_stack.runner import RunResult, run_stack
 
@@ -29,8 +28,8 @@ def run_fleet(
     deployer_key: str,
     state_path: str,
     fleet: dict,
-    mnemonic: Optional[str] = None,
-    extra: Optional[dict] = None,
+    mnemonic: str | None = None,
+    extra: dict | None = None,
     preview: bool = False,
 ) -> RunResult:
     """The local stack with ``fleet``: its clients run as the local stack's operators, whose keys

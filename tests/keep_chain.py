@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from eth_account import Account
 from web3 import Web3
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from eth_typing import ChecksumAddress
+
+    from devchain.geth import Geth
+    from offline_stack.anvil import Anvil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
@@ -23,9 +31,9 @@ KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
 
 @dataclass
 class KeepChain:
-    anvil: object  # the node: offline_stack.anvil.Anvil, or devchain.geth.Geth (keep_geth_chain)
+    anvil: Anvil | Geth  # the node (a Geth for keep_geth_chain)
     w3: Web3
-    owner: object  # LocalAccount: deployer of the contracts, holder of the KEEP supply
+    owner: LocalAccount  # deployer of the contracts, holder of the KEEP supply
     address_book: dict
     migration: dict  # the migration's full outputs (for a redeploy with olds)
 
@@ -57,9 +65,10 @@ class KeepChain:
     def pass_initialization(self) -> None:
         """Past TokenStaking's initializationPeriod (1 on dev chains): anvil mines two blocks 5 s
         apart; geth has no cheat code, so two of its blocks are waited for."""
+        from devchain.geth import Geth
         from offline_stack.anvil import rpc
 
-        if self.kind == "geth":
+        if isinstance(self.anvil, Geth):
             self.anvil.wait_blocks(2)
         else:
             rpc(self.url, "anvil_mine", [hex(2), hex(5)])
@@ -70,7 +79,7 @@ class KeepChain:
         raw = self.w3.eth.call({"to": self.address_book["KeepToken"], "data": BALANCE_OF.calldata(address)})
         return int.from_bytes(raw, "big")
 
-    def nonce(self, address: str | None = None) -> int:
+    def nonce(self, address: ChecksumAddress | None = None) -> int:
         return self.w3.eth.get_transaction_count(address or self.owner.address)
 
 

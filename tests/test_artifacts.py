@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from contracts_step.artifacts import ArtifactStore, link_bytecode, load_artifact, placeholder_for_name
 from chain.errors import ArtifactError, UnlinkedLibrary
+from contracts_step.artifacts import ArtifactStore, link_bytecode, load_artifact, placeholder_for_name
 
 ADDR = "0x" + "ab" * 20
 

@@ -69,7 +69,7 @@ def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
         state = json.load(f)
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
     resources = [{"urn": "urn:pulumi:local::keep-cd::pulumi:pulumi:Stack::keep-cd-local", "type": "pulumi:pulumi:Stack", "custom": False}]
-    for key, r in state["resources"].items():
+    for r in state["resources"].values():
         resources.append({
             "urn": f"urn:pulumi:local::keep-cd::{r['type']}::{r['name']}", "type": r["type"], "custom": True,
             "id": r["id"], "inputs": {**r["inputs"], "__provider": secret}, "outputs": {**r["outputs"], "__provider": secret},
@@ -79,7 +79,7 @@ def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
     lines = change_report("local", project_dir=ROOT, config_overrides=deployed.config, pulumi_export=str(export))
     assert lines[1].startswith("nothing changed"), lines
     lines = change_report("local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export))
-    assert any("deploy   contract Vault: constructor args changed" in l for l in lines)
+    assert any("deploy   contract Vault: constructor args changed" in line for line in lines)
     assert list(temp.iterdir()) == []
 
 
@@ -144,5 +144,5 @@ def test_redeployed_contract_rolls_every_client(fleet_deployed):
     text = fleet_deployed(plan_params={"initializationPeriod": 1, "dkgContributionMargin": 2})
     assert "deploy   contract KeepRandomBeaconService: constructor args changed" in text
     for name in ("keep-bootstrap-0", "keep-standard-0"):
-        line = next(l for l in text.splitlines() if l.startswith(f"  roll     {name}:"))
+        line = next(candidate for candidate in text.splitlines() if candidate.startswith(f"  roll     {name}:"))
         assert "contract addresses changed" in line

@@ -32,7 +32,7 @@ def config() -> dict:
 
 def workflow_jobs(config: dict, workflow: str) -> dict:
     """{job name in the workflow: (job type, its settings)}."""
-    out = {}
+    out: dict[str, tuple[str, dict]] = {}
     for entry in config["workflows"][workflow]["jobs"]:
         if isinstance(entry, str):
             out[entry] = (entry, {})

@@ -1,12 +1,12 @@
 """keep-client-config.toml: typed values in, the same values back out; the past crashes refused."""
 
 import dataclasses
-
-import pytest
 import tomllib
 
-from components.client_config import ClientConfig, parse, render
+import pytest
+
 from chain.errors import ConfigError
+from components.client_config import ClientConfig, parse, render
 
 # The contract addresses keep-client 1.x reads from [ethereum.ContractAddresses].
 KEEP_CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")

@@ -10,9 +10,9 @@ import os
 import pytest
 from web3 import Web3
 
+from chain.errors import UnlinkedLibrary
 from conftest import ROOT, compile_fixtures
 from contracts_step.artifacts import ArtifactStore, placeholder_for_name
-from chain.errors import UnlinkedLibrary
 from contracts_step.migrate import open_migration
 from contracts_step.plan import Deploy, MigrationPlan
 

@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from engine_stack import engine_or_fail, preview_steps, set_config, short, up_steps
+from engine_stack import engine_or_fail, preview_steps, set_config, short
 from offline_stack.anvil import rpc, start_anvil
 from pulumi_cli.fidelity import CHANGES, ScriptedStack
 

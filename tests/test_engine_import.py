@@ -10,9 +10,11 @@ import os
 
 import pytest
 from eth_account import Account
+from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
+from web3.types import TxParams, TxReceipt
 
-from engine_stack import engine_or_fail, new_stack, preview_steps, set_config, short, up_steps
+from engine_stack import engine_or_fail, new_stack, preview_steps, short, up_steps
 from offline_stack.anvil import start_anvil
 from pulumi_cli.local_stack import LocalStackError
 
@@ -35,22 +37,22 @@ def deploy_like_truffle(url: str, key: str) -> dict:
     resolved = resolve_plan(plan, store, DEFAULT_PARAMS)
     encoder = ArgEncoder(store, plan, resolved.params)
 
-    def send(to, data) -> dict:
-        tx = {"to": to, "data": "0x" + data.hex(), "nonce": w3.eth.get_transaction_count(account.address), "chainId": 31337, "gasPrice": w3.eth.gas_price, "from": account.address}
+    def send(to: ChecksumAddress | None, data: bytes) -> TxReceipt:
+        tx: TxParams = {"data": HexStr("0x" + data.hex()), "nonce": w3.eth.get_transaction_count(account.address), "chainId": 31337, "gasPrice": w3.eth.gas_price, "from": account.address}
+        if to is not None:  # none: a contract creation
+            tx["to"] = to
         tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2)
         tx.pop("from")
-        if to is None:
-            tx.pop("to")
         receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction))
-        assert receipt.status == 1
+        assert receipt["status"] == 1
         return receipt
 
     deployed: dict = {}
     addresses: dict = {}
     for step in resolved.deploys.values():
         receipt = send(None, init_code(step, encoder, addresses, account.address))
-        addresses[step.name] = receipt.contractAddress
-        deployed[step.name] = (receipt.contractAddress, "0x" + receipt.transactionHash.hex().removeprefix("0x"))
+        addresses[step.name] = receipt["contractAddress"]
+        deployed[step.name] = (receipt["contractAddress"], "0x" + receipt["transactionHash"].hex().removeprefix("0x"))
     for step in resolved.calls.values():
         send(addresses[step.target], call_data(step, encoder, addresses, account.address))
     return deployed

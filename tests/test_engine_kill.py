@@ -5,7 +5,6 @@ operations included.  Real CLI, real anvil with one-second blocks so the kill la
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 

@@ -18,8 +18,8 @@ import pytest
 from eth_account import Account
 
 from fleet_support import ROOT, by_kind, fleet_config, run_fleet
-from offline_stack.anvil import rpc
 from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
+from offline_stack.anvil import rpc
 from test_operators_stack import leaks
 
 Account.enable_unaudited_hdwallet_features()
@@ -279,8 +279,8 @@ def test_cluster_mode_pod_init_stakes_its_operator_from_the_faucet(anvil, cluste
     assert again[1][1] == 0 and "nothing (already provisioned)" in again[1][2], again
     from web3 import Web3
 
-    from operators.staking import read_fleet, StakingContracts
     from operators.provider import STAKING_CONTRACT_NAMES
+    from operators.staking import StakingContracts, read_fleet
 
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     contracts = StakingContracts.from_address_book(result.outputs["addressBook"], STAKING_CONTRACT_NAMES)

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from components.keep_network import book_address, client_contract_addresses
 from chain.errors import ConfigError
+from components.keep_network import book_address, client_contract_addresses
 from contracts_step.keep_plan import keep_plan
 from stack_settings import parse_fleet
 

@@ -50,7 +50,10 @@ def identity(key: bytes, password: str) -> ClientIdentity:
     return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
 
 
-def render(identities: dict, book: dict = BOOK, step: OperatorStep = OperatorStep()) -> dict:
+DEFAULT_STEP = OperatorStep()  # frozen: one instance can be every call's default
+
+
+def render(identities: dict, book: dict = BOOK, step: OperatorStep = DEFAULT_STEP) -> dict:
     """name -> {kind: inputs} of what each client registers."""
     mocks = Capture()
     pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from chain.errors import ChainIdMismatch, ChainUnreachable, InsufficientFunds, TransactionReverted
 from contracts_step.migrate import open_migration
@@ -343,7 +344,7 @@ VAULT_LIMIT_ABI = [{"name": "limit", "type": "function", "inputs": [], "outputs"
 
 
 def _set_code(chain, address: str, code: str) -> None:
-    Web3(Web3.HTTPProvider(chain.url)).provider.make_request("anvil_setCode", [address, code])
+    Web3(Web3.HTTPProvider(chain.url)).provider.make_request(RPCEndpoint("anvil_setCode"), [address, code])
 
 
 def test_other_code_at_the_recorded_address_is_not_reused(fresh_anvil, fixture_artifacts):

@@ -10,9 +10,9 @@ import json
 import pytest
 from eth_account import Account
 
+from hd_paths import FAUCET_HD_PATH, operator_hd_path
 from operators.accounts import derive_material
 from operators.errors import OperatorKeyError
-from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
 from operators.keys import (
     KeystoreParams,
     OperatorClient,
@@ -262,7 +262,8 @@ def test_an_explicit_key_that_is_not_one_is_named(bad):
         (KeystoreParams("scrypt", 1000), "k", "config keep-cd:operators.keystoreCost: 1000 is not a power of two (scrypt's N must be, e.g. 4096 or 262144)"),
         (KeystoreParams("pbkdf2", True), "k", "config keep-cd:operators.keystoreCost: True is not an integer >= 2"),
         (KeystoreParams("pbkdf2", 1), "k", "config keep-cd:operators.keystoreCost: 1 is not an integer >= 2"),
-        (KeystoreParams("pbkdf2", 2.0), "k", "config keep-cd:operators.keystoreCost: 2.0 is not an integer >= 2"),
+        # A float where an int belongs: the validator's refusal is the test.
+        (KeystoreParams("pbkdf2", 2.0), "k", "config keep-cd:operators.keystoreCost: 2.0 is not an integer >= 2"),  # type: ignore[arg-type]
     ],
 )
 def test_keystore_parameters_are_named_in_their_whole_line(params, key, message):

@@ -147,7 +147,7 @@ def test_stake_amount_below_the_contract_minimum_is_refused(keep_chain):
         (FleetPolicy(10**17, -5), "ethTarget"),
         (FleetPolicy(10**18, 10**17), "below ethThreshold"),
         (FleetPolicy(10**17, 10**18, stake_amount=0), "stakeAmount"),
-        (FleetPolicy(10**17, 10**18, stake_amount=1.5), "stakeAmount"),
+        (FleetPolicy(10**17, 10**18, stake_amount=1.5), "stakeAmount"),  # type: ignore[arg-type]  # a float where an int belongs: its refusal is the test
         (FleetPolicy(10**17, 10**18, beneficiary="me"), "beneficiary"),
     ],
 )

@@ -11,8 +11,8 @@ import pytest
 from eth_account import Account
 
 from chain.errors import ConfigError
-from offline_stack.runner import run_stack
 from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
+from offline_stack.runner import run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Account.enable_unaudited_hdwallet_features()

@@ -6,8 +6,8 @@ import coincurve
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from components.peer_id import peer_id, peer_multiaddr
 from chain.errors import ConfigError
+from components.peer_id import peer_id, peer_multiaddr
 
 # Published key/peer-id pairs made by other libp2p implementations:
 #  - open-aea's ACN docs (go-libp2p node): `aea get-multiaddress` / `aea get-public-key` output;

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from contracts_step.artifacts import ArtifactStore
 from chain.errors import ConfigError, PlanError, UnlinkedLibrary
+from contracts_step.artifacts import ArtifactStore
 from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
 from contracts_step.plan import Call, Deploy, MigrationPlan, ref, resolve_plan
 from contracts_step.plans import load_plan
@@ -412,7 +412,6 @@ def test_content_keys_are_stable_across_keep_cd_versions(tmp_path):
 
 # --- resolution, case by case ------------------------------------------------------------------------
 
-from contracts_step.plan import Call  # noqa: E402
 
 
 def refused_plan(store, plan, params=None, error=PlanError) -> str:

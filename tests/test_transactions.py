@@ -92,6 +92,7 @@ def _sent_unmined(chain, acct, n: int):
     for i in range(n):
         r = TxRequest(f"transfer {i}", acct.address, b"", value=1, nonce=i, gas=33_100)
         sender._sign(r, fees)
+        assert r.raw is not None  # _sign sets it
         w3.eth.send_raw_transaction(r.raw)
         reqs.append(r)
     return w3, sender, reqs
@@ -126,7 +127,7 @@ def test_waiting_for_a_batch_waits_for_its_last_nonce(anvil_factory, monkeypatch
             chain.mine(1)
             assert seen.mined_nonce() == landed
             polls = seen.polls["latest"]
-            _until(lambda: seen.polls["latest"] >= polls + 3 or not waiter.is_alive(), f"the waiter polled after block {landed}")
+            _until(lambda polls=polls: seen.polls["latest"] >= polls + 3 or not waiter.is_alive(), f"the waiter polled after block {landed}")
             assert waiter.is_alive() and not errors, errors
         chain.mine(1)
     finally:
