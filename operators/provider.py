@@ -20,7 +20,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Resource
 
-from contracts_step.provider import DeployerStepProvider, is_known
+from chain.provider import DeployerStepProvider, is_known
 
 # Role -> contract name in the contracts step's address book.
 STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
@@ -78,7 +78,7 @@ def fleet_policy(policy: dict):
 def _session(props: dict):
     from .staking import StakingContracts, check_contracts
 
-    from contracts_step.chain import connect
+    from chain.node import connect
 
     w3 = connect(props["rpc_url"], int(props["chain_id"]))
     names = props.get("contract_names") or STAKING_CONTRACT_NAMES

@@ -34,7 +34,7 @@ from eth_abi import decode as abi_decode, encode as abi_encode
 from eth_utils import is_address, keccak, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
 from initcontainer.keep_abi import abi_entry
 
 from .errors import ConfigError, KeepCdError, InsufficientFunds, StakingConflict

@@ -89,7 +89,7 @@ def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
 
 
 def make_keep_chain(kind: str = "anvil", **node_kwargs) -> KeepChain:
-    from contracts_step.chain import connect
+    from chain.node import connect
     from devchain.geth import start_geth
     from offline_stack.anvil import start_anvil
 

@@ -12,9 +12,9 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
-from contracts_step.chain import connect, create_address
+from chain.node import connect, create_address
 from chain.errors import TransactionDropped
-from contracts_step.transactions import PipelinedSender, TxRequest
+from chain.transactions import PipelinedSender, TxRequest
 from devchain.geth import fund
 from initcontainer.provision_operator import _is_collision
 from offline_stack.anvil import rpc

@@ -158,7 +158,7 @@ def cluster(keep_dev_chain):
 
 def provision(keep_chain, faucet, op):
     c = keep_chain.staking_contracts()
-    from contracts_step.chain import connect
+    from chain.node import connect
 
     return provision_operator.provision(connect(keep_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
                                         provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target))
@@ -248,7 +248,7 @@ def test_a_pod_stakes_with_the_configured_beneficiary_and_funds_exactly_to_the_t
     if keep_dev_chain.kind == "anvil":  # just below the threshold; on geth (no cheat codes) from 0
         rpc(keep_dev_chain.url, "anvil_setBalance", [op.address, hex(POLICY.eth_threshold - 1)])
     c = keep_dev_chain.staking_contracts()
-    from contracts_step.chain import connect
+    from chain.node import connect
 
     done = provision_operator.provision(connect(keep_dev_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
                                        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target), beneficiary=beneficiary)

@@ -222,7 +222,7 @@ KILLABLE_RUN = textwrap.dedent(
     import json, os, sys
     sys.path.insert(0, os.environ["ROOT"])
     from eth_account import Account
-    from contracts_step.chain import connect
+    from chain.node import connect
     from operators.staking import FleetPolicy, StakingContracts, reconcile_fleet
     w3 = connect(os.environ["RPC_URL"], 31337)
     owner = Account.from_key(os.environ["OWNER_KEY"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, stopped_run_note
+from chain.transactions import PipelinedSender, RPCError, TxRequest, stopped_run_note
 from operators.staking import FleetPolicy, _requests, plan_fleet, read_fleet
 
 
