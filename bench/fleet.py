@@ -151,7 +151,7 @@ def main(argv=None) -> int:
 
     from chain.node import connect
     from bench.migrate import start_chain
-    from operators.provider import STAKING_CONTRACT_NAMES
+    from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 
     chain = start_chain(args.chain, args.block_time)

@@ -1,4 +1,5 @@
-"""The fee policy: what keep-cd and the InitContainer pay per gas, and the least a chain charges.
+"""The fee policy: what keep-cd and the InitContainer pay per gas, the least a chain charges, and
+the gas limit a pod signs with.
 
 One formula for the fee cap, ``2 × base fee + tip``: it stays valid while the base fee doubles (six
 full blocks in a row), so a transaction signed now is not stuck behind a rising base fee; the tip
@@ -15,6 +16,9 @@ from typing import Any
 # 1 gwei: the tip where the node is not asked (the InitContainer's pods, whose fee cap the deploy
 # step supplies their faucet for) or does not answer eth_maxPriorityFeePerGas.
 DEFAULT_TIP = 10**9
+# A pod's gas limit (initcontainer/provision_operator.py): its estimate times this, plus the pad;
+# the deploy step supplies the faucet for exactly that (operators/staking.py).
+POD_GAS_MARGIN, POD_GAS_PAD = 1.2, 10_000
 
 
 def max_fee(base_fee: int, tip: int) -> int:

@@ -30,14 +30,31 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from eth_abi import decode as abi_decode, encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 
+from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, max_fee, price_floor
 from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
-from initcontainer.keep_abi import abi_entry
+from keep_contracts.staking import (
+    APPROVE_AND_CALL,
+    AUTHORIZE,
+    AUTHORIZER_OF,
+    BALANCE_OF,
+    CANCEL_STAKE,
+    DELEGATION_INFO,
+    HAS_MINIMUM_STAKE,
+    INITIALIZATION_PERIOD,
+    IS_APPROVED_OPERATOR_CONTRACT,
+    IS_AUTHORIZED,
+    MINIMUM_STAKE,
+    OWNER_OF,
+    TRANSFER,
+    UNDELEGATE,
+    Fn,
+    delegation_data,
+)
 
-from .errors import ConfigError, KeepCdError, InsufficientFunds, StakingConflict
+from .errors import ConfigError, InsufficientFunds, KeepCdError, StakingConflict
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -45,57 +62,6 @@ GAS_MARGIN, GAS_PAD = 1.05, 2_000
 # What the faucet reserves in gas per operator in cluster mode (fund + approveAndCall) at least;
 # ``faucet_gas_per_operator`` raises it to what this chain charges for a stake (geth --dev: ~1M).
 FAUCET_GAS_PER_OPERATOR = 400_000
-# A pod's gas limit for its stake: its estimate times this, plus the pad
-# (initcontainer/provision_operator.py, which imports nothing of ours, sends with exactly these).
-POD_GAS_MARGIN, POD_GAS_PAD = 1.2, 10_000
-
-
-@dataclass(frozen=True)
-class Fn:
-    """A contract function by signature: calldata and return decoding, from its ABI entry."""
-
-    signature: str
-    returns: tuple = ()
-
-    @staticmethod
-    def of(contract: str, name: str) -> "Fn":
-        """``name`` of ``contract`` as initcontainer/keep_abi.py has it (one home for the ABI)."""
-        entry = abi_entry(contract, name)
-        types = ",".join(i["type"] for i in entry["inputs"])
-        return Fn(f"{name}({types})", tuple(o["type"] for o in entry["outputs"]))
-
-    @property
-    def arg_types(self) -> list:
-        inner = self.signature[self.signature.index("(") + 1 : -1]
-        return [t for t in inner.split(",") if t]
-
-    def calldata(self, *args) -> bytes:
-        return keccak(text=self.signature)[:4] + abi_encode(self.arg_types, list(args))
-
-    def decode(self, raw: str):
-        values = abi_decode(list(self.returns), bytes.fromhex(raw[2:]))
-        return values[0] if len(values) == 1 else values
-
-
-MINIMUM_STAKE = Fn.of("TokenStaking", "minimumStake")
-INITIALIZATION_PERIOD = Fn.of("TokenStaking", "initializationPeriod")
-DELEGATION_INFO = Fn.of("TokenStaking", "getDelegationInfo")
-OWNER_OF = Fn.of("TokenStaking", "ownerOf")
-AUTHORIZER_OF = Fn.of("TokenStaking", "authorizerOf")
-IS_AUTHORIZED = Fn.of("TokenStaking", "isAuthorizedForOperator")
-HAS_MINIMUM_STAKE = Fn.of("TokenStaking", "hasMinimumStake")
-IS_APPROVED_OPERATOR_CONTRACT = Fn.of("TokenStaking", "isApprovedOperatorContract")
-AUTHORIZE = Fn.of("TokenStaking", "authorizeOperatorContract")
-UNDELEGATE = Fn.of("TokenStaking", "undelegate")
-CANCEL_STAKE = Fn.of("TokenStaking", "cancelStake")
-BALANCE_OF = Fn.of("KeepToken", "balanceOf")
-APPROVE_AND_CALL = Fn.of("KeepToken", "approveAndCall")
-TRANSFER = Fn.of("KeepToken", "transfer")
-
-
-def delegation_data(beneficiary: str, operator: str, authorizer: str) -> bytes:
-    """approveAndCall's extraData in keep-core 1.8.0: beneficiary ‖ operator ‖ authorizer."""
-    return b"".join(bytes.fromhex(a[2:]) for a in (beneficiary, operator, authorizer))
 
 
 @dataclass(frozen=True)
@@ -373,8 +339,7 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
         else:
             gas += int(e["result"], 16)
     gas += sum(21_000 + sum(16 if b else 4 for b in r.data) for r in requests if r.after)
-    block = w3.eth.get_block("latest")
-    price = int(block.get("baseFeePerGas") or w3.eth.gas_price)
+    price = price_floor(w3)
     eth_needed = sum(r.value for r in requests) + gas * price
     if eth_needed > view.owner_eth:
         raise InsufficientFunds(
@@ -583,8 +548,9 @@ def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, p
 
 def _faucet_actions(w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy) -> list:
     """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
-    block = w3.eth.get_block("latest")
-    price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+    # The pods' fee cap (chain.fees.fee_fields with DEFAULT_TIP), taken on the base fee or, on a
+    # chain without one, on the gas price: twice it, room for the price to rise before they stake.
+    price = max_fee(price_floor(w3), DEFAULT_TIP)
     pending = [a for a in operators.values() if not view.operators[a].staked]
     gas = faucet_gas_per_operator(w3, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
     return plan_faucet(view, operators, faucet, policy, price, gas)

@@ -34,7 +34,7 @@ class KeepChain:
         return self.anvil.url
 
     def staking_contracts(self, book: dict | None = None):
-        from operators.provider import STAKING_CONTRACT_NAMES
+        from keep_contracts.names import STAKING_CONTRACT_NAMES
         from operators.staking import StakingContracts
 
         return StakingContracts.from_address_book(book or self.address_book, STAKING_CONTRACT_NAMES)

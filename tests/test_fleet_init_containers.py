@@ -280,7 +280,7 @@ def test_cluster_mode_pod_init_stakes_its_operator_from_the_faucet(anvil, cluste
     from web3 import Web3
 
     from operators.staking import read_fleet, StakingContracts
-    from operators.provider import STAKING_CONTRACT_NAMES
+    from keep_contracts.names import STAKING_CONTRACT_NAMES
 
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     contracts = StakingContracts.from_address_book(result.outputs["addressBook"], STAKING_CONTRACT_NAMES)
