@@ -149,8 +149,8 @@ def main(argv=None) -> int:
         print("bench fleet: --operators must be a positive integer", file=sys.stderr)
         return 2
 
-    from chain.node import connect
     from bench.migrate import start_chain
+    from chain.node import connect
     from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 

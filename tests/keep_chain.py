@@ -65,7 +65,7 @@ class KeepChain:
             rpc(self.url, "anvil_mine", [hex(2), hex(5)])
 
     def keep_balance(self, address: str) -> int:
-        from operators.staking import BALANCE_OF
+        from keep_contracts.staking import BALANCE_OF
 
         raw = self.w3.eth.call({"to": self.address_book["KeepToken"], "data": BALANCE_OF.calldata(address)})
         return int.from_bytes(raw, "big")

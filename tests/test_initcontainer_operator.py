@@ -17,9 +17,10 @@ import tomlkit
 from eth_account import Account
 
 from initcontainer import operator_check, provision_operator
+from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, delegation_data
 from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
-from operators.staking import APPROVE_AND_CALL, MINIMUM_STAKE, FleetPolicy, delegation_data, read_fleet, reconcile_fleet, supply_faucet
+from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")

@@ -15,21 +15,10 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from keep_contracts.staking import APPROVE_AND_CALL, DELEGATION_INFO, HAS_MINIMUM_STAKE, MINIMUM_STAKE, TRANSFER, Fn, delegation_data
 from offline_stack.anvil import rpc
 from operators.errors import ConfigError, InsufficientFunds, StakingConflict
-from operators.staking import (
-    APPROVE_AND_CALL,
-    DELEGATION_INFO,
-    HAS_MINIMUM_STAKE,
-    MINIMUM_STAKE,
-    TRANSFER,
-    FleetPolicy,
-    Fn,
-    delegation_data,
-    read_fleet,
-    reconcile_fleet,
-    supply_faucet,
-)
+from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = FleetPolicy(eth_threshold=10**17, eth_target=10**18)

@@ -44,7 +44,7 @@ def test_without_eth_simulate_it_falls_back_to_pending_estimates(keep_chain, mon
 
 def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
     # authorizeOperatorContract for an operator nobody staked: the owner is not its authorizer.
-    from operators.staking import AUTHORIZE
+    from keep_contracts.staking import AUTHORIZE
 
     op = Account.create().address
     c = keep_chain.staking_contracts()
