@@ -31,6 +31,7 @@ import tomllib
 from dataclasses import dataclass
 
 from keep_contracts.abi import TOKEN_STAKING
+from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
 
 DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
 OK, BAD_INPUT, NOT_READY = 0, 2, 3
@@ -107,8 +108,8 @@ def check_operator(w3, cfg: ClientConfig) -> str:
             raise CheckFailed(
                 NOT_READY, f"contract {name} at {address} has no code on {cfg.rpc_url} (expected the deployed contracts; chain reset or config from another chain?)"
             )
-    staking_address = cfg.contract("TokenStaking", "Staking", "StakingProxy")
-    operator_contract = cfg.contract("KeepRandomBeaconOperator")
+    staking_address = cfg.contract(*STAKING_CONFIG_KEYS)
+    operator_contract = cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"])
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
     op = cfg.address
     amount, created, undelegated = staking.functions.getDelegationInfo(op).call()

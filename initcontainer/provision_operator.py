@@ -35,12 +35,12 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Optional
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, fee_fields
 from keep_contracts.abi import TOKEN_STAKING
+from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
 from keep_contracts.staking import APPROVE_AND_CALL, AUTHORIZE, delegation_data
 
 from .operator_check import (
@@ -261,7 +261,7 @@ def provision_and_check(args: argparse.Namespace) -> str:
     w3 = connect(cfg.rpc_url)
     done = provision(
         w3, faucet, operator, to_checksum_address(args.token),
-        cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
+        cfg.contract(*STAKING_CONFIG_KEYS), cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"]), amounts,
         beneficiary=to_checksum_address(args.beneficiary) if args.beneficiary else None,
     )
     steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"

@@ -7,3 +7,7 @@ CLIENT_CONTRACTS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaco
 # What staking an operator calls, by role: the token staked, the staking contract, and the operator
 # contract the stake is authorized for.
 STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
+
+# The [ethereum.ContractAddresses] keys a keep-client config may give the staking contract under,
+# the one keep-cd writes first (the InitContainer reads configs it did not write too).
+STAKING_CONFIG_KEYS = (STAKING_CONTRACT_NAMES["staking"], "Staking", "StakingProxy")

@@ -27,8 +27,9 @@ staked against the new address and is staked again.  The old stakes stay on the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, cast
 
 from eth_utils import is_address, to_checksum_address
 from web3 import Web3
@@ -71,7 +72,7 @@ class StakingContracts:
     operator_contract: str  # KeepRandomBeaconOperator
 
     @staticmethod
-    def from_address_book(book: dict, names: dict) -> "StakingContracts":
+    def from_address_book(book: dict, names: dict) -> StakingContracts:
         found = {}
         for role, name in names.items():
             address = (book or {}).get(name)
@@ -85,10 +86,10 @@ class StakingContracts:
 class FleetPolicy:
     eth_threshold: int  # wei: fund an operator whose balance is below this...
     eth_target: int  # wei: ...up to this
-    stake_amount: Optional[int] = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
+    stake_amount: int | None = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
     beneficiary: str = "operator"  # "operator", "owner" or an address
 
-    def validate(self) -> "FleetPolicy":
+    def validate(self) -> FleetPolicy:
         for key, value in (("ethThreshold", self.eth_threshold), ("ethTarget", self.eth_target)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"config keep-cd:operators.{key}: {value!r} is not a positive integer (wei)")
@@ -158,7 +159,7 @@ class Action:
 def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
     out = []
     for start in range(0, len(calls), BATCH_LIMIT):
-        responses = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        responses = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
         if not isinstance(responses, list):
             raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
         for r in responses:
@@ -196,7 +197,7 @@ def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: st
     ]
     for a in extra:
         head += [("eth_getBalance", [a, "latest"]), _call(contracts.token, BALANCE_OF, a)]
-    per_op = [
+    per_op: list[tuple[Any, Any]] = [  # (Fn, its contract), or ("eth_getBalance", None)
         ("eth_getBalance", None),
         (DELEGATION_INFO, st),
         (OWNER_OF, st),
@@ -329,7 +330,7 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
     calls = [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
     estimates: list = []
     for start in range(0, len(calls), BATCH_LIMIT):
-        answer = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        answer = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
         estimates += answer if isinstance(answer, list) else []
     gas = 0
     for r, e in zip(independent, estimates):
@@ -428,7 +429,7 @@ def reconcile_fleet(
     operators: dict,
     policy: FleetPolicy,
     *,
-    removed: Optional[dict] = None,
+    removed: dict | None = None,
     on_remove: str = "leave",
     log: Callable[[str], None] = lambda _m: None,
 ) -> tuple:
@@ -486,7 +487,7 @@ def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, o
     of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
     they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
     The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
-    call = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
+    call: Any = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
     try:
         stake = int(w3.eth.estimate_gas(call, "latest"))
     except Exception:  # the owner short of KEEP: supply_faucet names that before sending
@@ -536,10 +537,10 @@ def supply_faucet(
     return operator_status(view, operators), report
 
 
-def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: Optional[str] = None) -> list:
+def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: str | None = None) -> list:
     """What a run would send, reading the chain only (``diff`` and preview)."""
     owner = to_checksum_address(owner)
-    extra = (to_checksum_address(faucet),) if faucet else ()
+    extra: tuple[str, ...] = (to_checksum_address(faucet),) if faucet else ()
     view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
     if provisioning == "cluster":
         return _faucet_actions(w3, contracts, view, operators, owner, extra[0], policy)
