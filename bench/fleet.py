@@ -74,7 +74,7 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
     """N concurrent per-pod provisioners sharing one funding key (supplied beforehand, untimed)."""
     from eth_account import Account
 
-    from contracts_step.chain import connect
+    from chain.node import connect
     from initcontainer.operator_check import CheckFailed
     from initcontainer.provision_operator import Amounts, provision
     from operators.staking import supply_faucet
@@ -149,8 +149,8 @@ def main(argv=None) -> int:
         return 2
 
     from bench.migrate import start_chain
-    from contracts_step.chain import connect
-    from operators.provider import STAKING_CONTRACT_NAMES
+    from chain.node import connect
+    from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 
     chain = start_chain(args.chain, args.block_time)

@@ -36,12 +36,12 @@ def start_chain(kind: str, block_time: float):
 
 
 def sequential_baseline(chain, artifacts_dir: str) -> dict:
+    from chain.node import connect
+    from chain.transactions import PipelinedSender, TxRequest
     from contracts_step.artifacts import ArtifactStore
-    from contracts_step.chain import connect
     from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
     from contracts_step.migrate import call_data, init_code
     from contracts_step.plan import ArgEncoder, resolve_plan
-    from contracts_step.transactions import PipelinedSender, TxRequest
 
     plan = keep_plan()
     store = ArtifactStore(artifacts_dir)

@@ -1,4 +1,9 @@
-"""What every step that talks to an Ethereum node shares: keep-cd's errors (and, as the refactor lands, the transaction sender, fee policy and dynamic-provider base).
+"""What every step that talks to an Ethereum node shares: keep-cd's errors (``errors``), the fee
+policy (``fees``), the node connection with its chain-id and syncing guard (``node``), the
+transaction sender (``transactions``: pipelined nonces, JSON-RPC batches) and the dynamic-provider
+base of keep-cd's chain steps (``provider``).
 
-Imports nothing from keep-cd's other packages: contracts_step, operators, components and the InitContainer import from here.
+The bottom layer: imports nothing from keep-cd's other packages; contracts_step, operators,
+components and the InitContainer import from here.  Only ``provider`` imports pulumi: the
+InitContainer image copies ``fees`` (initcontainer/Dockerfile), so that one imports no package at all.
 """

@@ -14,9 +14,7 @@ from typing import Mapping
 import tomlkit
 
 from chain.errors import ConfigError
-
-# keep-client's [ethereum.ContractAddresses] keys, in the order the file lists them.
-CONTRACT_KEYS = ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")
+from keep_contracts.names import CLIENT_CONTRACTS as CONTRACT_KEYS  # keep-client's [ethereum.ContractAddresses] keys
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 

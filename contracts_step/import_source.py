@@ -28,7 +28,7 @@ import json
 import os
 import sys
 
-from chain.errors import KeepCdError, ImportMismatch
+from chain.errors import ImportMismatch, KeepCdError
 
 MIGRATION_TYPE_SUFFIX = "keep:ContractsMigration"
 
@@ -73,8 +73,10 @@ def _migration_step(preview: dict) -> dict:
 
 def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
     """The ``pulumi import --file`` document for the migration the preview would create."""
-    from .chain import account_from_key
-    from .provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV, _open
+    from chain.node import account_from_key
+    from chain.provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV
+
+    from .provider import _open
 
     step = _migration_step(preview)
     inputs = dict(step["newState"]["inputs"])

@@ -31,17 +31,22 @@ killed run sent is ever sent twice.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any
 
+from eth_typing import HexStr
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.types import RPCEndpoint
+
+from chain.errors import InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
+from chain.fees import price_floor
+from chain.node import code_hash, create_address, genesis_hash
+from chain.transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
 from .artifacts import link_bytecode
-from .chain import code_hash, create_address, genesis_hash
-from chain.errors import KeepCdError, InsufficientFunds, TransactionReverted, UnlinkedLibrary
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
-from .transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
 
@@ -52,7 +57,7 @@ class StepDecision:
     kind: str  # contract | call
     action: str
     reason: str
-    address: Optional[str] = None
+    address: str | None = None
 
     def line(self) -> str:
         where = f" at {self.address}" if self.address else ""
@@ -115,7 +120,7 @@ class Migration:
         resolved: ResolvedPlan,
         store,
         w3: Web3,
-        olds: Optional[dict],
+        olds: dict | None,
         deployer: str,
         log: Callable[[str], None] = lambda _m: None,
     ):
@@ -130,12 +135,13 @@ class Migration:
         self.deployer = to_checksum_address(deployer)
         self.encoder = ArgEncoder(store, plan, resolved.params)
         self._code_read: dict = {}  # address -> code hash, read once per run
+        self._forced: dict | None = None  # forced_renewals, once worked out
         self.log = log
         self.genesis = genesis_hash(w3)
         self.reset_reason = self._detect_reset()
         self.chain_reset = self.reset_reason is not None
 
-    def _detect_reset(self) -> Optional[str]:
+    def _detect_reset(self) -> str | None:
         """Why the chain no longer holds what the last run recorded, or None.  anvil restarts
         with the same genesis block, so the head and the deployer's nonce are checked as well:
         a chain never goes back on either."""
@@ -159,7 +165,7 @@ class Migration:
         return next(d for d in self.plan.deploys if d.name == name)
 
     # -- reading ----------------------------------------------------------------------------------
-    def _code_matches(self, address: str, recorded_code_hash: Optional[str]) -> bool:
+    def _code_matches(self, address: str, recorded_code_hash: str | None) -> bool:
         if self.chain_reset or not address:
             return False
         # Deciding reads each recorded address once: forced_renewals' passes and the final one
@@ -169,7 +175,7 @@ class Migration:
         now = self._code_read[address]
         return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
 
-    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict, forced: Optional[dict] = None) -> StepDecision:
+    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict, forced: dict | None = None) -> StepDecision:
         forced = self.forced_renewals() if forced is None else forced
         if step.name in forced:
             return StepDecision(step.name, "contract", DEPLOY, f"renewed with {forced[step.name]} (redeployed)")
@@ -184,7 +190,7 @@ class Migration:
             return StepDecision(step.name, "contract", REPOINT, why, earlier["address"])
         if not old:
             reason = "new contract"
-        elif self.chain_reset:
+        elif self.reset_reason is not None:
             reason = self.reset_reason
         elif old.get("bytecode_hash") != step.artifact.bytecode_hash:
             reason = "bytecode changed"
@@ -217,7 +223,7 @@ class Migration:
         A contract that must be new whenever another is (``renew_with``) may come first in
         dependency order, so its decision waits for a whole pass: repeated until nothing more
         is forced (each pass can only add names)."""
-        if getattr(self, "_forced", None) is not None:
+        if self._forced is not None:
             return self._forced
         forced: dict = {}
         for _ in range(len(self.resolved.deploys) + 1):
@@ -262,11 +268,11 @@ class Migration:
         txs = []
         try:
             for n in range(first, end):
-                tx = self.w3.provider.make_request("eth_getTransactionBySenderAndNonce", [self.deployer, hex(n)])
-                if "error" in tx:
-                    raise NotImplementedError(tx["error"])
-                if tx.get("result"):
-                    txs.append(tx["result"])
+                answer = self.w3.provider.make_request(RPCEndpoint("eth_getTransactionBySenderAndNonce"), [self.deployer, hex(n)])
+                if "error" in answer:
+                    raise NotImplementedError(answer["error"])
+                if answer.get("result"):
+                    txs.append(answer["result"])
             return txs
         except NotImplementedError:
             pass
@@ -277,7 +283,8 @@ class Migration:
         floor = max(0, int((self.olds.get("last_run") or {}).get("block") or 0) - 1)
         for number in range(head, floor - 1, -1):
             block = self.w3.eth.get_block(number, full_transactions=True)
-            for tx in block["transactions"]:
+            full: list[Any] = list(block["transactions"])  # full_transactions: each a TxData
+            for tx in full:
                 if tx["from"].lower() == self.deployer.lower() and tx["nonce"] in wanted:
                     found[tx["nonce"]] = {
                         "hash": tx["hash"].hex(),
@@ -299,7 +306,7 @@ class Migration:
             block = int(tx["blockNumber"], 16) if isinstance(tx["blockNumber"], str) else int(tx["blockNumber"])
             tx_hash = tx["hash"] if isinstance(tx["hash"], str) else tx["hash"].hex()
             record = {"tx_hash": tx_hash, "block": block, "nonce": nonce}
-            if int(self.w3.eth.get_transaction_receipt(tx_hash)["status"]) != 1:
+            if int(self.w3.eth.get_transaction_receipt(HexStr(tx_hash))["status"]) != 1:
                 continue  # a reverted transaction did nothing: never take it as done
             if not tx.get("to"):
                 creates[keccak(data)] = {**record, "address": create_address(self.deployer, nonce)}
@@ -388,7 +395,7 @@ class Migration:
         from types import SimpleNamespace
 
         from chain.errors import ImportMismatch
-        from .transactions import SendStats
+        from chain.transactions import SendStats
 
         started = time.monotonic()
         addresses: dict = {}
@@ -490,8 +497,7 @@ class Migration:
         for name, step in self.resolved.deploys.items():
             if any(r.label == f"deploy {name}" for r in requests):
                 need_gas += 200 * (len(step.artifact.deployed_bytecode) // 2)
-        block = self.w3.eth.get_block("latest")
-        price = int(block.get("baseFeePerGas") or self.w3.eth.gas_price)
+        price = price_floor(self.w3)
         need = need_gas * price
         balance = int(self.w3.eth.get_balance(self.deployer))
         if balance < need:
@@ -588,10 +594,11 @@ def refreshed_outputs(w3: Web3, recorded: dict) -> dict:
     return outs
 
 
-def open_migration(plan: MigrationPlan, params: dict, artifacts_dir: str, rpc_url: str, chain_id: int, olds: Optional[dict], deployer: str, log=lambda _m: None) -> Migration:
+def open_migration(plan: MigrationPlan, params: dict, artifacts_dir: str, rpc_url: str, chain_id: int, olds: dict | None, deployer: str, log=lambda _m: None) -> Migration:
     """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
+    from chain.node import connect
+
     from .artifacts import ArtifactStore
-    from .chain import connect
     from .plan import resolve_plan
 
     store = ArtifactStore(artifacts_dir)

@@ -16,53 +16,13 @@ comes from ``configure`` (stack config ``keep-cd:deployerPrivateKey``, a secret)
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
-from pulumi.runtime.rpc import UNKNOWN
-from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Resource
 
-class _OneLineErrors:
-    """``traceback`` as the SDK's dynamic-provider host uses it, but a keep-cd error (whose message
-    is one line naming the thing at fault) is formatted as that line, not a Python traceback."""
-
-    def __init__(self, real):
-        self._real = real
-
-    def format_exc(self, *args, **kwargs):
-        import sys
-
-        from chain.errors import KeepCdError
-
-        error = sys.exc_info()[1]
-        if isinstance(error, KeepCdError):
-            return str(error)
-        return self._real.format_exc(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-
-def _one_line_errors_in_provider_host() -> None:
-    """The engine runs dynamic providers in ``python -m pulumi.dynamic``, which reports every
-    failure of create/update/diff as ``traceback.format_exc()``: a page of frames around the one
-    line keep-cd's errors are written to be.  In that process (only there), keep-cd's own errors
-    are reported as their line; anything else keeps its traceback."""
-    import sys
-
-    host = sys.modules.get("__main__")
-    spec = getattr(host, "__spec__", None)
-    if spec is None or spec.name != "pulumi.dynamic.__main__" or isinstance(getattr(host, "traceback", None), _OneLineErrors):
-        return
-    host.traceback = _OneLineErrors(host.traceback)
-
-
-_one_line_errors_in_provider_host()
-
-DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
-DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
+from chain.provider import DEPLOYER_KEY_CONFIG, DeployerStepProvider, is_known
 
 # Outputs the migration produces; seeded as None in the inputs so the engine knows them.
 OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls", "history", "calls_done", "next_nonce", "last_run")
@@ -72,60 +32,7 @@ REPLACE_KEYS = ("chain_id", "plan_name")
 MIGRATION_INPUT_KEYS = ("plan", "params", "artifacts_dir", "rpc_url", "chain_id")
 
 
-def is_known(value: Any) -> bool:
-    """False where preview left a value unknown (it is computed by another resource): the
-    engine's unknown marker or the SDK's ``Unknown``, at any depth.  (None is a value here; the
-    operators' provider also reads a None from another resource as not computed yet.)"""
-    from pulumi.output import Unknown
-
-    if isinstance(value, Unknown):
-        return False
-    if isinstance(value, str):
-        return value != UNKNOWN
-    if isinstance(value, dict):
-        return all(is_known(v) for v in value.values())
-    if isinstance(value, list):
-        return all(is_known(v) for v in value)
-    return True
-
-
-def _deployer_key(configured_key: Optional[str]) -> tuple:
-    """(key, the config key that names it): stack config first, then the environment."""
-    if configured_key:
-        return configured_key, f"keep-cd:{DEPLOYER_KEY_CONFIG}"
-    if os.environ.get(DEPLOYER_KEY_ENV):
-        return os.environ[DEPLOYER_KEY_ENV], f"keep-cd:{DEPLOYER_KEY_CONFIG} (from env {DEPLOYER_KEY_ENV})"
-    return None, f"keep-cd:{DEPLOYER_KEY_CONFIG}"
-
-
-def deployer_account(configured_key: Optional[str]):
-    """The deployer's account from stack config (via ``configure``) or the environment; the
-    contracts step deploys with it and the operators step stakes with it."""
-    from .chain import account_from_key
-    from chain.errors import ConfigError
-
-    key, where = _deployer_key(configured_key)
-    if not key:
-        raise ConfigError(
-            f"config {where}: not set (expected `pulumi config set --secret "
-            f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
-        )
-    return account_from_key(key, where)
-
-
-def deployer_address(configured_key: Optional[str]) -> str:
-    """The deployer's address, or the zero address where no key is given at all: a preview
-    without the key still reads the chain, and steps checked against the deployer show as "send".
-    A key that is given but malformed is an error, never "no key"."""
-    from .chain import account_from_key
-
-    key, where = _deployer_key(configured_key)
-    if not key:
-        return "0x" + "00" * 20
-    return account_from_key(key, where).address
-
-
-def _open(props: dict, olds: Optional[dict], deployer: str):
+def _open(props: dict, olds: dict | None, deployer: str):
     """The migration these inputs describe (imports kept local: see module doc)."""
     from .migrate import open_migration
     from .plan import MigrationPlan
@@ -138,63 +45,6 @@ def open_recorded_migration(props: dict, recorded: dict):
     """The migration ``props`` describe, against what a run recorded, as a keyless reader: it
     decides as the recorded deployer (it sends nothing)."""
     return _open(props, recorded, "0x" + "00" * 20)
-
-
-class DeployerStepProvider(ResourceProvider):
-    """What keep-cd's chain steps share as dynamic providers (the contracts migration here, the
-    operators' stakes in operators/provider.py): the deployer's key from ``configure``, never from
-    inputs; ``create`` and ``update`` as one idempotent ``_run(olds, news)`` returning the full
-    outputs; and ``diff``'s comparison of inputs.  A subclass names its ``replace_keys`` (a change
-    there makes another resource) and ``output_keys`` (seeded as None in the inputs, not compared),
-    and implements ``_run`` and ``_resource_id``.  Stateless but for the key: dill pickles it by
-    reference to its module."""
-
-    replace_keys: tuple = ()
-    output_keys: tuple = ()
-    # It captures no secret (the key comes from configure), so its pickle need not be one: the
-    # state and `pulumi preview --json` then show it, which the import file needs (import_source.py).
-    serialize_as_secret_always = False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._deployer_key: Optional[str] = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._deployer_key = req.config.get(DEPLOYER_KEY_CONFIG)
-
-    def _account(self):
-        return deployer_account(self._deployer_key)
-
-    def _deployer_address(self, recorded: Optional[str] = None) -> str:
-        """The deployer's address; without the key (a read-only preview), the one the last run
-        recorded, so that what names the deployer reads as unchanged."""
-        address = deployer_address(self._deployer_key)
-        return recorded if recorded and not int(address, 16) else address
-
-    def _run(self, olds: Optional[dict], news: dict) -> dict:
-        raise NotImplementedError
-
-    def _resource_id(self, props: dict) -> str:
-        raise NotImplementedError
-
-    def create(self, props: dict) -> CreateResult:
-        return CreateResult(self._resource_id(props), self._run(None, props))
-
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        return UpdateResult(self._run(olds, news))
-
-    def changed_inputs(self, olds: dict, news: dict) -> tuple:
-        """(inputs whose change replaces the resource, other inputs that changed)."""
-        replaces = [k for k in self.replace_keys if olds.get(k) != news.get(k)]
-        changed = [k for k in news if k not in self.output_keys and k != "__provider" and olds.get(k) != news.get(k)]
-        return replaces, changed
-
-    def diff_result(self, replaces: list, changed: list, pending: list) -> DiffResult:
-        """Changes when an input changed or the chain lacks something (``pending``); in place unless
-        a ``replace_keys`` input changed."""
-        return DiffResult(
-            changes=bool(replaces or changed or pending), replaces=replaces, stables=list(self.replace_keys), delete_before_replace=False
-        )
 
 
 class ContractsMigrationProvider(DeployerStepProvider):
@@ -237,7 +87,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
         return self.diff_result(replaces, changed, pending)
 
-    def _run(self, olds: Optional[dict], news: dict) -> dict:
+    def _run(self, olds: dict | None, news: dict) -> dict:
         account = self._account()
         outs = _open(news, olds, account.address).migrate(account)
         result = dict(news)
@@ -253,7 +103,8 @@ class ContractsMigrationProvider(DeployerStepProvider):
         never reaches here: the engine reads an imported resource with no properties, and a dynamic
         provider is found through its properties; ``contracts_step.import_source`` writes the
         imported state into the import file instead.)"""
-        from .chain import connect
+        from chain.node import connect
+
         from .migrate import refreshed_outputs
 
         w3 = connect(props["rpc_url"], int(props["chain_id"]))
@@ -282,7 +133,7 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
     contracts: pulumi.Output[dict]
     deployer: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ContractsMigrationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: ContractsMigrationArgs, opts: pulumi.ResourceOptions | None = None):
         from .artifacts import ArtifactStore
         from .plan import resolve_plan, wire_numbers
 
@@ -314,7 +165,7 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
         self.migration_inputs = {k: props[k] for k in MIGRATION_INPUT_KEYS}
         super().__init__(ContractsMigrationProvider(), name, props, opts)
 
-    def consumed_addresses(self, name: str, names, opts: Optional[pulumi.ResourceOptions] = None):
+    def consumed_addresses(self, name: str, names, opts: pulumi.ResourceOptions | None = None):
         """A ContractAddresses of the named contracts: what other resources should read."""
         from .addresses import ContractAddresses, ContractAddressesArgs
 

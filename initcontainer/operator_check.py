@@ -13,7 +13,7 @@ Reads the keep-client config the pod mounts (``[ethereum] URLRPC``, ``[ethereum.
 Contract addresses come from the mounted config, not from JSON baked into the image: the config is
 the exact file the client will use, so the check and the client cannot disagree, and the image does
 not have to be rebuilt (and re-pinned) for every contracts deploy.  The ABI entries it calls are
-keep_abi's (the same in every keep-core 1.x release; tested against the artifacts).
+keep_contracts.abi's (the same in every keep-core 1.x release; tested against the artifacts).
 
 Exit status, as ``prepare_client``'s (each failure one line on stderr; Kubernetes retries the pod):
     0  ready
@@ -30,7 +30,8 @@ import time
 import tomllib
 from dataclasses import dataclass
 
-from .keep_abi import TOKEN_STAKING
+from keep_contracts.abi import TOKEN_STAKING
+from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
 
 DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
 OK, BAD_INPUT, NOT_READY = 0, 2, 3
@@ -107,8 +108,8 @@ def check_operator(w3, cfg: ClientConfig) -> str:
             raise CheckFailed(
                 NOT_READY, f"contract {name} at {address} has no code on {cfg.rpc_url} (expected the deployed contracts; chain reset or config from another chain?)"
             )
-    staking_address = cfg.contract("TokenStaking", "Staking", "StakingProxy")
-    operator_contract = cfg.contract("KeepRandomBeaconOperator")
+    staking_address = cfg.contract(*STAKING_CONFIG_KEYS)
+    operator_contract = cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"])
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
     op = cfg.address
     amount, created, undelegated = staking.functions.getDelegationInfo(op).call()

@@ -35,10 +35,14 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
-from .keep_abi import KEEP_TOKEN, TOKEN_STAKING
+from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, fee_fields
+from keep_contracts.abi import TOKEN_STAKING
+from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
+from keep_contracts.staking import APPROVE_AND_CALL, AUTHORIZE, delegation_data
+
 from .operator_check import (
     BAD_INPUT,
     NOT_READY,
@@ -69,15 +73,7 @@ class Provisioned:
 class Amounts:
     eth_threshold: int
     eth_target: int
-    stake: Optional[int] = None  # None: TokenStaking.minimumStake()
-
-
-def _fees(w3) -> dict:
-    base = w3.eth.get_block("latest").get("baseFeePerGas")
-    if base is None:
-        return {"gasPrice": w3.eth.gas_price}
-    tip = 10**9
-    return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
+    stake: int | None = None  # None: TokenStaking.minimumStake()
 
 
 def _is_collision(message: str) -> bool:
@@ -122,14 +118,15 @@ def send_checked(
     for attempt in range(attempts):
         if not still_needed():
             return
-        tx = {**build(), **_fees(w3), "chainId": w3.eth.chain_id}
+        # A fixed tip, not the node's: the deploy step supplies the faucet for this fee cap.
+        tx = {**build(), **fee_fields(w3, tip=DEFAULT_TIP), "chainId": w3.eth.chain_id}
         nonce = w3.eth.get_transaction_count(account.address, "pending")
         tx["nonce"] = nonce
         if "gas" not in tx:
             try:
-                # ×1.2 + 10,000: the deploy step supplies the faucet for exactly this
-                # (operators/staking.py POD_GAS_MARGIN, POD_GAS_PAD; this image imports none of it).
-                tx["gas"] = int(w3.eth.estimate_gas({k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending") * 1.2) + 10_000
+                # The deploy step supplies the faucet for exactly this gas limit (operators/staking.py).
+                estimate = w3.eth.estimate_gas({k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending")
+                tx["gas"] = int(estimate * POD_GAS_MARGIN) + POD_GAS_PAD
             except Exception as e:
                 # e.g. the faucet not supplied yet: the deploy step tops it up, the pod retries
                 raise CheckFailed(NOT_READY, f"{step}: would revert ({str(e).splitlines()[0]})") from None
@@ -157,7 +154,7 @@ def send_checked(
 
 def provision(
     w3, faucet, operator, token: str, staking_address: str, operator_contract: str, amounts: Amounts,
-    *, beneficiary: Optional[str] = None, done: Optional[Provisioned] = None,
+    *, beneficiary: str | None = None, done: Provisioned | None = None,
 ) -> Provisioned:
     """Fund, stake and authorize ``operator`` (a LocalAccount) idempotently; see module doc.
 
@@ -165,7 +162,6 @@ def provision(
     done = done if done is not None else Provisioned()
     op = operator.address
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
-    keep = w3.eth.contract(address=token, abi=KEEP_TOKEN)
 
     def balance() -> int:
         return w3.eth.get_balance(op, "pending")
@@ -181,10 +177,10 @@ def provision(
         return staking.functions.getDelegationInfo(op).call(block_identifier="pending")
 
     amount = amounts.stake if amounts.stake is not None else staking.functions.minimumStake().call()
-    extra = b"".join(bytes.fromhex(a[2:]) for a in (beneficiary or op, op, op))
+    extra = delegation_data(beneficiary or op, op, op)
     send_checked(
         w3, faucet, f"stake {op}",
-        lambda: {"to": token, "value": 0, "data": keep.encode_abi("approveAndCall", [staking_address, amount, extra])},
+        lambda: {"to": token, "value": 0, "data": APPROVE_AND_CALL.calldata(staking_address, amount, extra)},
         lambda: delegation()[1] == 0,
         done,
     )
@@ -196,7 +192,7 @@ def provision(
         raise CheckFailed(NOT_READY, f"operator {op}: staked with authorizer {authorizer}, so this pod cannot authorize it (expected the operator itself)")
     send_checked(
         w3, operator, f"authorize {op}",
-        lambda: {"to": staking_address, "value": 0, "data": staking.encode_abi("authorizeOperatorContract", [op, operator_contract])},
+        lambda: {"to": staking_address, "value": 0, "data": AUTHORIZE.calldata(op, operator_contract)},
         lambda: not staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier="pending"),
         done,
     )
@@ -209,7 +205,7 @@ def _positive(value: str, name: str) -> int:
     return int(value)
 
 
-def load_operator(keyfile: str, password: Optional[str], expected: str):
+def load_operator(keyfile: str, password: str | None, expected: str):
     from eth_account import Account
 
     if password is None:
@@ -228,7 +224,7 @@ def load_operator(keyfile: str, password: Optional[str], expected: str):
     return account
 
 
-def load_faucet(path: Optional[str]):
+def load_faucet(path: str | None):
     from eth_account import Account
 
     key = os.environ.get("KEEP_CD_FAUCET_KEY")
@@ -265,7 +261,7 @@ def provision_and_check(args: argparse.Namespace) -> str:
     w3 = connect(cfg.rpc_url)
     done = provision(
         w3, faucet, operator, to_checksum_address(args.token),
-        cfg.contract("TokenStaking", "Staking", "StakingProxy"), cfg.contract("KeepRandomBeaconOperator"), amounts,
+        cfg.contract(*STAKING_CONFIG_KEYS), cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"]), amounts,
         beneficiary=to_checksum_address(args.beneficiary) if args.beneficiary else None,
     )
     steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"

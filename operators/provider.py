@@ -20,10 +20,9 @@ from typing import Any, Optional
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Resource
 
-from contracts_step.provider import DeployerStepProvider, is_known
+from chain.provider import DeployerStepProvider, is_known
+from keep_contracts.names import STAKING_CONTRACT_NAMES
 
-# Role -> contract name in the contracts step's address book.
-STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "operator_contract": "KeepRandomBeaconOperator"}
 PROVISIONING = ("deploy", "cluster")
 ON_REMOVE = ("leave", "undelegate")
 OUTPUT_KEYS = ("owner", "status", "staking_contract", "last_run")
@@ -76,9 +75,9 @@ def fleet_policy(policy: dict):
 
 
 def _session(props: dict):
-    from .staking import StakingContracts, check_contracts
+    from chain.node import connect
 
-    from contracts_step.chain import connect
+    from .staking import StakingContracts, check_contracts
 
     w3 = connect(props["rpc_url"], int(props["chain_id"]))
     names = props.get("contract_names") or STAKING_CONTRACT_NAMES
@@ -146,9 +145,8 @@ class OperatorStakesProvider(DeployerStepProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         """Changes when an input changed or the chain lacks a step (read only; nothing is sent)."""
-        from .staking import assess
-
         from .errors import StakingConflict
+        from .staking import assess
 
         replaces, changed = self.changed_inputs(olds, news)
         pending: list = []

@@ -27,17 +27,35 @@ staked against the new address and is staked again.  The old stakes stay on the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, cast
 
-from eth_abi import decode as abi_decode, encode as abi_encode
-from eth_utils import is_address, keccak, to_checksum_address
+from eth_utils import is_address, to_checksum_address
 from web3 import Web3
 
-from contracts_step.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
-from initcontainer.keep_abi import abi_entry
+from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, max_fee, price_floor
+from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from keep_contracts.staking import (
+    APPROVE_AND_CALL,
+    AUTHORIZE,
+    AUTHORIZER_OF,
+    BALANCE_OF,
+    CANCEL_STAKE,
+    DELEGATION_INFO,
+    HAS_MINIMUM_STAKE,
+    INITIALIZATION_PERIOD,
+    IS_APPROVED_OPERATOR_CONTRACT,
+    IS_AUTHORIZED,
+    MINIMUM_STAKE,
+    OWNER_OF,
+    TRANSFER,
+    UNDELEGATE,
+    Fn,
+    delegation_data,
+)
 
-from .errors import ConfigError, KeepCdError, InsufficientFunds, StakingConflict
+from .errors import ConfigError, InsufficientFunds, KeepCdError, StakingConflict
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -45,57 +63,6 @@ GAS_MARGIN, GAS_PAD = 1.05, 2_000
 # What the faucet reserves in gas per operator in cluster mode (fund + approveAndCall) at least;
 # ``faucet_gas_per_operator`` raises it to what this chain charges for a stake (geth --dev: ~1M).
 FAUCET_GAS_PER_OPERATOR = 400_000
-# A pod's gas limit for its stake: its estimate times this, plus the pad
-# (initcontainer/provision_operator.py, which imports nothing of ours, sends with exactly these).
-POD_GAS_MARGIN, POD_GAS_PAD = 1.2, 10_000
-
-
-@dataclass(frozen=True)
-class Fn:
-    """A contract function by signature: calldata and return decoding, from its ABI entry."""
-
-    signature: str
-    returns: tuple = ()
-
-    @staticmethod
-    def of(contract: str, name: str) -> "Fn":
-        """``name`` of ``contract`` as initcontainer/keep_abi.py has it (one home for the ABI)."""
-        entry = abi_entry(contract, name)
-        types = ",".join(i["type"] for i in entry["inputs"])
-        return Fn(f"{name}({types})", tuple(o["type"] for o in entry["outputs"]))
-
-    @property
-    def arg_types(self) -> list:
-        inner = self.signature[self.signature.index("(") + 1 : -1]
-        return [t for t in inner.split(",") if t]
-
-    def calldata(self, *args) -> bytes:
-        return keccak(text=self.signature)[:4] + abi_encode(self.arg_types, list(args))
-
-    def decode(self, raw: str):
-        values = abi_decode(list(self.returns), bytes.fromhex(raw[2:]))
-        return values[0] if len(values) == 1 else values
-
-
-MINIMUM_STAKE = Fn.of("TokenStaking", "minimumStake")
-INITIALIZATION_PERIOD = Fn.of("TokenStaking", "initializationPeriod")
-DELEGATION_INFO = Fn.of("TokenStaking", "getDelegationInfo")
-OWNER_OF = Fn.of("TokenStaking", "ownerOf")
-AUTHORIZER_OF = Fn.of("TokenStaking", "authorizerOf")
-IS_AUTHORIZED = Fn.of("TokenStaking", "isAuthorizedForOperator")
-HAS_MINIMUM_STAKE = Fn.of("TokenStaking", "hasMinimumStake")
-IS_APPROVED_OPERATOR_CONTRACT = Fn.of("TokenStaking", "isApprovedOperatorContract")
-AUTHORIZE = Fn.of("TokenStaking", "authorizeOperatorContract")
-UNDELEGATE = Fn.of("TokenStaking", "undelegate")
-CANCEL_STAKE = Fn.of("TokenStaking", "cancelStake")
-BALANCE_OF = Fn.of("KeepToken", "balanceOf")
-APPROVE_AND_CALL = Fn.of("KeepToken", "approveAndCall")
-TRANSFER = Fn.of("KeepToken", "transfer")
-
-
-def delegation_data(beneficiary: str, operator: str, authorizer: str) -> bytes:
-    """approveAndCall's extraData in keep-core 1.8.0: beneficiary ‖ operator ‖ authorizer."""
-    return b"".join(bytes.fromhex(a[2:]) for a in (beneficiary, operator, authorizer))
 
 
 @dataclass(frozen=True)
@@ -105,7 +72,7 @@ class StakingContracts:
     operator_contract: str  # KeepRandomBeaconOperator
 
     @staticmethod
-    def from_address_book(book: dict, names: dict) -> "StakingContracts":
+    def from_address_book(book: dict, names: dict) -> StakingContracts:
         found = {}
         for role, name in names.items():
             address = (book or {}).get(name)
@@ -119,10 +86,10 @@ class StakingContracts:
 class FleetPolicy:
     eth_threshold: int  # wei: fund an operator whose balance is below this...
     eth_target: int  # wei: ...up to this
-    stake_amount: Optional[int] = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
+    stake_amount: int | None = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
     beneficiary: str = "operator"  # "operator", "owner" or an address
 
-    def validate(self) -> "FleetPolicy":
+    def validate(self) -> FleetPolicy:
         for key, value in (("ethThreshold", self.eth_threshold), ("ethTarget", self.eth_target)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"config keep-cd:operators.{key}: {value!r} is not a positive integer (wei)")
@@ -192,7 +159,7 @@ class Action:
 def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
     out = []
     for start in range(0, len(calls), BATCH_LIMIT):
-        responses = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        responses = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
         if not isinstance(responses, list):
             raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
         for r in responses:
@@ -230,7 +197,7 @@ def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: st
     ]
     for a in extra:
         head += [("eth_getBalance", [a, "latest"]), _call(contracts.token, BALANCE_OF, a)]
-    per_op = [
+    per_op: list[tuple[Any, Any]] = [  # (Fn, its contract), or ("eth_getBalance", None)
         ("eth_getBalance", None),
         (DELEGATION_INFO, st),
         (OWNER_OF, st),
@@ -363,7 +330,7 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
     calls = [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
     estimates: list = []
     for start in range(0, len(calls), BATCH_LIMIT):
-        answer = w3.provider.make_batch_request(calls[start : start + BATCH_LIMIT])
+        answer = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
         estimates += answer if isinstance(answer, list) else []
     gas = 0
     for r, e in zip(independent, estimates):
@@ -373,8 +340,7 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
         else:
             gas += int(e["result"], 16)
     gas += sum(21_000 + sum(16 if b else 4 for b in r.data) for r in requests if r.after)
-    block = w3.eth.get_block("latest")
-    price = int(block.get("baseFeePerGas") or w3.eth.gas_price)
+    price = price_floor(w3)
     eth_needed = sum(r.value for r in requests) + gas * price
     if eth_needed > view.owner_eth:
         raise InsufficientFunds(
@@ -463,7 +429,7 @@ def reconcile_fleet(
     operators: dict,
     policy: FleetPolicy,
     *,
-    removed: Optional[dict] = None,
+    removed: dict | None = None,
     on_remove: str = "leave",
     log: Callable[[str], None] = lambda _m: None,
 ) -> tuple:
@@ -521,7 +487,7 @@ def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, o
     of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
     they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
     The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
-    call = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
+    call: Any = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
     try:
         stake = int(w3.eth.estimate_gas(call, "latest"))
     except Exception:  # the owner short of KEEP: supply_faucet names that before sending
@@ -571,10 +537,10 @@ def supply_faucet(
     return operator_status(view, operators), report
 
 
-def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: Optional[str] = None) -> list:
+def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: str | None = None) -> list:
     """What a run would send, reading the chain only (``diff`` and preview)."""
     owner = to_checksum_address(owner)
-    extra = (to_checksum_address(faucet),) if faucet else ()
+    extra: tuple[str, ...] = (to_checksum_address(faucet),) if faucet else ()
     view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
     if provisioning == "cluster":
         return _faucet_actions(w3, contracts, view, operators, owner, extra[0], policy)
@@ -583,8 +549,9 @@ def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, p
 
 def _faucet_actions(w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy) -> list:
     """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
-    block = w3.eth.get_block("latest")
-    price = 2 * int(block.get("baseFeePerGas") or w3.eth.gas_price) + Web3.to_wei(1, "gwei")
+    # The pods' fee cap (chain.fees.fee_fields with DEFAULT_TIP), taken on the base fee or, on a
+    # chain without one, on the gas price: twice it, room for the price to rise before they stake.
+    price = max_fee(price_floor(w3), DEFAULT_TIP)
     pending = [a for a in operators.values() if not view.operators[a].staked]
     gas = faucet_gas_per_operator(w3, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
     return plan_faucet(view, operators, faucet, policy, price, gas)

@@ -42,7 +42,7 @@ class KeepChain:
         return self.anvil.url
 
     def staking_contracts(self, book: dict | None = None):
-        from operators.provider import STAKING_CONTRACT_NAMES
+        from keep_contracts.names import STAKING_CONTRACT_NAMES
         from operators.staking import StakingContracts
 
         return StakingContracts.from_address_book(book or self.address_book, STAKING_CONTRACT_NAMES)
@@ -74,7 +74,7 @@ class KeepChain:
             rpc(self.url, "anvil_mine", [hex(2), hex(5)])
 
     def keep_balance(self, address: str) -> int:
-        from operators.staking import BALANCE_OF
+        from keep_contracts.staking import BALANCE_OF
 
         raw = self.w3.eth.call({"to": self.address_book["KeepToken"], "data": BALANCE_OF.calldata(address)})
         return int.from_bytes(raw, "big")
@@ -98,7 +98,7 @@ def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
 
 
 def make_keep_chain(kind: str = "anvil", **node_kwargs) -> KeepChain:
-    from contracts_step.chain import connect
+    from chain.node import connect
     from devchain.geth import start_geth
     from offline_stack.anvil import start_anvil
 

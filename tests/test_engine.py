@@ -163,7 +163,7 @@ def test_refresh_reports_a_contract_whose_code_is_gone_and_up_redeploys_it(scrip
 
 
 def test_refresh_reports_an_operator_unstaked_out_of_band(scripted):
-    from operators.staking import UNDELEGATE
+    from keep_contracts.staking import UNDELEGATE
 
     outputs = scripted.ws.outputs()
     operator = outputs["operators"]["keep-standard-0"]

@@ -279,7 +279,7 @@ def test_cluster_mode_pod_init_stakes_its_operator_from_the_faucet(anvil, cluste
     assert again[1][1] == 0 and "nothing (already provisioned)" in again[1][2], again
     from web3 import Web3
 
-    from operators.provider import STAKING_CONTRACT_NAMES
+    from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import StakingContracts, read_fleet
 
     w3 = Web3(Web3.HTTPProvider(anvil.url))

@@ -13,12 +13,12 @@ from eth_account import Account
 from web3 import Web3
 
 from chain.errors import TransactionDropped
-from contracts_step.chain import connect, create_address
-from contracts_step.transactions import PipelinedSender, TxRequest
+from chain.node import connect, create_address
+from chain.transactions import PipelinedSender, TxRequest
 from devchain.geth import fund
 from initcontainer.provision_operator import _is_collision
+from keep_contracts.staking import Fn
 from offline_stack.anvil import rpc
-from operators.staking import Fn
 
 APPROVE = Fn("approve(address)")
 APPROVED = Fn("approved(address)", ("bool",))

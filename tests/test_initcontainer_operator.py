@@ -17,9 +17,10 @@ import tomlkit
 from eth_account import Account
 
 from initcontainer import operator_check, provision_operator
+from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, delegation_data
 from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
-from operators.staking import APPROVE_AND_CALL, MINIMUM_STAKE, FleetPolicy, delegation_data, read_fleet, reconcile_fleet, supply_faucet
+from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
@@ -158,7 +159,7 @@ def cluster(keep_dev_chain):
 
 def provision(keep_chain, faucet, op):
     c = keep_chain.staking_contracts()
-    from contracts_step.chain import connect
+    from chain.node import connect
 
     return provision_operator.provision(connect(keep_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
                                         provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target))
@@ -248,7 +249,7 @@ def test_a_pod_stakes_with_the_configured_beneficiary_and_funds_exactly_to_the_t
     if keep_dev_chain.kind == "anvil":  # just below the threshold; on geth (no cheat codes) from 0
         rpc(keep_dev_chain.url, "anvil_setBalance", [op.address, hex(POLICY.eth_threshold - 1)])
     c = keep_dev_chain.staking_contracts()
-    from contracts_step.chain import connect
+    from chain.node import connect
 
     done = provision_operator.provision(connect(keep_dev_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
                                        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target), beneficiary=beneficiary)
@@ -284,6 +285,63 @@ def test_initcontainer_shares_no_import_with_the_pulumi_program():
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
         assert not imported & {"contracts_step", "operators", "pulumi", "stack_settings", "offline_stack", "components"}, name
+
+
+# Run in the image's working directory: every Python file the image holds is imported, with a
+# finder first on sys.meta_path that refuses any top-level module outside the standard library, the
+# packages initcontainer/requirements.txt pins and the image's own (pulumi among what it refuses).
+IMPORT_EVERY_IMAGE_FILE = """
+import importlib, json, os, pkgutil, sys, sysconfig
+
+stdlib = sysconfig.get_paths()["stdlib"]  # also what it holds beyond stdlib_module_names (_sysconfigdata_*)
+installed = {m.name for m in pkgutil.iter_modules([stdlib, os.path.join(stdlib, "lib-dynload")])}
+allowed = set(json.loads(sys.argv[1])) | set(sys.stdlib_module_names) | installed | {"__future__"}
+
+
+class OutsideTheImage:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in allowed:
+            raise ModuleNotFoundError(f"{name}: not in the InitContainer image", name=name)
+        return None
+
+
+sys.meta_path.insert(0, OutsideTheImage())
+for module in sys.argv[2:]:
+    importlib.import_module(module)
+print("imported", len(sys.argv) - 2)
+"""
+
+
+def test_every_python_file_of_the_image_imports_with_only_its_pinned_packages(tmp_path):
+    """The image's files (laid out as initcontainer/Dockerfile copies them) import with nothing but
+    the standard library and initcontainer/requirements.txt's packages: the program's code it
+    shares (chain/, keep_contracts/) must not reach for pulumi or another package of the program."""
+    from importlib.metadata import packages_distributions
+
+    from test_fleet_init_containers import image_tree, image_workdir
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    pins = {norm(line.split("==")[0]) for line in open(os.path.join(ROOT, "initcontainer", "requirements.txt")) if "==" in line and not line.startswith("#")}
+    pinned_modules = {top for top, dists in packages_distributions().items() if any(norm(d) in pins for d in dists)}
+    assert "web3" in pinned_modules and "pulumi" not in pinned_modules
+    root = image_tree(str(tmp_path / "image"))
+    workdir = root + image_workdir()
+    modules, own = [], set()
+    for dirpath, _, files in os.walk(workdir):
+        for name in sorted(files):
+            if name.endswith(".py") and name != "__init__.py":
+                parts = os.path.relpath(os.path.join(dirpath, name[:-3]), workdir).split(os.sep)
+                modules.append(".".join(parts))
+                own.add(parts[0])
+    assert {"initcontainer.operator_check", "initcontainer.provision_operator", "keep_contracts.staking", "chain.fees"} <= set(modules)
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERY_IMAGE_FILE, json.dumps(sorted(pinned_modules | own)), *modules],
+        cwd=workdir, env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.strip().splitlines()[-1:]
+    assert proc.stdout.split() == ["imported", str(len(modules))]
 
 
 def test_image_requirements_are_all_pinned_and_match_the_program():

@@ -1,4 +1,4 @@
-"""The ABI fragments keep-cd calls (initcontainer/keep_abi.py: the program's staking and the
+"""The ABI fragments keep-cd calls (keep_contracts/abi.py: the program's staking and the
 InitContainer) are the keep-core 1.8.0 artifacts' own entries."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 import initcontainer.operator_check
 import initcontainer.provision_operator
-import operators.staking
-from initcontainer.keep_abi import ABIS
+import keep_contracts.staking
+from keep_contracts.abi import ABIS
 
 
 def artifact_functions(keep_artifacts, contract: str) -> list:
@@ -32,7 +32,7 @@ def test_each_fragment_is_the_artifacts_entry(keep_artifacts, contract):
 
 def test_every_function_the_staking_step_calls_is_declared_as_it_calls_it(keep_artifacts):
     declared = {signature(e): tuple(o["type"] for o in e["outputs"]) for c in ABIS for e in artifact_functions(keep_artifacts, c)}
-    fns = [v for v in vars(operators.staking).values() if isinstance(v, operators.staking.Fn)]
+    fns = [v for v in vars(keep_contracts.staking).values() if isinstance(v, keep_contracts.staking.Fn)]
     assert len(fns) == 14
     for fn in fns:
         assert declared.get(fn.signature) == fn.returns, fn

@@ -312,8 +312,8 @@ def test_renew_with_follows_a_redeploy_caused_by_a_dependency(fresh_anvil, fixtu
 
 def test_a_dropped_transaction_is_resent(anvil_factory):
     """A node that forgets a transaction (restart, pool eviction) gets it again, same nonce and hash."""
-    from contracts_step.chain import connect
-    from contracts_step.transactions import PipelinedSender, TxRequest
+    from chain.node import connect
+    from chain.transactions import PipelinedSender, TxRequest
 
     chain = anvil_factory(extra_args=("--no-mining",))
     acct = chain.new_account()

@@ -11,9 +11,9 @@ from eth_account import Account
 from pulumi.runtime.rpc import UNKNOWN
 
 from chain.errors import ChainUnreachable, ConfigError
+from keep_contracts.staking import DELEGATION_INFO
 from offline_stack.anvil import free_port, rpc
 from operators.provider import OperatorStakesProvider
-from operators.staking import DELEGATION_INFO
 
 
 def props(chain, operators: dict, **over) -> dict:

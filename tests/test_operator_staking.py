@@ -15,21 +15,10 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from keep_contracts.staking import APPROVE_AND_CALL, DELEGATION_INFO, HAS_MINIMUM_STAKE, MINIMUM_STAKE, TRANSFER, Fn, delegation_data
 from offline_stack.anvil import rpc
 from operators.errors import ConfigError, InsufficientFunds, StakingConflict
-from operators.staking import (
-    APPROVE_AND_CALL,
-    DELEGATION_INFO,
-    HAS_MINIMUM_STAKE,
-    MINIMUM_STAKE,
-    TRANSFER,
-    FleetPolicy,
-    Fn,
-    delegation_data,
-    read_fleet,
-    reconcile_fleet,
-    supply_faucet,
-)
+from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POLICY = FleetPolicy(eth_threshold=10**17, eth_target=10**18)
@@ -222,7 +211,7 @@ KILLABLE_RUN = textwrap.dedent(
     import json, os, sys
     sys.path.insert(0, os.environ["ROOT"])
     from eth_account import Account
-    from contracts_step.chain import connect
+    from chain.node import connect
     from operators.staking import FleetPolicy, StakingContracts, reconcile_fleet
     w3 = connect(os.environ["RPC_URL"], 31337)
     owner = Account.from_key(os.environ["OWNER_KEY"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from contracts_step.transactions import PipelinedSender, RPCError, TxRequest, stopped_run_note
+from chain.transactions import PipelinedSender, RPCError, TxRequest, stopped_run_note
 from operators.staking import FleetPolicy, _requests, plan_fleet, read_fleet
 
 
@@ -44,7 +44,7 @@ def test_without_eth_simulate_it_falls_back_to_pending_estimates(keep_chain, mon
 
 def test_a_request_that_would_revert_is_named_before_it_is_sent(keep_chain):
     # authorizeOperatorContract for an operator nobody staked: the owner is not its authorizer.
-    from operators.staking import AUTHORIZE
+    from keep_contracts.staking import AUTHORIZE
 
     op = Account.create().address
     c = keep_chain.staking_contracts()

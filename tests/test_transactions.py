@@ -11,8 +11,8 @@ import pytest
 import rlp
 from web3 import HTTPProvider
 
-from contracts_step.chain import connect
-from contracts_step.transactions import PipelinedSender, TxRequest
+from chain.node import connect
+from chain.transactions import PipelinedSender, TxRequest
 
 # A transfer gets 21,000 * 1.1 + 10,000 = 33,100 gas: three fit in 100,000, a fourth does not.
 BLOCK_GAS = 100_000

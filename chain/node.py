@@ -1,21 +1,22 @@
-"""Reading the chain: connection with the chain-id guard, addresses, code, revert reasons."""
+"""The node keep-cd talks to: the connection with its chain-id and syncing guard, and what is read
+from it (code, genesis, revert reasons); CREATE addresses and keys, derived without it."""
 
 from __future__ import annotations
 
 import re
-from typing import Optional
 
-import rlp
+import rlp  # type: ignore[import-untyped]  # rlp ships no type information
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.types import BlockIdentifier, RPCEndpoint
 
-from chain.errors import ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError
+from .errors import ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError
 
 _URL = re.compile(r"^(https?)://[^\s/]+(:\d+)?(/.*)?$")
 
 
-def connect(rpc_url: str, expected_chain_id: Optional[int] = None, *, timeout: float = 10.0, key: str = "rpcUrl") -> Web3:
+def connect(rpc_url: str, expected_chain_id: int | None = None, *, timeout: float = 10.0, key: str = "rpcUrl") -> Web3:
     """A Web3 client for ``rpc_url`` after checking that it answers and is the expected chain.
 
     Retries are off: an unreachable node must fail fast with one line, not after minutes of backoff.
@@ -45,7 +46,7 @@ def check_synced(w3: Web3, rpc_url: str) -> None:
     up has an old head and old state, where every contract deployed since reads as missing and a
     migration would deploy it again."""
     try:
-        syncing = w3.provider.make_request("eth_syncing", [])
+        syncing = w3.provider.make_request(RPCEndpoint("eth_syncing"), [])
     except Exception as e:
         raise ChainUnreachable(f"chain RPC {rpc_url}: eth_syncing failed ({e.__class__.__name__}) (expected false on a synced node)") from None
     state = syncing.get("result")
@@ -66,7 +67,7 @@ def create_address(sender: str, nonce: int) -> str:
     return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
 
-def code_hash(w3: Web3, address: str, block: str = "latest") -> Optional[str]:
+def code_hash(w3: Web3, address: str, block: BlockIdentifier = "latest") -> str | None:
     """keccak of the runtime code at ``address``; None where there is none."""
     code = w3.eth.get_code(to_checksum_address(address), block)
     return keccak(bytes(code)).hex() if len(code) else None

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, cast
 
+from eth_typing import HexStr
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
-from .chain import revert_reason
-from chain.errors import InsufficientFunds, TransactionDropped, TransactionReverted
+from .errors import InsufficientFunds, TransactionDropped, TransactionReverted
+from .fees import fee_cap, fee_fields
+from .node import revert_reason
 
 # Calls per JSON-RPC batch: geth refuses a batch of more than 1000 (--rpc.batch-request-limit) as
 # a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.
@@ -44,14 +47,14 @@ def account_lock(chain_id: int, address: str) -> threading.Lock:
 @dataclass
 class TxRequest:
     label: str  # what it is, for messages: "deploy TokenStaking", "call TokenGrant.authorizeStakingContract"
-    to: Optional[str]  # None: contract creation
+    to: str | None  # None: contract creation
     data: bytes
     value: int = 0
-    nonce: Optional[int] = None
-    gas: Optional[int] = None
-    tx_hash: Optional[str] = None
-    raw: Optional[bytes] = None
-    receipt: Optional[dict] = field(default=None, repr=False)
+    nonce: int | None = None
+    gas: int | None = None
+    tx_hash: str | None = None
+    raw: bytes | None = None
+    receipt: dict | None = field(default=None, repr=False)
     # Requests (earlier in the same list) whose effect this one needs before it can be estimated;
     # only ``send_batched`` reads it: ``send`` estimates every request after all earlier ones.
     after: tuple = field(default=(), repr=False, compare=False)
@@ -90,6 +93,8 @@ class _Spending:
     spent: int = 0
 
     def charge(self, req: TxRequest) -> None:
+        if req.gas is None:
+            raise ValueError(f"{req.label}: charged before its gas limit was set")  # a bug of the sender, not of the input
         cost = req.gas * self.price + req.value
         if self.spent + cost > self.budget:
             raise InsufficientFunds(
@@ -138,29 +143,18 @@ class PipelinedSender:
                 )
             time.sleep(self.poll_interval)
 
-    # -- fees -------------------------------------------------------------------------------------
-    def _fees(self) -> dict:
-        block = self.w3.eth.get_block("latest")
-        base = block.get("baseFeePerGas")
-        if base is None:
-            return {"gasPrice": self.w3.eth.gas_price}
-        try:
-            tip = self.w3.eth.max_priority_fee
-        except Exception:
-            tip = Web3.to_wei(1, "gwei")
-        return {"maxFeePerGas": 2 * int(base) + int(tip), "maxPriorityFeePerGas": int(tip)}
-
     def block_gas_limit(self) -> int:
         return int(self.w3.eth.get_block("latest")["gasLimit"])
 
     # -- sending ----------------------------------------------------------------------------------
-    def _call_of(self, req: TxRequest) -> dict:
-        call = {"from": self.address, "data": req.data, "value": req.value}
+    def _call_of(self, req: TxRequest) -> Any:
+        """``req`` as web3's call parameters (a ``TxParams``; typed Any: web3 wants its own NewTypes)."""
+        call: dict = {"from": self.address, "data": req.data, "value": req.value}
         if req.to:
             call["to"] = to_checksum_address(req.to)
         return call
 
-    def estimate_now(self, req: TxRequest, state_override: Optional[dict] = None) -> Optional[int]:
+    def estimate_now(self, req: TxRequest, state_override: dict | None = None) -> int | None:
         """Gas for ``req`` against the latest block (with ``state_override`` if given); a revert
         raises with its reason.  None where the node does not take state overrides."""
         try:
@@ -205,15 +199,15 @@ class PipelinedSender:
         mined yet: only then does an estimate on "pending" see their effects.  anvil's always does;
         geth's is a snapshot of its pool up to 2 s old, which may not (docs/geth.md)."""
         block = self.w3.eth.get_block("pending")
-        held = {bytes(h).hex().removeprefix("0x") if not isinstance(h, str) else h.removeprefix("0x") for h in block["transactions"]}
+        hashes: list[Any] = list(block["transactions"])  # hashes: get_block without full transactions
+        held = {bytes(h).hex().removeprefix("0x") if not isinstance(h, str) else h.removeprefix("0x") for h in hashes}
         mined = int(self.w3.eth.get_transaction_count(self.address, "latest"))
-        return all(r.tx_hash.removeprefix("0x") in held for r in in_flight if r.nonce >= mined)
+        return all((r.tx_hash or "").removeprefix("0x") in held for r in in_flight if r.nonce >= mined)
 
     def _start_run(self) -> tuple:
         """(block gas limit, fee fields, spending budget) for one ``send``/``send_batched`` run."""
-        fees = self._fees()
-        price = fees.get("maxFeePerGas", fees.get("gasPrice"))
-        return self.block_gas_limit(), fees, _Spending(self.address, int(self.w3.eth.get_balance(self.address)), price)
+        fees = fee_fields(self.w3)
+        return self.block_gas_limit(), fees, _Spending(self.address, int(self.w3.eth.get_balance(self.address)), fee_cap(fees))
 
     def _finish_run(self, requests: list, blocks: set, started: float) -> list:
         self.stats.txs += len(requests)
@@ -232,7 +226,7 @@ class PipelinedSender:
         limit, fees, spending = self._start_run()
         in_flight: list = []
         in_flight_gas = 0
-        blocks = set()
+        blocks: set = set()
         for i, req in enumerate(requests):
             req.nonce = first_nonce + i
             estimate = self._estimate(req, in_flight, blocks)
@@ -269,9 +263,10 @@ class PipelinedSender:
                 self._resend_missing(reqs)
                 next_resend = now + max(5.0, self.confirm_timeout / 6)
             time.sleep(self.poll_interval)
-        blocks = set()
+        blocks: set = set()
         fetched = self._batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in reqs]) if batched else None
         for i, r in enumerate(reqs):
+            receipt: Any
             try:
                 if fetched is None:
                     receipt = self.w3.eth.get_transaction_receipt(r.tx_hash)
@@ -302,7 +297,7 @@ class PipelinedSender:
         out: list = []
         for start in range(0, len(calls), BATCH_LIMIT):
             chunk = calls[start : start + BATCH_LIMIT]
-            responses = self.w3.provider.make_batch_request(chunk)
+            responses = cast(Any, self.w3.provider).make_batch_request(chunk)
             if not isinstance(responses, list):  # the node refused the batch as a whole
                 raise TransactionDropped(f"chain RPC: batch of {len(chunk)} requests refused: {responses.get('error')}")
             out += [RPCError(r["error"]) if r.get("error") else r.get("result") for r in responses]
@@ -314,7 +309,7 @@ class PipelinedSender:
             call["to"] = to_checksum_address(req.to)
         return call
 
-    def send_batched(self, requests: list, first_nonce: int, *, gas_margin: Optional[float] = None, gas_pad: int = 10_000) -> list:
+    def send_batched(self, requests: list, first_nonce: int, *, gas_margin: float | None = None, gas_pad: int = 10_000) -> list:
         """``send`` for many transactions: estimates, signs and sends them as JSON-RPC batches.
 
         Same contract as ``send`` (consecutive nonces from ``first_nonce``, the caller holds the
@@ -363,7 +358,7 @@ class PipelinedSender:
                     raise TransactionReverted(f"transaction {run[0].label}: would revert: {again.reason}")
                 estimates[0], good = int(again, 16), 1
             outgoing: list = []
-            for r, estimate in zip(run[:good], estimates[:good]):
+            for r, estimate in zip(run[:good], estimates[:good], strict=True):
                 r.gas = min(int(estimate * margin) + gas_pad, limit)
                 spending.charge(r)
                 if in_flight_gas + r.gas > limit and (in_flight or outgoing):
@@ -386,7 +381,7 @@ class PipelinedSender:
         out: list = [None] * len(run)
         latest = [k for k, t in enumerate(tags) if t == "latest"]
         pending = [k for k, t in enumerate(tags) if t == "pending"]
-        for k, res in zip(latest, self._batch([("eth_estimateGas", [self._call_params(run[k]), "latest"]) for k in latest])):
+        for k, res in zip(latest, self._batch([("eth_estimateGas", [self._call_params(run[k]), "latest"]) for k in latest]), strict=True):
             out[k] = res if isinstance(res, RPCError) else int(res, 16)
         if pending:
             reqs = [run[k] for k in pending]
@@ -396,9 +391,9 @@ class PipelinedSender:
                 fallback = self._batch([("eth_estimateGas", [self._call_params(reqs[j]), "pending"]) for j in missing])
             else:  # the caller waits for what is in flight, then estimates on "latest"
                 fallback = [RPCError({"message": "not estimable before the transactions in flight are mined"})] * len(missing)
-            for j, res in zip(missing, fallback):
+            for j, res in zip(missing, fallback, strict=True):
                 gas[j] = res if isinstance(res, RPCError) else int(res, 16)
-            for k, g in zip(pending, gas):
+            for k, g in zip(pending, gas, strict=True):
                 out[k] = g
         return out
 
@@ -422,7 +417,7 @@ class PipelinedSender:
             return [None] * len(reqs)
         head = self.w3.eth.get_block("latest")
         number = hex(int(head["number"]))
-        mined = int(self.w3.eth.get_transaction_count(self.address, number))
+        mined = int(self.w3.eth.get_transaction_count(self.address, HexStr(number)))
         ahead = sorted((r for r in in_flight if r.nonce >= mined), key=lambda r: r.nonce)
         if [r.nonce for r in ahead + list(reqs)] != list(range(mined, mined + len(ahead) + len(reqs))):
             # A transaction of this account we do not hold sits between that block and ours: the
@@ -433,7 +428,7 @@ class PipelinedSender:
         # node's own per-simulation budget, geth's --rpc.gascap, still applies).
         room = hex(int(head["gasLimit"]) * (2 + len(reqs)))
 
-        def simulate(calls: list) -> Optional[list]:
+        def simulate(calls: list) -> list | None:
             params = {"blockStateCalls": [{"blockOverrides": {"gasLimit": room}, "calls": prefix + calls}]}
             res = self._batch([("eth_simulateV1", [params, number])])[0]
             if isinstance(res, RPCError) and not self._simulation_refused:
@@ -451,11 +446,11 @@ class PipelinedSender:
             return [None] * len(reqs)
         used = [int(c["gasUsed"], 16) if int(c.get("status", "0x0"), 16) == 1 else None for c in first]
         checked = simulate([
-            {**self._call_params(r), **({"gas": hex(gas_limit(u))} if u is not None else {})} for r, u in zip(reqs, used)
+            {**self._call_params(r), **({"gas": hex(gas_limit(u))} if u is not None else {})} for r, u in zip(reqs, used, strict=True)
         ])
         if checked is None:
             return [None] * len(reqs)
-        return [u if u is not None and int(c.get("status", "0x0"), 16) == 1 else None for u, c in zip(used, checked)]
+        return [u if u is not None and int(c.get("status", "0x0"), 16) == 1 else None for u, c in zip(used, checked, strict=True)]
 
     def _sign(self, req: TxRequest, fees: dict) -> None:
         tx = {"chainId": self.chain_id, "nonce": req.nonce, "gas": req.gas, "value": req.value, "data": req.data, **fees}
@@ -467,7 +462,7 @@ class PipelinedSender:
 
     def _send_raw_batch(self, reqs: list) -> list:
         results = self._batch([("eth_sendRawTransaction", ["0x" + r.raw.hex()]) for r in reqs])
-        for r, result in zip(reqs, results):
+        for r, result in zip(reqs, results, strict=True):
             # "already known" is a resend of ours.  Any other refusal leaves a gap in the nonces
             # that nothing after it can cross: fail now, in one line, not after the confirm timeout.
             if isinstance(result, RPCError) and "known" not in result.reason:
@@ -488,9 +483,10 @@ class PipelinedSender:
                     self.log(f"resend of {r.label}: {e}")
 
     def _replay_reason(self, r: TxRequest) -> str:
-        call = {**self._call_of(r), "gas": r.gas}
+        """Why a mined transaction reverted: it is run again on the state before its block."""
+        call: Any = {**self._call_of(r), "gas": r.gas}
         try:
-            self.w3.eth.call(call, int(r.receipt["blockNumber"]) - 1)
+            self.w3.eth.call(call, int((r.receipt or {})["blockNumber"]) - 1)
         except Exception as e:
             return revert_reason(e)
         return "out of gas or reverted without reason"

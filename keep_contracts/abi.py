@@ -1,11 +1,13 @@
-"""The ABI entries of keep-core 1.x that keep-cd calls: one home for the program (operators/staking.py)
-and the InitContainer (operator_check.py, provision_operator.py), which ships without the artifacts
-(it reads contract addresses from the client"s config; the ABI is the same for every contract set).
+"""The ABI entries of keep-core 1.x that keep-cd calls: one home for the program (keep_contracts/staking.py,
+for operators/staking.py) and the InitContainer (operator_check.py, provision_operator.py), which
+ships without the artifacts (it reads contract addresses from the client's config; the ABI is the
+same for every contract set).
 
 Each entry is copied verbatim from the keep-core 1.8.0 Truffle artifacts (build/keep-core/artifacts);
-tests/test_keep_abi.py fails if one differs from its artifact"s entry.  Standard library only: the
-image runs it as is.
+tests/test_keep_abi.py fails if one differs from its artifact's entry.
 """
+
+from .names import STAKING_CONTRACT_NAMES
 
 TOKEN_STAKING = [
     {"constant": True,
@@ -119,7 +121,7 @@ KEEP_TOKEN = [
      "type": "function"},
 ]
 
-ABIS = {"TokenStaking": TOKEN_STAKING, "KeepToken": KEEP_TOKEN}
+ABIS = {STAKING_CONTRACT_NAMES["staking"]: TOKEN_STAKING, STAKING_CONTRACT_NAMES["token"]: KEEP_TOKEN}
 
 
 def abi_entry(contract: str, name: str) -> dict:
