@@ -21,7 +21,7 @@ from components.keep_client import (
     ImageRef,
     KeepClient,
     KeepClientArgs,
-    OperatorStep,
+    OperatorInit,
 )
 from offline_stack.runner import CapturedResource, unwrap_secrets
 from operators.keys import KeystoreParams, encrypt_keystore
@@ -50,7 +50,7 @@ def identity(key: bytes, password: str) -> ClientIdentity:
     return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
 
 
-def render(identities: dict, book: dict = BOOK, step: OperatorStep = OperatorStep()) -> dict:
+def render(identities: dict, book: dict = BOOK, step: OperatorInit = OperatorInit()) -> dict:
     """name -> {kind: inputs} of what each client registers."""
     mocks = Capture()
     pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
@@ -70,7 +70,7 @@ def render(identities: dict, book: dict = BOOK, step: OperatorStep = OperatorSte
                     contract_addresses=book,
                     resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
                     init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
-                    operator_step=step,
+                    operator_init=step,
                 ),
             )
 
@@ -119,7 +119,7 @@ def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
 
 @pytest.mark.parametrize(
     "step",
-    [OperatorStep(), OperatorStep("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
+    [OperatorInit(), OperatorInit("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
     ids=["deploy", "cluster"],
 )
 def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, step):
