@@ -50,7 +50,7 @@ def identity(key: bytes, password: str) -> ClientIdentity:
     return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
 
 
-def render(identities: dict, book: dict = BOOK, step: OperatorInit = OperatorInit()) -> dict:
+def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit = OperatorInit()) -> dict:
     """name -> {kind: inputs} of what each client registers."""
     mocks = Capture()
     pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
@@ -70,7 +70,7 @@ def render(identities: dict, book: dict = BOOK, step: OperatorInit = OperatorIni
                     contract_addresses=book,
                     resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
                     init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
-                    operator_init=step,
+                    operator_init=operator_init,
                 ),
             )
 
@@ -118,16 +118,16 @@ def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
 
 
 @pytest.mark.parametrize(
-    "step",
+    "operator_init",
     [OperatorInit(), OperatorInit("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
     ids=["deploy", "cluster"],
 )
-def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, step):
+def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, operator_init):
     """Each init container's command, from its working directory, names a file that the
     InitContainer image (as its Dockerfile copies the repository) contains."""
     from test_fleet_init_containers import image_tree, image_workdir
 
-    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, step=step).values()
+    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, operator_init=operator_init).values()
     tree = image_tree(str(tmp_path / "image"))
     containers = objects["Deployment"]["spec"]["template"]["spec"]["initContainers"]
     assert len(containers) == 2
