@@ -50,7 +50,7 @@ def identity(key: bytes, password: str) -> ClientIdentity:
     return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
 
 
-def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit = OperatorInit()) -> dict:
+def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit | None = None) -> dict:
     """name -> {kind: inputs} of what each client registers."""
     mocks = Capture()
     pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
@@ -70,7 +70,7 @@ def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit = Op
                     contract_addresses=book,
                     resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
                     init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
-                    operator_init=operator_init,
+                    operator_init=operator_init or OperatorInit(),
                 ),
             )
 
