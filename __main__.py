@@ -96,7 +96,7 @@ if settings.operators:
     pulumi.export("operatorStakes", operator_stakes.status)
 
 if settings.fleet:
-    from components.keep_client import OperatorStep
+    from components.keep_client import OperatorInit
     from components.keep_network import KeepNetwork, KeepNetworkArgs, book_address
     from operators.provider import STAKING_CONTRACT_NAMES
 
@@ -106,7 +106,7 @@ if settings.fleet:
     fleet_operators = {"identities": operator_accounts.identities, "start_after": [operator_stakes]}
     if ops.provisioning == "cluster":
         fleet_operators["faucet_key"] = operator_accounts.faucet.private_key
-        fleet_operators["operator_step"] = OperatorStep(
+        fleet_operators["operator_init"] = OperatorInit(
             provisioning="cluster",
             token_address=consumed.addresses.apply(
                 lambda book: book_address(book, STAKING_CONTRACT_NAMES["token"], "provisioning: cluster")

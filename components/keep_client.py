@@ -21,8 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -45,7 +46,7 @@ SECRET_MOUNT = "/etc/keep-client/secret"
 PASSWORD_KEY = "eth_account_password"
 PASSWORD_ENV = "KEEP_ETHEREUM_PASSWORD"  # where keep-client reads the keyfile password from
 INIT_PROGRAM = "/app/prepare_client.py"
-# The operator steps run as modules of the InitContainer image's /app (initcontainer/Dockerfile).
+# The operator init containers run as modules of the InitContainer image's /app (initcontainer/Dockerfile).
 INIT_WORKDIR = "/app"
 OPERATOR_CHECK_MODULE = "initcontainer.operator_check"
 PROVISION_OPERATOR_MODULE = "initcontainer.provision_operator"
@@ -64,8 +65,8 @@ class ImageRef:
     """A container image pinned by tag or by digest (a digest wins when both are given)."""
 
     repository: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
+    tag: str | None = None
+    digest: str | None = None
 
     @property
     def ref(self) -> str:
@@ -98,7 +99,7 @@ class ComputeResources:
 @dataclass(frozen=True)
 class StorageSpec:
     size: str = "1Gi"
-    storage_class: Optional[str] = None
+    storage_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class KeelSpec:
 
     policy: str = "all"
     trigger: str = "poll"
-    poll_schedule: Optional[str] = None
+    poll_schedule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,8 @@ class ClientIdentity:
 
 
 @dataclass(frozen=True)
-class OperatorStep:
-    """The InitContainer step after ``prepare-client``: what the pod does about its operator.
+class OperatorInit:
+    """The init container after ``prepare-client``: what the pod does about its operator.
 
     ``deploy`` (default): ``operator-check`` only reads the chain (staked, authorized, initialized;
     exit 3 = not yet, the pod retries), since the deploy step stakes.  ``cluster``:
@@ -132,12 +133,12 @@ class OperatorStep:
 
     provisioning: str = "deploy"
     # cluster only:
-    faucet_secret: Optional[str] = None  # name of the namespace's faucet Secret (key FAUCET_KEY)
-    token_address: pulumi.Input[Optional[str]] = None  # KeepToken: the client config does not carry it
-    eth_threshold: Optional[int] = None  # wei: fund an operator below this...
-    eth_target: Optional[int] = None  # ...up to this
-    stake_amount: Optional[int] = None  # KEEP base units; None: TokenStaking.minimumStake()
-    beneficiary: pulumi.Input[Optional[str]] = None  # None: the operator itself
+    faucet_secret: str | None = None  # name of the namespace's faucet Secret (key FAUCET_KEY)
+    token_address: pulumi.Input[str | None] = None  # KeepToken: the client config does not carry it
+    eth_threshold: int | None = None  # wei: fund an operator below this...
+    eth_target: int | None = None  # ...up to this
+    stake_amount: int | None = None  # KEEP base units; None: TokenStaking.minimumStake()
+    beneficiary: pulumi.Input[str | None] = None  # None: the operator itself
 
 
 @dataclass
@@ -154,9 +155,9 @@ class KeepClientArgs:
     peers: pulumi.Input[Sequence[str]] = ()  # bootstrap multiaddrs (standard clients)
     port: int = DEFAULT_PORT
     storage: StorageSpec = field(default_factory=StorageSpec)
-    keel: Optional[KeelSpec] = None
+    keel: KeelSpec | None = None
     part_of: str = "keep-network"
-    operator_step: OperatorStep = field(default_factory=OperatorStep)
+    operator_init: OperatorInit = field(default_factory=OperatorInit)
     # Resources this client's Deployment waits for (standard peers: the bootstrap Deployments,
     # which the Kubernetes provider reports only once ready).
     start_after: Sequence[pulumi.Resource] = ()
@@ -164,7 +165,7 @@ class KeepClientArgs:
     depends_on: Sequence[pulumi.Resource] = ()
 
 
-def sha256_json(value) -> str:
+def sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -174,58 +175,322 @@ def config_checksum(config_toml: str, keyfile_json: str, contract_addresses: Map
     return sha256_json({"config": config_toml, "keyfile": keyfile_json, "contracts": dict(contract_addresses)})
 
 
-def operator_step_container(step: OperatorStep, client: str, image: str, security: dict, resources: dict) -> tuple:
-    """(the InitContainer that runs ``step`` after prepare-client, the extra pod volumes it needs).
+def service_host(name: str, namespace: str) -> str:
+    return f"{name}.{namespace}.svc.cluster.local"
+
+
+def validate_client_args(name: str, args: KeepClientArgs) -> None:
+    """A ValueError naming the client and the value at fault, before any object is registered."""
+    if args.role not in ROLES:
+        raise ValueError(f"keep-client {name}: role {args.role!r} is not one of {', '.join(ROLES)}")
+    init = args.operator_init
+    if init.provisioning not in PROVISIONING_MODES:
+        raise ValueError(f"keep-client {name}: provisioning {init.provisioning!r} is not one of {', '.join(PROVISIONING_MODES)}")
+    if init.provisioning == "cluster" and not (init.faucet_secret and init.eth_threshold and init.eth_target):
+        raise ValueError(f"keep-client {name}: provisioning cluster needs the faucet Secret and the ETH threshold and target")
+
+
+def client_labels(name: str, role: str, part_of: str, image: ImageRef) -> dict[str, str]:
+    """The labels every object of one client carries."""
+    return {
+        "app.kubernetes.io/name": "keep-client",
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/component": role,
+        "app.kubernetes.io/part-of": part_of,
+        "app.kubernetes.io/version": image.version_label,
+        "app.kubernetes.io/managed-by": "keep-cd",
+    }
+
+
+def selector_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The selector is immutable: only what never changes for this client."""
+    return {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+
+
+def object_metadata(name: str, namespace: str, labels: Mapping[str, str], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": labels, **extra}
+
+
+def client_config(
+    args: KeepClientArgs, host: str, address: str, contract_addresses: Mapping[str, str], peers: Sequence[str] | None
+) -> ClientConfig:
+    """The typed values of one client's keep-client-config.toml, once its address, contracts and
+    peers are known."""
+    return ClientConfig(
+        url=args.chain.url,
+        url_rpc=args.chain.url_rpc,
+        address=address,
+        key_file=KEY_FILE_PATH,
+        contract_addresses=contract_addresses,
+        port=args.port,
+        data_dir=DATA_DIR,
+        peers=tuple(peers or ()),
+        announced_addresses=(f"/dns4/{host}/tcp/{args.port}",),
+    )
+
+
+def config_map_manifest(name: str, namespace: str, labels: Mapping[str, str], config_toml: pulumi.Input[str]) -> dict[str, Any]:
+    """``<name>-config``: keep-client-config.toml (public values only)."""
+    return {"metadata": object_metadata(f"{name}-config", namespace, labels), "data": {CONFIG_FILE: config_toml}}
+
+
+def secret_manifest(
+    name: str, namespace: str, labels: Mapping[str, str], keyfile_json: pulumi.Input[str], keyfile_password: pulumi.Input[str]
+) -> dict[str, Any]:
+    """``<name>-eth-account``: the V3 keystore and its password."""
+    return {
+        "metadata": object_metadata(f"{name}-eth-account", namespace, labels),
+        "type": "Opaque",
+        "string_data": {KEY_FILE: keyfile_json, PASSWORD_KEY: keyfile_password},
+    }
+
+
+def volume_claim_manifest(name: str, namespace: str, labels: Mapping[str, str], storage: StorageSpec) -> dict[str, Any]:
+    """``<name>-data``: the client's own volume (config + data), ReadWriteOnce."""
+    spec: dict[str, Any] = {
+        "access_modes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage.size}},
+    }
+    if storage.storage_class:
+        spec["storage_class_name"] = storage.storage_class
+    return {"metadata": object_metadata(f"{name}-data", namespace, labels), "spec": spec}
+
+
+def service_manifest(name: str, namespace: str, labels: Mapping[str, str], port: int) -> dict[str, Any]:
+    """``<name>``: the libp2p port under the DNS name peers dial."""
+    return {
+        "metadata": object_metadata(name, namespace, labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(labels),
+            "ports": [{"name": "libp2p", "port": port, "target_port": "libp2p", "protocol": "TCP"}],
+        },
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    """Every container of the pod: non-root, read-only root filesystem, no privilege escalation."""
+    return {
+        "allow_privilege_escalation": False,
+        "privileged": False,
+        "read_only_root_filesystem": True,
+        "run_as_non_root": True,
+        "run_as_user": RUN_AS,
+        "run_as_group": RUN_AS,
+        "capabilities": {"drop": ["ALL"]},
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
+def resource_requirements(resources: ComputeResources) -> dict[str, dict[str, str]]:
+    return {"requests": dict(resources.requests), "limits": dict(resources.limits)}
+
+
+def prepare_client_container(image: str, chain_id: int, resources: ComputeResources) -> dict[str, Any]:
+    """``prepare-client``: copies and checks config + keyfile onto the volume, waits for contract code."""
+    return {
+        "name": "prepare-client",
+        "image": image,
+        "image_pull_policy": "Always",
+        "command": [
+            "python3",
+            INIT_PROGRAM,
+            "--config-source",
+            f"{CONFIGMAP_MOUNT}/{CONFIG_FILE}",
+            "--keyfile-source",
+            f"{SECRET_MOUNT}/{KEY_FILE}",
+            "--config-dir",
+            CONFIG_DIR,
+            "--chain-id",
+            str(chain_id),
+        ],
+        "security_context": container_security_context(),
+        "resources": resource_requirements(resources),
+        "volume_mounts": [
+            {"name": "config-source", "mount_path": CONFIGMAP_MOUNT, "read_only": True},
+            {"name": "secret-source", "mount_path": SECRET_MOUNT, "read_only": True},
+            {"name": "data", "mount_path": VOLUME_ROOT},
+            {"name": "tmp", "mount_path": "/tmp"},
+        ],
+    }
+
+
+def provision_operator_env(init: OperatorInit, client: str) -> list[dict[str, Any]]:
+    """What ``provision-operator`` needs besides the config: the operator's keyfile and its
+    password (env, as keep-client reads it), the faucet key file, and the provisioning amounts."""
+    env: list[dict[str, Any]] = [
+        {"name": "KEEP_CLIENT_KEYFILE", "value": KEY_FILE_PATH},
+        {"name": PASSWORD_ENV, "value_from": {"secret_key_ref": {"name": f"{client}-eth-account", "key": PASSWORD_KEY}}},
+        {"name": "KEEP_CD_FAUCET_KEY_FILE", "value": f"{FAUCET_MOUNT}/{FAUCET_KEY}"},
+        {"name": "KEEP_CD_TOKEN_ADDRESS", "value": init.token_address},
+        {"name": "KEEP_CD_ETH_THRESHOLD", "value": str(init.eth_threshold)},
+        {"name": "KEEP_CD_ETH_TARGET", "value": str(init.eth_target)},
+        {"name": "KEEP_CD_STAKE_AMOUNT", "value": "minimum" if init.stake_amount is None else str(init.stake_amount)},
+    ]
+    if init.beneficiary is not None:
+        env.append({"name": "KEEP_CD_BENEFICIARY", "value": init.beneficiary})
+    return env
+
+
+def operator_init_container(init: OperatorInit, client: str, image: str, resources: ComputeResources) -> dict[str, Any]:
+    """The init container that runs after prepare-client: ``operator-check`` (deploy) or
+    ``provision-operator`` (cluster).
 
     It reads the config and keyfile prepare-client wrote to the volume (mounted read-only), which are
     the files keep-client itself will use.  Only in cluster mode does it see a key: the operator's
-    keyfile password (env, as keep-client reads it) and the faucet key (a file from the namespace's
-    faucet Secret, mounted into this container alone)."""
-    env = [{"name": "KEEP_CLIENT_CONFIG", "value": CONFIG_PATH}]
-    mounts = [{"name": "data", "mount_path": VOLUME_ROOT, "read_only": True}, {"name": "tmp", "mount_path": "/tmp"}]
-    volumes = []
-    if step.provisioning == "deploy":
+    keyfile password and the faucet key (a file from the namespace's faucet Secret, mounted into
+    this container alone)."""
+    env: list[dict[str, Any]] = [{"name": "KEEP_CLIENT_CONFIG", "value": CONFIG_PATH}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "data", "mount_path": VOLUME_ROOT, "read_only": True},
+        {"name": "tmp", "mount_path": "/tmp"},
+    ]
+    if init.provisioning == "deploy":
         container_name, module = "operator-check", OPERATOR_CHECK_MODULE
     else:
         container_name, module = "provision-operator", PROVISION_OPERATOR_MODULE
-        env += [
-            {"name": "KEEP_CLIENT_KEYFILE", "value": KEY_FILE_PATH},
-            {"name": PASSWORD_ENV, "value_from": {"secret_key_ref": {"name": f"{client}-eth-account", "key": PASSWORD_KEY}}},
-            {"name": "KEEP_CD_FAUCET_KEY_FILE", "value": f"{FAUCET_MOUNT}/{FAUCET_KEY}"},
-            {"name": "KEEP_CD_TOKEN_ADDRESS", "value": step.token_address},
-            {"name": "KEEP_CD_ETH_THRESHOLD", "value": str(step.eth_threshold)},
-            {"name": "KEEP_CD_ETH_TARGET", "value": str(step.eth_target)},
-            {"name": "KEEP_CD_STAKE_AMOUNT", "value": "minimum" if step.stake_amount is None else str(step.stake_amount)},
-        ]
-        if step.beneficiary is not None:
-            env.append({"name": "KEEP_CD_BENEFICIARY", "value": step.beneficiary})
+        env += provision_operator_env(init, client)
         mounts.append({"name": "faucet", "mount_path": FAUCET_MOUNT, "read_only": True})
-        volumes.append(
-            {
-                "name": "faucet",
-                "secret": {
-                    "secret_name": step.faucet_secret,
-                    "items": [{"key": FAUCET_KEY, "path": FAUCET_KEY}],
-                    "default_mode": 0o440,  # group-readable: the pod runs with fsGroup, not as the file owner
-                },
-            }
-        )
-    container = {
+    return {
         "name": container_name,
         "image": image,
         "image_pull_policy": "Always",
         "command": ["python3", "-m", module],
         "working_dir": INIT_WORKDIR,
         "env": env,
-        "security_context": security,
-        "resources": resources,
+        "security_context": container_security_context(),
+        "resources": resource_requirements(resources),
         "volume_mounts": mounts,
     }
-    return container, volumes
 
 
-def service_host(name: str, namespace: str) -> str:
-    return f"{name}.{namespace}.svc.cluster.local"
+def operator_init_volumes(init: OperatorInit) -> list[dict[str, Any]]:
+    """The pod volumes the operator init container needs besides the client's: the faucet key (cluster)."""
+    if init.provisioning == "deploy":
+        return []
+    return [
+        {
+            "name": "faucet",
+            "secret": {
+                "secret_name": init.faucet_secret,
+                "items": [{"key": FAUCET_KEY, "path": FAUCET_KEY}],
+                "default_mode": 0o440,  # group-readable: the pod runs with fsGroup, not as the file owner
+            },
+        }
+    ]
+
+
+def init_containers(args: KeepClientArgs, client: str) -> list[dict[str, Any]]:
+    """In order: the second runs once the first has put config and keyfile on the volume."""
+    return [
+        prepare_client_container(args.init_image.ref, args.chain.chain_id, args.init_resources),
+        operator_init_container(args.operator_init, client, args.init_image.ref, args.init_resources),
+    ]
+
+
+def client_container(client: str, image: ImageRef, port: int, resources: ComputeResources) -> dict[str, Any]:
+    """``keep-client`` itself: config from the volume, keyfile password from the Secret by env."""
+    # keep-client exposes no HTTP health endpoint in 1.x; its libp2p listener accepting TCP is
+    # the one thing that tells it started and is serving peers, so both probes use it.
+    tcp_probe = {"tcp_socket": {"port": "libp2p"}}
+    return {
+        "name": "keep-client",
+        "image": image.ref,
+        "image_pull_policy": "Always",
+        "command": ["keep-client"],
+        "args": ["-config", CONFIG_PATH, "start"],
+        "ports": [{"name": "libp2p", "container_port": port, "protocol": "TCP"}],
+        "env": [
+            {
+                "name": PASSWORD_ENV,
+                "value_from": {"secret_key_ref": {"name": f"{client}-eth-account", "key": PASSWORD_KEY}},
+            }
+        ],
+        "security_context": container_security_context(),
+        "resources": resource_requirements(resources),
+        "readiness_probe": {**tcp_probe, "initial_delay_seconds": 10, "period_seconds": 10},
+        "liveness_probe": {**tcp_probe, "initial_delay_seconds": 60, "period_seconds": 30, "failure_threshold": 5},
+        "volume_mounts": [{"name": "data", "mount_path": VOLUME_ROOT}, {"name": "tmp", "mount_path": "/tmp"}],
+    }
+
+
+def pod_volumes(client: str, init: OperatorInit) -> list[dict[str, Any]]:
+    return [
+        {"name": "data", "persistent_volume_claim": {"claim_name": f"{client}-data"}},
+        {"name": "config-source", "config_map": {"name": f"{client}-config"}},
+        {
+            "name": "secret-source",
+            # Only the keystore: the password reaches keep-client by env only.
+            "secret": {
+                "secret_name": f"{client}-eth-account",
+                "items": [{"key": KEY_FILE, "path": KEY_FILE}],
+                "default_mode": 0o440,  # group-readable: the pod runs with fsGroup, not as the file owner
+            },
+        },
+        {"name": "tmp", "empty_dir": {"size_limit": "16Mi"}},
+        *operator_init_volumes(init),
+    ]
+
+
+def pod_spec(args: KeepClientArgs, client: str) -> dict[str, Any]:
+    return {
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        "security_context": {
+            "run_as_non_root": True,
+            "run_as_user": RUN_AS,
+            "run_as_group": RUN_AS,
+            "fs_group": RUN_AS,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+        "init_containers": init_containers(args, client),
+        "containers": [client_container(client, args.image, args.port, args.resources)],
+        "volumes": pod_volumes(client, args.operator_init),
+    }
+
+
+def deployment_annotations(keel: KeelSpec | None) -> dict[str, str]:
+    annotations = {
+        # checkov reads this: keep-client 1.x takes the keyfile password only from this env var.
+        # (provision-operator, in cluster mode, reads it the same way, from the same Secret key.)
+        "checkov.io/skip1": f"CKV_K8S_35=keep-client reads its keyfile password only from env {PASSWORD_ENV}",
+    }
+    if keel:
+        annotations.update({"keel.sh/policy": keel.policy, "keel.sh/trigger": keel.trigger})
+        if keel.poll_schedule:
+            annotations["keel.sh/pollSchedule"] = keel.poll_schedule
+    return annotations
+
+
+def deployment_manifest(
+    name: str,
+    args: KeepClientArgs,
+    labels: Mapping[str, str],
+    checksum: pulumi.Input[str],
+    contracts_hash: pulumi.Input[str],
+) -> dict[str, Any]:
+    """``<name>``: one replica, Recreate (the volume is ReadWriteOnce); the pod template's
+    annotations roll it when its config, key, image or contracts change."""
+    return {
+        "metadata": object_metadata(name, args.namespace, labels, annotations=deployment_annotations(args.keel)),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "revision_history_limit": 3,
+            "selector": {"match_labels": selector_labels(labels)},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "checksum/config": checksum,
+                        "keep-cd/image": args.image.ref,
+                        "keep-cd/contracts-hash": contracts_hash,
+                    },
+                },
+                "spec": pod_spec(args, name),
+            },
+        },
+    }
 
 
 class KeepClient(pulumi.ComponentResource):
@@ -234,51 +499,19 @@ class KeepClient(pulumi.ComponentResource):
     config_toml: pulumi.Output[str]
     checksum: pulumi.Output[str]
 
-    def __init__(self, name: str, args: KeepClientArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        if args.role not in ROLES:
-            raise ValueError(f"keep-client {name}: role {args.role!r} is not one of {', '.join(ROLES)}")
-        step = args.operator_step
-        if step.provisioning not in PROVISIONING_MODES:
-            raise ValueError(f"keep-client {name}: provisioning {step.provisioning!r} is not one of {', '.join(PROVISIONING_MODES)}")
-        if step.provisioning == "cluster" and not (step.faucet_secret and step.eth_threshold and step.eth_target):
-            raise ValueError(f"keep-client {name}: provisioning cluster needs the faucet Secret and the ETH threshold and target")
+    def __init__(self, name: str, args: KeepClientArgs, opts: pulumi.ResourceOptions | None = None):
+        validate_client_args(name, args)
         super().__init__("keep:cluster:KeepClient", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace
-        self.host = service_host(name, ns)
+        self.host = host = service_host(name, ns)
         self.port = args.port
-        labels = {
-            "app.kubernetes.io/name": "keep-client",
-            "app.kubernetes.io/instance": name,
-            "app.kubernetes.io/component": args.role,
-            "app.kubernetes.io/part-of": args.part_of,
-            "app.kubernetes.io/version": args.image.version_label,
-            "app.kubernetes.io/managed-by": "keep-cd",
-        }
-        # The selector is immutable: only what never changes for this client.
-        selector = {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
-
-        def meta(obj_name: str, **extra) -> dict:
-            return {"name": obj_name, "namespace": ns, "labels": labels, **extra}
+        labels = client_labels(name, args.role, args.part_of, args.image)
 
         contracts = pulumi.Output.from_input(args.contract_addresses)
         self.config_toml = pulumi.Output.all(
             pulumi.Output.from_input(args.identity.address), contracts, pulumi.Output.from_input(args.peers)
-        ).apply(
-            lambda v: render(
-                ClientConfig(
-                    url=args.chain.url,
-                    url_rpc=args.chain.url_rpc,
-                    address=v[0],
-                    key_file=KEY_FILE_PATH,
-                    contract_addresses=v[1],
-                    port=args.port,
-                    data_dir=DATA_DIR,
-                    peers=tuple(v[2] or ()),
-                    announced_addresses=(f"/dns4/{self.host}/tcp/{args.port}",),
-                )
-            )
-        )
+        ).apply(lambda v: render(client_config(args, host, v[0], v[1], v[2])))
         keyfile = pulumi.Output.secret(args.identity.keyfile_json)
         # A hash of the (encrypted) keystore and of public values: safe to show, so not secret.
         self.checksum = pulumi.Output.unsecret(
@@ -286,157 +519,14 @@ class KeepClient(pulumi.ComponentResource):
         )
         contracts_hash = contracts.apply(lambda c: sha256_json(dict(c)))
 
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata=meta(f"{name}-config"),
-            data={CONFIG_FILE: self.config_toml},
-            opts=child,
-        )
-        secret = k8s.core.v1.Secret(
-            f"{name}-eth-account",
-            metadata=meta(f"{name}-eth-account"),
-            type="Opaque",
-            string_data={
-                KEY_FILE: keyfile,
-                PASSWORD_KEY: pulumi.Output.secret(args.identity.keyfile_password),
-            },
-            opts=child,
-        )
-        pvc_spec = {
-            "access_modes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": args.storage.size}},
-        }
-        if args.storage.storage_class:
-            pvc_spec["storage_class_name"] = args.storage.storage_class
-        volume = k8s.core.v1.PersistentVolumeClaim(f"{name}-data", metadata=meta(f"{name}-data"), spec=pvc_spec, opts=child)
-        service = k8s.core.v1.Service(
-            name,
-            metadata=meta(name),
-            spec={
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "libp2p", "port": args.port, "target_port": "libp2p", "protocol": "TCP"}],
-            },
-            opts=child,
-        )
-
-        container_security = {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "read_only_root_filesystem": True,
-            "run_as_non_root": True,
-            "run_as_user": RUN_AS,
-            "run_as_group": RUN_AS,
-            "capabilities": {"drop": ["ALL"]},
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        }
-        init = {
-            "name": "prepare-client",
-            "image": args.init_image.ref,
-            "image_pull_policy": "Always",
-            "command": [
-                "python3",
-                INIT_PROGRAM,
-                "--config-source",
-                f"{CONFIGMAP_MOUNT}/{CONFIG_FILE}",
-                "--keyfile-source",
-                f"{SECRET_MOUNT}/{KEY_FILE}",
-                "--config-dir",
-                CONFIG_DIR,
-                "--chain-id",
-                str(args.chain.chain_id),
-            ],
-            "security_context": container_security,
-            "resources": {"requests": dict(args.init_resources.requests), "limits": dict(args.init_resources.limits)},
-            "volume_mounts": [
-                {"name": "config-source", "mount_path": CONFIGMAP_MOUNT, "read_only": True},
-                {"name": "secret-source", "mount_path": SECRET_MOUNT, "read_only": True},
-                {"name": "data", "mount_path": VOLUME_ROOT},
-                {"name": "tmp", "mount_path": "/tmp"},
-            ],
-        }
-        operator_container, operator_volumes = operator_step_container(
-            args.operator_step, name, args.init_image.ref, container_security, init["resources"]
-        )
-        # keep-client exposes no HTTP health endpoint in 1.x; its libp2p listener accepting TCP is
-        # the one thing that tells it started and is serving peers, so both probes use it.
-        tcp_probe = {"tcp_socket": {"port": "libp2p"}}
-        client = {
-            "name": "keep-client",
-            "image": args.image.ref,
-            "image_pull_policy": "Always",
-            "command": ["keep-client"],
-            "args": ["-config", CONFIG_PATH, "start"],
-            "ports": [{"name": "libp2p", "container_port": args.port, "protocol": "TCP"}],
-            "env": [
-                {
-                    "name": PASSWORD_ENV,
-                    "value_from": {"secret_key_ref": {"name": f"{name}-eth-account", "key": PASSWORD_KEY}},
-                }
-            ],
-            "security_context": container_security,
-            "resources": {"requests": dict(args.resources.requests), "limits": dict(args.resources.limits)},
-            "readiness_probe": {**tcp_probe, "initial_delay_seconds": 10, "period_seconds": 10},
-            "liveness_probe": {**tcp_probe, "initial_delay_seconds": 60, "period_seconds": 30, "failure_threshold": 5},
-            "volume_mounts": [{"name": "data", "mount_path": VOLUME_ROOT}, {"name": "tmp", "mount_path": "/tmp"}],
-        }
-        deploy_annotations = {
-            # checkov reads this: keep-client 1.x takes the keyfile password only from this env var.
-            # (provision-operator, in cluster mode, reads it the same way, from the same Secret key.)
-            "checkov.io/skip1": f"CKV_K8S_35=keep-client reads its keyfile password only from env {PASSWORD_ENV}",
-        }
-        if args.keel:
-            deploy_annotations.update({"keel.sh/policy": args.keel.policy, "keel.sh/trigger": args.keel.trigger})
-            if args.keel.poll_schedule:
-                deploy_annotations["keel.sh/pollSchedule"] = args.keel.poll_schedule
+        config_map = k8s.core.v1.ConfigMap(f"{name}-config", **config_map_manifest(name, ns, labels, self.config_toml), opts=child)
+        password = pulumi.Output.secret(args.identity.keyfile_password)
+        secret = k8s.core.v1.Secret(f"{name}-eth-account", **secret_manifest(name, ns, labels, keyfile, password), opts=child)
+        volume = k8s.core.v1.PersistentVolumeClaim(f"{name}-data", **volume_claim_manifest(name, ns, labels, args.storage), opts=child)
+        service = k8s.core.v1.Service(name, **service_manifest(name, ns, labels, args.port), opts=child)
         self.deployment = k8s.apps.v1.Deployment(
             name,
-            metadata=meta(name, annotations=deploy_annotations),
-            spec={
-                "replicas": 1,
-                "strategy": {"type": "Recreate"},
-                "revision_history_limit": 3,
-                "selector": {"match_labels": selector},
-                "template": {
-                    "metadata": {
-                        "labels": labels,
-                        "annotations": {
-                            "checksum/config": self.checksum,
-                            "keep-cd/image": args.image.ref,
-                            "keep-cd/contracts-hash": contracts_hash,
-                        },
-                    },
-                    "spec": {
-                        "automount_service_account_token": False,
-                        "enable_service_links": False,
-                        "security_context": {
-                            "run_as_non_root": True,
-                            "run_as_user": RUN_AS,
-                            "run_as_group": RUN_AS,
-                            "fs_group": RUN_AS,
-                            "seccomp_profile": {"type": "RuntimeDefault"},
-                        },
-                        # In order: the second runs once the first has put config and keyfile on the volume.
-                        "init_containers": [init, operator_container],
-                        "containers": [client],
-                        "volumes": [
-                            {"name": "data", "persistent_volume_claim": {"claim_name": f"{name}-data"}},
-                            {"name": "config-source", "config_map": {"name": f"{name}-config"}},
-                            {
-                                "name": "secret-source",
-                                # Only the keystore: the password reaches keep-client by env only.
-                                "secret": {
-                                    "secret_name": f"{name}-eth-account",
-                                    "items": [{"key": KEY_FILE, "path": KEY_FILE}],
-                                    "default_mode": 0o440,  # group-readable: the pod runs with fsGroup, not as the file owner
-                                },
-                            },
-                            {"name": "tmp", "empty_dir": {"size_limit": "16Mi"}},
-                            *operator_volumes,
-                        ],
-                    },
-                },
-            },
+            **deployment_manifest(name, args, labels, self.checksum, contracts_hash),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, config_map, secret, volume, service, *args.start_after]),
         )
         self.register_outputs(

@@ -39,16 +39,16 @@ def recorded_deployments(source: dict, resolved, chain_id: int) -> tuple:
     found: dict = {}
     if "truffle" in source:
         network = source["truffle"] or str(chain_id)
-        for name, step in resolved.deploys.items():
-            rec = (step.artifact.networks or {}).get(network) or {}
+        for name, deploy in resolved.deploys.items():
+            rec = (deploy.artifact.networks or {}).get(network) or {}
             if rec.get("address") and rec.get("transactionHash"):
                 found[name] = (rec["address"], rec["transactionHash"])
         return found, f"the artifacts' networks.{network}"
     directory = source["hardhat_deploy"]
     if not os.path.isdir(directory):
         raise ImportMismatch(f"--hardhat-deploy {directory}: not a directory (expected hardhat-deploy's deployments/<network>/)")
-    for name, step in resolved.deploys.items():
-        path = os.path.join(directory, f"{step.artifact.name}.json")
+    for name, deploy in resolved.deploys.items():
+        path = os.path.join(directory, f"{deploy.artifact.name}.json")
         if not os.path.isfile(path):
             continue
         try:
@@ -61,14 +61,15 @@ def recorded_deployments(source: dict, resolved, chain_id: int) -> tuple:
     return found, f"deployments in {directory}"
 
 
-def _migration_step(preview: dict) -> dict:
-    steps = [s for s in preview.get("steps", []) if s.get("urn", "").split("::")[-2].endswith(MIGRATION_TYPE_SUFFIX)]
-    if len(steps) != 1:
-        raise ImportMismatch(f"preview: {len(steps)} contracts migrations (expected exactly one, from `pulumi preview --json`)")
-    step = steps[0]
-    if step.get("op") != "create":
-        raise ImportMismatch(f"preview: the stack already has its contracts migration ({step.get('op')}); import is for a stack without one")
-    return step
+def _previewed_migration(preview: dict) -> dict:
+    """The preview's operation on the contracts migration (what `pulumi preview --json` lists under "steps")."""
+    changes = [s for s in preview.get("steps", []) if s.get("urn", "").split("::")[-2].endswith(MIGRATION_TYPE_SUFFIX)]
+    if len(changes) != 1:
+        raise ImportMismatch(f"preview: {len(changes)} contracts migrations (expected exactly one, from `pulumi preview --json`)")
+    change = changes[0]
+    if change.get("op") != "create":
+        raise ImportMismatch(f"preview: the stack already has its contracts migration ({change.get('op')}); import is for a stack without one")
+    return change
 
 
 def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
@@ -78,8 +79,8 @@ def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
 
     from .provider import _open
 
-    step = _migration_step(preview)
-    inputs = dict(step["newState"]["inputs"])
+    change = _previewed_migration(preview)
+    inputs = dict(change["newState"]["inputs"])
     if not isinstance(inputs.get("__provider"), str):
         raise ImportMismatch("preview: the migration's inputs are hidden (expected `pulumi preview --json` of this project)")
     key = os.environ.get(DEPLOYER_KEY_ENV)
@@ -96,7 +97,7 @@ def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
         outputs = {**inputs, **migration.adopt_existing(found, label)}
     finally:
         os.chdir(cwd)
-    urn = step["urn"]
+    urn = change["urn"]
     return {
         "resources": [
             {

@@ -1,4 +1,4 @@
-"""Migrating a resolved plan to a chain: decide per step, adopt what a killed run sent, send the rest.
+"""Migrating a resolved plan to a chain: decide per plan entry, adopt what a killed run sent, send the rest.
 
 The state a migration leaves (the resource's outputs) is a plain dict:
 
@@ -23,7 +23,7 @@ already answers as wanted; send otherwise.
 ``migrate`` also sends, and is crash-safe: before sending it waits for the deployer's pending
 transactions, then looks at every transaction the deployer sent since the last recorded nonce
 (``eth_getTransactionBySenderAndNonce``, or a scan of recent blocks where the node lacks it).  A
-creation whose init code (linked bytecode + encoded arguments) is exactly the one a step needs is
+creation whose init code (linked bytecode + encoded arguments) is exactly the one a plan entry needs is
 adopted at its CREATE address; a call with exactly the needed calldata counts as done.  Nothing a
 killed run sent is ever sent twice.
 """
@@ -52,7 +52,9 @@ REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send"
 
 
 @dataclass
-class StepDecision:
+class EntryDecision:
+    """What a migration does about one plan entry (a contract to deploy or a call to make)."""
+
     name: str
     kind: str  # contract | call
     action: str
@@ -64,29 +66,29 @@ class StepDecision:
         return f"{self.kind} {self.name}: {self.action}{where} ({self.reason})"
 
 
-def init_code(step: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
-    # step.libraries maps placeholder -> the plan contract that provides that library
-    libs = {provider: addresses[provider] for provider in step.libraries.values()}
-    code = bytes.fromhex(link_bytecode(step.artifact, libs, step.libraries))
-    return code + encoder.encode_values(step.arg_types, step.args, addresses, deployer, f"contract {step.name}")
+def init_code(entry: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
+    # entry.libraries maps placeholder -> the plan contract that provides that library
+    libs = {provider: addresses[provider] for provider in entry.libraries.values()}
+    code = bytes.fromhex(link_bytecode(entry.artifact, libs, entry.libraries))
+    return code + encoder.encode_values(entry.arg_types, entry.args, addresses, deployer, f"contract {entry.name}")
 
 
-def call_data(step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
-    return encoder.encode_call(step.fn_abi, step.args, addresses, deployer)
+def call_data(entry: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
+    return encoder.encode_call(entry.fn_abi, entry.args, addresses, deployer)
 
 
-def renew_hint(step: ResolvedCall, decided: dict) -> str:
+def renew_hint(entry: ResolvedCall, decided: dict) -> str:
     """For a call on a contract this run keeps, with a contract this run makes new as an argument:
     the hint its revert needs.  Handing the kept contract to the new one (ownership,
     authorization) reverts when it was handed to the old one, which ``renew_with`` prevents."""
-    if decided.get(step.target) in (DEPLOY, ADOPT):
+    if decided.get(entry.target) in (DEPLOY, ADOPT):
         return ""
-    moved = [d for d in step.deps if d != step.target and decided.get(d) in (DEPLOY, ADOPT, REPOINT)]
+    moved = [d for d in entry.deps if d != entry.target and decided.get(d) in (DEPLOY, ADOPT, REPOINT)]
     if not moved:
         return ""
     return (
-        f" (hint: {step.target} is kept while {moved[0]} is new; if {step.target} was handed to the old "
-        f"{moved[0]}, it must be new too: add renew_with: [\"{moved[0]}\"] to the deploy of {step.target})"
+        f" (hint: {entry.target} is kept while {moved[0]} is new; if {entry.target} was handed to the old "
+        f"{moved[0]}, it must be new too: add renew_with: [\"{moved[0]}\"] to the deploy of {entry.target})"
     )
 
 
@@ -94,12 +96,12 @@ def call_id(target: str, data: bytes) -> str:
     return keccak(bytes.fromhex(target[2:].lower()) + data).hex()
 
 
-def _done_when_holds(w3: Web3, step: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bool:
-    spec = step.done_when
+def _done_when_holds(w3: Web3, entry: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bool:
+    spec = entry.done_when
     if not spec:
         return False
-    fn = step.abi_artifact.function_abi(spec["function"], len(spec.get("args", [])))
-    contract = w3.eth.contract(address=to_checksum_address(addresses[step.target]), abi=[fn])
+    fn = entry.abi_artifact.function_abi(spec["function"], len(spec.get("args", [])))
+    contract = w3.eth.contract(address=to_checksum_address(addresses[entry.target]), abi=[fn])
     args = [encoder.value(a, addresses, deployer) for a in spec.get("args", [])]
     try:
         got = contract.functions[fn["name"]](*args).call()
@@ -175,45 +177,45 @@ class Migration:
         now = self._code_read[address]
         return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
 
-    def _decide_contract(self, step: ResolvedDeploy, addresses: dict, decided: dict, forced: dict | None = None) -> StepDecision:
+    def _decide_contract(self, entry: ResolvedDeploy, addresses: dict, decided: dict, forced: dict | None = None) -> EntryDecision:
         forced = self.forced_renewals() if forced is None else forced
-        if step.name in forced:
-            return StepDecision(step.name, "contract", DEPLOY, f"renewed with {forced[step.name]} (redeployed)")
-        old = (self.olds.get("contracts") or {}).get(step.name)
-        deps_now = {d: addresses.get(d) for d in step.deps}
-        if old and old.get("content_key") == step.content_key and old.get("deps", {}) == deps_now:
+        if entry.name in forced:
+            return EntryDecision(entry.name, "contract", DEPLOY, f"renewed with {forced[entry.name]} (redeployed)")
+        old = (self.olds.get("contracts") or {}).get(entry.name)
+        deps_now = {d: addresses.get(d) for d in entry.deps}
+        if old and old.get("content_key") == entry.content_key and old.get("deps", {}) == deps_now:
             if self._code_matches(old["address"], old.get("code_hash")):
-                return StepDecision(step.name, "contract", REUSE, "unchanged", old["address"])
-        earlier = (self.olds.get("history") or {}).get(step.content_key)
+                return EntryDecision(entry.name, "contract", REUSE, "unchanged", old["address"])
+        earlier = (self.olds.get("history") or {}).get(entry.content_key)
         if earlier and earlier.get("deps", {}) == deps_now and self._code_matches(earlier["address"], earlier.get("code_hash")):
             why = "rollback to an earlier deployment" if old else "an earlier deployment of the same content"
-            return StepDecision(step.name, "contract", REPOINT, why, earlier["address"])
+            return EntryDecision(entry.name, "contract", REPOINT, why, earlier["address"])
         if not old:
             reason = "new contract"
         elif self.reset_reason is not None:
             reason = self.reset_reason
-        elif old.get("bytecode_hash") != step.artifact.bytecode_hash:
+        elif old.get("bytecode_hash") != entry.artifact.bytecode_hash:
             reason = "bytecode changed"
-        elif old.get("args_hash") != step.args_hash:
+        elif old.get("args_hash") != entry.args_hash:
             reason = "constructor args changed"
-        elif old.get("renew_hash", "") != step.renew_hash:
-            reason = f"renewed with {', '.join(self.plan_deploy(step.name).renew_with)} (new code or arguments)"
+        elif old.get("renew_hash", "") != entry.renew_hash:
+            reason = f"renewed with {', '.join(self.plan_deploy(entry.name).renew_with)} (new code or arguments)"
         else:
-            moved = [d for d in step.deps if decided.get(d) in (DEPLOY, REPOINT, ADOPT) or deps_now.get(d) != old.get("deps", {}).get(d)]
+            moved = [d for d in entry.deps if decided.get(d) in (DEPLOY, REPOINT, ADOPT) or deps_now.get(d) != old.get("deps", {}).get(d)]
             if moved:
                 reason = f"dependency {moved[0]} redeployed"
             else:
                 reason = f"no code at {old['address']} any more (chain reset?)"
-        return StepDecision(step.name, "contract", DEPLOY, reason)
+        return EntryDecision(entry.name, "contract", DEPLOY, reason)
 
     def _decide_contracts(self, forced: dict) -> tuple:
         decisions: list = []
         addresses: dict = {}
         decided: dict = {}
-        for step in self.resolved.deploys.values():
-            d = self._decide_contract(step, addresses, decided, forced)
-            decided[step.name] = d.action
-            addresses[step.name] = d.address  # None where it will be deployed
+        for entry in self.resolved.deploys.values():
+            d = self._decide_contract(entry, addresses, decided, forced)
+            decided[entry.name] = d.action
+            addresses[entry.name] = d.address  # None where it will be deployed
             decisions.append(d)
         return decisions, addresses, decided
 
@@ -241,24 +243,24 @@ class Migration:
         return forced
 
     def assess(self) -> list:
-        """What a run would do, step by step, reading the chain only."""
+        """What a run would do, entry by entry, reading the chain only."""
         decisions, addresses, decided = self._decide_contracts(self.forced_renewals())
-        for step in self.resolved.calls.values():
-            decisions.append(self._decide_call(step, addresses, decided))
+        for entry in self.resolved.calls.values():
+            decisions.append(self._decide_call(entry, addresses, decided))
         return decisions
 
-    def _decide_call(self, step: ResolvedCall, addresses: dict, decided: dict) -> StepDecision:
-        moved = [d for d in step.deps if decided.get(d) == DEPLOY or addresses.get(d) is None]
+    def _decide_call(self, entry: ResolvedCall, addresses: dict, decided: dict) -> EntryDecision:
+        moved = [d for d in entry.deps if decided.get(d) == DEPLOY or addresses.get(d) is None]
         if moved:
-            return StepDecision(step.name, "call", SEND, f"{moved[0]} is (re)deployed")
-        data = call_data(step, self.encoder, addresses, self.deployer)
-        cid = call_id(addresses[step.target], data)
+            return EntryDecision(entry.name, "call", SEND, f"{moved[0]} is (re)deployed")
+        data = call_data(entry, self.encoder, addresses, self.deployer)
+        cid = call_id(addresses[entry.target], data)
         if cid in set(self.olds.get("calls_done") or []) and not self.chain_reset:
-            return StepDecision(step.name, "call", SKIP, "done before with these arguments")
-        if _done_when_holds(self.w3, step, self.encoder, addresses, self.deployer):
-            return StepDecision(step.name, "call", SKIP, "already in effect on chain")
-        old = (self.olds.get("calls") or {}).get(step.name)
-        return StepDecision(step.name, "call", SEND, "arguments changed" if old else "new call")
+            return EntryDecision(entry.name, "call", SKIP, "done before with these arguments")
+        if _done_when_holds(self.w3, entry, self.encoder, addresses, self.deployer):
+            return EntryDecision(entry.name, "call", SKIP, "already in effect on chain")
+        old = (self.olds.get("calls") or {}).get(entry.name)
+        return EntryDecision(entry.name, "call", SEND, "arguments changed" if old else "new call")
 
     # -- adopting what a killed run sent ----------------------------------------------------------
     def _sent_since(self, first: int, end: int) -> list:
@@ -332,42 +334,42 @@ class Migration:
             pending_deploys: dict = {}
             standalone: list = []  # (request, deps): checked before anything is sent
             nonce = first_nonce
-            for step in self.resolved.deploys.values():
-                d = self._decide_contract(step, addresses, decided)
+            for entry in self.resolved.deploys.values():
+                d = self._decide_contract(entry, addresses, decided)
                 if d.action == DEPLOY:
-                    code = init_code(step, self.encoder, addresses, self.deployer)
+                    code = init_code(entry, self.encoder, addresses, self.deployer)
                     adopted = creates.get(keccak(code))
                     if adopted and code_hash(self.w3, adopted["address"]):
-                        d = StepDecision(step.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
-                        pending_deploys[step.name] = (None, adopted)
+                        d = EntryDecision(entry.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
+                        pending_deploys[entry.name] = (None, adopted)
                     else:
                         d.address = create_address(self.deployer, nonce)
-                        req = TxRequest(label=f"deploy {step.name}", to=None, data=code)
+                        req = TxRequest(label=f"deploy {entry.name}", to=None, data=code)
                         requests.append(req)
-                        standalone.append((req, step.deps))
-                        pending_deploys[step.name] = (req, None)
+                        standalone.append((req, entry.deps))
+                        pending_deploys[entry.name] = (req, None)
                         nonce += 1
-                decided[step.name] = d.action
-                addresses[step.name] = d.address
+                decided[entry.name] = d.action
+                addresses[entry.name] = d.address
                 decisions.append(d)
             call_reqs: dict = {}
             hints: dict = {}  # id(request) -> what to add to its revert
-            for step in self.resolved.calls.values():
-                data = call_data(step, self.encoder, addresses, self.deployer)
-                cid = call_id(addresses[step.target], data)
-                d = self._decide_call(step, addresses, decided)
+            for entry in self.resolved.calls.values():
+                data = call_data(entry, self.encoder, addresses, self.deployer)
+                cid = call_id(addresses[entry.target], data)
+                d = self._decide_call(entry, addresses, decided)
                 if cid in called:
-                    d = StepDecision(step.name, "call", ADOPT, "sent by an interrupted run")
-                    call_reqs[step.name] = (None, called[cid], cid)
+                    d = EntryDecision(entry.name, "call", ADOPT, "sent by an interrupted run")
+                    call_reqs[entry.name] = (None, called[cid], cid)
                 elif d.action == SEND:
-                    req = TxRequest(label=f"call {step.name}", to=addresses[step.target], data=data)
+                    req = TxRequest(label=f"call {entry.name}", to=addresses[entry.target], data=data)
                     requests.append(req)
-                    standalone.append((req, step.deps))
-                    call_reqs[step.name] = (req, None, cid)
-                    hints[id(req)] = renew_hint(step, decided)
+                    standalone.append((req, entry.deps))
+                    call_reqs[entry.name] = (req, None, cid)
+                    hints[id(req)] = renew_hint(entry, decided)
                     nonce += 1
                 else:
-                    call_reqs[step.name] = (None, None, cid)
+                    call_reqs[entry.name] = (None, None, cid)
                 decisions.append(d)
             for d in decisions:
                 self.log(d.line())
@@ -401,43 +403,43 @@ class Migration:
         addresses: dict = {}
         decisions: list = []
         pending_deploys: dict = {}
-        for step in self.resolved.deploys.values():
-            if step.name not in found:
-                raise ImportMismatch(f"contract {step.name}: {source} records no deployment of it (expected an address and a transaction hash)")
-            address, tx_hash = found[step.name]
+        for entry in self.resolved.deploys.values():
+            if entry.name not in found:
+                raise ImportMismatch(f"contract {entry.name}: {source} records no deployment of it (expected an address and a transaction hash)")
+            address, tx_hash = found[entry.name]
             try:
                 tx = self.w3.eth.get_transaction(tx_hash)
                 receipt = self.w3.eth.get_transaction_receipt(tx_hash)
             except Exception:
-                raise ImportMismatch(f"contract {step.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
-            where = f"contract {step.name} at {address} ({source}, transaction {tx_hash})"
+                raise ImportMismatch(f"contract {entry.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
+            where = f"contract {entry.name} at {address} ({source}, transaction {tx_hash})"
             if to_checksum_address(tx["from"]) != self.deployer:
                 raise ImportMismatch(
                     f"{where}: deployed by {tx['from']}, not by the stack's deployer {self.deployer} "
                     "(import with the key that deployed the set: it owns what the plan's calls set up)"
                 )
-            if bytes(tx["input"]) != init_code(step, self.encoder, addresses, self.deployer):
+            if bytes(tx["input"]) != init_code(entry, self.encoder, addresses, self.deployer):
                 raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
             if tx.get("to") or int(receipt["status"]) != 1 or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address):
                 raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
-            addresses[step.name] = to_checksum_address(address)
-            pending_deploys[step.name] = (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
-            decisions.append(StepDecision(step.name, "contract", ADOPT, f"imported from {source}", addresses[step.name]))
+            addresses[entry.name] = to_checksum_address(address)
+            pending_deploys[entry.name] = (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
+            decisions.append(EntryDecision(entry.name, "contract", ADOPT, f"imported from {source}", addresses[entry.name]))
         _creates, sent_calls = self._adoption_index(0, self.w3.eth.get_transaction_count(self.deployer))
         call_reqs: dict = {}
         not_done: set = set()
-        for step in self.resolved.calls.values():
-            cid = call_id(addresses[step.target], call_data(step, self.encoder, addresses, self.deployer))
+        for entry in self.resolved.calls.values():
+            cid = call_id(addresses[entry.target], call_data(entry, self.encoder, addresses, self.deployer))
             if cid in sent_calls:
-                call_reqs[step.name] = (None, sent_calls[cid], cid)
-                decisions.append(StepDecision(step.name, "call", ADOPT, f"sent by {self.deployer} before the import"))
+                call_reqs[entry.name] = (None, sent_calls[cid], cid)
+                decisions.append(EntryDecision(entry.name, "call", ADOPT, f"sent by {self.deployer} before the import"))
                 continue
-            call_reqs[step.name] = (None, None, cid)
-            if _done_when_holds(self.w3, step, self.encoder, addresses, self.deployer):
-                decisions.append(StepDecision(step.name, "call", SKIP, "already in effect on chain"))
+            call_reqs[entry.name] = (None, None, cid)
+            if _done_when_holds(self.w3, entry, self.encoder, addresses, self.deployer):
+                decisions.append(EntryDecision(entry.name, "call", SKIP, "already in effect on chain"))
             else:
-                not_done.add(step.name)
-                decisions.append(StepDecision(step.name, "call", SEND, "not found on chain: the next up sends it"))
+                not_done.add(entry.name)
+                decisions.append(EntryDecision(entry.name, "call", SEND, "not found on chain: the next up sends it"))
         nothing_sent = SimpleNamespace(stats=SendStats())
         outs = self._outputs(addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started)
         for name in not_done:
@@ -454,10 +456,10 @@ class Migration:
         override = {}
         unknown_code = set()
         for name in new:
-            step = self.resolved.deploys[name]
-            libs = {provider: addresses[provider] for provider in step.libraries.values()}
+            entry = self.resolved.deploys[name]
+            libs = {provider: addresses[provider] for provider in entry.libraries.values()}
             try:
-                override[addresses[name]] = {"code": "0x" + link_bytecode(step.artifact, libs, step.libraries, runtime=True)}
+                override[addresses[name]] = {"code": "0x" + link_bytecode(entry.artifact, libs, entry.libraries, runtime=True)}
             except UnlinkedLibrary:
                 # Its runtime code (as an artifact records it) names a library its creation code
                 # does not say how to find: what it will run is known once it is deployed.
@@ -482,7 +484,7 @@ class Migration:
     def _check_funds(self, requests: list) -> None:
         """Refuse before sending anything when the balance cannot pay even the cheapest outcome.
 
-        The exact gas of a dependent step is only known once its dependencies are in the node's
+        The exact gas of a dependent deploy or call is only known once its dependencies are in the node's
         pending state; a lower bound is not: intrinsic gas, calldata, and 200 gas per byte of code
         a creation stores.  The sender checks again, exactly, before each transaction.
         """
@@ -494,9 +496,9 @@ class Migration:
             need_gas += 21_000 + calldata_gas
             if r.to is None:
                 need_gas += 32_000
-        for name, step in self.resolved.deploys.items():
+        for name, entry in self.resolved.deploys.items():
             if any(r.label == f"deploy {name}" for r in requests):
-                need_gas += 200 * (len(step.artifact.deployed_bytecode) // 2)
+                need_gas += 200 * (len(entry.artifact.deployed_bytecode) // 2)
         price = price_floor(self.w3)
         need = need_gas * price
         balance = int(self.w3.eth.get_balance(self.deployer))
@@ -513,15 +515,15 @@ class Migration:
         calls_done = [] if self.chain_reset else list(olds.get("calls_done") or [])
         contracts = {}
         by_name = {d.name: d for d in decisions}
-        for step in self.resolved.deploys.values():
-            d = by_name[step.name]
-            deps = {dep: addresses[dep] for dep in step.deps}
+        for entry in self.resolved.deploys.values():
+            d = by_name[entry.name]
+            deps = {dep: addresses[dep] for dep in entry.deps}
             if d.action == REUSE:
-                rec = dict(olds["contracts"][step.name])
+                rec = dict(olds["contracts"][entry.name])
             elif d.action == REPOINT:
-                rec = dict(history[step.content_key])
+                rec = dict(history[entry.content_key])
             else:
-                req, adopted = pending_deploys[step.name]
+                req, adopted = pending_deploys[entry.name]
                 if req is not None:
                     rec = {"tx_hash": req.tx_hash, "block": int(req.receipt["blockNumber"])}
                 else:
@@ -529,34 +531,34 @@ class Migration:
                 rec["address"] = d.address
                 rec["code_hash"] = code_hash(self.w3, d.address)
             rec.update(
-                name=step.name,
+                name=entry.name,
                 address=to_checksum_address(d.address),
                 deps=deps,
-                content_key=step.content_key,
-                bytecode_hash=step.artifact.bytecode_hash,
-                args_hash=step.args_hash,
-                renew_hash=step.renew_hash,
-                artifact=step.artifact.name,
-                artifact_path=step.artifact.path,
-                abi_hash=step.artifact.abi_hash,
+                content_key=entry.content_key,
+                bytecode_hash=entry.artifact.bytecode_hash,
+                args_hash=entry.args_hash,
+                renew_hash=entry.renew_hash,
+                artifact=entry.artifact.name,
+                artifact_path=entry.artifact.path,
+                abi_hash=entry.artifact.abi_hash,
             )
-            contracts[step.name] = rec
-            history[step.content_key] = {
+            contracts[entry.name] = rec
+            history[entry.content_key] = {
                 k: rec[k] for k in ("name", "address", "tx_hash", "block", "code_hash", "deps")
             }
         calls = {}
-        for step in self.resolved.calls.values():
-            d = by_name[step.name]
-            req, adopted, cid = call_reqs[step.name]
-            old = (olds.get("calls") or {}).get(step.name) or {}
+        for entry in self.resolved.calls.values():
+            d = by_name[entry.name]
+            req, adopted, cid = call_reqs[entry.name]
+            old = (olds.get("calls") or {}).get(entry.name) or {}
             if req is not None:
                 rec = {"tx_hash": req.tx_hash, "block": int(req.receipt["blockNumber"])}
             elif adopted is not None:
                 rec = {"tx_hash": adopted["tx_hash"], "block": adopted["block"]}
             else:
                 rec = {"tx_hash": old.get("tx_hash"), "block": old.get("block")}
-            rec.update(content_key=step.content_key, call_id=cid)
-            calls[step.name] = rec
+            rec.update(content_key=entry.content_key, call_id=cid)
+            calls[entry.name] = rec
             if cid not in calls_done:
                 calls_done.append(cid)
         blocks = list(sender.stats.blocks)

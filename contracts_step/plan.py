@@ -22,20 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, cast
 
 from eth_abi import encode as abi_encode
+from eth_typing import ABIFunction
 from eth_utils import function_abi_to_4byte_selector, is_address, to_checksum_address
 
-from .artifacts import Artifact, ArtifactStore
 from chain.errors import ConfigError, PlanError, UnlinkedLibrary
+
+from .artifacts import Artifact, ArtifactStore
 
 
 @dataclass
 class Deploy:
     name: str
-    artifact: Optional[str] = None  # artifact name; defaults to ``name``
+    artifact: str | None = None  # artifact name; defaults to ``name``
     args: list = field(default_factory=list)
     # library name (as the artifact names it) -> plan contract that provides it; default: same name
     libraries: dict = field(default_factory=dict)
@@ -53,9 +56,9 @@ class Call:
     contract: str  # plan contract whose address is called
     function: str
     args: list = field(default_factory=list)
-    abi: Optional[str] = None  # artifact whose ABI applies at that address (a proxy's implementation)
+    abi: str | None = None  # artifact whose ABI applies at that address (a proxy's implementation)
     # {"function": view, "args": [...], "equals": value}: the call is in effect when the view returns it
-    done_when: Optional[dict] = None
+    done_when: dict | None = None
 
 
 @dataclass
@@ -76,7 +79,7 @@ class MigrationPlan:
         )
 
     @staticmethod
-    def from_dict(data: dict) -> "MigrationPlan":
+    def from_dict(data: dict) -> MigrationPlan:
         data = integral_numbers(data)
         return MigrationPlan(
             name=data["name"],
@@ -160,7 +163,7 @@ class ResolvedCall:
     arg_types: list
     deps: list
     content_key: str
-    done_when: Optional[dict]
+    done_when: dict | None
 
 
 @dataclass
@@ -201,7 +204,7 @@ def _refs(arg: Any, where: str) -> list:
 class ArgEncoder:
     """Turns argument specs into values, given the addresses resolved so far."""
 
-    def __init__(self, store: ArtifactStore, plan: "MigrationPlan", params: dict):
+    def __init__(self, store: ArtifactStore, plan: MigrationPlan, params: dict):
         self.store = store
         self.plan = plan
         self.params = params
@@ -243,7 +246,7 @@ class ArgEncoder:
         return arg
 
     def encode_values(self, types: list, args: list, addresses: dict, deployer: str, where: str) -> bytes:
-        values = [_coerce(t, self.value(a, addresses, deployer)) for t, a in zip(types, args)]
+        values = [_coerce(t, self.value(a, addresses, deployer)) for t, a in zip(types, args, strict=False)]
         try:
             return abi_encode(types, values)
         except Exception as e:
@@ -251,7 +254,8 @@ class ArgEncoder:
 
     def encode_call(self, fn_abi: dict, args: list, addresses: dict, deployer: str) -> bytes:
         types = [abi_type(i) for i in fn_abi.get("inputs", [])]
-        return function_abi_to_4byte_selector(fn_abi) + self.encode_values(
+        # fn_abi is an ABI entry of an artifact (a plain dict, as JSON has it).
+        return function_abi_to_4byte_selector(cast(ABIFunction, fn_abi)) + self.encode_values(
             types, args, addresses, deployer, f"call {fn_abi['name']}"
         )
 
@@ -264,87 +268,120 @@ def _coerce(abi_t: str, value: Any) -> Any:
     return value
 
 
-def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dict] = None) -> ResolvedPlan:
+def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: dict | None = None) -> ResolvedPlan:
     """Check the plan against its artifacts and compute order, dependencies and content keys."""
     # Program and provider must see the same values: both resolve the plan as it travels.
     plan = MigrationPlan.from_dict(plan.to_dict())
     params = wire_numbers(integral_numbers(dict(params or {})))
-    where_plan = f"plan {plan.name}"
-    names = [d.name for d in plan.deploys]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise PlanError(f"{where_plan}: contract {dupes[0]} is deployed twice (expected unique names)")
-    call_names = [c.name for c in plan.calls]
-    dupes = sorted({n for n in call_names if call_names.count(n) > 1})
-    if dupes:
-        raise PlanError(f"{where_plan}: call {dupes[0]} appears twice (expected unique names)")
+    check_unique_names(plan)
     by_name = {d.name: d for d in plan.deploys}
     encoder = ArgEncoder(store, plan, params)
-
-    def check_config_refs(arg: Any, where: str) -> None:
-        if isinstance(arg, dict) and "config" in arg and arg["config"] not in params:
-            raise ConfigError(
-                f"{where}: needs plan parameter '{arg['config']}', which is not set "
-                f"(expected {PLAN_PARAMS_KEY}.{arg['config']} in stack config, or a default in the plan)"
-            )
-        if isinstance(arg, dict) and "calldata" in arg:
-            for a in arg["calldata"].get("args", []):
-                check_config_refs(a, where)
-        if isinstance(arg, list):
-            for a in arg:
-                check_config_refs(a, where)
-
     # Dependencies of each deploy: referenced contracts and the libraries its bytecode needs.
     artifacts: dict[str, Artifact] = {}
     lib_maps: dict[str, dict] = {}
     deps: dict[str, list] = {}
     for d in plan.deploys:
-        where = f"{where_plan}: contract {d.name}"
-        art = store.get(d.artifact or d.name)
-        artifacts[d.name] = art
-        inputs = art.constructor_inputs()
-        if len(inputs) != len(d.args):
-            raise PlanError(
-                f"{where}: {len(d.args)} constructor arguments given, artifact {art.name} expects "
-                f"{len(inputs)} ({', '.join(abi_type(i) + ' ' + i.get('name', '') for i in inputs) or 'none'})"
-            )
-        for a in d.args:
-            check_config_refs(a, where)
-        for inp, a in zip(inputs, d.args):
-            typed_params(abi_type(inp), a, params, encoder)
-        refs = _refs(d.args, where)
-        names_of = store.library_names(art)
-        names_of.update(d.placeholders)
-        lib_map = {}
-        for ph, lib in names_of.items():
-            if lib is None:
-                raise UnlinkedLibrary(
-                    f"contract {d.name}: bytecode placeholder {ph} names no known library "
-                    f"(expected linkReferences, networks.<id>.links, or placeholders={{...}} in the plan) [{art.path}]"
-                )
-            provider = d.libraries.get(lib, lib)
-            if provider not in by_name:
-                baked = art.baked_libraries.get(lib)
-                raise UnlinkedLibrary(
-                    f"contract {d.name}: library {lib} (placeholder {ph}) is not deployed by plan {plan.name} "
-                    "(expected a deploy of it, or libraries={...} naming the one that provides it)"
-                    + (f"; {art.path} has it linked at {baked}, an address of the network that file was made for" if baked else "")
-                )
-            lib_map[ph] = provider
-        for r in refs:
-            if r not in by_name:
-                raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
-        for r in d.renew_with:
-            if r not in by_name:
-                raise PlanError(f"{where}: renew_with names unknown contract '{r}' (expected one of the plan's deploys)")
-        seen = []
-        for n in list(lib_map.values()) + refs:
-            if n not in seen:
-                seen.append(n)
-        deps[d.name] = seen
-        lib_maps[d.name] = lib_map
+        artifacts[d.name] = store.get(d.artifact or d.name)
+        lib_maps[d.name], deps[d.name] = check_deploy(d, artifacts[d.name], plan, store, params, encoder)
+    order, depth = dependency_order(plan, deps)
+    deploys: dict[str, ResolvedDeploy] = {}
+    keys: dict[str, str] = {}
+    for n in order:
+        deploys[n] = resolve_deploy(by_name[n], by_name, artifacts, lib_maps[n], deps[n], keys, params, encoder)
+        keys[n] = deploys[n].content_key
+    calls = {c.name: resolve_call(c, artifacts, keys, plan, store, params, encoder) for c in plan.calls}
+    return ResolvedPlan(
+        name=plan.name,
+        deploys=deploys,
+        calls=calls,
+        params=params,
+        depth=max(depth.values(), default=0) + (1 if calls else 0),
+    )
 
-    # Topological order (stable: plan order among the ready ones), with cycle detection.
+
+def check_unique_names(plan: MigrationPlan) -> None:
+    """Deploys and calls are each named once: the address book and the decisions are keyed by name."""
+    for what, names, expected in (
+        ("contract", [d.name for d in plan.deploys], "is deployed twice"),
+        ("call", [c.name for c in plan.calls], "appears twice"),
+    ):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise PlanError(f"plan {plan.name}: {what} {dupes[0]} {expected} (expected unique names)")
+
+
+def check_config_refs(arg: Any, where: str, params: dict) -> None:
+    """A ConfigError naming the first plan parameter ``arg`` refers to that is not set."""
+    if isinstance(arg, dict) and "config" in arg and arg["config"] not in params:
+        raise ConfigError(
+            f"{where}: needs plan parameter '{arg['config']}', which is not set "
+            f"(expected {PLAN_PARAMS_KEY}.{arg['config']} in stack config, or a default in the plan)"
+        )
+    if isinstance(arg, dict) and "calldata" in arg:
+        for a in arg["calldata"].get("args", []):
+            check_config_refs(a, where, params)
+    if isinstance(arg, list):
+        for a in arg:
+            check_config_refs(a, where, params)
+
+
+def check_known_contracts(names: list, where: str, what: str, plan_contracts: Collection[str]) -> None:
+    for r in names:
+        if r not in plan_contracts:
+            raise PlanError(f"{where}: {what} unknown contract '{r}' (expected one of the plan's deploys)")
+
+
+def check_deploy(
+    d: Deploy, art: Artifact, plan: MigrationPlan, store: ArtifactStore, params: dict, encoder: ArgEncoder
+) -> tuple[dict, list]:
+    """Check one deploy's arguments and references: (its library map, placeholder -> plan contract;
+    the plan contracts it needs deployed first, libraries then referenced contracts, each once)."""
+    where = f"plan {plan.name}: contract {d.name}"
+    inputs = art.constructor_inputs()
+    if len(inputs) != len(d.args):
+        raise PlanError(
+            f"{where}: {len(d.args)} constructor arguments given, artifact {art.name} expects "
+            f"{len(inputs)} ({', '.join(abi_type(i) + ' ' + i.get('name', '') for i in inputs) or 'none'})"
+        )
+    for a in d.args:
+        check_config_refs(a, where, params)
+    for inp, a in zip(inputs, d.args, strict=True):
+        typed_params(abi_type(inp), a, params, encoder)
+    refs = _refs(d.args, where)
+    lib_map = library_providers(d, art, plan, store)
+    plan_contracts = {x.name for x in plan.deploys}
+    check_known_contracts(refs, where, "argument references", plan_contracts)
+    check_known_contracts(d.renew_with, where, "renew_with names", plan_contracts)
+    return lib_map, list(dict.fromkeys([*lib_map.values(), *refs]))
+
+
+def library_providers(d: Deploy, art: Artifact, plan: MigrationPlan, store: ArtifactStore) -> dict:
+    """Placeholder -> the plan contract that provides the library there, or UnlinkedLibrary."""
+    names_of = store.library_names(art)
+    names_of.update(d.placeholders)
+    plan_contracts = {x.name for x in plan.deploys}
+    lib_map = {}
+    for ph, lib in names_of.items():
+        if lib is None:
+            raise UnlinkedLibrary(
+                f"contract {d.name}: bytecode placeholder {ph} names no known library "
+                f"(expected linkReferences, networks.<id>.links, or placeholders={{...}} in the plan) [{art.path}]"
+            )
+        provider = d.libraries.get(lib, lib)
+        if provider not in plan_contracts:
+            baked = art.baked_libraries.get(lib)
+            raise UnlinkedLibrary(
+                f"contract {d.name}: library {lib} (placeholder {ph}) is not deployed by plan {plan.name} "
+                "(expected a deploy of it, or libraries={...} naming the one that provides it)"
+                + (f"; {art.path} has it linked at {baked}, an address of the network that file was made for" if baked else "")
+            )
+        lib_map[ph] = provider
+    return lib_map
+
+
+def dependency_order(plan: MigrationPlan, deps: dict[str, list]) -> tuple[list[str], dict[str, int]]:
+    """Deploys in topological order (stable: plan order among the ready ones) and each one's depth
+    (the longest dependency chain down to it); a PlanError naming a cycle."""
     order: list[str] = []
     state: dict[str, int] = {}
     depth: dict[str, int] = {}
@@ -354,7 +391,7 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
             return
         if state.get(n) == 1:
             cycle = stack[stack.index(n) :] + [n]
-            raise PlanError(f"{where_plan}: dependency cycle {' -> '.join(cycle)} (expected an acyclic plan)")
+            raise PlanError(f"plan {plan.name}: dependency cycle {' -> '.join(cycle)} (expected an acyclic plan)")
         state[n] = 1
         for m in deps[n]:
             visit(m, stack + [n])
@@ -364,76 +401,75 @@ def resolve_plan(plan: MigrationPlan, store: ArtifactStore, params: Optional[dic
 
     for d in plan.deploys:
         visit(d.name, [])
+    return order, depth
 
-    keys: dict[str, str] = {}
-    resolved: dict[str, ResolvedDeploy] = {}
-    for n in order:
-        d = by_name[n]
-        art = artifacts[n]
-        lib_keys = {ph: keys[lib] for ph, lib in sorted(lib_maps[n].items())}
-        symbolic_args = encoder.symbolic(d.args, keys)
-        renew_hash = _sha(
-            {
-                r: [artifacts[r].bytecode_hash, _sha(_args_by_name(by_name[r].args, params))]
-                for r in sorted(d.renew_with)
-            }
-        ) if d.renew_with else ""
-        keys[n] = _sha({"bytecode": art.bytecode_hash, "libraries": lib_keys, "args": symbolic_args, "renew": renew_hash})
-        resolved[n] = ResolvedDeploy(
-            name=n,
-            artifact=art,
-            args=d.args,
-            arg_types=[abi_type(i) for i in art.constructor_inputs()],
-            libraries=lib_maps[n],
-            deps=deps[n],
-            content_key=keys[n],
-            # Arguments by *name* of what they reference: tells "argument changed" apart from
-            # "a dependency was redeployed" when explaining a redeploy.
-            args_hash=_sha(_args_by_name(d.args, params)),
-            renew_hash=renew_hash,
-        )
 
-    calls: dict[str, ResolvedCall] = {}
-    for c in plan.calls:
-        where = f"{where_plan}: call {c.name}"
-        if c.contract not in by_name:
-            raise PlanError(f"{where}: target references unknown contract '{c.contract}' (expected one of the plan's deploys)")
-        for a in c.args + (c.done_when or {}).get("args", []):
-            check_config_refs(a, where)
-        refs = _refs(c.args, where)
-        if c.done_when:
-            refs += _refs(c.done_when.get("args", []), where) + _refs([c.done_when.get("equals")], where)
-        for r in refs:
-            if r not in by_name:
-                raise PlanError(f"{where}: argument references unknown contract '{r}' (expected one of the plan's deploys)")
-        abi_art = store.get(c.abi) if c.abi else artifacts[c.contract]
-        fn = abi_art.function_abi(c.function, len(c.args))
-        for inp, a in zip(fn.get("inputs", []), c.args):
+def resolve_deploy(
+    d: Deploy,
+    by_name: dict[str, Deploy],
+    artifacts: dict[str, Artifact],
+    lib_map: dict,
+    deps: list,
+    keys: dict[str, str],
+    params: dict,
+    encoder: ArgEncoder,
+) -> ResolvedDeploy:
+    """One deploy with its content key, given the content keys of everything it depends on."""
+    art = artifacts[d.name]
+    lib_keys = {ph: keys[lib] for ph, lib in sorted(lib_map.items())}
+    symbolic_args = encoder.symbolic(d.args, keys)
+    renew_hash = (
+        _sha({r: [artifacts[r].bytecode_hash, _sha(_args_by_name(by_name[r].args, params))] for r in sorted(d.renew_with)})
+        if d.renew_with
+        else ""
+    )
+    return ResolvedDeploy(
+        name=d.name,
+        artifact=art,
+        args=d.args,
+        arg_types=[abi_type(i) for i in art.constructor_inputs()],
+        libraries=lib_map,
+        deps=deps,
+        content_key=_sha({"bytecode": art.bytecode_hash, "libraries": lib_keys, "args": symbolic_args, "renew": renew_hash}),
+        # Arguments by *name* of what they reference: tells "argument changed" apart from
+        # "a dependency was redeployed" when explaining a redeploy.
+        args_hash=_sha(_args_by_name(d.args, params)),
+        renew_hash=renew_hash,
+    )
+
+
+def resolve_call(
+    c: Call, artifacts: dict[str, Artifact], keys: dict[str, str], plan: MigrationPlan, store: ArtifactStore, params: dict, encoder: ArgEncoder
+) -> ResolvedCall:
+    """One call, checked against the ABI at its target, with its content key."""
+    where = f"plan {plan.name}: call {c.name}"
+    plan_contracts = {d.name for d in plan.deploys}
+    if c.contract not in plan_contracts:
+        raise PlanError(f"{where}: target references unknown contract '{c.contract}' (expected one of the plan's deploys)")
+    for a in c.args + (c.done_when or {}).get("args", []):
+        check_config_refs(a, where, params)
+    refs = _refs(c.args, where)
+    if c.done_when:
+        refs += _refs(c.done_when.get("args", []), where) + _refs([c.done_when.get("equals")], where)
+    check_known_contracts(refs, where, "argument references", plan_contracts)
+    abi_art = store.get(c.abi) if c.abi else artifacts[c.contract]
+    fn = abi_art.function_abi(c.function, len(c.args))
+    for inp, a in zip(fn.get("inputs", []), c.args, strict=False):
+        typed_params(abi_type(inp), a, params, encoder)
+    if c.done_when:
+        view = abi_art.function_abi(c.done_when["function"], len(c.done_when.get("args", [])))
+        for inp, a in zip(view.get("inputs", []), c.done_when.get("args", []), strict=False):
             typed_params(abi_type(inp), a, params, encoder)
-        if c.done_when:
-            view = abi_art.function_abi(c.done_when["function"], len(c.done_when.get("args", [])))
-            for inp, a in zip(view.get("inputs", []), c.done_when.get("args", [])):
-                typed_params(abi_type(inp), a, params, encoder)
-        cdeps = [c.contract] + [r for r in refs if r != c.contract]
-        calls[c.name] = ResolvedCall(
-            name=c.name,
-            target=c.contract,
-            abi_artifact=abi_art,
-            fn_abi=fn,
-            args=c.args,
-            arg_types=[abi_type(i) for i in fn.get("inputs", [])],
-            deps=list(dict.fromkeys(cdeps)),
-            content_key=_sha(
-                {"target": keys[c.contract], "function": fn["name"], "args": encoder.symbolic(c.args, keys)}
-            ),
-            done_when=c.done_when,
-        )
-    return ResolvedPlan(
-        name=plan.name,
-        deploys=resolved,
-        calls=calls,
-        params=params,
-        depth=max(depth.values(), default=0) + (1 if calls else 0),
+    return ResolvedCall(
+        name=c.name,
+        target=c.contract,
+        abi_artifact=abi_art,
+        fn_abi=fn,
+        args=c.args,
+        arg_types=[abi_type(i) for i in fn.get("inputs", [])],
+        deps=list(dict.fromkeys([c.contract] + [r for r in refs if r != c.contract])),
+        content_key=_sha({"target": keys[c.contract], "function": fn["name"], "args": encoder.symbolic(c.args, keys)}),
+        done_when=c.done_when,
     )
 
 
@@ -454,7 +490,7 @@ PLAN_PARAMS_KEY = "keep-cd:planParams"
 _ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
 
 
-def typed_params(abi_t: str, arg: Any, params: dict, encoder: "ArgEncoder") -> None:
+def typed_params(abi_t: str, arg: Any, params: dict, encoder: ArgEncoder) -> None:
     """Check each plan parameter ``arg`` refers to (``{"config": name}``, also inside arrays and
     calldata) against the ABI type it is passed as: a one-line error naming
     keep-cd:planParams.<name> and the type, at resolution, before anything is sent.  An address is
@@ -470,11 +506,11 @@ def typed_params(abi_t: str, arg: Any, params: dict, encoder: "ArgEncoder") -> N
         cd = arg["calldata"]
         art = encoder.store.get(encoder.artifact_of.get(cd["contract"], cd["contract"]))
         fn = art.function_abi(cd["function"], len(cd.get("args", [])))
-        for inp, a in zip(fn.get("inputs", []), cd.get("args", [])):
+        for inp, a in zip(fn.get("inputs", []), cd.get("args", []), strict=False):
             typed_params(abi_type(inp), a, params, encoder)
-    elif isinstance(arg, list) and _ARRAY.match(abi_t):
+    elif isinstance(arg, list) and (array := _ARRAY.match(abi_t)):
         for a in arg:
-            typed_params(_ARRAY.match(abi_t).group(1), a, params, encoder)
+            typed_params(array.group(1), a, params, encoder)
 
 
 def param_value(abi_t: str, value: Any, key: str) -> Any:

@@ -1,4 +1,4 @@
-"""InitContainer step: is this client's chain ready for it?  Reads only; never sends.
+"""Init container operator-check: is this client's chain ready for it?  Reads only; never sends.
 
     python -m initcontainer.operator_check [--config PATH] [--wait SECONDS]
 
@@ -48,7 +48,9 @@ class CheckFailed(Exception):
 
 
 @dataclass(frozen=True)
-class ClientConfig:
+class MountedClientConfig:
+    """What the operator init containers read of the keep-client config the pod mounts."""
+
     path: str
     rpc_url: str
     address: str
@@ -61,7 +63,7 @@ class ClientConfig:
         raise CheckFailed(BAD_INPUT, f"config {self.path}: [ethereum.ContractAddresses] has no {names[0]} (expected its address)")
 
 
-def load_client_config(path: str) -> ClientConfig:
+def load_client_config(path: str) -> MountedClientConfig:
     from eth_utils import is_address, to_checksum_address
 
     try:
@@ -84,7 +86,7 @@ def load_client_config(path: str) -> ClientConfig:
             raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum.ContractAddresses] {name} is {value!r} (expected an address)")
     if not contracts:
         raise CheckFailed(BAD_INPUT, f"config {path}: [ethereum.ContractAddresses] is empty (expected the client's contract addresses)")
-    return ClientConfig(path, rpc_url, to_checksum_address(address), {k: to_checksum_address(v) for k, v in contracts.items()})
+    return MountedClientConfig(path, rpc_url, to_checksum_address(address), {k: to_checksum_address(v) for k, v in contracts.items()})
 
 
 def connect(rpc_url: str, timeout: float = 10.0):
@@ -101,7 +103,7 @@ def connect(rpc_url: str, timeout: float = 10.0):
     return w3
 
 
-def check_operator(w3, cfg: ClientConfig) -> str:
+def check_operator(w3, cfg: MountedClientConfig) -> str:
     """The one-line verdict when ready; raises CheckFailed(NOT_READY, reason) otherwise."""
     for name, address in sorted(cfg.contracts.items()):
         if len(w3.eth.get_code(address)) == 0:
@@ -129,7 +131,7 @@ def check_operator(w3, cfg: ClientConfig) -> str:
     return f"operator {op} is staked ({amount}) and authorized for KeepRandomBeaconOperator {operator_contract}"
 
 
-def check_until_ready(cfg: ClientConfig, wait: float, *, poll: float = 2.0, log=lambda _m: None) -> str:
+def check_until_ready(cfg: MountedClientConfig, wait: float, *, poll: float = 2.0, log=lambda _m: None) -> str:
     """``check_operator``, retried for up to ``wait`` seconds while the answer is "not ready" or
     "unreachable" (a pod that waits a little saves a crash-loop backoff of minutes)."""
     deadline = time.monotonic() + wait
@@ -147,8 +149,8 @@ def pod_log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def step_arguments(prog: str, description: str) -> argparse.ArgumentParser:
-    """The arguments every operator step takes: the config prepare-client put on the volume, and
+def init_container_arguments(prog: str, description: str) -> argparse.ArgumentParser:
+    """The arguments every operator init container takes: the config prepare-client put on the volume, and
     how long to wait for a not-ready answer to turn ready."""
     ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("--config", default=os.environ.get("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG), help="keep-client TOML config")
@@ -156,11 +158,11 @@ def step_arguments(prog: str, description: str) -> argparse.ArgumentParser:
     return ap
 
 
-def run_step(prog: str, step) -> int:
-    """Run one InitContainer step: its verdict on stdout and status 0, or one line
+def run_init_container(prog: str, verdict) -> int:
+    """Run one init container's work: its verdict on stdout and status 0, or one line
     ``<prog>: <reason>`` on stderr and the status that goes with it."""
     try:
-        print(step())
+        print(verdict())
         return OK
     except CheckFailed as e:
         print(f"{prog}: {e}", file=sys.stderr)
@@ -168,8 +170,8 @@ def run_step(prog: str, step) -> int:
 
 
 def main(argv=None) -> int:
-    args = step_arguments("operator-check", __doc__.splitlines()[0]).parse_args(argv)
-    return run_step("operator-check", lambda: check_until_ready(load_client_config(args.config), args.wait, log=pod_log))
+    args = init_container_arguments("operator-check", __doc__.splitlines()[0]).parse_args(argv)
+    return run_init_container("operator-check", lambda: check_until_ready(load_client_config(args.config), args.wait, log=pod_log))
 
 
 if __name__ == "__main__":

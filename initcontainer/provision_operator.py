@@ -1,4 +1,4 @@
-"""InitContainer step for ``provisioning: cluster``: the pod funds, stakes and authorizes its own operator.
+"""Init container provision-operator, for ``provisioning: cluster``: the pod funds, stakes and authorizes its own operator.
 
     python -m initcontainer.provision_operator [--config PATH] [--keyfile PATH]
 
@@ -49,10 +49,10 @@ from .operator_check import (
     CheckFailed,
     check_until_ready,
     connect,
+    init_container_arguments,
     load_client_config,
     pod_log,
-    run_step,
-    step_arguments,
+    run_init_container,
 )
 
 CONTENTION = NOT_READY  # lost the faucet nonce race too often: the pod retries
@@ -271,7 +271,7 @@ def provision_and_check(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> int:
     env = os.environ.get
-    ap = step_arguments("provision-operator", __doc__.splitlines()[0])
+    ap = init_container_arguments("provision-operator", __doc__.splitlines()[0])
     ap.add_argument("--keyfile", default=env("KEEP_CLIENT_KEYFILE", DEFAULT_KEYFILE))
     ap.add_argument("--faucet-key-file", default=env("KEEP_CD_FAUCET_KEY_FILE"))
     ap.add_argument("--token", default=env("KEEP_CD_TOKEN_ADDRESS"), help="KeepToken address")
@@ -280,7 +280,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stake-amount", default=env("KEEP_CD_STAKE_AMOUNT", "minimum"), help='KEEP base units or "minimum"')
     ap.add_argument("--beneficiary", default=env("KEEP_CD_BENEFICIARY"), help="address that gets the rewards (default: the operator)")
     args = ap.parse_args(argv)
-    return run_step("provision-operator", lambda: provision_and_check(args))
+    return run_init_container("provision-operator", lambda: provision_and_check(args))
 
 
 if __name__ == "__main__":

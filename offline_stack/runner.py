@@ -128,7 +128,7 @@ def configured_provider(provider_str: str, config: dict):
     return provider
 
 
-class CheckFailed(Exception):
+class InputsRefused(Exception):
     """A provider's ``check`` refused its inputs (the engine prints these per property)."""
 
 
@@ -172,7 +172,7 @@ class OfflineMocks(pulumi_mocks.Mocks):
             old = self.state["resources"].get(key)
         checked = provider.check(old["inputs"] if old else {}, news)
         if checked.failures:
-            raise CheckFailed(f"{args.name}: " + "; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
+            raise InputsRefused(f"{args.name}: " + "; ".join(f"{f.property}: {f.reason}" for f in checked.failures))
         news = checked.inputs
         if old is None:
             op = "create"

@@ -1,6 +1,6 @@
 """Staking a fleet of operators on keep-core 1.8.0 contracts, reconciled against the chain.
 
-For each operator, three steps, each read on chain first and sent only when missing:
+For each operator, three actions, each read on chain first and sent only when missing:
 
     fund       the operator's ETH balance is below ``eth_threshold``: top it up to ``eth_target``
     stake      TokenStaking has no delegation for it: ``KeepToken.approveAndCall(TokenStaking,
@@ -14,7 +14,7 @@ transaction of the fleet goes out from one account in nonce order: all of them a
 and sent as JSON-RPC batches (``PipelinedSender.send_batched``), a block's gas at a time, and an
 ``authorize`` rides in the same block as the ``stake`` it needs.  Because everything is decided from
 chain state and not from a record of what was sent, a run killed mid-batch and run again completes
-exactly the missing steps: it waits for its own pending transactions to land first, then reads.
+exactly the missing actions: it waits for its own pending transactions to land first, then reads.
 
 ``provisioning: cluster`` (RFC 13's way) leaves fund/stake/authorize to each pod's InitContainer
 and its faucet key; then this module only keeps the faucet supplied with the ETH and KEEP that the
@@ -257,7 +257,7 @@ def stake_amount(view: FleetView, policy: FleetPolicy) -> int:
 
 
 def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy) -> list:
-    """The missing steps for every operator (name -> address), in a deploy-time-authorizer fleet."""
+    """The missing actions for every operator (name -> address), in a deploy-time-authorizer fleet."""
     amount = stake_amount(view, policy)
     actions: list = []
     for name, address in operators.items():

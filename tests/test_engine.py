@@ -88,7 +88,7 @@ def test_the_reason_is_visible_in_the_diff(scripted):
     set_config(scripted.ws, planParams={"initializationPeriod": 1, "dkgContributionMargin": 2})
     out = scripted.ws.run(["preview", "--diff"], capture=True).stdout
     set_config(scripted.ws, planParams={"initializationPeriod": 1, "dkgContributionMargin": 1})
-    # The migration's inputs carry each step's content and arguments hash: the one that moved shows.
+    # The migration's inputs carry each plan entry's content and arguments hash: the one that moved shows.
     assert "KeepRandomBeaconService" in out and "args_hash" in out
 
 

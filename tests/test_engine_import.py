@@ -49,12 +49,12 @@ def deploy_like_truffle(url: str, key: str) -> dict:
 
     deployed: dict = {}
     addresses: dict = {}
-    for step in resolved.deploys.values():
-        receipt = send(None, init_code(step, encoder, addresses, account.address))
-        addresses[step.name] = receipt["contractAddress"]
-        deployed[step.name] = (receipt["contractAddress"], "0x" + receipt["transactionHash"].hex().removeprefix("0x"))
-    for step in resolved.calls.values():
-        send(addresses[step.target], call_data(step, encoder, addresses, account.address))
+    for entry in resolved.deploys.values():
+        receipt = send(None, init_code(entry, encoder, addresses, account.address))
+        addresses[entry.name] = receipt["contractAddress"]
+        deployed[entry.name] = (receipt["contractAddress"], "0x" + receipt["transactionHash"].hex().removeprefix("0x"))
+    for entry in resolved.calls.values():
+        send(addresses[entry.target], call_data(entry, encoder, addresses, account.address))
     return deployed
 
 

@@ -64,7 +64,7 @@ def env_of(container: dict) -> dict:
 
 def client_paths(result, name: str) -> dict:
     """Where keep-client itself finds its files, from its own container and its rendered config:
-    what the operator step must read too (nothing of keep_client's constants)."""
+    what the operator init container must read too (nothing of keep_client's constants)."""
     spec = by_kind(result, "Deployment")[name]["spec"]["template"]["spec"]
     (client,) = spec["containers"]
     args = client["args"]

@@ -1,4 +1,4 @@
-"""The InitContainer's operator steps against anvil, and against geth where a test takes
+"""The operator init containers (operator-check, provision-operator) against anvil, and against geth where a test takes
 ``keep_dev_chain``: ``operator_check`` (deploy mode) and ``provision_operator`` (cluster mode), plus
 the image's Dockerfile and pins."""
 

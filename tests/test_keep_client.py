@@ -21,7 +21,7 @@ from components.keep_client import (
     ImageRef,
     KeepClient,
     KeepClientArgs,
-    OperatorStep,
+    OperatorInit,
 )
 from offline_stack.runner import CapturedResource, unwrap_secrets
 from operators.keys import KeystoreParams, encrypt_keystore
@@ -50,10 +50,7 @@ def identity(key: bytes, password: str) -> ClientIdentity:
     return ClientIdentity(public.to_checksum_address(), public.to_compressed_bytes().hex(), keystore, password)
 
 
-DEFAULT_STEP = OperatorStep()  # frozen: one instance can be every call's default
-
-
-def render(identities: dict, book: dict = BOOK, step: OperatorStep = DEFAULT_STEP) -> dict:
+def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit | None = None) -> dict:
     """name -> {kind: inputs} of what each client registers."""
     mocks = Capture()
     pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
@@ -73,7 +70,7 @@ def render(identities: dict, book: dict = BOOK, step: OperatorStep = DEFAULT_STE
                     contract_addresses=book,
                     resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
                     init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
-                    operator_step=step,
+                    operator_init=operator_init or OperatorInit(),
                 ),
             )
 
@@ -121,16 +118,16 @@ def test_checksum_moves_with_the_config_and_the_contract_addresses(keys):
 
 
 @pytest.mark.parametrize(
-    "step",
-    [OperatorStep(), OperatorStep("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
+    "operator_init",
+    [OperatorInit(), OperatorInit("cluster", faucet_secret="faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)],
     ids=["deploy", "cluster"],
 )
-def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, step):
+def test_every_init_container_runs_a_program_the_image_holds(keys, tmp_path, operator_init):
     """Each init container's command, from its working directory, names a file that the
     InitContainer image (as its Dockerfile copies the repository) contains."""
     from test_fleet_init_containers import image_tree, image_workdir
 
-    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, step=step).values()
+    (objects,) = render({"keep-a": identity(keys["keep-a"], "pw")}, operator_init=operator_init).values()
     tree = image_tree(str(tmp_path / "image"))
     containers = objects["Deployment"]["spec"]["template"]["spec"]["initContainers"]
     assert len(containers) == 2
@@ -155,3 +152,62 @@ def test_the_checksum_of_given_inputs_is_stable_across_keep_cd_versions():
     assert got == "887505b283f4aa0db1412f5693ac29f6f6ce4c6f27d9f42024615f3fd2626f2b"
     assert config_checksum('[ethereum]\nURL = "ws://e"\n', '{"address": "ab"}', dict(reversed(list(contracts.items())))) == got
     assert sha256_json({"b": [1, "x"], "a": {"c": None}}) == "7002905de57682573f1eceeba283bfe8f3308f3c6ec170f471e86395124717d5"
+
+
+# The builders alone, without Pulumi: each returns plain data, so its rules are checked directly.
+CLUSTER_INIT = OperatorInit("cluster", faucet_secret="fleet-faucet", token_address="0x" + "55" * 20, eth_threshold=1, eth_target=2)
+
+
+def client_args(operator_init: OperatorInit) -> KeepClientArgs:
+    return KeepClientArgs(
+        namespace="keep-test",
+        role="standard",
+        image=ImageRef("keepnetwork/keep-client", tag="v1.8.0"),
+        init_image=ImageRef("keepnetwork/keep-client-init", tag="v1.8.0"),
+        chain=ChainEndpoints("ws://eth:8546", "http://eth:8545", 1101),
+        identity=ClientIdentity("0x" + "11" * 20, "02" + "22" * 32, "{}", "pw"),
+        contract_addresses=BOOK,
+        resources=ComputeResources({"cpu": "100m"}, {"cpu": "500m"}),
+        init_resources=ComputeResources({"cpu": "50m"}, {"cpu": "200m"}),
+        operator_init=operator_init,
+    )
+
+
+def test_the_selector_leaves_out_every_label_that_can_change():
+    """A Deployment's selector is immutable: the version and the role must stay out of it, or an
+    image bump would need the Deployment replaced."""
+    from components.keep_client import client_labels, selector_labels
+
+    old = client_labels("keep-a", "bootstrap", "keep-network", ImageRef("r", tag="v1"))
+    new = client_labels("keep-a", "standard", "keep-network", ImageRef("r", digest="sha256:" + "ab" * 32))
+    assert old != new
+    assert selector_labels(old) == selector_labels(new)
+    assert selector_labels(old).items() <= old.items()
+    assert selector_labels(old) != selector_labels(client_labels("keep-b", "bootstrap", "keep-network", ImageRef("r", tag="v1")))
+
+
+@pytest.mark.parametrize("operator_init", [OperatorInit(), CLUSTER_INIT], ids=["deploy", "cluster"])
+def test_every_mount_names_a_volume_of_the_pod(operator_init):
+    from components.keep_client import pod_spec
+
+    spec = pod_spec(client_args(operator_init), "keep-a")
+    volumes = {v["name"] for v in spec["volumes"]}
+    mounts = {m["name"] for c in spec["init_containers"] + spec["containers"] for m in c["volume_mounts"]}
+    assert mounts <= volumes, mounts - volumes
+    assert len(volumes) == len(spec["volumes"])  # no volume named twice
+
+
+def test_only_cluster_provisioning_gives_the_operator_init_container_a_key():
+    """operator-check (deploy) reads only: no password, no faucet key; provision-operator (cluster)
+    gets both, the faucet key from the fleet's faucet Secret."""
+    from components.keep_client import PASSWORD_ENV, operator_init_container, operator_init_volumes
+
+    def keys_of(container: dict) -> set:
+        return {e["name"] for e in container["env"] if "value_from" in e} | {m["name"] for m in container["volume_mounts"] if m["name"] == "faucet"}
+
+    image, resources = "keepnetwork/keep-client-init:v1.8.0", ComputeResources({}, {})
+    assert keys_of(operator_init_container(OperatorInit(), "keep-a", image, resources)) == set()
+    assert operator_init_volumes(OperatorInit()) == []
+    assert keys_of(operator_init_container(CLUSTER_INIT, "keep-a", image, resources)) == {PASSWORD_ENV, "faucet"}
+    (faucet,) = operator_init_volumes(CLUSTER_INIT)
+    assert faucet["secret"]["secret_name"] == "fleet-faucet"

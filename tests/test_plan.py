@@ -28,9 +28,9 @@ def test_keep_plan_shape(keep_artifacts):
     assert len(resolved.deploys) == 26
     assert len(resolved.calls) == 6
     order = list(resolved.deploys)
-    for step in resolved.deploys.values():
-        for dep in step.deps:
-            assert order.index(dep) < order.index(step.name), (dep, step.name)
+    for deploy in resolved.deploys.values():
+        for dep in deploy.deps:
+            assert order.index(dep) < order.index(deploy.name), (dep, deploy.name)
     assert set(resolved.deploys["KeepRandomBeaconService"].deps) == {"KeepRandomBeaconServiceImplV1", "KeepRegistry"}
     # ModUtils -> AltBn128 -> BLS -> Groups -> KeepRandomBeaconOperator -> … the longest chain,
     # plus one level for the post-deploy calls.
@@ -244,9 +244,9 @@ def test_libraries_are_deployed_first_whatever_the_plan_order(fixture_store):
     resolved = resolve_plan(plan, fixture_store, params)
     order = list(resolved.deploys)
     assert "MathLib" in resolved.deploys["Vault"].deps
-    for step in resolved.deploys.values():
-        for dep in step.deps:
-            assert order.index(dep) < order.index(step.name), (dep, step.name, order)
+    for deploy in resolved.deploys.values():
+        for dep in deploy.deps:
+            assert order.index(dep) < order.index(deploy.name), (dep, deploy.name, order)
     assert order.index("MathLib") < order.index("Vault")
 
 

@@ -16,7 +16,7 @@ from web3 import Web3
 
 from chain.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
-from offline_stack.runner import CheckFailed, StateFileError, run_stack
+from offline_stack.runner import InputsRefused, StateFileError, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -78,7 +78,7 @@ def test_lost_code_shows_as_update_in_preview(program):
 
 
 def test_wrong_chain_id_fails_in_check(program):
-    with pytest.raises(CheckFailed) as e:
+    with pytest.raises(InputsRefused) as e:
         program(chainId="1")
     assert str(e.value).startswith("contracts: chain_id: chain RPC ")
     assert "stack config chainId is 1;" in str(e.value) and "\n" not in str(e.value)
@@ -99,7 +99,7 @@ def test_malformed_deployer_key_is_an_error_never_no_key(program, monkeypatch, k
     program()
     monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", key)
     for preview in (True, False):
-        with pytest.raises(CheckFailed) as e:
+        with pytest.raises(InputsRefused) as e:
             program(preview=preview)
         message = str(e.value)
         assert message.startswith(
