@@ -8,8 +8,8 @@ renders them, and ``parse`` reads a rendered file back into the same typed value
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import tomlkit
 

@@ -16,8 +16,9 @@ downstream moves; if not, they are unknown, which is what they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
@@ -111,7 +112,7 @@ class ContractAddresses(Resource, module="keep", name="ContractAddresses"):
 
     addresses: pulumi.Output[dict]
 
-    def __init__(self, name: str, args: ContractAddressesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: ContractAddressesArgs, opts: pulumi.ResourceOptions | None = None):
         migration = args.migration
         props = {
             **{k: migration.migration_inputs[k] for k in MIGRATION_INPUT_KEYS},

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 from eth_utils import keccak
 
@@ -54,7 +53,7 @@ class Artifact:
     bytecode: str  # hex without 0x; may hold placeholders
     deployed_bytecode: str
     networks: dict = field(default_factory=dict)
-    source_path: Optional[str] = None
+    source_path: str | None = None
     # placeholder -> library name, as far as the artifact itself says
     link_names: dict[str, str] = field(default_factory=dict)
     # library name -> the address a deployment file had linked in (hardhat-deploy), now a placeholder again
@@ -79,7 +78,7 @@ class Artifact:
                 return item.get("inputs", [])
         return []
 
-    def function_abi(self, name: str, arity: Optional[int] = None) -> dict:
+    def function_abi(self, name: str, arity: int | None = None) -> dict:
         candidates = [
             i
             for i in self.abi
@@ -96,7 +95,7 @@ class Artifact:
         return candidates[0]
 
 
-def _names_from_link_references(refs: dict, code: str) -> dict[str, str]:
+def _names_from_link_references(refs: dict | None, code: str) -> dict[str, str]:
     names: dict[str, str] = {}
     for _source, libs in (refs or {}).items():
         for lib, positions in libs.items():
@@ -281,7 +280,7 @@ class ArtifactStore:
                     rel = os.path.relpath(os.path.join(root, fn), directory)
                     self._paths.setdefault(fn[: -len(".json")], []).append(rel)
         self._loaded: dict[str, Artifact] = {}
-        self._by_hash: Optional[dict[str, str]] = None
+        self._by_hash: dict[str, str] | None = None
 
     def names(self) -> list[str]:
         return sorted(self._paths)
@@ -294,7 +293,7 @@ class ArtifactStore:
             self._loaded[rel] = load_artifact(os.path.join(self.directory, rel))
         return self._loaded[rel]
 
-    def _try_load(self, rel: str) -> Optional[Artifact]:
+    def _try_load(self, rel: str) -> Artifact | None:
         try:
             return self._load(rel)
         except ArtifactError:
@@ -360,7 +359,7 @@ class ArtifactStore:
                     self._by_hash[placeholder_for_name(f"{art.source_path}:{art.name}")] = art.name
         return self._by_hash
 
-    def _library_by_network_address(self, network: str, address: str) -> Optional[str]:
+    def _library_by_network_address(self, network: str, address: str) -> str | None:
         for rel in self._all():
             art = self._try_load(rel)
             if art is None:
@@ -370,9 +369,9 @@ class ArtifactStore:
                 return art.name
         return None
 
-    def library_names(self, art: Artifact) -> dict[str, Optional[str]]:
+    def library_names(self, art: Artifact) -> dict[str, str | None]:
         """placeholder -> library name for every placeholder in ``art``; None where unknown."""
-        out: dict[str, Optional[str]] = {}
+        out: dict[str, str | None] = {}
         for ph in art.placeholders:
             lib = art.link_names.get(ph)
             if lib is None and not ph.startswith("__$"):
@@ -400,7 +399,7 @@ class ArtifactStore:
         return out
 
 
-def _same_source(recorded: Optional[str], asked: str) -> bool:
+def _same_source(recorded: str | None, asked: str) -> bool:
     if not recorded:
         return False
     recorded, asked = recorded.replace("\\", "/"), asked.replace("\\", "/")
@@ -408,7 +407,7 @@ def _same_source(recorded: Optional[str], asked: str) -> bool:
 
 
 def link_bytecode(
-    art: Artifact, libraries: dict[str, str], library_names: dict[str, Optional[str]], runtime: bool = False
+    art: Artifact, libraries: dict[str, str], library_names: dict[str, str | None], runtime: bool = False
 ) -> str:
     """Replace each placeholder with its library's address; hex without 0x.  ``runtime`` links the
     deployed (runtime) code instead of the creation code.

@@ -6,7 +6,9 @@ import json
 import os
 
 from chain.errors import ConfigError, PlanError
-from .keep_plan import DEFAULT_PARAMS as KEEP_DEFAULT_PARAMS, keep_plan
+
+from .keep_plan import DEFAULT_PARAMS as KEEP_DEFAULT_PARAMS
+from .keep_plan import keep_plan
 from .plan import MigrationPlan
 
 BUILTIN = {"keep": (keep_plan, KEEP_DEFAULT_PARAMS)}

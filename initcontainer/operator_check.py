@@ -95,7 +95,7 @@ def connect(rpc_url: str, timeout: float = 10.0):
 
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id  # the cheapest call that proves the node answers
     except Exception as e:
         raise CheckFailed(
             UNREACHABLE, f"chain RPC {rpc_url}: unreachable ({e.__class__.__name__}); retryable: the pod will try again"

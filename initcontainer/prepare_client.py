@@ -73,10 +73,10 @@ def read_config(path: str) -> dict:
     port = get("LibP2P", "Port")
     if type(port) is not int or not 0 < port < 65536:  # 3919.0 once crashed the client
         raise bad(f"config {path}: LibP2P.Port {port!r} is not an integer port")
-    for key in ("Peers", "AnnouncedAddresses"):
-        values = cfg["LibP2P"].get(key, [])
+    for peer_key in ("Peers", "AnnouncedAddresses"):
+        values = cfg["LibP2P"].get(peer_key, [])
         if not isinstance(values, list) or any(not isinstance(v, str) or not v.strip() for v in values):
-            raise bad(f"config {path}: LibP2P.{key} has an empty or non-string entry")
+            raise bad(f"config {path}: LibP2P.{peer_key} has an empty or non-string entry")
     return cfg
 
 

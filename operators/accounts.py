@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pulumi
 
@@ -44,11 +43,11 @@ class OperatorAccountsArgs:
     mnemonic: pulumi.Input[str]  # secret
     clients: list  # [OperatorClient]
     keystore: KeystoreParams = field(default_factory=KeystoreParams)
-    explicit_keys: Optional[pulumi.Input[dict]] = None  # secret: client name -> private key hex
+    explicit_keys: pulumi.Input[dict] | None = None  # secret: client name -> private key hex
     faucet: bool = False  # derive the cluster-mode faucet key too
 
 
-def derive_material(mnemonic: str, clients: list, explicit: Optional[dict], keystore: KeystoreParams, faucet: bool) -> dict:
+def derive_material(mnemonic: str, clients: list, explicit: dict | None, keystore: KeystoreParams, faucet: bool) -> dict:
     """The plain function behind the component (tests call it directly):
     {"clients": {name: identity fields}, "faucet": {address, private_key} or None}."""
     seed = mnemonic_seed(mnemonic)
@@ -72,9 +71,9 @@ class OperatorAccounts(pulumi.ComponentResource):
 
     identities: dict  # client name -> OperatorIdentity
     addresses: pulumi.Output  # dict client name -> address (plain): the staking resource's input
-    faucet: Optional[FaucetIdentity]
+    faucet: FaucetIdentity | None
 
-    def __init__(self, name: str, args: OperatorAccountsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: OperatorAccountsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("keep:operators:OperatorAccounts", name, None, opts)
         clients = [OperatorClient(c.name, c.index) for c in args.clients]
         args.keystore.validate()
@@ -84,7 +83,7 @@ class OperatorAccounts(pulumi.ComponentResource):
             lambda v: derive_material(v[0], clients, v[1], args.keystore, args.faucet)
         )
 
-        def field_of(client: Optional[str], key: str, secret: bool) -> pulumi.Output:
+        def field_of(client: str | None, key: str, secret: bool) -> pulumi.Output:
             out = material.apply(lambda m: (m["clients"][client] if client else m["faucet"])[key])
             return out if secret else pulumi.Output.unsecret(out)
 

@@ -4,7 +4,7 @@ They extend keep-cd's base class so that every keep-cd error is caught and print
 same way (``chain.errors.KeepCdError``).
 """
 
-from chain.errors import ConfigError, KeepCdError, InsufficientFunds  # noqa: F401 (re-exported)
+from chain.errors import ConfigError, InsufficientFunds, KeepCdError  # noqa: F401 (re-exported)
 
 
 class OperatorKeyError(ConfigError):

@@ -31,7 +31,6 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from typing import Optional
 
 from eth_keys import keys as eth_keys
 from eth_utils import keccak
@@ -54,7 +53,7 @@ class KeystoreParams:
     kdf: str = "scrypt"
     cost: int = DEFAULT_KDF_COST["scrypt"]
 
-    def validate(self, key: str = "operators.keystoreKdf") -> "KeystoreParams":
+    def validate(self, key: str = "operators.keystoreKdf") -> KeystoreParams:
         if self.kdf not in KDFS:
             raise OperatorKeyError(f"config {key}: {self.kdf!r} is not a keystore KDF (expected one of {', '.join(KDFS)})")
         cost = self.cost
@@ -89,7 +88,7 @@ class OperatorKey:
     """One operator's key material.  Only ever handled inside ``Output.apply`` of a secret."""
 
     name: str
-    index: Optional[int]  # None for an explicit key from config
+    index: int | None  # None for an explicit key from config
     private_key: bytes
 
     @property
@@ -144,7 +143,7 @@ def parse_private_key(value: str, where: str) -> bytes:
     return raw
 
 
-def operator_keys(seed: bytes, clients: list, explicit: Optional[dict] = None) -> list:
+def operator_keys(seed: bytes, clients: list, explicit: dict | None = None) -> list:
     """One ``OperatorKey`` per client spec (objects with ``name`` and ``index``), in order.
 
     ``explicit`` maps client name -> private key hex and overrides derivation for that client.  Two

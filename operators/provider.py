@@ -15,11 +15,12 @@ This module imports no chain client at module level (Pulumi pickles the provider
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Resource
 
+from chain.errors import ConfigError
 from chain.provider import DeployerStepProvider, is_known
 from keep_contracts.names import STAKING_CONTRACT_NAMES
 
@@ -37,7 +38,7 @@ def _computed_known(props: dict) -> bool:
     return all(props.get(k) is not None and is_known(props.get(k)) for k in keys)
 
 
-def _wei(value: Any, key: str) -> Optional[int]:
+def _wei(value: Any, key: str) -> int | None:
     """A positive integer from an int or a decimal string (amounts travel as strings: Pulumi's
     numbers are float64, which cannot hold 10**22 exactly)."""
     if isinstance(value, bool):
@@ -62,13 +63,21 @@ def policy_failures(policy: dict) -> list:
     return failures
 
 
+def _required_wei(policy: dict, key: str) -> int:
+    """An amount check() has accepted; refused again here so no caller can skip check()."""
+    value = _wei(policy.get(key), key)
+    if value is None:
+        raise ConfigError(f"policy.{key}: {policy.get(key)!r} is not a positive integer (wei)")
+    return value
+
+
 def fleet_policy(policy: dict):
     from .staking import FleetPolicy
 
     stake = policy.get("stake_amount")
     return FleetPolicy(
-        eth_threshold=_wei(policy["eth_threshold"], "eth_threshold"),
-        eth_target=_wei(policy["eth_target"], "eth_target"),
+        eth_threshold=_required_wei(policy, "eth_threshold"),
+        eth_target=_required_wei(policy, "eth_target"),
         stake_amount=None if stake == "minimum" else _wei(stake, "stake_amount"),
         beneficiary=policy.get("beneficiary") or "operator",
     ).validate()
@@ -163,7 +172,7 @@ class OperatorStakesProvider(DeployerStepProvider):
                 pending = [str(e)]
         return self.diff_result(replaces, changed, pending)
 
-    def _run(self, olds: Optional[dict], news: dict) -> dict:
+    def _run(self, olds: dict | None, news: dict) -> dict:
         from .staking import reconcile_fleet, supply_faucet
 
         account = self._account()
@@ -225,7 +234,7 @@ class OperatorStakesArgs:
     operators: Any  # Input[dict]: client name -> operator address
     eth_threshold: int
     eth_target: int
-    stake_amount: Optional[int] = None  # None: TokenStaking.minimumStake() at run time
+    stake_amount: int | None = None  # None: TokenStaking.minimumStake() at run time
     beneficiary: str = "operator"
     provisioning: str = "deploy"
     faucet: Any = None  # Input[str]: the faucet's address, provisioning: cluster
@@ -241,7 +250,7 @@ class OperatorStakes(Resource, module="keep", name="OperatorStakes"):
     staking_contract: pulumi.Output[str]
     last_run: pulumi.Output[dict]
 
-    def __init__(self, name: str, args: OperatorStakesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: OperatorStakesArgs, opts: pulumi.ResourceOptions | None = None):
         names = dict(args.contract_names)
         props = {
             "rpc_url": args.rpc_url,

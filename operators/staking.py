@@ -176,7 +176,7 @@ def _call(to: str, fn: Fn, *args) -> tuple:
 def check_contracts(w3: Web3, contracts: StakingContracts, names: dict) -> None:
     """Every contract has code: an address book from another chain fails here, before anything is sent."""
     codes = _rpc_batch(w3, [("eth_getCode", [getattr(contracts, role), "latest"]) for role in names], "contract code")
-    for (role, name), code in zip(names.items(), codes):
+    for (role, name), code in zip(names.items(), codes, strict=True):
         if code in (None, "0x", "0x0"):
             raise ConfigError(
                 f"address book: {name} at {getattr(contracts, role)} has no code on this chain "
@@ -333,7 +333,7 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
         answer = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
         estimates += answer if isinstance(answer, list) else []
     gas = 0
-    for r, e in zip(independent, estimates):
+    for e in estimates[: len(independent)]:
         if e.get("error"):
             # It would revert now: the sender names it before sending; count what it cannot avoid.
             gas += 21_000
