@@ -283,7 +283,7 @@ def test_initcontainer_shares_no_import_with_the_pulumi_program():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
-        assert not imported & {"contracts_step", "operators", "pulumi", "stack_settings", "offline_stack", "components"}, name
+        assert not imported & {"contracts_step", "operators", "pulumi", "settings", "offline_stack", "components"}, name
 
 
 def test_image_requirements_are_all_pinned_and_match_the_program():

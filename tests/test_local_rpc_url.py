@@ -1,11 +1,11 @@
-"""The `local` stack's rpcUrl, validated before anything starts (stack_settings.local_rpc_endpoint)."""
+"""The `local` stack's rpcUrl, validated before anything starts (settings.local_rpc_endpoint)."""
 
 from __future__ import annotations
 
 import pytest
 
 from chain.errors import ConfigError
-from stack_settings import local_rpc_endpoint
+from settings import local_rpc_endpoint
 
 
 @pytest.mark.parametrize(
