@@ -36,7 +36,7 @@ def refused(raw) -> tuple:
     with pytest.raises(ConfigError) as e:
         parse_fleet(raw, 1101, DEPLOYED)
     assert str(e.value) == f"config {e.value.key}: {e.value.reason}" and "\n" not in str(e.value)
-    assert e.value.key.startswith("keep-cd:fleet")
+    assert (e.value.key or "").startswith("keep-cd:fleet")
     return e.value.key, e.value.reason
 
 
