@@ -144,7 +144,9 @@ class FleetSection(Section):
     counts: dict[str, Annotated[int, Field(ge=0, description="an integer >= 0")]] | None = Field(
         None, description=f"a map of clients per role ({' and '.join(ROLES)})"
     )
-    contracts: dict[str, str] = Field(default_factory=dict, description="a map of keep-client config key -> contract name")
+    contracts: dict[str, str] = Field(
+        default_factory=dict, validate_default=True, description="a map of keep-client config key -> contract name"
+    )
     resources: Resources = Field(description="a map with keys limits, requests")
     init_resources: Resources = Field(description="a map with keys limits, requests")
     storage: Storage = Field(default_factory=lambda: Storage.model_validate({}))

@@ -40,13 +40,13 @@ def refuse(reason: str, *at: str | int) -> PydanticCustomError:
 
 def one_of(allowed: tuple, what: str) -> AfterValidator:
     """A field whose value must be one of ``allowed`` (a tuple defined once, where it is used)."""
+    return AfterValidator(lambda value: check_one_of(value, allowed, what))
 
-    def check(value: Any) -> Any:
-        if value not in allowed:
-            raise refuse(f"{value!r} is not {what} (expected {' or '.join(allowed)})")
-        return value
 
-    return AfterValidator(check)
+def check_one_of(value: Any, allowed: tuple, what: str) -> Any:
+    if value not in allowed:
+        raise refuse(f"{value!r} is not {what} (expected {' or '.join(allowed)})")
+    return value
 
 
 def parse_section(model: type[Model], raw: Any, key: str, context: dict | None = None) -> Model:
@@ -78,7 +78,7 @@ def _reason(model: type[BaseModel], error: ErrorDetails) -> str:
     if error["type"] == "missing" or (isinstance(error["input"], str) and not error["input"].strip()):
         return f"not set (expected {expected})"
     sub_model = _model_of(kind)
-    if sub_model is not None and error["type"] in ("model_type", "model_attributes_type", "dict_type"):
+    if sub_model is not None and error["type"] == "model_type":
         return f"expected a map with keys {_keys(sub_model)}"
     return f"{error['input']!r} is not {expected}"
 
@@ -109,8 +109,7 @@ def _aliased(model: type[BaseModel], loc: tuple) -> tuple:
 
 def _description(kind: Any, field: FieldInfo | None) -> str:
     """An item's own description (list[Annotated[str, Field(description=...)]]) or its field's."""
-    kind = _unwrap(kind)
-    for meta in typing.get_args(kind)[1:] if typing.get_origin(kind) is typing.Annotated else ():
+    for meta in typing.get_args(_unwrap(kind))[1:]:  # Annotated[type, FieldInfo, ...]
         if isinstance(meta, FieldInfo) and meta.description:
             return meta.description
     if field is not None and field.description:

@@ -112,6 +112,17 @@ def test_contract_the_plan_does_not_deploy():
     assert key == "keep-cd:fleet.contracts.TokenStaking" and "'StakingProxy' is not deployed" in reason
 
 
+def test_the_default_contracts_must_be_deployed_too():
+    """Without `contracts`, each client contract is the plan's contract of its name: a plan that
+    deploys none of them is refused here, not when the address book lacks them."""
+    with pytest.raises(ConfigError) as e:
+        parse_fleet(fleet(), 1101, DEPLOYED - {"TokenStaking"})
+    assert (e.value.key, e.value.reason) == (
+        "keep-cd:fleet.contracts.TokenStaking",
+        "'TokenStaking' is not deployed by the contracts plan (the address book will not have it)",
+    )
+
+
 def test_contract_missing_from_the_address_book_at_run_time():
     book = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20}
     with pytest.raises(ConfigError) as e:

@@ -248,6 +248,11 @@ def test_a_count_with_a_fleet_must_still_cover_the_fleet(monkeypatch):
     )
 
 
+def test_a_section_that_is_no_json_map_is_refused_in_one_line(monkeypatch):
+    key, reason = refused(lambda: load_settings(configure(monkeypatch, fleet="keep-dev")))
+    assert key == "keep-cd:fleet" and reason.startswith("expected a map with keys clients, contracts, counts")
+
+
 def test_settings_read_the_projects_own_config_by_default(monkeypatch):
     configure(monkeypatch, chainId="5")
     assert load_settings().contracts.chain_id == 5
