@@ -43,6 +43,8 @@ PORT = "a local chain's port must be explicit; " + EXPECTED
         ("http://:8545", f"http://:8545 is not on this machine (host (none); {EXPECTED})"),
         ("http://127.0.0.1:8545/rpc", f"http://127.0.0.1:8545/rpc has a path or query (a local chain answers at /; {EXPECTED})"),
         ("http://127.0.0.1:8545/?key=1", f"http://127.0.0.1:8545/?key=1 has a path or query (a local chain answers at /; {EXPECTED})"),
+        ("http://127.0.0.1:8545/#rpc", f"http://127.0.0.1:8545/#rpc has a path or query (a local chain answers at /; {EXPECTED})"),
+        ("http://127.0.0.1:8545/;rpc", f"http://127.0.0.1:8545/;rpc has a path or query (a local chain answers at /; {EXPECTED})"),
         # The password is never printed; a user name alone is refused as well.
         ("http://user:hunter2@127.0.0.1:8545", f"http://user:***@127.0.0.1:8545 carries credentials ({EXPECTED})"),
         ("http://user:hunter2@10.0.0.5:8545", f"http://user:***@10.0.0.5:8545 carries credentials ({EXPECTED})"),
