@@ -87,7 +87,7 @@ clean: stop-chain stop-cluster
 # artifacts, client config, peer ids, settings, operator keys, and the config checksum.  Not part of
 # `make test`; README "Mutation testing" gives the score and the time it takes.
 MUTATED := 'contracts_step.plan.*' 'contracts_step.artifacts.*' 'components.client_config.*' \
-	'components.peer_id.*' 'operators.keys.*' 'stack_settings.*' \
+	'components.peer_id.*' 'operators.keys.*' 'settings.*' \
 	'components.keep_client.x_config_checksum*' 'components.keep_client.x_sha256_json*'
 
 $(VENV)/.mutation-stamp: requirements-mutation.txt $(STAMP)

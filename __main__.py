@@ -1,6 +1,6 @@
 """keep-cd: contracts, operators and keep-clients of one environment, as one Pulumi program.
 
-Wiring only: settings come from stack config (stack_settings), each part is a resource or
+Wiring only: settings come from stack config (settings/), each part is a resource or
 component of its own, and every dependency between them is an Output, so the engine orders
 chain before cluster by itself.
 """
@@ -11,7 +11,7 @@ import pulumi
 
 from chain.errors import KeepCdError
 from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
-from stack_settings import load_settings
+from settings import load_settings
 
 # Each resource allocates thousands of short-lived SDK objects; at Python's default gen-0
 # threshold (700) collections took about a third of a 100-client preview (docs/fleet.md).

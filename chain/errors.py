@@ -6,6 +6,8 @@ any transaction is sent, except ``TransactionReverted`` and ``TransactionDropped
 transaction that failed.
 """
 
+import re
+
 
 class KeepCdError(Exception):
     """Base class: a problem the user can fix, reported in one line."""
@@ -36,7 +38,25 @@ class PlanError(KeepCdError):
 
 
 class ConfigError(KeepCdError):
-    """A stack configuration value is malformed."""
+    """A stack configuration value is malformed: ``key`` names it (``keep-cd:fleet.clients[2].port``)
+    and ``reason`` says what is wrong and what was expected; the message is ``config <key>: <reason>``.
+
+    Raised with one argument, a message of that form, it finds the key and reason in it (so every
+    ConfigError has them, and one survives pickling); other messages have ``key`` None.
+    """
+
+    def __init__(self, message: str, key: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        if key is None:
+            parts = re.match(r"config (\S+): (.*)", message, re.DOTALL)
+            key, reason = (parts.group(1), parts.group(2)) if parts else (None, message)
+        self.key = key
+        self.reason = reason
+
+    @classmethod
+    def at(cls, key: str, reason: str) -> "ConfigError":
+        """The one-line refusal of the value at ``key``."""
+        return cls(f"config {key}: {reason}", key, reason)
 
 
 class ImportMismatch(KeepCdError):

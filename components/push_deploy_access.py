@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-MODES = ("keyless", "bastion")
+ACCESS_MODES = ("keyless", "bastion")
 PRIMITIVE_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 CIRCLECI_ISSUER = "https://oidc.circleci.com/org/{org_id}"
 ARTIFACT_WRITER = "roles/artifactregistry.writer"
@@ -185,7 +185,7 @@ class PushDeployAccessArgs:
 
     @classmethod
     def from_settings(cls, access) -> PushDeployAccessArgs:
-        """From stack_settings.AccessSettings, which has validated every value with its config key named."""
+        """From settings.AccessSettings, which has validated every value with its config key named."""
         b, ci = access.bastion, access.circleci
         bastion = None
         if b is not None:
@@ -211,9 +211,9 @@ class PushDeployAccessArgs:
         )
 
     def check(self) -> None:
-        """Program errors (config errors are caught earlier, in stack_settings, with the key named)."""
-        if self.mode not in MODES:
-            raise ValueError(f"PushDeployAccess: unknown mode {self.mode!r} (expected one of {', '.join(MODES)})")
+        """Program errors (config errors are caught earlier, in settings/, with the key named)."""
+        if self.mode not in ACCESS_MODES:
+            raise ValueError(f"PushDeployAccess: unknown mode {self.mode!r} (expected one of {', '.join(ACCESS_MODES)})")
         if self.mode == "keyless":
             self.circleci_ids()
         if self.mode == "bastion":

@@ -99,9 +99,9 @@ class LocalChain:
 
 def local_chain_settings(config: dict, source: str) -> LocalChain:
     """A local stack's rpcUrl and chainId, validated before anything starts (the rpcUrl says
-    exactly where a chain listens or would be started: stack_settings.local_rpc_endpoint)."""
+    exactly where a chain listens or would be started: settings.local_rpc_endpoint)."""
     from chain.errors import ConfigError
-    from stack_settings import local_rpc_endpoint
+    from settings import local_rpc_endpoint
 
     rpc_url = _config_value(config, "rpcUrl")
     chain_id = _config_value(config, "chainId")

@@ -12,7 +12,7 @@ import pytest
 
 from chain.errors import ConfigError
 from offline_stack.runner import load_stack_config
-from stack_settings import load_access, load_contracts
+from settings import load_access, load_contracts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORG = "0c9f3b1e-6a44-4f7d-9d7e-2f1c3a5b7d90"
@@ -49,13 +49,12 @@ def access_from(access, rpc_url="http://127.0.0.1:8545", gcp=None):
     return load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"))
 
 
-def refused(access, **kw) -> str:
+def refused(access, **kw) -> tuple:
+    """(key, reason) of the one-line ConfigError that refuses ``access``."""
     with pytest.raises(ConfigError) as e:
         access_from(access, **kw)
-    message = str(e.value)
-    assert "\n" not in message, message
-    assert message.startswith("config keep-cd:"), message
-    return message
+    assert str(e.value) == f"config {e.value.key}: {e.value.reason}" and "\n" not in str(e.value)
+    return e.value.key, e.value.reason
 
 
 def edit(base: dict, path: str, value=None, delete=False) -> dict:
@@ -104,19 +103,18 @@ def test_project_and_region_may_come_from_gcp_provider_config():
 
 
 def test_unknown_access_mode():
-    message = refused(edit(KEYLESS, "mode", "ssh"))
-    assert message == "config keep-cd:access.mode: unknown access mode 'ssh' (expected one of: keyless, bastion)"
+    assert refused(edit(KEYLESS, "mode", "ssh")) == ("keep-cd:access.mode", "'ssh' is not an access mode (expected keyless or bastion)")
 
 
 @pytest.mark.parametrize("key", ["orgId", "projectId"])
 def test_circleci_id_missing_in_keyless_mode(key):
-    message = refused(edit(KEYLESS, f"circleci.{key}", delete=True))
-    assert message.startswith(f"config keep-cd:access.circleci.{key}: not set"), message
-    assert "UUID" in message
+    key_path, reason = refused(edit(KEYLESS, f"circleci.{key}", delete=True))
+    assert key_path == f"keep-cd:access.circleci.{key}" and reason.startswith("not set") and "UUID" in reason
 
 
 def test_circleci_section_missing_in_keyless_mode():
-    assert "access.circleci.orgId: not set" in refused(edit(KEYLESS, "circleci", delete=True))
+    key, reason = refused(edit(KEYLESS, "circleci", delete=True))
+    assert key == "keep-cd:access.circleci.orgId" and reason.startswith("not set")
 
 
 def test_circleci_ids_are_not_needed_in_bastion_mode():
@@ -126,12 +124,13 @@ def test_circleci_ids_are_not_needed_in_bastion_mode():
 @pytest.mark.parametrize("bad", ["acme", "x' || true || '", ORG.upper()])
 def test_circleci_id_must_be_a_uuid(bad):
     # The ids are written into the provider's CEL condition: anything but a UUID is refused.
-    assert "is not a CircleCI organization id" in refused(edit(KEYLESS, "circleci.orgId", bad))
+    key, reason = refused(edit(KEYLESS, "circleci.orgId", bad))
+    assert key == "keep-cd:access.circleci.orgId" and reason.startswith(f"{bad!r} is not the CircleCI organization's id")
 
 
 @pytest.mark.parametrize("refs", [[], ["master"], ["refs/heads/x' || true"], "refs/heads/master"])
 def test_deploy_refs_must_be_git_refs(refs):
-    assert "access.circleci.deployRefs" in refused(edit(KEYLESS, "circleci.deployRefs", refs))
+    assert refused(edit(KEYLESS, "circleci.deployRefs", refs))[0].startswith("keep-cd:access.circleci.deployRefs")
 
 
 @pytest.mark.parametrize(
@@ -142,8 +141,8 @@ def test_deploy_refs_must_be_git_refs(refs):
 def test_a_deploy_ref_must_be_a_branch_or_a_tag(ref):
     """Only pipelines of these refs may impersonate the deployer: anything but refs/heads/<branch>
     and refs/tags/<tag> is refused, even next to a good one."""
-    message = refused(edit(KEYLESS, "circleci.deployRefs", ["refs/heads/master", ref]))
-    assert message.startswith("config keep-cd:access.circleci.deployRefs:") and repr(ref) in message
+    key, reason = refused(edit(KEYLESS, "circleci.deployRefs", ["refs/heads/master", ref]))
+    assert key == "keep-cd:access.circleci.deployRefs[1]" and reason.startswith(f"{ref!r} is not a git ref")
 
 
 def test_branch_and_tag_refs_are_deploy_refs():
@@ -153,31 +152,33 @@ def test_branch_and_tag_refs_are_deploy_refs():
 
 @pytest.mark.parametrize("key", ["project", "region"])
 def test_gcp_enabled_without_project_or_region(key):
-    message = refused(edit(KEYLESS, key, delete=True))
-    assert message.startswith(f"config keep-cd:access.{key}: not set"), message
+    key_path, reason = refused(edit(KEYLESS, key, delete=True))
+    assert key_path == f"keep-cd:access.{key}" and reason.startswith("not set")
 
 
 def test_cluster_and_repository_required():
-    assert refused(edit(KEYLESS, "cluster", delete=True)).startswith("config keep-cd:access.cluster: not set")
-    assert refused(edit(KEYLESS, "artifactRegistry", delete=True)).startswith(
-        "config keep-cd:access.artifactRegistry.repository: not set"
-    )
+    key, reason = refused(edit(KEYLESS, "cluster", delete=True))
+    assert key == "keep-cd:access.cluster" and reason.startswith("not set")
+    key, reason = refused(edit(KEYLESS, "artifactRegistry", delete=True))
+    assert key == "keep-cd:access.artifactRegistry.repository" and reason.startswith("not set")
 
 
 @pytest.mark.parametrize("ranges", [None, []])
 def test_empty_firewall_ranges_in_bastion_mode(ranges):
     data = edit(BASTION, "bastion.sourceRanges", ranges) if ranges is not None else edit(BASTION, "bastion.sourceRanges", delete=True)
-    message = refused(data)
-    assert message.startswith("config keep-cd:access.bastion.sourceRanges: empty"), message
+    key, reason = refused(data)
+    assert key == "keep-cd:access.bastion.sourceRanges" and reason.startswith("empty")
 
 
 @pytest.mark.parametrize("cidr,reason", [("0.0.0.0/0", "whole internet"), ("::/0", "whole internet"), ("10.0.0.1/8", "not a CIDR"), ("ci", "not a CIDR")])
 def test_bad_firewall_ranges(cidr, reason):
-    assert reason in refused(edit(BASTION, "bastion.sourceRanges", [cidr]))
+    key, why = refused(edit(BASTION, "bastion.sourceRanges", [cidr]))
+    assert key == "keep-cd:access.bastion.sourceRanges[0]" and reason in why
 
 
 def test_bastion_network_required():
-    assert refused(edit(BASTION, "bastion.network", delete=True)).startswith("config keep-cd:access.bastion.network: not set")
+    key, reason = refused(edit(BASTION, "bastion.network", delete=True))
+    assert key == "keep-cd:access.bastion.network" and reason.startswith("not set")
 
 
 def test_deployer_rpc_url_missing():
@@ -189,29 +190,31 @@ def test_deployer_rpc_url_missing():
 
 @pytest.mark.parametrize("url", ["http://eth-tx-node.default.svc.cluster.local:8545", "http://eth-tx-node.default.svc:8545"])
 def test_deployer_rpc_url_must_not_be_in_cluster(url):
-    message = refused(KEYLESS, rpc_url=url)
-    assert message.startswith("config keep-cd:rpcUrl: ") and "port-forward" in message
+    key, reason = refused(KEYLESS, rpc_url=url)
+    assert key == "keep-cd:rpcUrl" and "port-forward" in reason
 
 
 def test_unknown_keys_are_refused():
-    assert "access.sourceRanges: unknown key" in refused({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]})
-    assert "access.bastion.ranges: unknown key" in refused(edit(BASTION, "bastion.ranges", ["1.2.3.0/24"]))
+    key, reason = refused({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]})
+    assert key == "keep-cd:access.sourceRanges" and reason.startswith("unknown key")
+    key, reason = refused(edit(BASTION, "bastion.ranges", ["1.2.3.0/24"]))
+    assert key == "keep-cd:access.bastion.ranges" and reason.startswith("unknown key")
 
 
 def test_enabled_must_be_a_boolean():
-    assert "access.enabled" in refused({**KEYLESS, "enabled": "yes"})
+    assert refused({**KEYLESS, "enabled": "yes"})[0] == "keep-cd:access.enabled"
 
 
 @pytest.mark.parametrize("prefix", ["Kcd", "k", "gcp-keep", "a-name-much-too-long-for-ids", "trailing-"])
 def test_name_prefix(prefix):
-    assert "access.namePrefix" in refused({**KEYLESS, "namePrefix": prefix})
+    assert refused({**KEYLESS, "namePrefix": prefix})[0] == "keep-cd:access.namePrefix"
 
 
 def test_chain_service():
     a = access_from({**KEYLESS, "chainService": {"namespace": "default", "name": "eth-tx-node"}})
     assert (a.chain_service.namespace, a.chain_service.name, a.chain_service.port) == ("default", "eth-tx-node", 8545)
-    assert "access.chainService.port" in refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}})
-    assert "access.chainService.name" in refused({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}})
+    assert refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}})[0] == "keep-cd:access.chainService.port"
+    assert refused({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}})[0] == "keep-cd:access.chainService.name"
 
 
 def _stack_access(stack: str, **overrides):
@@ -238,112 +241,112 @@ def test_local_stack_has_no_gcp():
 
 def test_port_forwarded_chain_needs_a_local_deployer_url():
     data = {**KEYLESS, "chainService": {"namespace": "default", "name": "eth-tx-node"}}
-    message = refused(data, rpc_url="http://10.0.0.5:8545")
-    assert message.startswith("config keep-cd:rpcUrl: http://10.0.0.5:8545 is not local"), message
+    key, reason = refused(data, rpc_url="http://10.0.0.5:8545")
+    assert key == "keep-cd:rpcUrl" and reason.startswith("http://10.0.0.5:8545 is not local")
     assert access_from(data, rpc_url="http://localhost:18545").chain_service.port == 8545
 
 
 @pytest.mark.parametrize(
-    "access,message",
+    "access,refusal",
     [
         pytest.param([1],
-                     'config keep-cd:access: expected a map with keys artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region', id='access not map'),
+                     ("keep-cd:access", "expected a map with keys artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region"), id='access not map'),
         pytest.param({**KEYLESS, "enabled": "yes"},
-                     "config keep-cd:access.enabled: 'yes' is not true or false", id='enabled'),
+                     ("keep-cd:access.enabled", "'yes' is not true or false"), id='enabled'),
         pytest.param({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]},
-                     'config keep-cd:access.sourceRanges: unknown key (expected one of artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region)', id='unknown key'),
+                     ('keep-cd:access.sourceRanges', 'unknown key (expected one of artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region)'), id='unknown key'),
         pytest.param(edit(KEYLESS, "project", delete=True),
-                     'config keep-cd:access.project: not set (access is enabled, so a GCP project id is needed; or set gcp:project)', id='project'),
+                     ("keep-cd:access.project", "not set (expected a GCP project id (access is enabled; or set gcp:project))"), id='project'),
         pytest.param(edit(KEYLESS, "region", delete=True),
-                     'config keep-cd:access.region: not set (access is enabled, so a GCP region is needed, e.g. us-central1; or set gcp:region)', id='region'),
+                     ("keep-cd:access.region", "not set (expected a GCP region, e.g. us-central1 (access is enabled; or set gcp:region))"), id='region'),
         pytest.param(edit(KEYLESS, "cluster", delete=True),
-                     'config keep-cd:access.cluster: not set (expected the GKE cluster name)', id='cluster'),
+                     ('keep-cd:access.cluster', 'not set (expected the GKE cluster name)'), id='cluster'),
         pytest.param(edit(KEYLESS, "cluster", "  "),
-                     'config keep-cd:access.cluster: not set (expected the GKE cluster name)', id='cluster blank'),
+                     ('keep-cd:access.cluster', 'not set (expected the GKE cluster name)'), id='cluster blank'),
         pytest.param(edit(KEYLESS, "cluster", 5),
-                     'config keep-cd:access.cluster: 5 is not a string (expected the GKE cluster name)', id='cluster not str'),
+                     ("keep-cd:access.cluster", "5 is not the GKE cluster name"), id='cluster not str'),
         pytest.param(edit(KEYLESS, "artifactRegistry", delete=True),
-                     'config keep-cd:access.artifactRegistry.repository: not set (expected the Artifact Registry repository id CI pushes images to)', id='registry'),
+                     ('keep-cd:access.artifactRegistry.repository', 'not set (expected the Artifact Registry repository id CI pushes images to)'), id='registry'),
         pytest.param(edit(KEYLESS, "artifactRegistry", "keep"),
-                     'config keep-cd:access.artifactRegistry: expected a map with keys location, repository', id='registry not map'),
+                     ('keep-cd:access.artifactRegistry', 'expected a map with keys location, repository'), id='registry not map'),
         pytest.param(edit(KEYLESS, "artifactRegistry.name", "x"),
-                     'config keep-cd:access.artifactRegistry.name: unknown key (expected one of location, repository)', id='registry unknown'),
+                     ('keep-cd:access.artifactRegistry.name', 'unknown key (expected one of location, repository)'), id='registry unknown'),
         pytest.param({**KEYLESS, "namePrefix": "Kcd"},
-                     "config keep-cd:access.namePrefix: 'Kcd' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)", id='prefix'),
+                     ("keep-cd:access.namePrefix", "'Kcd' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"), id='prefix'),
         pytest.param({**KEYLESS, "namePrefix": "gcp-keep"},
-                     "config keep-cd:access.namePrefix: 'gcp-keep' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)", id='prefix gcp'),
+                     ("keep-cd:access.namePrefix", "'gcp-keep' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"), id='prefix gcp'),
         pytest.param({**KEYLESS, "namePrefix": 5},
-                     'config keep-cd:access.namePrefix: 5 is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)', id='prefix int'),
+                     ('keep-cd:access.namePrefix', '5 is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)'), id='prefix int'),
         pytest.param(edit(KEYLESS, "circleci.orgId", delete=True),
-                     'config keep-cd:access.circleci.orgId: not set (keyless mode trusts CircleCI OIDC tokens of one organization: expected its UUID, from CircleCI Organization Settings > Overview)', id='org missing'),
+                     ("keep-cd:access.circleci.orgId", "not set (expected the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview))"), id='org missing'),
         pytest.param(edit(KEYLESS, "circleci.projectId", delete=True),
-                     'config keep-cd:access.circleci.projectId: not set (keyless mode trusts CircleCI OIDC tokens of one project: expected its UUID, from CircleCI Project Settings > Overview)', id='project missing'),
+                     ("keep-cd:access.circleci.projectId", "not set (expected the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview))"), id='project missing'),
         pytest.param(edit(KEYLESS, "circleci.orgId", "acme"),
-                     "config keep-cd:access.circleci.orgId: 'acme' is not a CircleCI organization id (expected a lowercase UUID)", id='org bad'),
+                     ("keep-cd:access.circleci.orgId", "'acme' is not the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview)"), id='org bad'),
         pytest.param(edit(KEYLESS, "circleci.projectId", ORG.upper()),
-                     "config keep-cd:access.circleci.projectId: '0C9F3B1E-6A44-4F7D-9D7E-2F1C3A5B7D90' is not a CircleCI project id (expected a lowercase UUID)", id='project bad'),
+                     ("keep-cd:access.circleci.projectId", "'0C9F3B1E-6A44-4F7D-9D7E-2F1C3A5B7D90' is not the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview)"), id='project bad'),
         pytest.param(edit(KEYLESS, "circleci", "x"),
-                     'config keep-cd:access.circleci: expected a map with keys deployRefs, orgId, projectId', id='circleci not map'),
+                     ('keep-cd:access.circleci', 'expected a map with keys deployRefs, orgId, projectId'), id='circleci not map'),
         pytest.param(edit(KEYLESS, "circleci.deployRefs", []),
-                     'config keep-cd:access.circleci.deployRefs: expected a non-empty list of git refs, e.g. [refs/heads/master]', id='refs empty'),
+                     ("keep-cd:access.circleci.deployRefs", "[] is not a non-empty list of git refs, e.g. [refs/heads/master]"), id='refs empty'),
         pytest.param(edit(KEYLESS, "circleci.deployRefs", "refs/heads/master"),
-                     'config keep-cd:access.circleci.deployRefs: expected a non-empty list of git refs, e.g. [refs/heads/master]', id='refs str'),
+                     ("keep-cd:access.circleci.deployRefs", "'refs/heads/master' is not a non-empty list of git refs, e.g. [refs/heads/master]"), id='refs str'),
         pytest.param(edit(KEYLESS, "circleci.deployRefs", ["refs/pull/1/head"]),
-                     "config keep-cd:access.circleci.deployRefs: 'refs/pull/1/head' is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)", id='refs pull'),
+                     ("keep-cd:access.circleci.deployRefs[0]", "'refs/pull/1/head' is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"), id='refs pull'),
         pytest.param(edit(KEYLESS, "circleci.deployRefs", [5]),
-                     'config keep-cd:access.circleci.deployRefs: 5 is not a git ref (expected refs/heads/<branch> or refs/tags/<tag>)', id='refs int'),
+                     ("keep-cd:access.circleci.deployRefs[0]", "5 is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"), id='refs int'),
         pytest.param(edit(BASTION, "bastion.sourceRanges", delete=True),
-                     'config keep-cd:access.bastion.sourceRanges: empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])', id='ranges none'),
+                     ('keep-cd:access.bastion.sourceRanges', 'empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])'), id='ranges none'),
         pytest.param(edit(BASTION, "bastion.sourceRanges", "1.2.3.0/24"),
-                     "config keep-cd:access.bastion.sourceRanges: '1.2.3.0/24' is not a list of CIDRs", id='ranges str'),
+                     ("keep-cd:access.bastion.sourceRanges", "'1.2.3.0/24' is not a list of CIDRs, e.g. [203.0.113.0/24]"), id='ranges str'),
         pytest.param(edit(BASTION, "bastion.sourceRanges", ["0.0.0.0/0"]),
-                     "config keep-cd:access.bastion.sourceRanges: 0.0.0.0/0 opens SSH to the whole internet (expected CI's egress ranges)", id='ranges world'),
+                     ("keep-cd:access.bastion.sourceRanges[0]", "0.0.0.0/0 opens SSH to the whole internet (expected CI's egress ranges)"), id='ranges world'),
         pytest.param(edit(BASTION, "bastion.sourceRanges", ["10.0.0.1/8"]),
-                     "config keep-cd:access.bastion.sourceRanges: '10.0.0.1/8' is not a CIDR range (expected e.g. 203.0.113.0/24)", id='ranges bad'),
+                     ("keep-cd:access.bastion.sourceRanges[0]", "'10.0.0.1/8' is not a CIDR range (expected e.g. 203.0.113.0/24)"), id='ranges bad'),
         pytest.param(edit(BASTION, "bastion.network", delete=True),
-                     'config keep-cd:access.bastion.network: not set (expected the VPC network name or self link)', id='bastion network'),
+                     ('keep-cd:access.bastion.network', 'not set (expected the VPC network name or self link)'), id='bastion network'),
         pytest.param(edit(BASTION, "bastion.publicSubnet", delete=True),
-                     "config keep-cd:access.bastion.publicSubnet: not set (expected the public subnet's name or self link)", id='bastion public'),
+                     ("keep-cd:access.bastion.publicSubnet", "not set (expected the public subnet's name or self link)"), id='bastion public'),
         pytest.param(edit(BASTION, "bastion.clusterSubnet", delete=True),
-                     "config keep-cd:access.bastion.clusterSubnet: not set (expected the cluster subnet's name or self link)", id='bastion cluster'),
+                     ("keep-cd:access.bastion.clusterSubnet", "not set (expected the cluster subnet's name or self link)"), id='bastion cluster'),
         pytest.param(edit(BASTION, "bastion.zone", ""),
-                     'config keep-cd:access.bastion.zone: not set (expected a zone of the region, e.g. us-central1-a)', id='bastion zone'),
+                     ('keep-cd:access.bastion.zone', 'not set (expected a zone of the region, e.g. us-central1-a)'), id='bastion zone'),
         pytest.param(edit(BASTION, "bastion.machineType", ""),
-                     'config keep-cd:access.bastion.machineType: not set (expected a machine type)', id='bastion machine'),
+                     ('keep-cd:access.bastion.machineType', 'not set (expected a machine type)'), id='bastion machine'),
         pytest.param(edit(BASTION, "bastion.image", ""),
-                     'config keep-cd:access.bastion.image: not set (expected a boot image)', id='bastion image'),
+                     ('keep-cd:access.bastion.image', 'not set (expected a boot image)'), id='bastion image'),
         pytest.param(edit(BASTION, "bastion", delete=True),
-                     'config keep-cd:access.bastion.sourceRanges: empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])', id='bastion missing'),
+                     ('keep-cd:access.bastion.sourceRanges', 'empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])'), id='bastion missing'),
         pytest.param({**KEYLESS, "chainService": {"name": "n"}},
-                     'config keep-cd:access.chainService.namespace: not set (expected a Kubernetes name (DNS-1123 label))', id='svc namespace'),
+                     ("keep-cd:access.chainService.namespace", "not set (expected a Kubernetes namespace (DNS-1123 label))"), id='svc namespace'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}},
-                     "config keep-cd:access.chainService.name: 'Eth_Node' is not a DNS-1123 label", id='svc name bad'),
+                     ("keep-cd:access.chainService.name", "'Eth_Node' is not a Kubernetes Service name (DNS-1123 label)"), id='svc name bad'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "-d", "name": "n"}},
-                     "config keep-cd:access.chainService.namespace: '-d' is not a DNS-1123 label", id='svc namespace bad'),
+                     ("keep-cd:access.chainService.namespace", "'-d' is not a Kubernetes namespace (DNS-1123 label)"), id='svc namespace bad'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}},
-                     'config keep-cd:access.chainService.port: 0 is not a TCP port (expected 1-65535)', id='svc port'),
+                     ("keep-cd:access.chainService.port", "0 is not a TCP port (1-65535)"), id='svc port'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": True}},
-                     'config keep-cd:access.chainService.port: True is not a TCP port (expected 1-65535)', id='svc port bool'),
+                     ("keep-cd:access.chainService.port", "True is not a TCP port (1-65535)"), id='svc port bool'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 65536}},
-                     'config keep-cd:access.chainService.port: 65536 is not a TCP port (expected 1-65535)', id='svc port big'),
+                     ("keep-cd:access.chainService.port", "65536 is not a TCP port (1-65535)"), id='svc port big'),
         pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "host": "x"}},
-                     'config keep-cd:access.chainService.host: unknown key (expected one of name, namespace, port)', id='svc unknown'),
+                     ('keep-cd:access.chainService.host', 'unknown key (expected one of name, namespace, port)'), id='svc unknown'),
     ],
 )
-def test_each_bad_access_value_has_its_own_whole_line(access, message):
-    assert refused(access) == message
+def test_each_bad_access_value_has_its_own_whole_line(access, refusal):
+    assert refused(access) == refusal
 
 
 @pytest.mark.parametrize(
-    "rpc_url,message",
+    "rpc_url,refusal",
     [
-        ("http://eth.default.svc:8545", "config keep-cd:rpcUrl: http://eth.default.svc:8545 is an in-cluster address, which the deployer (CI) cannot resolve (expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)"),
-        ("http://10.1.2.3:8545", "config keep-cd:rpcUrl: http://10.1.2.3:8545 is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"),
-        ("", "config keep-cd:rpcUrl: (not set) is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)"),
+        ("http://eth.default.svc:8545", ("keep-cd:rpcUrl", "http://eth.default.svc:8545 is an in-cluster address, which the deployer (CI) cannot resolve (expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)")),
+        ("http://10.1.2.3:8545", ("keep-cd:rpcUrl", "http://10.1.2.3:8545 is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)")),
+        ("", ("keep-cd:rpcUrl", "(not set) is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)")),
     ],
 )
-def test_the_deployers_url_against_the_port_forwarded_chain(rpc_url, message):
-    assert refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n"}}, rpc_url=rpc_url) == message
+def test_the_deployers_url_against_the_port_forwarded_chain(rpc_url, refusal):
+    assert refused({**KEYLESS, "chainService": {"namespace": "d", "name": "n"}}, rpc_url=rpc_url) == refusal
 
 
 @pytest.mark.parametrize("rpc_url", ["http://127.0.0.1:18545", "http://localhost:8545", "http://[::1]:8545"])
@@ -369,7 +372,7 @@ def test_every_access_value_given():
 
 
 def test_project_and_region_come_from_the_gcp_config_when_not_given():
-    from stack_settings import load_access
+    from settings import load_access
 
     data = edit(edit(KEYLESS, "project", delete=True), "region", delete=True)
     pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(data), "gcp:project": "from-gcp", "gcp:region": "asia-east1"}, [])
@@ -378,22 +381,22 @@ def test_project_and_region_come_from_the_gcp_config_when_not_given():
 
 
 def test_the_default_name_prefix_fits_gcp_ids():
-    from stack_settings import load_access
+    from settings import load_access
 
     pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(KEYLESS)}, [])
     assert load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"), stack="a-very-long-stack-name-x").name_prefix == "kcd-a-very-long-stack"
 
 
 @pytest.mark.parametrize(
-    "access,message",
+    "access,refusal",
     [
-        ({**KEYLESS, "clusterLocation": " "}, "config keep-cd:access.clusterLocation: not set (expected the cluster's region or zone)"),
-        (edit(KEYLESS, "artifactRegistry.location", ""), "config keep-cd:access.artifactRegistry.location: not set (expected a region)"),
-        ({**KEYLESS, "chainService": [1]}, "config keep-cd:access.chainService: expected a map with keys name, namespace, port"),
+        ({**KEYLESS, "clusterLocation": " "}, ("keep-cd:access.clusterLocation", "not set (expected the cluster's region or zone)")),
+        (edit(KEYLESS, "artifactRegistry.location", ""), ("keep-cd:access.artifactRegistry.location", "not set (expected a region)")),
+        ({**KEYLESS, "chainService": [1]}, ("keep-cd:access.chainService", "expected a map with keys name, namespace, port")),
     ],
 )
-def test_more_refusals_in_their_whole_line(access, message):
-    assert refused(access) == message
+def test_more_refusals_in_their_whole_line(access, refusal):
+    assert refused(access) == refusal
 
 
 def test_the_smallest_chain_service_port():

@@ -118,7 +118,7 @@ def test_a_bad_setting_is_one_line_naming_its_key(stack):
     set_config(ws, chainId="abc")
     proc = ws.run(["preview"], capture=True, check=False)
     errors = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("error:")]
-    assert proc.returncode != 0 and errors[0] == "error: config keep-cd:chainId: 'abc' is not an integer"
+    assert proc.returncode != 0 and errors[0] == "error: config keep-cd:chainId: 'abc' is not a positive integer (the chain's id, e.g. 31337)"
     assert "Traceback" not in proc.stdout
 
 

@@ -284,7 +284,7 @@ def test_initcontainer_shares_no_import_with_the_pulumi_program():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
-        assert not imported & {"contracts_step", "operators", "pulumi", "stack_settings", "offline_stack", "components"}, name
+        assert not imported & {"contracts_step", "operators", "pulumi", "settings", "offline_stack", "components"}, name
 
 
 # Run in the image's working directory: every Python file the image holds is imported, with a

@@ -195,21 +195,21 @@ def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "overrides,expected",
+    "overrides,key,why",
     [
         # A fleet needs the operators section: each client runs as an operator.
-        ({"operators": None}, r"^config keep-cd:operators: not set, but keep-cd:fleet is \(.*keep-cd:operatorMnemonic"),
-        ({}, r"^config keep-cd:operatorMnemonic: not set \(expected a BIP-39 mnemonic"),
+        ({"operators": None}, "keep-cd:operators", "not set, but keep-cd:fleet is (every fleet client runs as an operator"),
+        ({}, "keep-cd:operatorMnemonic", "not set (expected a BIP-39 mnemonic"),
     ],
 )
-def test_fleet_without_operator_keys_is_a_one_line_error(anvil, tmp_path, monkeypatch, overrides, expected):
+def test_fleet_without_operator_keys_is_a_one_line_error(anvil, tmp_path, monkeypatch, overrides, key, why):
     monkeypatch.delenv("KEEP_CD_OPERATOR_MNEMONIC")
     from offline_stack.anvil import rpc
 
     deployer = anvil.new_account()
-    with pytest.raises(ConfigError, match=expected) as e:
+    with pytest.raises(ConfigError) as e:
         run_fleet(anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts=COUNTS), extra=overrides)
-    assert "\n" not in str(e.value)
+    assert e.value.key == key and (e.value.reason or "").startswith(why) and "\n" not in str(e.value)
     assert int(rpc(anvil.url, "eth_getTransactionCount", [deployer.address, "latest"]), 16) == 0
     assert not (tmp_path / "s.json").exists()
 

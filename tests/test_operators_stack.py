@@ -80,26 +80,26 @@ def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "overrides,needle",
+    "overrides,key,why",
     [
-        ({"operatorMnemonic": "correct horse battery staple"}, "operatorMnemonic: not a valid BIP-39 mnemonic"),
-        ({"operatorMnemonic": ""}, "operatorMnemonic: not set"),
-        ({"operators": {"count": 0}}, "operators.count"),
-        ({"operators": {"ethTarget": "lots"}}, "operators.ethTarget"),
-        ({"operators": {"ethThreshold": "2000", "ethTarget": "1000"}}, "below ethThreshold"),
-        ({"operators": {"stakeAmount": -1}}, "operators.stakeAmount"),
-        ({"operators": {"provisioning": "pods"}}, "operators.provisioning"),
-        ({"operators": {"keystoreCost": 1000}}, "power of two"),
-        ({"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}}, "index 0 is used by two clients"),
-        ({"operators": {"count": 2}}, "no operator for fleet client 'keep-bootstrap-0'"),
+        ({"operatorMnemonic": "correct horse battery staple"}, "keep-cd:operatorMnemonic", "not a valid BIP-39 mnemonic"),
+        ({"operatorMnemonic": ""}, "keep-cd:operatorMnemonic", "not set"),
+        ({"operators": {"count": 0}}, "keep-cd:operators.count", "0 is not a positive integer"),
+        ({"operators": {"ethTarget": "lots"}}, "keep-cd:operators.ethTarget", "'lots' is not a positive integer (wei)"),
+        ({"operators": {"ethThreshold": "2000", "ethTarget": "1000"}}, "keep-cd:operators.ethTarget", "below ethThreshold"),
+        ({"operators": {"stakeAmount": -1}}, "keep-cd:operators.stakeAmount", "-1 is not a positive integer"),
+        ({"operators": {"provisioning": "pods"}}, "keep-cd:operators.provisioning", "'pods' is not a provisioning mode"),
+        ({"operators": {"keystoreCost": 1000}}, "keep-cd:operators.keystoreCost", "power of two"),
+        ({"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}}, "keep-cd:operators.clients", "index 0 is used by two clients"),
+        ({"operators": {"count": 2}}, "keep-cd:operators.clients", "no operator for fleet client 'keep-bootstrap-0'"),
     ],
 )
-def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, needle, monkeypatch):
+def test_bad_operator_config_fails_before_anything_is_sent(local, overrides, key, why, monkeypatch):
     chain, deployer, _mnemonic, run = local
     monkeypatch.delenv("KEEP_CD_OPERATOR_MNEMONIC")  # only the stack config counts here
     with pytest.raises(ConfigError) as e:
         run(**overrides)
-    assert needle in str(e.value) and "\n" not in str(e.value)
+    assert e.value.key == key and why in (e.value.reason or "") and "\n" not in str(e.value)
     assert nonce(chain, deployer.address) == 0  # not even the contracts were deployed
 
 

@@ -1,7 +1,7 @@
 """Print, as shell `export` lines, what a CI job needs to know about a stack before Pulumi runs:
 where its GCP project, cluster, registry and chain Service are.
 
-Read from the stack file's `access` section through stack_settings, so CI and the program agree
+Read from the stack file's `access` section through settings/, so CI and the program agree
 and a bad value fails here with the same one-line error.  Usage (CI sources the output):
 
     .venv/bin/python scripts/ci/stack_env.py keep-dev > build/ci/keep-dev.env
@@ -22,7 +22,7 @@ def stack_env(stack: str, project_dir: str = ROOT) -> dict:
     import pulumi
 
     from offline_stack.runner import load_stack_config
-    from stack_settings import load_access, load_contracts
+    from settings import load_access, load_contracts
 
     config, _ = load_stack_config(project_dir, stack)
     pulumi.runtime.set_all_config(config, [])
