@@ -1,72 +1,82 @@
 """keep-cd: contracts, operators and keep-clients of one environment, as one Pulumi program.
 
 Wiring only: settings come from stack config (settings/), each part is a resource or
-component of its own, and every dependency between them is an Output, so the engine orders
-chain before cluster by itself.
+component of its own, built by the function named for it below, and every dependency between
+them is an Output, so the engine orders chain before cluster by itself.
 """
 
+from __future__ import annotations
+
 import gc
+from typing import Any
 
 import pulumi
 
 from chain.errors import KeepCdError
+from contracts_step.addresses import ContractAddresses
 from contracts_step.provider import ContractsMigration, ContractsMigrationArgs
-from settings import load_settings
+from keep_contracts.names import STAKING_CONTRACT_NAMES
+from settings import AccessSettings, FleetSettings, OperatorsSettings, Settings, load_settings
 
 # Each resource allocates thousands of short-lived SDK objects; at Python's default gen-0
 # threshold (700) collections took about a third of a 100-client preview (docs/fleet.md).
 gc.set_threshold(50_000, 20, 20)
 
-try:
-    settings = load_settings()
-except KeepCdError as e:
-    # A setting at fault is one line naming its key, not a traceback of the program (the engine
-    # prints a RunError's message alone).  The offline runner re-raises the cause.
-    raise pulumi.RunError(str(e)) from e
 
-contracts = ContractsMigration(
-    "contracts",
-    ContractsMigrationArgs(
-        plan=settings.contracts.plan,
-        artifacts_dir=settings.contracts.artifacts_dir,
-        rpc_url=settings.contracts.rpc_url,
-        chain_id=settings.contracts.chain_id,
-        params=settings.contracts.plan_params,
-    ),
-)
+def read_settings() -> Settings:
+    try:
+        return load_settings()
+    except KeepCdError as e:
+        # A setting at fault is one line naming its key, not a traceback of the program (the engine
+        # prints a RunError's message alone).  The offline runner re-raises the cause.
+        raise pulumi.RunError(str(e)) from e
 
-pulumi.export("addressBook", contracts.address_book)
-pulumi.export("deployer", contracts.deployer)
 
-# What the operators and the fleet read of the address book, as a resource that stays known in a
-# preview unless one of these contracts will move (contracts_step/addresses.py): a post-deploy call
-# or a contract nobody here uses then rolls no client.
-consumed_names = set()
-if settings.operators:
-    from operators.provider import STAKING_CONTRACT_NAMES
+def contracts_migration(settings: Settings) -> ContractsMigration:
+    contracts = ContractsMigration(
+        "contracts",
+        ContractsMigrationArgs(
+            plan=settings.contracts.plan,
+            artifacts_dir=settings.contracts.artifacts_dir,
+            rpc_url=settings.contracts.rpc_url,
+            chain_id=settings.contracts.chain_id,
+            params=settings.contracts.plan_params,
+        ),
+    )
+    pulumi.export("addressBook", contracts.address_book)
+    pulumi.export("deployer", contracts.deployer)
+    return contracts
 
-    consumed_names |= set(STAKING_CONTRACT_NAMES.values())
-if settings.fleet:
-    consumed_names |= set(settings.fleet.spec.contracts.values())
-consumed = contracts.consumed_addresses("contract-addresses", consumed_names) if consumed_names else None
 
-# CI's way into the environment's GCP project and cluster (off in `local`): docs/access.md.
-if settings.access is not None:
+def consumed_addresses(settings: Settings, contracts: ContractsMigration) -> ContractAddresses | None:
+    """What the operators and the fleet read of the address book, as a resource that stays known in
+    a preview unless one of these contracts will move (contracts_step/addresses.py): a post-deploy
+    call or a contract nobody here uses then rolls no client."""
+    names: set[str] = set()
+    if settings.operators:
+        names |= set(STAKING_CONTRACT_NAMES.values())
+    if settings.fleet:
+        names |= set(settings.fleet.spec.contracts.values())
+    return contracts.consumed_addresses("contract-addresses", names) if names else None
+
+
+def push_deploy_access(access_settings: AccessSettings) -> None:
+    """CI's way into the environment's GCP project and cluster (off in `local`): docs/access.md."""
     from components.push_deploy_access import PushDeployAccess, PushDeployAccessArgs
 
-    access = PushDeployAccess("push-deploy-access", PushDeployAccessArgs.from_settings(settings.access))
+    access = PushDeployAccess("push-deploy-access", PushDeployAccessArgs.from_settings(access_settings))
     pulumi.export("ciAccess", access.summary())
     if access.deployer_key is not None:
         # Only as secrets: `pulumi stack output --show-secrets ciDeployerKey` for the CircleCI context.
         pulumi.export("ciDeployerKey", access.deployer_key)
         pulumi.export("ciPreviewerKey", access.previewer_key)
 
-if settings.operators:
+
+def operator_accounts_and_stakes(settings: Settings, ops: OperatorsSettings, consumed: ContractAddresses) -> tuple[Any, Any]:
     from operators.accounts import OperatorAccounts, OperatorAccountsArgs
     from operators.provider import OperatorStakes, OperatorStakesArgs
 
-    ops = settings.operators
-    operator_accounts = OperatorAccounts(
+    accounts = OperatorAccounts(
         "operators",
         OperatorAccountsArgs(
             mnemonic=ops.mnemonic,
@@ -76,37 +86,39 @@ if settings.operators:
             faucet=ops.provisioning == "cluster",
         ),
     )
-    operator_stakes = OperatorStakes(
+    stakes = OperatorStakes(
         "operator-stakes",
         OperatorStakesArgs(
             rpc_url=settings.contracts.rpc_url,
             chain_id=settings.contracts.chain_id,
             address_book=consumed.addresses,
-            operators=operator_accounts.addresses,
+            operators=accounts.addresses,
             eth_threshold=ops.eth_threshold,
             eth_target=ops.eth_target,
             stake_amount=ops.stake_amount,
             beneficiary=ops.beneficiary,
             provisioning=ops.provisioning,
-            faucet=operator_accounts.faucet.address if operator_accounts.faucet else None,
+            faucet=accounts.faucet.address if accounts.faucet else None,
             on_remove=ops.on_remove,
         ),
     )
-    pulumi.export("operators", operator_accounts.addresses)
-    pulumi.export("operatorStakes", operator_stakes.status)
+    pulumi.export("operators", accounts.addresses)
+    pulumi.export("operatorStakes", stakes.status)
+    return accounts, stakes
 
-if settings.fleet:
+
+def fleet_operators(ops: OperatorsSettings, accounts: Any, stakes: Any, consumed: ContractAddresses, deployer: pulumi.Output) -> dict[str, Any]:
+    """How the fleet's clients get their operators: each runs as its operator account
+    (mnemonic-derived keys; settings require operators with a fleet), staked by operator-stakes
+    (deploy) or by its own pod from the namespace's faucet (cluster); either way its Deployment
+    waits for operator-stakes."""
     from components.keep_client import OperatorInit
-    from components.keep_network import KeepNetwork, KeepNetworkArgs, book_address
-    from operators.provider import STAKING_CONTRACT_NAMES
+    from components.keep_network import book_address
 
-    # Each client runs as its operator account (mnemonic-derived keys; settings require operators
-    # with a fleet), staked by operator-stakes (deploy) or by its own pod from the namespace's
-    # faucet (cluster); either way its Deployment waits for operator-stakes.
-    fleet_operators = {"identities": operator_accounts.identities, "start_after": [operator_stakes]}
+    wiring: dict[str, Any] = {"identities": accounts.identities, "start_after": [stakes]}
     if ops.provisioning == "cluster":
-        fleet_operators["faucet_key"] = operator_accounts.faucet.private_key
-        fleet_operators["operator_init"] = OperatorInit(
+        wiring["faucet_key"] = accounts.faucet.private_key
+        wiring["operator_init"] = OperatorInit(
             provisioning="cluster",
             token_address=consumed.addresses.apply(
                 lambda book: book_address(book, STAKING_CONTRACT_NAMES["token"], "provisioning: cluster")
@@ -114,8 +126,14 @@ if settings.fleet:
             eth_threshold=ops.eth_threshold,
             eth_target=ops.eth_target,
             stake_amount=ops.stake_amount,
-            beneficiary={"operator": None, "owner": contracts.deployer}.get(ops.beneficiary, ops.beneficiary),
+            beneficiary={"operator": None, "owner": deployer}.get(ops.beneficiary, ops.beneficiary),
         )
+    return wiring
+
+
+def keep_network(settings: Settings, fleet: FleetSettings, consumed: ContractAddresses, operators_wiring: dict[str, Any]) -> None:
+    from components.keep_network import KeepNetwork, KeepNetworkArgs
+
     fleet_opts = None
     if settings.render_yaml_to:
         import pulumi_kubernetes as k8s
@@ -125,12 +143,24 @@ if settings.fleet:
         fleet_opts = pulumi.ResourceOptions(providers={"kubernetes": renderer})
     network = KeepNetwork(
         "keep-network",
-        KeepNetworkArgs(
-            fleet=settings.fleet.spec,
-            address_book=consumed.addresses,
-            **fleet_operators,
-        ),
+        KeepNetworkArgs(fleet=fleet.spec, address_book=consumed.addresses, **operators_wiring),
         opts=fleet_opts,
     )
     pulumi.export("fleet", network.summary)
     pulumi.export("bootstrapPeers", network.bootstrap_peers)
+
+
+def program() -> None:
+    settings = read_settings()
+    contracts = contracts_migration(settings)
+    consumed = consumed_addresses(settings, contracts)
+    if settings.access is not None:
+        push_deploy_access(settings.access)
+    if settings.operators and consumed is not None:
+        accounts, stakes = operator_accounts_and_stakes(settings, settings.operators, consumed)
+        if settings.fleet:
+            wiring = fleet_operators(settings.operators, accounts, stakes, consumed, contracts.deployer)
+            keep_network(settings, settings.fleet, consumed, wiring)
+
+
+program()

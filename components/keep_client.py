@@ -28,6 +28,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from operators.provider import PROVISIONING_MODES
+
 from .client_config import ClientConfig, render
 
 ROLES = ("bootstrap", "standard")
@@ -52,7 +54,6 @@ OPERATOR_CHECK_MODULE = "initcontainer.operator_check"
 PROVISION_OPERATOR_MODULE = "initcontainer.provision_operator"
 FAUCET_MOUNT = "/etc/keep-client/faucet"
 FAUCET_KEY = "faucet_key"  # the key of the namespace's faucet Secret
-PROVISIONING_MODES = ("deploy", "cluster")
 # A fixed unprivileged uid/gid for both containers; fsGroup makes the volume writable for it.
 RUN_AS = 10001
 

@@ -9,7 +9,6 @@ in the artifacts (``networks.1.links``).  Parameters come from stack config:
     dkgContributionMargin  KeepRandomBeaconServiceImplV1.initialize's margin, in percent
 """
 
-from keep_contracts.names import CLIENT_CONTRACTS  # noqa: F401  (stack settings' default contract map reads it here)
 
 from .plan import DEPLOYER, Call, Deploy, MigrationPlan, calldata, config, ref
 

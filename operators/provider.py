@@ -24,7 +24,8 @@ from chain.errors import ConfigError
 from chain.provider import DeployerStepProvider, is_known
 from keep_contracts.names import STAKING_CONTRACT_NAMES
 
-PROVISIONING = ("deploy", "cluster")
+# Who stakes an operator: keep-cd's `pulumi up` ("deploy") or its InitContainer in the cluster ("cluster").
+PROVISIONING_MODES = ("deploy", "cluster")
 ON_REMOVE = ("leave", "undelegate")
 OUTPUT_KEYS = ("owner", "status", "staking_contract", "last_run")
 REPLACE_KEYS = ("chain_id",)
@@ -112,8 +113,8 @@ class OperatorStakesProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures:
             return CheckResult(news, failures)
-        if news["provisioning"] not in PROVISIONING:
-            failures.append(CheckFailure("provisioning", f"{news['provisioning']!r} is not one of {', '.join(PROVISIONING)}"))
+        if news["provisioning"] not in PROVISIONING_MODES:
+            failures.append(CheckFailure("provisioning", f"{news['provisioning']!r} is not one of {', '.join(PROVISIONING_MODES)}"))
         if news.get("on_remove", "leave") not in ON_REMOVE:
             failures.append(CheckFailure("on_remove", f"{news.get('on_remove')!r} is not one of {', '.join(ON_REMOVE)}"))
         if news["provisioning"] == "cluster" and not news.get("faucet"):

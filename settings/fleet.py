@@ -20,7 +20,7 @@ from components.keep_client import (
     StorageSpec,
 )
 from components.keep_network import ClientSpec, FleetSpec
-from contracts_step.keep_plan import CLIENT_CONTRACTS
+from keep_contracts.names import CLIENT_CONTRACTS
 
 from .section import PROJECT, Section, one_of, parse_section, refuse
 

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from chain.errors import ConfigError
-from components.keep_client import PROVISIONING_MODES
 from operators.keys import DEFAULT_KDF_COST, KeystoreParams, OperatorClient, index_for_name, mnemonic_seed, operator_keys
-from operators.provider import ON_REMOVE
+from operators.provider import ON_REMOVE, PROVISIONING_MODES
 from operators.staking import FleetPolicy
 
 from .section import PROJECT, Section, one_of, parse_section

@@ -8,10 +8,10 @@ import json
 import pulumi
 import pytest
 from eth_account import Account
-from hd_paths import operator_index
 from pulumi.runtime.sync_await import _sync_await
 
 from chain.errors import ConfigError
+from hd_paths import operator_index
 from operators.keys import KeystoreParams, OperatorClient
 from settings import load_contracts, load_operators, load_settings
 
