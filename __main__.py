@@ -107,7 +107,9 @@ def operator_accounts_and_stakes(settings: Settings, ops: OperatorsSettings, con
     return accounts, stakes
 
 
-def fleet_operators(ops: OperatorsSettings, accounts: Any, stakes: Any, consumed: ContractAddresses, deployer: pulumi.Output) -> dict[str, Any]:
+def fleet_operators(
+    ops: OperatorsSettings, accounts: Any, stakes: Any, consumed: ContractAddresses, deployer: pulumi.Output
+) -> dict[str, Any]:
     """How the fleet's clients get their operators: each runs as its operator account
     (mnemonic-derived keys; settings require operators with a fleet), staked by operator-stakes
     (deploy) or by its own pod from the namespace's faucet (cluster); either way its Deployment

@@ -78,7 +78,11 @@ def _up(ws) -> float:
 def _copy_for_baseline(obj: dict) -> dict:
     """An object of the fleet as its manifest would be: no status, no server-set fields."""
     meta = obj["metadata"]
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(("deployment.kubernetes.io/", "pv.kubernetes.io/", "volume."))}
+    annotations = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if not k.startswith(("deployment.kubernetes.io/", "pv.kubernetes.io/", "volume."))
+    }
     out = {
         "apiVersion": obj["apiVersion"],
         "kind": obj["kind"],

@@ -74,7 +74,11 @@ def main(argv=None) -> int:
             os.environ.update(secrets)
             try:
                 config = {k: v for k, v in stack.ws.config.items() if not isinstance(v, dict)}
-                offline_s, _ = _timed(lambda: run_stack("local", project_dir=ROOT, state_path=os.path.join(tmp, "offline.json"), config_overrides=config, preview=True))
+                offline_s, _ = _timed(
+                    lambda: run_stack(
+                        "local", project_dir=ROOT, state_path=os.path.join(tmp, "offline.json"), config_overrides=config, preview=True
+                    )
+                )
             finally:
                 for k, v in saved.items():
                     os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

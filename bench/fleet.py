@@ -121,7 +121,9 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
     blocks = set()
     gas = 0
     for start in range(0, len(hashes), 500):
-        for r in w3.provider.make_batch_request([("eth_getTransactionReceipt", [h if h.startswith("0x") else "0x" + h]) for h in hashes[start : start + 500]]):
+        for r in w3.provider.make_batch_request(
+            [("eth_getTransactionReceipt", [h if h.startswith("0x") else "0x" + h]) for h in hashes[start : start + 500]]
+        ):
             blocks.add(int(r["result"]["blockNumber"], 16))
             gas += int(r["result"]["gasUsed"], 16)
     return {

@@ -64,7 +64,12 @@ def sequential_baseline(chain, artifacts_dir: str) -> dict:
         req = TxRequest(f"call {step.name}", addresses[step.target], call_data(step, encoder, addresses, account.address))
         sender.send([req], nonce)
         nonce += 1
-    return {"seconds": time.monotonic() - started, "blocks": len(sender.stats.blocks), "txs": sender.stats.txs, "gas": sender.stats.gas_used}
+    return {
+        "seconds": time.monotonic() - started,
+        "blocks": len(sender.stats.blocks),
+        "txs": sender.stats.txs,
+        "gas": sender.stats.gas_used,
+    }
 
 
 def main(argv=None) -> int:

@@ -76,7 +76,9 @@ def main(argv=None) -> int:
 
             def run(fleet_cfg, preview=True):
                 start = time.perf_counter()
-                result = run_stack("local", project_dir=ROOT, state_path=state, config_overrides={**base, "fleet": fleet_cfg}, preview=preview)
+                result = run_stack(
+                    "local", project_dir=ROOT, state_path=state, config_overrides={**base, "fleet": fleet_cfg}, preview=preview
+                )
                 return time.perf_counter() - start, result
 
             run(None, preview=False)  # migrate the contracts once; not measured

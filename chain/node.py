@@ -23,9 +23,7 @@ def connect(rpc_url: str, expected_chain_id: int | None = None, *, timeout: floa
     """
     if not isinstance(rpc_url, str) or not _URL.match(rpc_url):
         raise ConfigError(f"config {key}: {rpc_url!r} is not an http(s) JSON-RPC URL (expected e.g. http://127.0.0.1:8545)")
-    w3 = Web3(
-        Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-    )
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None))
     try:
         chain_id = w3.eth.chain_id
     except Exception as e:  # connection refused, DNS, timeout, garbage answer
@@ -48,7 +46,9 @@ def check_synced(w3: Web3, rpc_url: str) -> None:
     try:
         syncing = w3.provider.make_request(RPCEndpoint("eth_syncing"), [])
     except Exception as e:
-        raise ChainUnreachable(f"chain RPC {rpc_url}: eth_syncing failed ({e.__class__.__name__}) (expected false on a synced node)") from None
+        raise ChainUnreachable(
+            f"chain RPC {rpc_url}: eth_syncing failed ({e.__class__.__name__}) (expected false on a synced node)"
+        ) from None
     state = syncing.get("result")
     if "error" in syncing or state is False:
         return  # a node without eth_syncing is taken as synced

@@ -47,7 +47,12 @@ def _one_line_errors_in_provider_host() -> None:
 
     host = sys.modules.get("__main__")
     spec = getattr(host, "__spec__", None)
-    if host is None or spec is None or spec.name != "pulumi.dynamic.__main__" or isinstance(getattr(host, "traceback", None), _OneLineErrors):
+    if (
+        host is None
+        or spec is None
+        or spec.name != "pulumi.dynamic.__main__"
+        or isinstance(getattr(host, "traceback", None), _OneLineErrors)
+    ):
         return
     namespace = vars(host)  # the host module's globals, where its functions look ``traceback`` up
     namespace["traceback"] = _OneLineErrors(namespace["traceback"])
@@ -57,6 +62,7 @@ _one_line_errors_in_provider_host()
 
 DEPLOYER_KEY_CONFIG = "deployerPrivateKey"
 DEPLOYER_KEY_ENV = "KEEP_CD_DEPLOYER_KEY"
+
 
 def is_known(value: Any) -> bool:
     """False where preview left a value unknown (it is computed by another resource): the
@@ -93,8 +99,7 @@ def deployer_account(configured_key: str | None):
     key, where = _deployer_key(configured_key)
     if not key:
         raise ConfigError(
-            f"config {where}: not set (expected `pulumi config set --secret "
-            f"{DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
+            f"config {where}: not set (expected `pulumi config set --secret {DEPLOYER_KEY_CONFIG} 0x…` or env {DEPLOYER_KEY_ENV})"
         )
     return account_from_key(key, where)
 

@@ -435,7 +435,7 @@ class PipelinedSender:
                 # No eth_simulateV1, or not for this (anvil's refuses contract creations): not
                 # asked again by this sender.
                 self._simulation_refused = True
-                self.log(f"eth_simulateV1 refused ({res.reason}); estimating on \"pending\" where it holds our transactions")
+                self.log(f'eth_simulateV1 refused ({res.reason}); estimating on "pending" where it holds our transactions')
             if isinstance(res, RPCError) or not res:
                 return None
             results = res[0].get("calls") or []
@@ -445,9 +445,9 @@ class PipelinedSender:
         if first is None:
             return [None] * len(reqs)
         used = [int(c["gasUsed"], 16) if int(c.get("status", "0x0"), 16) == 1 else None for c in first]
-        checked = simulate([
-            {**self._call_params(r), **({"gas": hex(gas_limit(u))} if u is not None else {})} for r, u in zip(reqs, used, strict=True)
-        ])
+        checked = simulate(
+            [{**self._call_params(r), **({"gas": hex(gas_limit(u))} if u is not None else {})} for r, u in zip(reqs, used, strict=True)]
+        )
         if checked is None:
             return [None] * len(reqs)
         return [u if u is not None and int(c.get("status", "0x0"), 16) == 1 else None for u, c in zip(used, checked, strict=True)]

@@ -515,9 +515,7 @@ class KeepClient(pulumi.ComponentResource):
         ).apply(lambda v: render(client_config(args, host, v[0], v[1], v[2])))
         keyfile = pulumi.Output.secret(args.identity.keyfile_json)
         # A hash of the (encrypted) keystore and of public values: safe to show, so not secret.
-        self.checksum = pulumi.Output.unsecret(
-            pulumi.Output.all(self.config_toml, keyfile, contracts).apply(lambda v: config_checksum(*v))
-        )
+        self.checksum = pulumi.Output.unsecret(pulumi.Output.all(self.config_toml, keyfile, contracts).apply(lambda v: config_checksum(*v)))
         contracts_hash = contracts.apply(lambda c: sha256_json(dict(c)))
 
         config_map = k8s.core.v1.ConfigMap(f"{name}-config", **config_map_manifest(name, ns, labels, self.config_toml), opts=child)

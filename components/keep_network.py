@@ -241,7 +241,9 @@ class KeepNetwork(pulumi.ComponentResource):
         for spec in fleet.standard:
             client(spec, self.bootstrap_peers, bootstrap_deployments)
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-libp2p", **network_policy_manifest(f"{name}-libp2p", fleet), opts=pulumi.ResourceOptions(parent=self, depends_on=namespace)
+            f"{name}-libp2p",
+            **network_policy_manifest(f"{name}-libp2p", fleet),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=namespace),
         )
         hosts = {n: c.host for n, c in self.clients.items()}
         self.summary = pulumi.Output.all(**{n: pulumi.Output.from_input(args.identities[n].address) for n in self.clients}).apply(

@@ -41,7 +41,9 @@ def _pick(book: dict, names: Sequence[str]) -> dict:
     if missing:
         from chain.errors import ConfigError
 
-        raise ConfigError(f"contracts address book: no address for {', '.join(missing)} (the plan deploys {', '.join(sorted(book)) or 'nothing'})")
+        raise ConfigError(
+            f"contracts address book: no address for {', '.join(missing)} (the plan deploys {', '.join(sorted(book)) or 'nothing'})"
+        )
     return {n: book[n] for n in names}
 
 
@@ -117,9 +119,7 @@ class ContractAddresses(Resource, module="keep", name="ContractAddresses"):
         props = {
             **{k: migration.migration_inputs[k] for k in MIGRATION_INPUT_KEYS},
             "names": sorted(set(args.names)),
-            "migration": pulumi.Output.all(
-                address_book=migration.address_book, **{k: getattr(migration, k) for k in BASIS_KEYS}
-            ),
+            "migration": pulumi.Output.all(address_book=migration.address_book, **{k: getattr(migration, k) for k in BASIS_KEYS}),
             **{k: None for k in OUTPUT_KEYS},
         }
         super().__init__(ContractAddressesProvider(), name, props, opts)

@@ -82,9 +82,7 @@ class Artifact:
         candidates = [
             i
             for i in self.abi
-            if i.get("type") == "function"
-            and i.get("name") == name
-            and (arity is None or len(i.get("inputs", [])) == arity)
+            if i.get("type") == "function" and i.get("name") == name and (arity is None or len(i.get("inputs", [])) == arity)
         ]
         if not candidates:
             raise ArtifactError(
@@ -174,7 +172,11 @@ def _deployment_artifact(path: str, data: dict) -> Artifact:
 
 def is_deployment_file(data: dict) -> bool:
     """hardhat-deploy's record of a deployment (an address and how it got there), not a compiler artifact."""
-    return isinstance(data.get("bytecode"), str) and "address" in data and bool({"receipt", "transactionHash", "libraries", "numDeployments"} & set(data))
+    return (
+        isinstance(data.get("bytecode"), str)
+        and "address" in data
+        and bool({"receipt", "transactionHash", "libraries", "numDeployments"} & set(data))
+    )
 
 
 def parse_artifact(path: str, data: dict) -> Artifact:
@@ -307,10 +309,7 @@ class ArtifactStore:
             return self._by_qualified_name(spec)
         rels = self._paths.get(spec, [])
         if not rels:
-            raise ArtifactError(
-                f"artifact {spec}: no {spec}.json under {self.directory} "
-                "(expected a Truffle, Hardhat or Foundry artifact)"
-            )
+            raise ArtifactError(f"artifact {spec}: no {spec}.json under {self.directory} (expected a Truffle, Hardhat or Foundry artifact)")
         if len(rels) > 1:
             raise self._ambiguous(spec, spec, rels)
         return self._load(rels[0])
@@ -340,14 +339,12 @@ class ArtifactStore:
         among them, and its path."""
         sources = {rel: getattr(self._try_load(rel), "source_path", None) for rel in rels}
         counts = collections.Counter(sources.values())
-        return "; ".join(
-            f"{sources[rel]}:{name} or {rel}" if sources[rel] and counts[sources[rel]] == 1 else rel for rel in rels
-        )
+        return "; ".join(f"{sources[rel]}:{name} or {rel}" if sources[rel] and counts[sources[rel]] == 1 else rel for rel in rels)
 
     def _ambiguous(self, spec: str, name: str, rels: list) -> ArtifactError:
         return ArtifactError(
             f"artifact {spec}: {len(rels)} artifacts of {name} under {self.directory} (expected one: name it by "
-            f"fully-qualified name or path, e.g. as a deploy's \"artifact\": {self._spellings(name, rels)})"
+            f'fully-qualified name or path, e.g. as a deploy\'s "artifact": {self._spellings(name, rels)})'
         )
 
     def _placeholder_hash_index(self) -> dict[str, str]:
@@ -406,9 +403,7 @@ def _same_source(recorded: str | None, asked: str) -> bool:
     return recorded == asked or (recorded.startswith("/") and recorded.endswith("/" + asked.lstrip("/")))
 
 
-def link_bytecode(
-    art: Artifact, libraries: dict[str, str], library_names: dict[str, str | None], runtime: bool = False
-) -> str:
+def link_bytecode(art: Artifact, libraries: dict[str, str], library_names: dict[str, str | None], runtime: bool = False) -> str:
     """Replace each placeholder with its library's address; hex without 0x.  ``runtime`` links the
     deployed (runtime) code instead of the creation code.
 

@@ -68,7 +68,9 @@ def _previewed_migration(preview: dict) -> dict:
         raise ImportMismatch(f"preview: {len(changes)} contracts migrations (expected exactly one, from `pulumi preview --json`)")
     change = changes[0]
     if change.get("op") != "create":
-        raise ImportMismatch(f"preview: the stack already has its contracts migration ({change.get('op')}); import is for a stack without one")
+        raise ImportMismatch(
+            f"preview: the stack already has its contracts migration ({change.get('op')}); import is for a stack without one"
+        )
     return change
 
 

@@ -9,7 +9,6 @@ in the artifacts (``networks.1.links``).  Parameters come from stack config:
     dkgContributionMargin  KeepRandomBeaconServiceImplV1.initialize's margin, in percent
 """
 
-
 from .plan import DEPLOYER, Call, Deploy, MigrationPlan, calldata, config, ref
 
 DEFAULT_PARAMS = {"initializationPeriod": 1, "dkgContributionMargin": 1}

@@ -88,7 +88,7 @@ def renew_hint(entry: ResolvedCall, decided: dict) -> str:
         return ""
     return (
         f" (hint: {entry.target} is kept while {moved[0]} is new; if {entry.target} was handed to the old "
-        f"{moved[0]}, it must be new too: add renew_with: [\"{moved[0]}\"] to the deploy of {entry.target})"
+        f'{moved[0]}, it must be new too: add renew_with: ["{moved[0]}"] to the deploy of {entry.target})'
     )
 
 
@@ -405,7 +405,9 @@ class Migration:
         pending_deploys: dict = {}
         for entry in self.resolved.deploys.values():
             if entry.name not in found:
-                raise ImportMismatch(f"contract {entry.name}: {source} records no deployment of it (expected an address and a transaction hash)")
+                raise ImportMismatch(
+                    f"contract {entry.name}: {source} records no deployment of it (expected an address and a transaction hash)"
+                )
             address, tx_hash = found[entry.name]
             try:
                 tx = self.w3.eth.get_transaction(tx_hash)
@@ -420,7 +422,11 @@ class Migration:
                 )
             if bytes(tx["input"]) != init_code(entry, self.encoder, addresses, self.deployer):
                 raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
-            if tx.get("to") or int(receipt["status"]) != 1 or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address):
+            if (
+                tx.get("to")
+                or int(receipt["status"]) != 1
+                or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address)
+            ):
                 raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
             addresses[entry.name] = to_checksum_address(address)
             pending_deploys[entry.name] = (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
@@ -441,7 +447,9 @@ class Migration:
                 not_done.add(entry.name)
                 decisions.append(EntryDecision(entry.name, "call", SEND, "not found on chain: the next up sends it"))
         nothing_sent = SimpleNamespace(stats=SendStats())
-        outs = self._outputs(addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started)
+        outs = self._outputs(
+            addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started
+        )
         for name in not_done:
             outs["calls_done"].remove(outs["calls"].pop(name)["call_id"])
         return outs
@@ -543,9 +551,7 @@ class Migration:
                 abi_hash=entry.artifact.abi_hash,
             )
             contracts[entry.name] = rec
-            history[entry.content_key] = {
-                k: rec[k] for k in ("name", "address", "tx_hash", "block", "code_hash", "deps")
-            }
+            history[entry.content_key] = {k: rec[k] for k in ("name", "address", "tx_hash", "block", "code_hash", "deps")}
         calls = {}
         for entry in self.resolved.calls.values():
             d = by_name[entry.name]
@@ -596,7 +602,16 @@ def refreshed_outputs(w3: Web3, recorded: dict) -> dict:
     return outs
 
 
-def open_migration(plan: MigrationPlan, params: dict, artifacts_dir: str, rpc_url: str, chain_id: int, olds: dict | None, deployer: str, log=lambda _m: None) -> Migration:
+def open_migration(
+    plan: MigrationPlan,
+    params: dict,
+    artifacts_dir: str,
+    rpc_url: str,
+    chain_id: int,
+    olds: dict | None,
+    deployer: str,
+    log=lambda _m: None,
+) -> Migration:
     """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
     from chain.node import connect
 

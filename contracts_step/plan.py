@@ -221,9 +221,7 @@ class ArgEncoder:
                 return {"deployer": True}
             if "calldata" in arg:
                 cd = arg["calldata"]
-                return {
-                    "calldata": [keys.get(cd["contract"]), cd["function"], [self.symbolic(a, keys) for a in cd["args"]]]
-                }
+                return {"calldata": [keys.get(cd["contract"]), cd["function"], [self.symbolic(a, keys) for a in cd["args"]]]}
         if isinstance(arg, list):
             return [self.symbolic(a, keys) for a in arg]
         return arg
@@ -439,7 +437,13 @@ def resolve_deploy(
 
 
 def resolve_call(
-    c: Call, artifacts: dict[str, Artifact], keys: dict[str, str], plan: MigrationPlan, store: ArtifactStore, params: dict, encoder: ArgEncoder
+    c: Call,
+    artifacts: dict[str, Artifact],
+    keys: dict[str, str],
+    plan: MigrationPlan,
+    store: ArtifactStore,
+    params: dict,
+    encoder: ArgEncoder,
 ) -> ResolvedCall:
     """One call, checked against the ABI at its target, with its content key."""
     where = f"plan {plan.name}: call {c.name}"

@@ -51,7 +51,6 @@ class ContractsMigrationProvider(DeployerStepProvider):
     replace_keys = REPLACE_KEYS
     output_keys = OUTPUT_KEYS
 
-
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.
 
@@ -73,7 +72,9 @@ class ContractsMigrationProvider(DeployerStepProvider):
             _open(news, None, deployer)
         except KeepCdError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
-            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ChainSyncing: "rpc_url", ArtifactError: "artifacts_dir"}.get(type(e), "plan")
+            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ChainSyncing: "rpc_url", ArtifactError: "artifacts_dir"}.get(
+                type(e), "plan"
+            )
             return CheckResult(news, [CheckFailure(prop, str(e))])
         return CheckResult(news, [])
 

@@ -166,12 +166,35 @@ def start_geth(
     datadir = datadir or tempfile.mkdtemp(prefix="keep-cd-geth-")
     os.makedirs(datadir, exist_ok=True)
     args = [
-        binary, "--dev", "--dev.period", str(period), "--dev.gaslimit", str(gas_limit), "--miner.gaslimit", str(gas_limit),
-        "--datadir", datadir, "--http", "--http.addr", "127.0.0.1", "--http.port", str(port), "--http.api", HTTP_APIS,
+        binary,
+        "--dev",
+        "--dev.period",
+        str(period),
+        "--dev.gaslimit",
+        str(gas_limit),
+        "--miner.gaslimit",
+        str(gas_limit),
+        "--datadir",
+        datadir,
+        "--http",
+        "--http.addr",
+        "127.0.0.1",
+        "--http.port",
+        str(port),
+        "--http.api",
+        HTTP_APIS,
         # geth --dev still opens an authenticated engine API (default 8551): a port of its own, so
         # several can run; no IPC socket, no peers.
-        "--authrpc.addr", "127.0.0.1", "--authrpc.port", str(free_port()), "--ipcdisable", "--nodiscover", "--maxpeers", "0",
-        "--verbosity", "2",
+        "--authrpc.addr",
+        "127.0.0.1",
+        "--authrpc.port",
+        str(free_port()),
+        "--ipcdisable",
+        "--nodiscover",
+        "--maxpeers",
+        "0",
+        "--verbosity",
+        "2",
         *extra_args,
     ]
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL

@@ -44,7 +44,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     directory = os.path.abspath(args.dir)
     if args.cluster not in CLUSTER_KINDS:
-        print(f"error: CLUSTER={args.cluster!r} is not a cluster kind (expected {' or '.join(CLUSTER_KINDS)}, or leave it unset to render YAML)", file=sys.stderr)
+        print(
+            f"error: CLUSTER={args.cluster!r} is not a cluster kind (expected {' or '.join(CLUSTER_KINDS)}, or leave it unset to render YAML)",
+            file=sys.stderr,
+        )
         return 2
     try:
         if args.command == "up-local":

@@ -71,12 +71,26 @@ class KubeApi:
     def from_kubeconfig(cls, path: str) -> KubeApi:
         return cls(credentials_from_kubeconfig(path))
 
-    def request(self, method: str, path: str, body=None, *, content_type: str = "application/json", params: dict | None = None, ok_missing: bool = False):
+    def request(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        *,
+        content_type: str = "application/json",
+        params: dict | None = None,
+        ok_missing: bool = False,
+    ):
         data = None
         if body is not None:
             data = body if isinstance(body, (str, bytes)) else json.dumps(body)
         r = self._session.request(
-            method, self.creds.server + path, data=data, params=params, headers={"Content-Type": content_type, "Accept": "application/json"}, timeout=self.timeout
+            method,
+            self.creds.server + path,
+            data=data,
+            params=params,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+            timeout=self.timeout,
         )
         if r.status_code == 404 and ok_missing:
             return None
@@ -100,7 +114,9 @@ class KubeApi:
 
     def apply(self, path: str, obj: dict, manager: str = "keep-cd-devcluster"):
         """Server-side apply of ``obj`` at ``path`` (the object's own URL)."""
-        return self.request("PATCH", path, obj, content_type="application/apply-patch+yaml", params={"fieldManager": manager, "force": "true"})
+        return self.request(
+            "PATCH", path, obj, content_type="application/apply-patch+yaml", params={"fieldManager": manager, "force": "true"}
+        )
 
     def delete(self, path: str):
         return self.request("DELETE", path, ok_missing=True)

@@ -272,7 +272,9 @@ class DevCluster:
             if api.ready():
                 return
             if time.monotonic() - started > START_TIMEOUT:
-                raise ClusterError(f"kube-apiserver at {self.server}: not ready after {START_TIMEOUT:.0f} s: {_tail(self.processes[-1].log)}")
+                raise ClusterError(
+                    f"kube-apiserver at {self.server}: not ready after {START_TIMEOUT:.0f} s: {_tail(self.processes[-1].log)}"
+                )
             time.sleep(0.3)
 
     def _bootstrap_objects(self) -> None:
@@ -294,7 +296,10 @@ class DevCluster:
                     "annotations": {NODE_ANNOTATION[0]: NODE_ANNOTATION[1]},
                     "labels": {"kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux", "type": "kwok"},
                 },
-                "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"}, "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}},
+                "status": {
+                    "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                    "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                },
             },
         )
         api.create(
@@ -336,7 +341,9 @@ class DevCluster:
             if ready and sa is not None:
                 return
             if time.monotonic() - started > START_TIMEOUT:
-                raise ClusterError(f"kwok-node-0 not Ready (or no default ServiceAccount) after {START_TIMEOUT:.0f} s: {_tail(self.path('logs', 'kwok.log'))}")
+                raise ClusterError(
+                    f"kwok-node-0 not Ready (or no default ServiceAccount) after {START_TIMEOUT:.0f} s: {_tail(self.path('logs', 'kwok.log'))}"
+                )
             time.sleep(0.3)
 
     def stop(self) -> None:

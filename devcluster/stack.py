@@ -13,7 +13,9 @@ from pulumi_cli.local_stack import StackWorkspace, applied_to_cluster
 from pulumi_cli.scratch_stack import new_stack
 
 
-def cluster_stack(engine: Engine, workdir: str, rpc_url: str, kubeconfig: str, fleet: dict, config: dict | None = None, chain_id: int = 31337) -> StackWorkspace:
+def cluster_stack(
+    engine: Engine, workdir: str, rpc_url: str, kubeconfig: str, fleet: dict, config: dict | None = None, chain_id: int = 31337
+) -> StackWorkspace:
     """``config`` overrides keys (``keep-cd:`` implied); ``use_kubeconfig`` switches users later."""
     ws = new_stack(engine, workdir, rpc_url, chain_id, config={"fleet": json.dumps(fleet), **(config or {})}, stack="cluster")
     return applied_to_cluster(ws, kubeconfig, config_source=f"cluster stack in {workdir}")

@@ -161,7 +161,9 @@ def _build_locked(target: Target, key: str, final: str) -> str:
             if target.ldflags:
                 args += ["-ldflags", target.ldflags]
             args.append(package)
-            _with_heartbeat(f"{label}: build {binary}", functools.partial(_go, *args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"}))
+            _with_heartbeat(
+                f"{label}: build {binary}", functools.partial(_go, *args, cwd=src, env={"CGO_ENABLED": "1" if target.cgo else "0"})
+            )
         seconds = round(time.monotonic() - started, 1)
         info = {"target": target.name, "version": target.version, "key": key, "go": go_version(), "seconds": seconds}
         with open(os.path.join(out, "build-info.json"), "w") as f:

@@ -41,7 +41,12 @@ KWOK_STAGES = (
 _KUBERNETES_VERSION_FLAGS = " ".join(
     f"-X {pkg}.{var}={value}"
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-    for var, value in (("gitVersion", "v" + KUBERNETES_VERSION), ("gitMajor", KUBERNETES_VERSION.split(".")[0]), ("gitMinor", KUBERNETES_VERSION.split(".")[1]), ("gitTreeState", "clean"))
+    for var, value in (
+        ("gitVersion", "v" + KUBERNETES_VERSION),
+        ("gitMajor", KUBERNETES_VERSION.split(".")[0]),
+        ("gitMinor", KUBERNETES_VERSION.split(".")[1]),
+        ("gitTreeState", "clean"),
+    )
 )
 
 _PULUMI_VERSION_FLAG = "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v" + PULUMI_VERSION
@@ -106,8 +111,12 @@ TARGETS = {
             tags="osusergo,grpcnotrace",
             # The program runner and the dynamic providers' plugin are scripts in the SDK module.
             module_files=(
-                ModuleFile(PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/cmd/pulumi-language-python-exec", "pulumi-language-python-exec"),
-                ModuleFile(PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/dist/pulumi-resource-pulumi-python", "pulumi-resource-pulumi-python"),
+                ModuleFile(
+                    PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/cmd/pulumi-language-python-exec", "pulumi-language-python-exec"
+                ),
+                ModuleFile(
+                    PULUMI_SDK_MODULE, "v" + PULUMI_VERSION, "python/dist/pulumi-resource-pulumi-python", "pulumi-resource-pulumi-python"
+                ),
             ),
         ),
         Target(
@@ -149,7 +158,9 @@ TARGETS = {
             name="kwok",
             version=KWOK_VERSION,
             binaries=((KWOK_MODULE + "/cmd/kwok", "kwok"),),
-            module_files=tuple(ModuleFile(KWOK_MODULE, "v" + KWOK_VERSION, path, "stage-" + os.path.basename(path)) for path in KWOK_STAGES),
+            module_files=tuple(
+                ModuleFile(KWOK_MODULE, "v" + KWOK_VERSION, path, "stage-" + os.path.basename(path)) for path in KWOK_STAGES
+            ),
         ),
     )
 }

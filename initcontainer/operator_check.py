@@ -108,7 +108,8 @@ def check_operator(w3, cfg: MountedClientConfig) -> str:
     for name, address in sorted(cfg.contracts.items()):
         if len(w3.eth.get_code(address)) == 0:
             raise CheckFailed(
-                NOT_READY, f"contract {name} at {address} has no code on {cfg.rpc_url} (expected the deployed contracts; chain reset or config from another chain?)"
+                NOT_READY,
+                f"contract {name} at {address} has no code on {cfg.rpc_url} (expected the deployed contracts; chain reset or config from another chain?)",
             )
     staking_address = cfg.contract(*STAKING_CONFIG_KEYS)
     operator_contract = cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"])
@@ -116,9 +117,14 @@ def check_operator(w3, cfg: MountedClientConfig) -> str:
     op = cfg.address
     amount, created, undelegated = staking.functions.getDelegationInfo(op).call()
     if created == 0:
-        raise CheckFailed(NOT_READY, f"operator {op} is not staked on TokenStaking {staking_address} (expected the deploy step, or cluster provisioning, to stake it)")
+        raise CheckFailed(
+            NOT_READY,
+            f"operator {op} is not staked on TokenStaking {staking_address} (expected the deploy step, or cluster provisioning, to stake it)",
+        )
     if undelegated:
-        raise CheckFailed(NOT_READY, f"operator {op}: its stake on TokenStaking {staking_address} is undelegated (expected a live delegation)")
+        raise CheckFailed(
+            NOT_READY, f"operator {op}: its stake on TokenStaking {staking_address} is undelegated (expected a live delegation)"
+        )
     if not staking.functions.isAuthorizedForOperator(op, operator_contract).call():
         raise CheckFailed(NOT_READY, f"operator {op} is staked but not authorized for KeepRandomBeaconOperator {operator_contract}")
     if not staking.functions.hasMinimumStake(op, operator_contract).call():
@@ -154,7 +160,9 @@ def init_container_arguments(prog: str, description: str) -> argparse.ArgumentPa
     how long to wait for a not-ready answer to turn ready."""
     ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("--config", default=os.environ.get("KEEP_CLIENT_CONFIG", DEFAULT_CONFIG), help="keep-client TOML config")
-    ap.add_argument("--wait", type=float, default=float(os.environ.get("KEEP_CD_CHECK_WAIT", "30")), help="seconds to keep retrying a not-ready answer")
+    ap.add_argument(
+        "--wait", type=float, default=float(os.environ.get("KEEP_CD_CHECK_WAIT", "30")), help="seconds to keep retrying a not-ready answer"
+    )
     return ap
 
 

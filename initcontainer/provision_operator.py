@@ -125,7 +125,9 @@ def send_checked(
         if "gas" not in tx:
             try:
                 # The deploy step supplies the faucet for exactly this gas limit (operators/staking.py).
-                estimate = w3.eth.estimate_gas({k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending")
+                estimate = w3.eth.estimate_gas(
+                    {k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending"
+                )
                 tx["gas"] = int(estimate * POD_GAS_MARGIN) + POD_GAS_PAD
             except Exception as e:
                 # e.g. the faucet not supplied yet: the deploy step tops it up, the pod retries
@@ -153,8 +155,16 @@ def send_checked(
 
 
 def provision(
-    w3, faucet, operator, token: str, staking_address: str, operator_contract: str, amounts: Amounts,
-    *, beneficiary: str | None = None, done: Provisioned | None = None,
+    w3,
+    faucet,
+    operator,
+    token: str,
+    staking_address: str,
+    operator_contract: str,
+    amounts: Amounts,
+    *,
+    beneficiary: str | None = None,
+    done: Provisioned | None = None,
 ) -> Provisioned:
     """Fund, stake and authorize ``operator`` (a LocalAccount) idempotently; see module doc.
 
@@ -167,7 +177,9 @@ def provision(
         return w3.eth.get_balance(op, "pending")
 
     send_checked(
-        w3, faucet, f"fund {op}",
+        w3,
+        faucet,
+        f"fund {op}",
         lambda: {"to": op, "value": amounts.eth_target - balance(), "gas": 21_000, "data": b""},
         lambda: balance() < amounts.eth_threshold,
         done,
@@ -179,7 +191,9 @@ def provision(
     amount = amounts.stake if amounts.stake is not None else staking.functions.minimumStake().call()
     extra = delegation_data(beneficiary or op, op, op)
     send_checked(
-        w3, faucet, f"stake {op}",
+        w3,
+        faucet,
+        f"stake {op}",
         lambda: {"to": token, "value": 0, "data": APPROVE_AND_CALL.calldata(staking_address, amount, extra)},
         lambda: delegation()[1] == 0,
         done,
@@ -188,10 +202,16 @@ def provision(
     if undelegated:
         raise CheckFailed(NOT_READY, f"operator {op}: its stake is undelegated (expected a live delegation)")
     authorizer = staking.functions.authorizerOf(op).call(block_identifier="pending")
-    if authorizer.lower() != op.lower() and not staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier="pending"):
-        raise CheckFailed(NOT_READY, f"operator {op}: staked with authorizer {authorizer}, so this pod cannot authorize it (expected the operator itself)")
+    if authorizer.lower() != op.lower() and not staking.functions.isAuthorizedForOperator(op, operator_contract).call(
+        block_identifier="pending"
+    ):
+        raise CheckFailed(
+            NOT_READY, f"operator {op}: staked with authorizer {authorizer}, so this pod cannot authorize it (expected the operator itself)"
+        )
     send_checked(
-        w3, operator, f"authorize {op}",
+        w3,
+        operator,
+        f"authorize {op}",
         lambda: {"to": staking_address, "value": 0, "data": AUTHORIZE.calldata(op, operator_contract)},
         lambda: not staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier="pending"),
         done,
@@ -217,7 +237,9 @@ def load_operator(keyfile: str, password: str | None, expected: str):
     except FileNotFoundError:
         raise CheckFailed(BAD_INPUT, f"keyfile {keyfile}: not found (expected the operator keystore from the client's Secret)") from None
     except ValueError as e:
-        raise CheckFailed(BAD_INPUT, f"keyfile {keyfile}: cannot be decrypted ({str(e).splitlines()[0]}; wrong password or not a v3 keystore)") from None
+        raise CheckFailed(
+            BAD_INPUT, f"keyfile {keyfile}: cannot be decrypted ({str(e).splitlines()[0]}; wrong password or not a v3 keystore)"
+        ) from None
     account = Account.from_key(key)
     if account.address.lower() != expected.lower():
         raise CheckFailed(BAD_INPUT, f"keyfile {keyfile}: holds {account.address}, but the config's Address is {expected}")
@@ -260,8 +282,13 @@ def provision_and_check(args: argparse.Namespace) -> str:
     faucet = load_faucet(args.faucet_key_file)
     w3 = connect(cfg.rpc_url)
     done = provision(
-        w3, faucet, operator, to_checksum_address(args.token),
-        cfg.contract(*STAKING_CONFIG_KEYS), cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"]), amounts,
+        w3,
+        faucet,
+        operator,
+        to_checksum_address(args.token),
+        cfg.contract(*STAKING_CONFIG_KEYS),
+        cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"]),
+        amounts,
         beneficiary=to_checksum_address(args.beneficiary) if args.beneficiary else None,
     )
     steps = ", ".join(s for s, _ in done.sent) or "nothing (already provisioned)"

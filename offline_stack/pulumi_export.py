@@ -33,9 +33,7 @@ def state_from_export(path: str) -> dict:
             data = json.load(f)
         resources = data["deployment"].get("resources") or []
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as e:
-        raise StateFileError(
-            f"pulumi export {path}: not a `pulumi stack export` file ({e.__class__.__name__}: {e}); {UNTOUCHED}"
-        ) from None
+        raise StateFileError(f"pulumi export {path}: not a `pulumi stack export` file ({e.__class__.__name__}: {e}); {UNTOUCHED}") from None
     state: dict = {"resources": {}, "declared": {}}
     for r in resources:
         rtype, urn = r.get("type", ""), r.get("urn", "")

@@ -250,9 +250,7 @@ def _load_state(path: str | None) -> dict:
             "(expected the state the last run wrote: restore it, or point --state at another file)"
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("resources", {}), dict):
-        raise StateFileError(
-            f"state file {path}: not a keep-cd state (expected an object with a 'resources' map); {UNTOUCHED}"
-        )
+        raise StateFileError(f"state file {path}: not a keep-cd state (expected an object with a 'resources' map); {UNTOUCHED}")
     state.setdefault("resources", {})
     return state
 
@@ -301,6 +299,7 @@ def run_stack(
     os.chdir(project_dir)
     if project_dir not in sys.path:
         sys.path.insert(0, project_dir)
+
     def run_program() -> None:  # run_in_stack awaits what it gets back; the module's globals are not awaitable
         runpy.run_path(os.path.join(project_dir, "__main__.py"), run_name="__main__")
 

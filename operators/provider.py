@@ -60,7 +60,7 @@ def policy_failures(policy: dict) -> list:
             failures.append(CheckFailure(f"policy.{key}", f"{policy.get(key)!r} is not a positive integer (wei)"))
     stake = policy.get("stake_amount")
     if stake != "minimum" and _wei(stake, "stake_amount") is None:
-        failures.append(CheckFailure("policy.stake_amount", f"{stake!r} is not a positive integer (KEEP base units) or \"minimum\""))
+        failures.append(CheckFailure("policy.stake_amount", f'{stake!r} is not a positive integer (KEEP base units) or "minimum"'))
     return failures
 
 
@@ -127,7 +127,12 @@ class OperatorStakesProvider(DeployerStepProvider):
                 if not isinstance(address, str) or not is_address(address):
                     failures.append(CheckFailure(f"operators.{name}", f"{address!r} is not an address"))
                 elif address.lower() in seen:
-                    failures.append(CheckFailure(f"operators.{name}", f"operator {address} is also client {seen[address.lower()]}'s (expected one key per client)"))
+                    failures.append(
+                        CheckFailure(
+                            f"operators.{name}",
+                            f"operator {address} is also client {seen[address.lower()]}'s (expected one key per client)",
+                        )
+                    )
                 else:
                     seen[address.lower()] = name
         if failures or not _computed_known(news):
@@ -146,8 +151,13 @@ class OperatorStakesProvider(DeployerStepProvider):
             return []  # a keyless preview cannot tell whose a stake is; its diff shows the change
         try:
             assess(
-                w3, contracts, news["operators"], owner, fleet_policy(news["policy"]),
-                provisioning=news["provisioning"], faucet=news.get("faucet"),
+                w3,
+                contracts,
+                news["operators"],
+                owner,
+                fleet_policy(news["policy"]),
+                provisioning=news["provisioning"],
+                faucet=news.get("faucet"),
             )
         except StakingConflict as e:
             return [CheckFailure("operators", str(e))]
@@ -164,8 +174,13 @@ class OperatorStakesProvider(DeployerStepProvider):
             w3, contracts = _session(news)
             try:
                 pending = assess(
-                    w3, contracts, news["operators"], self._deployer_address(olds.get("owner")), fleet_policy(news["policy"]),
-                    provisioning=news["provisioning"], faucet=news.get("faucet"),
+                    w3,
+                    contracts,
+                    news["operators"],
+                    self._deployer_address(olds.get("owner")),
+                    fleet_policy(news["policy"]),
+                    provisioning=news["provisioning"],
+                    faucet=news.get("faucet"),
                 )
             except StakingConflict as e:
                 # Drift keep-cd cannot repair is a change, not a failure of the diff: `pulumi
@@ -185,8 +200,14 @@ class OperatorStakesProvider(DeployerStepProvider):
         else:
             removed = {n: a for n, a in ((olds or {}).get("operators") or {}).items() if n not in operators}
             status, report = reconcile_fleet(
-                w3, account, contracts, operators, policy,
-                removed=removed, on_remove=news.get("on_remove", "leave"), log=pulumi.log.info,
+                w3,
+                account,
+                contracts,
+                operators,
+                policy,
+                removed=removed,
+                on_remove=news.get("on_remove", "leave"),
+                log=pulumi.log.info,
             )
         result = dict(news)
         result.update(owner=account.address, status=status, staking_contract=contracts.staking, last_run=report.as_dict())
@@ -221,8 +242,14 @@ class OperatorStakesProvider(DeployerStepProvider):
             pulumi.log.warn(f"operator stakes: not undelegated ({e})")
             return None
         reconcile_fleet(
-            w3, self._account(), contracts, {}, fleet_policy(props["policy"]),
-            removed=dict(props.get("operators") or {}), on_remove="undelegate", log=pulumi.log.info,
+            w3,
+            self._account(),
+            contracts,
+            {},
+            fleet_policy(props["policy"]),
+            removed=dict(props.get("operators") or {}),
+            on_remove="undelegate",
+            log=pulumi.log.info,
         )
         return None
 

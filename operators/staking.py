@@ -98,10 +98,14 @@ class FleetPolicy:
                 f"config keep-cd:operators.ethTarget: {self.eth_target} is below ethThreshold {self.eth_threshold} "
                 "(expected target >= threshold, or every run would fund again)"
             )
-        if self.stake_amount is not None and (isinstance(self.stake_amount, bool) or not isinstance(self.stake_amount, int) or self.stake_amount <= 0):
-            raise ConfigError(f"config keep-cd:operators.stakeAmount: {self.stake_amount!r} is not a positive integer (KEEP base units) or \"minimum\"")
+        if self.stake_amount is not None and (
+            isinstance(self.stake_amount, bool) or not isinstance(self.stake_amount, int) or self.stake_amount <= 0
+        ):
+            raise ConfigError(
+                f'config keep-cd:operators.stakeAmount: {self.stake_amount!r} is not a positive integer (KEEP base units) or "minimum"'
+            )
         if self.beneficiary not in ("operator", "owner") and not is_address(self.beneficiary):
-            raise ConfigError(f"config keep-cd:operators.beneficiary: {self.beneficiary!r} is not \"operator\", \"owner\" or an address")
+            raise ConfigError(f'config keep-cd:operators.beneficiary: {self.beneficiary!r} is not "operator", "owner" or an address')
         return self
 
     def beneficiary_for(self, operator: str, owner: str) -> str:
@@ -251,7 +255,7 @@ def stake_amount(view: FleetView, policy: FleetPolicy) -> int:
     if policy.stake_amount < view.minimum_stake:
         raise ConfigError(
             f"config keep-cd:operators.stakeAmount: {policy.stake_amount} is below TokenStaking.minimumStake() "
-            f"{view.minimum_stake} (expected at least the minimum, or \"minimum\")"
+            f'{view.minimum_stake} (expected at least the minimum, or "minimum")'
         )
     return policy.stake_amount
 
@@ -263,7 +267,9 @@ def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy
     for name, address in operators.items():
         s = view.operators[address]
         if s.balance < policy.eth_threshold:
-            actions.append(Action(name, address, "fund", f"balance {s.balance} wei < threshold {policy.eth_threshold}", policy.eth_target - s.balance))
+            actions.append(
+                Action(name, address, "fund", f"balance {s.balance} wei < threshold {policy.eth_threshold}", policy.eth_target - s.balance)
+            )
         if not s.staked:
             actions.append(Action(name, address, "stake", "no delegation on this TokenStaking", amount))
             actions.append(Action(name, address, "authorize", "staked in this run"))
@@ -327,7 +333,10 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
             f"(short by {_keep(keep_needed - view.owner_keep)} KEEP); nothing was sent"
         )
     independent = [r for r in requests if not r.after]
-    calls = [("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"]) for r in independent]
+    calls = [
+        ("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"])
+        for r in independent
+    ]
     estimates: list = []
     for start in range(0, len(calls), BATCH_LIMIT):
         answer = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
@@ -462,7 +471,9 @@ def reconcile_fleet(
             view = read_fleet(w3, contracts, list(operators.values()), owner)
             missing = [n for n, a in operators.items() if not (view.operators[a].staked and view.operators[a].authorized)]
             if missing:
-                raise StakingConflict(f"operator {missing[0]}: still not staked and authorized after the run (expected every step to have landed)")
+                raise StakingConflict(
+                    f"operator {missing[0]}: still not staked and authorized after the run (expected every step to have landed)"
+                )
     report.seconds = time.monotonic() - started
     return operator_status(view, operators), report
 
@@ -487,7 +498,11 @@ def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, o
     of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
     they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
     The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
-    call: Any = {"from": owner, "to": contracts.token, "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator))}
+    call: Any = {
+        "from": owner,
+        "to": contracts.token,
+        "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator)),
+    }
     try:
         stake = int(w3.eth.estimate_gas(call, "latest"))
     except Exception:  # the owner short of KEEP: supply_faucet names that before sending
@@ -495,7 +510,9 @@ def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, o
     return max(FAUCET_GAS_PER_OPERATOR, 21_000 + int(stake * POD_GAS_MARGIN) + POD_GAS_PAD)
 
 
-def plan_faucet(view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int, gas_per_operator: int = FAUCET_GAS_PER_OPERATOR) -> list:
+def plan_faucet(
+    view: FleetView, operators: dict, faucet: str, policy: FleetPolicy, gas_price: int, gas_per_operator: int = FAUCET_GAS_PER_OPERATOR
+) -> list:
     """Cluster mode: what the faucet needs so that every operator not yet staked can be provisioned
     by its own InitContainer (its ETH top-up, its stake, and the faucet's gas for both)."""
     amount = stake_amount(view, policy)
@@ -537,7 +554,16 @@ def supply_faucet(
     return operator_status(view, operators), report
 
 
-def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, policy: FleetPolicy, *, provisioning: str = "deploy", faucet: str | None = None) -> list:
+def assess(
+    w3: Web3,
+    contracts: StakingContracts,
+    operators: dict,
+    owner: str,
+    policy: FleetPolicy,
+    *,
+    provisioning: str = "deploy",
+    faucet: str | None = None,
+) -> list:
     """What a run would send, reading the chain only (``diff`` and preview)."""
     owner = to_checksum_address(owner)
     extra: tuple[str, ...] = (to_checksum_address(faucet),) if faucet else ()
@@ -547,7 +573,9 @@ def assess(w3: Web3, contracts: StakingContracts, operators: dict, owner: str, p
     return plan_fleet(view, operators, owner, policy)
 
 
-def _faucet_actions(w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy) -> list:
+def _faucet_actions(
+    w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy
+) -> list:
     """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
     # The pods' fee cap (chain.fees.fee_fields with DEFAULT_TIP), taken on the base fee or, on a
     # chain without one, on the gas price: twice it, room for the price to rise before they stake.

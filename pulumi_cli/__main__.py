@@ -1,14 +1,14 @@
 """``python -m pulumi_cli <command>``: the real Pulumi engine for keep-cd.
 
-  engine            build what is missing (``make engine``) and print which engine runs
-  env               shell exports that put the engine on PATH with its settings (CI: >> $BASH_ENV)
-  up-local [--chain anvil|geth]
-                    ``make local``: a real ``pulumi up`` on the local stack, outputs printed
-  import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
-                    `pulumi import` into the local stack of a contract set another tool deployed
-                    with its deployer key (contracts_step/import_source.py); sends nothing
-  local ARGS...     any pulumi command on the local stack (``scripts/pulumi-local ARGS``): the
-                    stack, the config file, the file backend and the passphrase file are added
+engine            build what is missing (``make engine``) and print which engine runs
+env               shell exports that put the engine on PATH with its settings (CI: >> $BASH_ENV)
+up-local [--chain anvil|geth]
+                  ``make local``: a real ``pulumi up`` on the local stack, outputs printed
+import-contracts (--truffle [NETWORK] | --hardhat-deploy DIR)
+                  `pulumi import` into the local stack of a contract set another tool deployed
+                  with its deployer key (contracts_step/import_source.py); sends nothing
+local ARGS...     any pulumi command on the local stack (``scripts/pulumi-local ARGS``): the
+                  stack, the config file, the file backend and the passphrase file are added
 """
 
 from __future__ import annotations
@@ -42,7 +42,13 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         env = engine.env(base={"PATH": "$PATH"})
-        for name in ("PATH", "PULUMI_HOME", "PULUMI_SKIP_UPDATE_CHECK", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_SKIP_CONFIRMATIONS"):
+        for name in (
+            "PATH",
+            "PULUMI_HOME",
+            "PULUMI_SKIP_UPDATE_CHECK",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION",
+            "PULUMI_SKIP_CONFIRMATIONS",
+        ):
             value = env[name] if name != "PATH" else env[name].replace("$PATH", "") + "$PATH"
             print(f"export {name}={shlex.quote(value) if name != 'PATH' else chr(34) + value + chr(34)}")
         return 0

@@ -71,7 +71,9 @@ class Engine:
 
 def _pulumi_version(binary: str) -> str:
     try:
-        out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=60, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"})
+        out = subprocess.run(
+            [binary, "version"], capture_output=True, text=True, timeout=60, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+        )
     except OSError as e:
         raise EngineError(f"{binary}: cannot run ({e}); run `make engine`") from e
     if out.returncode != 0:

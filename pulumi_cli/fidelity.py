@@ -60,7 +60,9 @@ class ScriptedStack:
         os.makedirs(self.artifacts)
         for name in os.listdir(KEEP_ARTIFACTS):
             os.symlink(os.path.join(KEEP_ARTIFACTS, name), os.path.join(self.artifacts, name))
-        self.ws = new_stack(engine, workdir, rpc_url, config={"artifactsDir": self.artifacts, "fleet": json.dumps(fleet_config(clients, bootstrap))})
+        self.ws = new_stack(
+            engine, workdir, rpc_url, config={"artifactsDir": self.artifacts, "fleet": json.dumps(fleet_config(clients, bootstrap))}
+        )
         self.ws.prepare(start_chain=False)
         self.deployer = Account.from_key(self.ws.secret("deployer.key", lambda: "")).address
 

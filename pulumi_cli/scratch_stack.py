@@ -13,7 +13,9 @@ from .engine import Engine
 from .local_stack import ROOT, StackWorkspace, committed_config
 
 
-def new_stack(engine: Engine, workdir: str, rpc_url: str, chain_id: int = 31337, config: dict | None = None, stack: str = "local") -> StackWorkspace:
+def new_stack(
+    engine: Engine, workdir: str, rpc_url: str, chain_id: int = 31337, config: dict | None = None, stack: str = "local"
+) -> StackWorkspace:
     """A stack in ``workdir`` on the chain at ``rpc_url``: the local stack's config, the chain's URL,
     manifests rendered into workdir/manifests; ``config`` overrides keys (``keep-cd:`` implied)."""
     base = dict(committed_config("local"))
@@ -104,9 +106,9 @@ def _diagnostics(output: str) -> str:
 
 def short(steps: dict) -> dict:
     """{Kind::name: op} (ConfigMap::keep-standard-0-config): what tests compare and failures show."""
+
     def name(urn: str) -> str:
         kind = urn.split("::")[-2].split("$")[-1].split(":")[-1]
         return f"{kind}::{urn.split('::')[-1]}"
 
     return {name(u): op for u, op in steps.items()}
-

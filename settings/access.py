@@ -37,9 +37,7 @@ class CircleCiSettings(Section):
         pattern=_UUID,
         description="the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview)",
     )
-    project_id: str = Field(
-        pattern=_UUID, description="the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview)"
-    )
+    project_id: str = Field(pattern=_UUID, description="the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview)")
     # git refs whose pipelines may impersonate the deployer
     deploy_refs: tuple[GitRef, ...] = Field(
         ("refs/heads/master",), min_length=1, strict=False, description="a non-empty list of git refs, e.g. [refs/heads/master]"

@@ -133,7 +133,6 @@ class ClientItem(Section):
     port: Port  # the fleet's port unless given
 
 
-
 class FleetSection(Section):
     namespace: DnsLabel
     ethereum: Ethereum
@@ -166,7 +165,10 @@ class FleetSection(Section):
             return data
         if "kdfIterations" in data:
             # It set the cost of the fleet's former stand-in keystores; a value left in a stack would do nothing.
-            raise refuse(f"no longer read (the clients' keystores are the operators': set {PROJECT}:operators.keystoreKdf/keystoreCost)", "kdfIterations")
+            raise refuse(
+                f"no longer read (the clients' keystores are the operators': set {PROJECT}:operators.keystoreKdf/keystoreCost)",
+                "kdfIterations",
+            )
         data = dict(data)
         for key, default in (("resources", DEFAULT_RESOURCES), ("initResources", DEFAULT_INIT_RESOURCES)):
             given = data.get(key) or {}

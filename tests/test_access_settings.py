@@ -170,7 +170,9 @@ def test_empty_firewall_ranges_in_bastion_mode(ranges):
     assert key == "keep-cd:access.bastion.sourceRanges" and reason.startswith("empty")
 
 
-@pytest.mark.parametrize("cidr,reason", [("0.0.0.0/0", "whole internet"), ("::/0", "whole internet"), ("10.0.0.1/8", "not a CIDR"), ("ci", "not a CIDR")])
+@pytest.mark.parametrize(
+    "cidr,reason", [("0.0.0.0/0", "whole internet"), ("::/0", "whole internet"), ("10.0.0.1/8", "not a CIDR"), ("ci", "not a CIDR")]
+)
 def test_bad_firewall_ranges(cidr, reason):
     key, why = refused(edit(BASTION, "bastion.sourceRanges", [cidr]))
     assert key == "keep-cd:access.bastion.sourceRanges[0]" and reason in why
@@ -249,88 +251,224 @@ def test_port_forwarded_chain_needs_a_local_deployer_url():
 @pytest.mark.parametrize(
     "access,refusal",
     [
-        pytest.param([1],
-                     ("keep-cd:access", "expected a map with keys artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region"), id='access not map'),
-        pytest.param({**KEYLESS, "enabled": "yes"},
-                     ("keep-cd:access.enabled", "'yes' is not true or false"), id='enabled'),
-        pytest.param({**KEYLESS, "sourceRanges": ["1.2.3.0/24"]},
-                     ('keep-cd:access.sourceRanges', 'unknown key (expected one of artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region)'), id='unknown key'),
-        pytest.param(edit(KEYLESS, "project", delete=True),
-                     ("keep-cd:access.project", "not set (expected a GCP project id (access is enabled; or set gcp:project))"), id='project'),
-        pytest.param(edit(KEYLESS, "region", delete=True),
-                     ("keep-cd:access.region", "not set (expected a GCP region, e.g. us-central1 (access is enabled; or set gcp:region))"), id='region'),
-        pytest.param(edit(KEYLESS, "cluster", delete=True),
-                     ('keep-cd:access.cluster', 'not set (expected the GKE cluster name)'), id='cluster'),
-        pytest.param(edit(KEYLESS, "cluster", "  "),
-                     ('keep-cd:access.cluster', 'not set (expected the GKE cluster name)'), id='cluster blank'),
-        pytest.param(edit(KEYLESS, "cluster", 5),
-                     ("keep-cd:access.cluster", "5 is not the GKE cluster name"), id='cluster not str'),
-        pytest.param(edit(KEYLESS, "artifactRegistry", delete=True),
-                     ('keep-cd:access.artifactRegistry.repository', 'not set (expected the Artifact Registry repository id CI pushes images to)'), id='registry'),
-        pytest.param(edit(KEYLESS, "artifactRegistry", "keep"),
-                     ('keep-cd:access.artifactRegistry', 'expected a map with keys location, repository'), id='registry not map'),
-        pytest.param(edit(KEYLESS, "artifactRegistry.name", "x"),
-                     ('keep-cd:access.artifactRegistry.name', 'unknown key (expected one of location, repository)'), id='registry unknown'),
-        pytest.param({**KEYLESS, "namePrefix": "Kcd"},
-                     ("keep-cd:access.namePrefix", "'Kcd' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"), id='prefix'),
-        pytest.param({**KEYLESS, "namePrefix": "gcp-keep"},
-                     ("keep-cd:access.namePrefix", "'gcp-keep' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"), id='prefix gcp'),
-        pytest.param({**KEYLESS, "namePrefix": 5},
-                     ('keep-cd:access.namePrefix', '5 is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)'), id='prefix int'),
-        pytest.param(edit(KEYLESS, "circleci.orgId", delete=True),
-                     ("keep-cd:access.circleci.orgId", "not set (expected the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview))"), id='org missing'),
-        pytest.param(edit(KEYLESS, "circleci.projectId", delete=True),
-                     ("keep-cd:access.circleci.projectId", "not set (expected the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview))"), id='project missing'),
-        pytest.param(edit(KEYLESS, "circleci.orgId", "acme"),
-                     ("keep-cd:access.circleci.orgId", "'acme' is not the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview)"), id='org bad'),
-        pytest.param(edit(KEYLESS, "circleci.projectId", ORG.upper()),
-                     ("keep-cd:access.circleci.projectId", "'0C9F3B1E-6A44-4F7D-9D7E-2F1C3A5B7D90' is not the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview)"), id='project bad'),
-        pytest.param(edit(KEYLESS, "circleci", "x"),
-                     ('keep-cd:access.circleci', 'expected a map with keys deployRefs, orgId, projectId'), id='circleci not map'),
-        pytest.param(edit(KEYLESS, "circleci.deployRefs", []),
-                     ("keep-cd:access.circleci.deployRefs", "[] is not a non-empty list of git refs, e.g. [refs/heads/master]"), id='refs empty'),
-        pytest.param(edit(KEYLESS, "circleci.deployRefs", "refs/heads/master"),
-                     ("keep-cd:access.circleci.deployRefs", "'refs/heads/master' is not a non-empty list of git refs, e.g. [refs/heads/master]"), id='refs str'),
-        pytest.param(edit(KEYLESS, "circleci.deployRefs", ["refs/pull/1/head"]),
-                     ("keep-cd:access.circleci.deployRefs[0]", "'refs/pull/1/head' is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"), id='refs pull'),
-        pytest.param(edit(KEYLESS, "circleci.deployRefs", [5]),
-                     ("keep-cd:access.circleci.deployRefs[0]", "5 is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"), id='refs int'),
-        pytest.param(edit(BASTION, "bastion.sourceRanges", delete=True),
-                     ('keep-cd:access.bastion.sourceRanges', 'empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])'), id='ranges none'),
-        pytest.param(edit(BASTION, "bastion.sourceRanges", "1.2.3.0/24"),
-                     ("keep-cd:access.bastion.sourceRanges", "'1.2.3.0/24' is not a list of CIDRs, e.g. [203.0.113.0/24]"), id='ranges str'),
-        pytest.param(edit(BASTION, "bastion.sourceRanges", ["0.0.0.0/0"]),
-                     ("keep-cd:access.bastion.sourceRanges[0]", "0.0.0.0/0 opens SSH to the whole internet (expected CI's egress ranges)"), id='ranges world'),
-        pytest.param(edit(BASTION, "bastion.sourceRanges", ["10.0.0.1/8"]),
-                     ("keep-cd:access.bastion.sourceRanges[0]", "'10.0.0.1/8' is not a CIDR range (expected e.g. 203.0.113.0/24)"), id='ranges bad'),
-        pytest.param(edit(BASTION, "bastion.network", delete=True),
-                     ('keep-cd:access.bastion.network', 'not set (expected the VPC network name or self link)'), id='bastion network'),
-        pytest.param(edit(BASTION, "bastion.publicSubnet", delete=True),
-                     ("keep-cd:access.bastion.publicSubnet", "not set (expected the public subnet's name or self link)"), id='bastion public'),
-        pytest.param(edit(BASTION, "bastion.clusterSubnet", delete=True),
-                     ("keep-cd:access.bastion.clusterSubnet", "not set (expected the cluster subnet's name or self link)"), id='bastion cluster'),
-        pytest.param(edit(BASTION, "bastion.zone", ""),
-                     ('keep-cd:access.bastion.zone', 'not set (expected a zone of the region, e.g. us-central1-a)'), id='bastion zone'),
-        pytest.param(edit(BASTION, "bastion.machineType", ""),
-                     ('keep-cd:access.bastion.machineType', 'not set (expected a machine type)'), id='bastion machine'),
-        pytest.param(edit(BASTION, "bastion.image", ""),
-                     ('keep-cd:access.bastion.image', 'not set (expected a boot image)'), id='bastion image'),
-        pytest.param(edit(BASTION, "bastion", delete=True),
-                     ('keep-cd:access.bastion.sourceRanges', 'empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])'), id='bastion missing'),
-        pytest.param({**KEYLESS, "chainService": {"name": "n"}},
-                     ("keep-cd:access.chainService.namespace", "not set (expected a Kubernetes namespace (DNS-1123 label))"), id='svc namespace'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}},
-                     ("keep-cd:access.chainService.name", "'Eth_Node' is not a Kubernetes Service name (DNS-1123 label)"), id='svc name bad'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "-d", "name": "n"}},
-                     ("keep-cd:access.chainService.namespace", "'-d' is not a Kubernetes namespace (DNS-1123 label)"), id='svc namespace bad'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}},
-                     ("keep-cd:access.chainService.port", "0 is not a TCP port (1-65535)"), id='svc port'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": True}},
-                     ("keep-cd:access.chainService.port", "True is not a TCP port (1-65535)"), id='svc port bool'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 65536}},
-                     ("keep-cd:access.chainService.port", "65536 is not a TCP port (1-65535)"), id='svc port big'),
-        pytest.param({**KEYLESS, "chainService": {"namespace": "d", "name": "n", "host": "x"}},
-                     ('keep-cd:access.chainService.host', 'unknown key (expected one of name, namespace, port)'), id='svc unknown'),
+        pytest.param(
+            [1],
+            (
+                "keep-cd:access",
+                "expected a map with keys artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region",
+            ),
+            id="access not map",
+        ),
+        pytest.param({**KEYLESS, "enabled": "yes"}, ("keep-cd:access.enabled", "'yes' is not true or false"), id="enabled"),
+        pytest.param(
+            {**KEYLESS, "sourceRanges": ["1.2.3.0/24"]},
+            (
+                "keep-cd:access.sourceRanges",
+                "unknown key (expected one of artifactRegistry, bastion, chainService, circleci, cluster, clusterLocation, enabled, mode, namePrefix, project, region)",
+            ),
+            id="unknown key",
+        ),
+        pytest.param(
+            edit(KEYLESS, "project", delete=True),
+            ("keep-cd:access.project", "not set (expected a GCP project id (access is enabled; or set gcp:project))"),
+            id="project",
+        ),
+        pytest.param(
+            edit(KEYLESS, "region", delete=True),
+            ("keep-cd:access.region", "not set (expected a GCP region, e.g. us-central1 (access is enabled; or set gcp:region))"),
+            id="region",
+        ),
+        pytest.param(
+            edit(KEYLESS, "cluster", delete=True), ("keep-cd:access.cluster", "not set (expected the GKE cluster name)"), id="cluster"
+        ),
+        pytest.param(
+            edit(KEYLESS, "cluster", "  "), ("keep-cd:access.cluster", "not set (expected the GKE cluster name)"), id="cluster blank"
+        ),
+        pytest.param(edit(KEYLESS, "cluster", 5), ("keep-cd:access.cluster", "5 is not the GKE cluster name"), id="cluster not str"),
+        pytest.param(
+            edit(KEYLESS, "artifactRegistry", delete=True),
+            ("keep-cd:access.artifactRegistry.repository", "not set (expected the Artifact Registry repository id CI pushes images to)"),
+            id="registry",
+        ),
+        pytest.param(
+            edit(KEYLESS, "artifactRegistry", "keep"),
+            ("keep-cd:access.artifactRegistry", "expected a map with keys location, repository"),
+            id="registry not map",
+        ),
+        pytest.param(
+            edit(KEYLESS, "artifactRegistry.name", "x"),
+            ("keep-cd:access.artifactRegistry.name", "unknown key (expected one of location, repository)"),
+            id="registry unknown",
+        ),
+        pytest.param(
+            {**KEYLESS, "namePrefix": "Kcd"},
+            ("keep-cd:access.namePrefix", "'Kcd' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"),
+            id="prefix",
+        ),
+        pytest.param(
+            {**KEYLESS, "namePrefix": "gcp-keep"},
+            (
+                "keep-cd:access.namePrefix",
+                "'gcp-keep' is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)",
+            ),
+            id="prefix gcp",
+        ),
+        pytest.param(
+            {**KEYLESS, "namePrefix": 5},
+            ("keep-cd:access.namePrefix", "5 is not 3-22 lowercase letters, digits or hyphens starting with a letter (and not gcp-)"),
+            id="prefix int",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.orgId", delete=True),
+            (
+                "keep-cd:access.circleci.orgId",
+                "not set (expected the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview))",
+            ),
+            id="org missing",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.projectId", delete=True),
+            (
+                "keep-cd:access.circleci.projectId",
+                "not set (expected the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview))",
+            ),
+            id="project missing",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.orgId", "acme"),
+            (
+                "keep-cd:access.circleci.orgId",
+                "'acme' is not the CircleCI organization's id, a lowercase UUID (CircleCI Organization Settings > Overview)",
+            ),
+            id="org bad",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.projectId", ORG.upper()),
+            (
+                "keep-cd:access.circleci.projectId",
+                "'0C9F3B1E-6A44-4F7D-9D7E-2F1C3A5B7D90' is not the CircleCI project's id, a lowercase UUID (CircleCI Project Settings > Overview)",
+            ),
+            id="project bad",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci", "x"),
+            ("keep-cd:access.circleci", "expected a map with keys deployRefs, orgId, projectId"),
+            id="circleci not map",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.deployRefs", []),
+            ("keep-cd:access.circleci.deployRefs", "[] is not a non-empty list of git refs, e.g. [refs/heads/master]"),
+            id="refs empty",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.deployRefs", "refs/heads/master"),
+            ("keep-cd:access.circleci.deployRefs", "'refs/heads/master' is not a non-empty list of git refs, e.g. [refs/heads/master]"),
+            id="refs str",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.deployRefs", ["refs/pull/1/head"]),
+            ("keep-cd:access.circleci.deployRefs[0]", "'refs/pull/1/head' is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"),
+            id="refs pull",
+        ),
+        pytest.param(
+            edit(KEYLESS, "circleci.deployRefs", [5]),
+            ("keep-cd:access.circleci.deployRefs[0]", "5 is not a git ref (refs/heads/<branch> or refs/tags/<tag>)"),
+            id="refs int",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.sourceRanges", delete=True),
+            (
+                "keep-cd:access.bastion.sourceRanges",
+                "empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])",
+            ),
+            id="ranges none",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.sourceRanges", "1.2.3.0/24"),
+            ("keep-cd:access.bastion.sourceRanges", "'1.2.3.0/24' is not a list of CIDRs, e.g. [203.0.113.0/24]"),
+            id="ranges str",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.sourceRanges", ["0.0.0.0/0"]),
+            ("keep-cd:access.bastion.sourceRanges[0]", "0.0.0.0/0 opens SSH to the whole internet (expected CI's egress ranges)"),
+            id="ranges world",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.sourceRanges", ["10.0.0.1/8"]),
+            ("keep-cd:access.bastion.sourceRanges[0]", "'10.0.0.1/8' is not a CIDR range (expected e.g. 203.0.113.0/24)"),
+            id="ranges bad",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.network", delete=True),
+            ("keep-cd:access.bastion.network", "not set (expected the VPC network name or self link)"),
+            id="bastion network",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.publicSubnet", delete=True),
+            ("keep-cd:access.bastion.publicSubnet", "not set (expected the public subnet's name or self link)"),
+            id="bastion public",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.clusterSubnet", delete=True),
+            ("keep-cd:access.bastion.clusterSubnet", "not set (expected the cluster subnet's name or self link)"),
+            id="bastion cluster",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.zone", ""),
+            ("keep-cd:access.bastion.zone", "not set (expected a zone of the region, e.g. us-central1-a)"),
+            id="bastion zone",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.machineType", ""),
+            ("keep-cd:access.bastion.machineType", "not set (expected a machine type)"),
+            id="bastion machine",
+        ),
+        pytest.param(
+            edit(BASTION, "bastion.image", ""), ("keep-cd:access.bastion.image", "not set (expected a boot image)"), id="bastion image"
+        ),
+        pytest.param(
+            edit(BASTION, "bastion", delete=True),
+            (
+                "keep-cd:access.bastion.sourceRanges",
+                "empty (bastion mode opens SSH on the jump host only to these CIDRs: expected e.g. [203.0.113.0/24])",
+            ),
+            id="bastion missing",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"name": "n"}},
+            ("keep-cd:access.chainService.namespace", "not set (expected a Kubernetes namespace (DNS-1123 label))"),
+            id="svc namespace",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "d", "name": "Eth_Node"}},
+            ("keep-cd:access.chainService.name", "'Eth_Node' is not a Kubernetes Service name (DNS-1123 label)"),
+            id="svc name bad",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "-d", "name": "n"}},
+            ("keep-cd:access.chainService.namespace", "'-d' is not a Kubernetes namespace (DNS-1123 label)"),
+            id="svc namespace bad",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 0}},
+            ("keep-cd:access.chainService.port", "0 is not a TCP port (1-65535)"),
+            id="svc port",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": True}},
+            ("keep-cd:access.chainService.port", "True is not a TCP port (1-65535)"),
+            id="svc port bool",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "d", "name": "n", "port": 65536}},
+            ("keep-cd:access.chainService.port", "65536 is not a TCP port (1-65535)"),
+            id="svc port big",
+        ),
+        pytest.param(
+            {**KEYLESS, "chainService": {"namespace": "d", "name": "n", "host": "x"}},
+            ("keep-cd:access.chainService.host", "unknown key (expected one of name, namespace, port)"),
+            id="svc unknown",
+        ),
     ],
 )
 def test_each_bad_access_value_has_its_own_whole_line(access, refusal):
@@ -340,9 +478,27 @@ def test_each_bad_access_value_has_its_own_whole_line(access, refusal):
 @pytest.mark.parametrize(
     "rpc_url,refusal",
     [
-        ("http://eth.default.svc:8545", ("keep-cd:rpcUrl", "http://eth.default.svc:8545 is an in-cluster address, which the deployer (CI) cannot resolve (expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)")),
-        ("http://10.1.2.3:8545", ("keep-cd:rpcUrl", "http://10.1.2.3:8545 is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)")),
-        ("", ("keep-cd:rpcUrl", "(not set) is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)")),
+        (
+            "http://eth.default.svc:8545",
+            (
+                "keep-cd:rpcUrl",
+                "http://eth.default.svc:8545 is an in-cluster address, which the deployer (CI) cannot resolve (expected the deployer's URL, e.g. http://127.0.0.1:8545 through `kubectl port-forward` to the chain's Service)",
+            ),
+        ),
+        (
+            "http://10.1.2.3:8545",
+            (
+                "keep-cd:rpcUrl",
+                "http://10.1.2.3:8545 is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)",
+            ),
+        ),
+        (
+            "",
+            (
+                "keep-cd:rpcUrl",
+                "(not set) is not local, but access.chainService says CI reaches the chain by port-forward (expected http://127.0.0.1:<port>, the port-forward's local end)",
+            ),
+        ),
     ],
 )
 def test_the_deployers_url_against_the_port_forwarded_chain(rpc_url, refusal):
@@ -356,15 +512,24 @@ def test_a_local_deployer_url_reaches_a_port_forwarded_chain(rpc_url):
 
 
 def test_every_access_value_given():
-    a = access_from({
-        **BASTION, "clusterLocation": "us-central1-b", "namePrefix": "kcd-x",
-        "artifactRegistry": {"location": "europe", "repository": "imgs"},
-        "bastion": {**BASTION["bastion"], "zone": "us-central1-c", "machineType": "e2-small", "image": "cos-cloud/cos-stable"},
-    })
+    a = access_from(
+        {
+            **BASTION,
+            "clusterLocation": "us-central1-b",
+            "namePrefix": "kcd-x",
+            "artifactRegistry": {"location": "europe", "repository": "imgs"},
+            "bastion": {**BASTION["bastion"], "zone": "us-central1-c", "machineType": "e2-small", "image": "cos-cloud/cos-stable"},
+        }
+    )
     assert (a.cluster_location, a.name_prefix, a.registry_location, a.registry_repository) == ("us-central1-b", "kcd-x", "europe", "imgs")
     b = a.bastion
     assert (b.network, b.public_subnet, b.cluster_subnet, b.zone, b.machine_type, b.image) == (
-        "vpc", "pub", "gke", "us-central1-c", "e2-small", "cos-cloud/cos-stable"
+        "vpc",
+        "pub",
+        "gke",
+        "us-central1-c",
+        "e2-small",
+        "cos-cloud/cos-stable",
     )
     assert access_from(edit(BASTION, "bastion.network", "  vpc-2 ")).bastion.network == "vpc-2"  # trimmed
     assert access_from(edit(BASTION, "bastion.sourceRanges", ["2001:db8::/32"])).bastion.source_ranges == ("2001:db8::/32",)
@@ -384,7 +549,9 @@ def test_the_default_name_prefix_fits_gcp_ids():
     from settings import load_access
 
     pulumi.runtime.set_all_config({"keep-cd:access": json.dumps(KEYLESS)}, [])
-    assert load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"), stack="a-very-long-stack-name-x").name_prefix == "kcd-a-very-long-stack"
+    assert (
+        load_access(pulumi.Config("keep-cd"), pulumi.Config("gcp"), stack="a-very-long-stack-name-x").name_prefix == "kcd-a-very-long-stack"
+    )
 
 
 @pytest.mark.parametrize(

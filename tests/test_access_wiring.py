@@ -64,7 +64,13 @@ def test_bad_access_config_fails_before_any_resource(anvil):
 # Service (Endpoints), a claim (its StorageClass) and every object (Events), as a real API server
 # showed (tests/test_cluster.py: an up as the deployer is refused nothing); and how CI reaches the
 # chain's RPC (kubectl port-forward to a pod).
-PROVIDER_READS = {"replicaSets": ("get", "list", "watch"), "pods": ("get", "list", "watch"), "endpoints": ("get", "list", "watch"), "events": ("list", "watch"), "storageClasses": ("get",)}
+PROVIDER_READS = {
+    "replicaSets": ("get", "list", "watch"),
+    "pods": ("get", "list", "watch"),
+    "endpoints": ("get", "list", "watch"),
+    "events": ("list", "watch"),
+    "storageClasses": ("get",),
+}
 CLUSTER_ACCESS = {"container.clusters.get", "container.clusters.connect", "container.pods.portForward"}
 
 
@@ -94,7 +100,9 @@ def test_the_deployer_may_manage_every_kind_the_program_declares_and_write_nothi
     for kind in kinds:
         # The namespace holds everything: created, never deleted with a stack's objects.  watch: the
         # provider awaits each object's creation or deletion with an informer.
-        verbs = ("create", "get", "list", "update", "watch") if kind == "Namespace" else ("create", "delete", "get", "list", "update", "watch")
+        verbs = (
+            ("create", "get", "list", "update", "watch") if kind == "Namespace" else ("create", "delete", "get", "list", "update", "watch")
+        )
         needed |= {f"container.{gke_resource(kind)}.{v}" for v in verbs}
     assert needed - deployer == set()
     assert deployer - needed == set()  # nothing it does not need: no other kind, no exec, no RBAC

@@ -122,7 +122,10 @@ def package(fixture_artifacts, tmp_path):
     token = json.load(open(os.path.join(hardhat, "Token.json")))
     mock = json.load(open(os.path.join(hardhat, "Guarded.json")))
     write_artifact(tmp_path / "artifacts/contracts/Token.sol/Token.json", {**token, "sourceName": "contracts/Token.sol"})
-    write_artifact(tmp_path / "artifacts/contracts/mocks/Token.sol/Token.json", {**mock, "contractName": "Token", "sourceName": "contracts/mocks/Token.sol"})
+    write_artifact(
+        tmp_path / "artifacts/contracts/mocks/Token.sol/Token.json",
+        {**mock, "contractName": "Token", "sourceName": "contracts/mocks/Token.sol"},
+    )
     write_artifact(tmp_path / "artifacts/build-info/abc.json", {"input": {}})
     return tmp_path, token, mock
 
@@ -263,18 +266,23 @@ def test_an_ambiguous_truncated_library_name_is_an_error_not_the_first_match(tmp
 
 from contracts_step.artifacts import parse_artifact  # noqa: E402
 
-ABI = [{"type": "constructor", "inputs": [{"name": "x", "type": "uint256"}]},
-       {"type": "function", "name": "f", "inputs": [], "outputs": []},
-       {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
-       {"type": "event", "name": "f", "inputs": []}]
+ABI = [
+    {"type": "constructor", "inputs": [{"name": "x", "type": "uint256"}]},
+    {"type": "function", "name": "f", "inputs": [], "outputs": []},
+    {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
+    {"type": "event", "name": "f", "inputs": []},
+]
 LINKED = "6080" + "__$" + "ab" * 17 + "$__" + "00"  # one solc >= 0.5 placeholder at byte 2
 LINK_REFS = {"contracts/L.sol": {"L": [{"start": 2, "length": 20}]}}
 
 
 def test_a_foundry_artifact(tmp_path):
-    data = {"abi": ABI, "bytecode": {"object": "0x" + LINKED, "linkReferences": LINK_REFS},
-            "deployedBytecode": {"object": "0x6001"},
-            "metadata": {"settings": {"compilationTarget": {"src/C.sol": "Real"}}}}
+    data = {
+        "abi": ABI,
+        "bytecode": {"object": "0x" + LINKED, "linkReferences": LINK_REFS},
+        "deployedBytecode": {"object": "0x6001"},
+        "metadata": {"settings": {"compilationTarget": {"src/C.sol": "Real"}}},
+    }
     art = parse_artifact("out/C.sol/Alias.json", data)
     assert (art.name, art.path, art.format) == ("Real", "out/C.sol/Alias.json", "foundry")
     assert (art.bytecode, art.deployed_bytecode, art.abi) == (LINKED, "6001", ABI)
@@ -286,8 +294,15 @@ def test_a_foundry_artifact(tmp_path):
 
 
 def test_a_hardhat_artifact(tmp_path):
-    data = {"_format": "hh-sol-artifact-1", "contractName": "C", "sourceName": "contracts/C.sol", "abi": ABI,
-            "bytecode": "0x" + LINKED, "deployedBytecode": "0x6001", "linkReferences": LINK_REFS}
+    data = {
+        "_format": "hh-sol-artifact-1",
+        "contractName": "C",
+        "sourceName": "contracts/C.sol",
+        "abi": ABI,
+        "bytecode": "0x" + LINKED,
+        "deployedBytecode": "0x6001",
+        "linkReferences": LINK_REFS,
+    }
     art = parse_artifact("artifacts/contracts/C.sol/C.json", data)
     assert (art.name, art.format, art.source_path) == ("C", "hardhat", "contracts/C.sol")
     assert (art.bytecode, art.deployed_bytecode) == (LINKED, "6001")
@@ -300,8 +315,15 @@ def test_a_hardhat_artifact(tmp_path):
 
 def test_a_truffle_artifact(tmp_path):
     networks = {"1": {"address": "0x" + "11" * 20, "links": {}}}
-    data = {"contractName": "C", "abi": ABI, "bytecode": "0x6003", "deployedBytecode": "0x6004",
-            "sourcePath": "/build/contracts/C.sol", "networks": networks, "ast": {"absolutePath": "other.sol"}}
+    data = {
+        "contractName": "C",
+        "abi": ABI,
+        "bytecode": "0x6003",
+        "deployedBytecode": "0x6004",
+        "sourcePath": "/build/contracts/C.sol",
+        "networks": networks,
+        "ast": {"absolutePath": "other.sol"},
+    }
     art = parse_artifact("build/contracts/C.json", data)
     assert (art.name, art.format, art.source_path, art.networks) == ("C", "truffle", "/build/contracts/C.sol", networks)
     assert (art.bytecode, art.deployed_bytecode, art.link_names) == ("6003", "6004", {})
@@ -374,7 +396,9 @@ def test_placeholders_by_hash_and_by_recorded_links(fixture_artifacts, tmp_path)
     (tmp_path / "MathLib.json").write_text(json.dumps({**lib, "sourcePath": None, "networks": {"5": {"address": lib_address}}}))
     # As Truffle records it: the placeholder without its leading and trailing "__" (and '$' escaped).
     key = ph[2:-2].replace("$", "\\$")
-    (tmp_path / "Vault.json").write_text(json.dumps({**vault, "networks": {"5": {"links": {key: lib_address.upper().replace("0X", "0x")}}}}))
+    (tmp_path / "Vault.json").write_text(
+        json.dumps({**vault, "networks": {"5": {"links": {key: lib_address.upper().replace("0X", "0x")}}}})
+    )
     store = ArtifactStore(str(tmp_path))
     assert store.library_names(store.get("Vault")) == {ph: "MathLib"}
     (tmp_path / "Vault.json").write_text(json.dumps({**vault, "networks": {"5": {"links": {key: "0x" + "99" * 20}}}}))
@@ -387,13 +411,16 @@ def test_linking_errors_name_the_contract_and_what_is_missing(fixture_artifacts)
     (ph,) = vault.placeholders
     with pytest.raises(UnlinkedLibrary) as e:
         link_bytecode(vault, {}, {ph: "MathLib"})
-    assert str(e.value) == (f"contract Vault: library MathLib (placeholder {ph}) has no address "
-                            "(expected it as a library of this contract in the plan)")
+    assert str(e.value) == (
+        f"contract Vault: library MathLib (placeholder {ph}) has no address (expected it as a library of this contract in the plan)"
+    )
     assert link_bytecode(vault, {"MathLib": "0x" + "AB" * 20}, {ph: "MathLib"}) == vault.bytecode.replace(ph, "ab" * 20)
 
 
 def test_names_paths_and_defaults_of_each_format():
-    hh = parse_artifact("artifacts/X.json", {"_format": "hh-sol-artifact-1", "contractName": "C", "abi": [{"type": "constructor"}], "bytecode": "00"})
+    hh = parse_artifact(
+        "artifacts/X.json", {"_format": "hh-sol-artifact-1", "contractName": "C", "abi": [{"type": "constructor"}], "bytecode": "00"}
+    )
     assert (hh.name, hh.path) == ("C", "artifacts/X.json") and hh.constructor_inputs() == []
     tr = parse_artifact("build/X.json", {"contractName": "D", "abi": [], "bytecode": "00"})
     assert (tr.name, tr.path) == ("D", "build/X.json")

@@ -28,5 +28,7 @@ def test_bench_cluster_small_run(tmp_path):
 
 
 def test_bench_cluster_rejects_a_bad_count():
-    proc = subprocess.run([sys.executable, "-m", "bench", "cluster", "--clients", "1"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "cluster", "--clients", "1"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and "--clients" in proc.stderr

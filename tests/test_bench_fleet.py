@@ -16,11 +16,27 @@ GAS_PER_OPERATOR = {"anvil": (200_000, 300_000), "geth": (600_000, 800_000)}
 
 @pytest.mark.parametrize("chain", ["anvil", "geth"])
 def test_bench_fleet_small_run(chain):
-    proc = subprocess.run([sys.executable, "-m", "bench", "fleet", "--chain", chain, "--operators", "4", "--json"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "fleet", "--chain", chain, "--operators", "4", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("operators", "txs", "blocks", "seconds", "gas", "block_gas_limit", "rfc_blocks", "rfc_seconds", "rfc_failures", "rerun_txs"):
+    for key in (
+        "operators",
+        "txs",
+        "blocks",
+        "seconds",
+        "gas",
+        "block_gas_limit",
+        "rfc_blocks",
+        "rfc_seconds",
+        "rfc_failures",
+        "rerun_txs",
+    ):
         assert key in result, key
     assert result["chain"] == chain
     assert result["operators"] == 4 and result["txs"] == 12 and result["rfc_txs"] == 12
@@ -31,5 +47,7 @@ def test_bench_fleet_small_run(chain):
 
 
 def test_bench_fleet_rejects_a_bad_count():
-    proc = subprocess.run([sys.executable, "-m", "bench", "fleet", "--operators", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "fleet", "--operators", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2 and "--operators" in proc.stderr

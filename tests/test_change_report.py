@@ -43,7 +43,9 @@ def test_nothing_changed(deployed):
 
 
 def test_source_edit(deployed):
-    deployed.source.write_text(deployed.source.read_text().replace("contract Consumer {", "contract Consumer {\n    uint256 public edited = 1;"))
+    deployed.source.write_text(
+        deployed.source.read_text().replace("contract Consumer {", "contract Consumer {\n    uint256 public edited = 1;")
+    )
     deployed.build()
     text = "\n".join(deployed())
     assert "deploy   contract Consumer: bytecode changed" in text
@@ -70,15 +72,23 @@ def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:abc"}
     resources = [{"urn": "urn:pulumi:local::keep-cd::pulumi:pulumi:Stack::keep-cd-local", "type": "pulumi:pulumi:Stack", "custom": False}]
     for r in state["resources"].values():
-        resources.append({
-            "urn": f"urn:pulumi:local::keep-cd::{r['type']}::{r['name']}", "type": r["type"], "custom": True,
-            "id": r["id"], "inputs": {**r["inputs"], "__provider": secret}, "outputs": {**r["outputs"], "__provider": secret},
-        })
+        resources.append(
+            {
+                "urn": f"urn:pulumi:local::keep-cd::{r['type']}::{r['name']}",
+                "type": r["type"],
+                "custom": True,
+                "id": r["id"],
+                "inputs": {**r["inputs"], "__provider": secret},
+                "outputs": {**r["outputs"], "__provider": secret},
+            }
+        )
     export = tmp_path / "export.json"
     export.write_text(json.dumps({"version": 3, "deployment": {"resources": resources}}))
     lines = change_report("local", project_dir=ROOT, config_overrides=deployed.config, pulumi_export=str(export))
     assert lines[1].startswith("nothing changed"), lines
-    lines = change_report("local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export))
+    lines = change_report(
+        "local", project_dir=ROOT, config_overrides={**deployed.config, "planParams": json.dumps({"limit": 3})}, pulumi_export=str(export)
+    )
     assert any("deploy   contract Vault: constructor args changed" in line for line in lines)
     assert list(temp.iterdir()) == []
 

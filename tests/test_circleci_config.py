@@ -19,8 +19,18 @@ CONFIG = os.path.join(ROOT, ".circleci", "config.yml")
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 STACKS = ("keep-dev", "keep-test")
 BUILTIN_STEPS = {
-    "checkout", "run", "restore_cache", "save_cache", "persist_to_workspace", "attach_workspace",
-    "store_artifacts", "store_test_results", "setup_remote_docker", "add_ssh_keys", "when", "unless",
+    "checkout",
+    "run",
+    "restore_cache",
+    "save_cache",
+    "persist_to_workspace",
+    "attach_workspace",
+    "store_artifacts",
+    "store_test_results",
+    "setup_remote_docker",
+    "add_ssh_keys",
+    "when",
+    "unless",
 }
 
 
@@ -193,7 +203,7 @@ def test_versions_are_pinned(config):
     assert "pulumi_version" not in params
     steps = config["commands"]["install-tools"]["steps"]
     engine = next(s["run"]["command"] for s in steps if "run" in s and "make engine" in s["run"]["command"])
-    assert "python3 -m pulumi_cli env >> \"$BASH_ENV\"" in engine
+    assert 'python3 -m pulumi_cli env >> "$BASH_ENV"' in engine
     assert re.match(r"^\d+\.\d+\.\d+$", params["gcloud_version"]["default"])
     assert re.match(r"^[0-9a-f]{40}$", params["keep_core_commit"]["default"])
 
@@ -217,7 +227,9 @@ def test_scripts_exist_are_executable_and_parse(config):
 
 
 def test_stack_env_for_ci():
-    out = subprocess.run([sys.executable, "scripts/ci/stack_env.py", "keep-dev"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "scripts/ci/stack_env.py", "keep-dev"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
     env = {k: shlex.split(v)[0] for k, v in env.items()}
     assert env["ACCESS_MODE"] == "keyless" and env["GKE_CLUSTER"] == "keep-dev"
@@ -225,7 +237,7 @@ def test_stack_env_for_ci():
     assert (env["CHAIN_NAMESPACE"], env["CHAIN_SERVICE"], env["CHAIN_PORT"]) == ("default", "eth-tx-node", "8545")
     assert env["DEPLOYER_RPC_URL"] == "http://127.0.0.1:8545" and env["DEPLOYER_RPC_PORT"] == "8545"
     # Sourced by bash as CI does.
-    shown = subprocess.run(["bash", "-c", f"{out}\necho \"$GCP_PROJECT/$GKE_LOCATION\""], capture_output=True, text=True, check=True)
+    shown = subprocess.run(["bash", "-c", f'{out}\necho "$GCP_PROJECT/$GKE_LOCATION"'], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == f"{env['GCP_PROJECT']}/{env['GKE_LOCATION']}"
 
 
@@ -242,8 +254,18 @@ def test_checkov_circleci_pipelines_has_no_failed_check():
             pytest.fail(message)
         pytest.skip(message)
     result = subprocess.run(
-        [CHECKOV, "-d", os.path.join(ROOT, ".circleci"), "--framework", "circleci_pipelines", "-o", "json", "--quiet", "--compact",
-         "--skip-download"],  # no call to checkov's vendor API: this machine reaches package registries only
+        [
+            CHECKOV,
+            "-d",
+            os.path.join(ROOT, ".circleci"),
+            "--framework",
+            "circleci_pipelines",
+            "-o",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],  # no call to checkov's vendor API: this machine reaches package registries only
         capture_output=True,
         text=True,
         timeout=300,

@@ -93,46 +93,84 @@ def test_the_text_does_not_depend_on_the_order_addresses_come_in():
 @pytest.mark.parametrize(
     "over,message",
     [
-        pytest.param({'url': 'http://eth:8546'},
-                     "keep-client config ethereum.URL: 'http://eth:8546' is not a ws/wss URL", id='url'),
-        pytest.param({'url': 5},
-                     'keep-client config ethereum.URL: 5 is not a ws/wss URL', id='url int'),
-        pytest.param({'url_rpc': 'ws://eth:8545'},
-                     "keep-client config ethereum.URLRPC: 'ws://eth:8545' is not a http/https URL", id='url_rpc'),
-        pytest.param({'address': '0x1234'},
-                     "keep-client config ethereum.account.Address: '0x1234' is not a 0x-prefixed 20-byte hex address", id='address'),
-        pytest.param({'address': 7},
-                     'keep-client config ethereum.account.Address: 7 is not a 0x-prefixed 20-byte hex address', id='address int'),
-        pytest.param({'key_file': 'keyfile'},
-                     "keep-client config ethereum.account.KeyFile: 'keyfile' is not an absolute path", id='key_file'),
-        pytest.param({'key_file': None},
-                     'keep-client config ethereum.account.KeyFile: None is not an absolute path', id='key_file none'),
-        pytest.param({'data_dir': 'data'},
-                     "keep-client config Storage.DataDir: 'data' is not an absolute path", id='data_dir'),
-        pytest.param({'contract_addresses': {'TokenStaking': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111'}},
-                     'keep-client config ethereum.ContractAddresses.KeepRandomBeaconService: missing', id='contract missing'),
-        pytest.param({'contract_addresses': {'TokenStaking': '0x11', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconService': '0x1111111111111111111111111111111111111111'}},
-                     "keep-client config ethereum.ContractAddresses.TokenStaking: '0x11' is not a 0x-prefixed 20-byte hex address", id='contract bad'),
-        pytest.param({'contract_addresses': {'TokenStaking': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconOperator': '0x1111111111111111111111111111111111111111', 'KeepRandomBeaconService': '0x1111111111111111111111111111111111111111', 'X': None}},
-                     'keep-client config ethereum.ContractAddresses.X: None is not a 0x-prefixed 20-byte hex address', id='contract extra bad'),
-        pytest.param({'port': 3919.0},
-                     'keep-client config LibP2P.Port: 3919.0 is not an integer port in 1..65535', id='port float'),
-        pytest.param({'port': True},
-                     'keep-client config LibP2P.Port: True is not an integer port in 1..65535', id='port bool'),
-        pytest.param({'port': 0},
-                     'keep-client config LibP2P.Port: 0 is not an integer port in 1..65535', id='port 0'),
-        pytest.param({'port': 65536},
-                     'keep-client config LibP2P.Port: 65536 is not an integer port in 1..65535', id='port 65536'),
-        pytest.param({'peers': ('',)},
-                     "keep-client config LibP2P.Peers[0]: '' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers empty'),
-        pytest.param({'peers': ('/a', ' ')},
-                     "keep-client config LibP2P.Peers[1]: ' ' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers space'),
-        pytest.param({'peers': ('dns4/x',)},
-                     "keep-client config LibP2P.Peers[0]: 'dns4/x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='peers no slash'),
-        pytest.param({'peers': (5,)},
-                     'keep-client config LibP2P.Peers[0]: 5 is not a multiaddr (expected e.g. /dns4/host/tcp/3919)', id='peers int'),
-        pytest.param({'announced_addresses': ('x',)},
-                     "keep-client config LibP2P.AnnouncedAddresses[0]: 'x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id='announced'),
+        pytest.param({"url": "http://eth:8546"}, "keep-client config ethereum.URL: 'http://eth:8546' is not a ws/wss URL", id="url"),
+        pytest.param({"url": 5}, "keep-client config ethereum.URL: 5 is not a ws/wss URL", id="url int"),
+        pytest.param(
+            {"url_rpc": "ws://eth:8545"}, "keep-client config ethereum.URLRPC: 'ws://eth:8545' is not a http/https URL", id="url_rpc"
+        ),
+        pytest.param(
+            {"address": "0x1234"},
+            "keep-client config ethereum.account.Address: '0x1234' is not a 0x-prefixed 20-byte hex address",
+            id="address",
+        ),
+        pytest.param(
+            {"address": 7}, "keep-client config ethereum.account.Address: 7 is not a 0x-prefixed 20-byte hex address", id="address int"
+        ),
+        pytest.param(
+            {"key_file": "keyfile"}, "keep-client config ethereum.account.KeyFile: 'keyfile' is not an absolute path", id="key_file"
+        ),
+        pytest.param({"key_file": None}, "keep-client config ethereum.account.KeyFile: None is not an absolute path", id="key_file none"),
+        pytest.param({"data_dir": "data"}, "keep-client config Storage.DataDir: 'data' is not an absolute path", id="data_dir"),
+        pytest.param(
+            {
+                "contract_addresses": {
+                    "TokenStaking": "0x1111111111111111111111111111111111111111",
+                    "KeepRandomBeaconOperator": "0x1111111111111111111111111111111111111111",
+                }
+            },
+            "keep-client config ethereum.ContractAddresses.KeepRandomBeaconService: missing",
+            id="contract missing",
+        ),
+        pytest.param(
+            {
+                "contract_addresses": {
+                    "TokenStaking": "0x11",
+                    "KeepRandomBeaconOperator": "0x1111111111111111111111111111111111111111",
+                    "KeepRandomBeaconService": "0x1111111111111111111111111111111111111111",
+                }
+            },
+            "keep-client config ethereum.ContractAddresses.TokenStaking: '0x11' is not a 0x-prefixed 20-byte hex address",
+            id="contract bad",
+        ),
+        pytest.param(
+            {
+                "contract_addresses": {
+                    "TokenStaking": "0x1111111111111111111111111111111111111111",
+                    "KeepRandomBeaconOperator": "0x1111111111111111111111111111111111111111",
+                    "KeepRandomBeaconService": "0x1111111111111111111111111111111111111111",
+                    "X": None,
+                }
+            },
+            "keep-client config ethereum.ContractAddresses.X: None is not a 0x-prefixed 20-byte hex address",
+            id="contract extra bad",
+        ),
+        pytest.param({"port": 3919.0}, "keep-client config LibP2P.Port: 3919.0 is not an integer port in 1..65535", id="port float"),
+        pytest.param({"port": True}, "keep-client config LibP2P.Port: True is not an integer port in 1..65535", id="port bool"),
+        pytest.param({"port": 0}, "keep-client config LibP2P.Port: 0 is not an integer port in 1..65535", id="port 0"),
+        pytest.param({"port": 65536}, "keep-client config LibP2P.Port: 65536 is not an integer port in 1..65535", id="port 65536"),
+        pytest.param(
+            {"peers": ("",)},
+            "keep-client config LibP2P.Peers[0]: '' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            id="peers empty",
+        ),
+        pytest.param(
+            {"peers": ("/a", " ")},
+            "keep-client config LibP2P.Peers[1]: ' ' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            id="peers space",
+        ),
+        pytest.param(
+            {"peers": ("dns4/x",)},
+            "keep-client config LibP2P.Peers[0]: 'dns4/x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            id="peers no slash",
+        ),
+        pytest.param(
+            {"peers": (5,)}, "keep-client config LibP2P.Peers[0]: 5 is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id="peers int"
+        ),
+        pytest.param(
+            {"announced_addresses": ("x",)},
+            "keep-client config LibP2P.AnnouncedAddresses[0]: 'x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            id="announced",
+        ),
     ],
 )
 def test_each_refusal_is_its_whole_line(over, message):
@@ -144,10 +182,10 @@ def test_each_refusal_is_its_whole_line(over, message):
 @pytest.mark.parametrize(
     "over",
     [
-        pytest.param({'url': 'wss://e'}, id='url wss'),
-        pytest.param({'url_rpc': 'https://e'}, id='url_rpc https'),
-        pytest.param({'port': 65535}, id='port 65535'),
-        pytest.param({'port': 1}, id='port 1'),
+        pytest.param({"url": "wss://e"}, id="url wss"),
+        pytest.param({"url_rpc": "https://e"}, id="url_rpc https"),
+        pytest.param({"port": 65535}, id="port 65535"),
+        pytest.param({"port": 1}, id="port 1"),
     ],
 )
 def test_the_edges_of_what_keep_client_takes(over):

@@ -70,7 +70,13 @@ class FleetCluster:
         self.ws = self.new_stack("main", NAMESPACE, BOOTSTRAP + STANDARD)
 
     def new_stack(self, name: str, namespace: str, clients: list, **fleet_over):
-        ws = cluster_stack(self.engine, os.path.join(self.workdir, name), self.chain.url, self.deployer, fleet_for(self.chain.url, namespace, clients, **fleet_over))
+        ws = cluster_stack(
+            self.engine,
+            os.path.join(self.workdir, name),
+            self.chain.url,
+            self.deployer,
+            fleet_for(self.chain.url, namespace, clients, **fleet_over),
+        )
         ws.prepare(start_chain=False)
         return ws
 
@@ -111,7 +117,9 @@ def test_first_up_as_the_deployer_is_refused_nothing_and_bootstrap_peers_are_ava
     assert timeline.bootstrap_first(BOOTSTRAP, STANDARD), timeline.events
     # Every pod of the fleet scheduled on kwok's node, with its volume bound by the scheduler.
     pvcs = fc.admin.items(f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims")
-    assert sorted(p["metadata"]["name"] for p in pvcs if p["status"]["phase"] == "Bound") == sorted(f"{n}-data" for n in BOOTSTRAP + STANDARD)
+    assert sorted(p["metadata"]["name"] for p in pvcs if p["status"]["phase"] == "Bound") == sorted(
+        f"{n}-data" for n in BOOTSTRAP + STANDARD
+    )
 
 
 def test_the_previewer_previews_with_nothing_refused_but_dry_runs(fc):
@@ -167,7 +175,8 @@ def test_the_init_containers_contract_matches_what_the_pod_mounts(fc, tmp_path):
     client = "keep-standard-0"
     spec = _server_pod_spec(fc, client)
     configmaps = {
-        cm["metadata"]["name"]: cm["data"] for cm in fc.admin.items(f"/api/v1/namespaces/{NAMESPACE}/configmaps", labelSelector=f"app.kubernetes.io/instance={client}")
+        cm["metadata"]["name"]: cm["data"]
+        for cm in fc.admin.items(f"/api/v1/namespaces/{NAMESPACE}/configmaps", labelSelector=f"app.kubernetes.io/instance={client}")
     }
     secrets = {
         s["metadata"]["name"]: {k: base64.b64decode(v).decode() for k, v in s["data"].items()}
@@ -267,7 +276,12 @@ def test_an_object_the_server_refuses_fails_the_up_naming_it_and_leaves_the_chai
     transaction twice."""
     namespace = "keep-quota"
     fc.admin.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-    quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "storage", "namespace": namespace}, "spec": {"hard": {"requests.storage": "1Gi"}}}
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "storage", "namespace": namespace},
+        "spec": {"hard": {"requests.storage": "1Gi"}},
+    }
     fc.admin.create(f"/api/v1/namespaces/{namespace}/resourcequotas", quota)
     clients = ["keep-bootstrap-0", "keep-standard-0", "keep-standard-1"]
     ws = fc.new_stack("quota", namespace, clients, createNamespace=False)

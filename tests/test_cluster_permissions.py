@@ -39,7 +39,9 @@ def registered(anvil, tmp_path_factory) -> dict:
     """kind -> API group of every Kubernetes object the program registers, all options on."""
     fleet = fleet_config(counts={"bootstrap": 1, "standard": 1}, createNamespace=True, keel={"policy": "patch"})
     extra = {"operators": {"provisioning": "cluster", "keystoreCost": 1024}}  # + the faucet Secret
-    result = run_fleet(anvil.url, Account.create().key.hex(), str(tmp_path_factory.mktemp("perm") / "state.json"), fleet, extra=extra, preview=True)
+    result = run_fleet(
+        anvil.url, Account.create().key.hex(), str(tmp_path_factory.mktemp("perm") / "state.json"), fleet, extra=extra, preview=True
+    )
     kinds = {}
     for r in result.resources:
         if r.type.startswith("kubernetes:"):
@@ -86,4 +88,3 @@ def test_the_rbac_form_covers_the_same(registered):
     assert rules[("", "pods/portforward")] == {"create"}
     preview = {(r["apiGroups"][0], r["resources"][0]) for r in kubernetes_rules(PREVIEWER_ACCESS)}
     assert ("", "secrets") not in preview
-

@@ -21,7 +21,13 @@ MAINNET_DOUBLING = "0x" + "5a" * 20  # where the library lives on the network th
 DEPLOYMENT = "deployments/mainnet/Doubler.json"
 DOUBLER_ABI = [
     {"name": "base", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"},
-    {"name": "doubled", "type": "function", "inputs": [{"name": "x", "type": "uint256"}], "outputs": [{"type": "uint256"}], "stateMutability": "pure"},
+    {
+        "name": "doubled",
+        "type": "function",
+        "inputs": [{"name": "x", "type": "uint256"}],
+        "outputs": [{"type": "uint256"}],
+        "stateMutability": "pure",
+    },
 ]
 
 
@@ -64,7 +70,10 @@ def package(root, compiled: str, runtime_linked: bool, metadata: bool = True) ->
     }
     if metadata:
         deployment["metadata"] = json.dumps(
-            {"settings": {"compilationTarget": {"contracts/Linked.sol": "Doubler"}}, "sources": {"contracts/Linked.sol": {"keccak256": "0x00"}}}
+            {
+                "settings": {"compilationTarget": {"contracts/Linked.sol": "Doubler"}},
+                "sources": {"contracts/Linked.sol": {"keccak256": "0x00"}},
+            }
         )
     os.makedirs(root / "deployments/mainnet", exist_ok=True)
     (root / DEPLOYMENT).write_text(json.dumps(deployment))
@@ -114,5 +123,7 @@ def test_plan_without_the_library_names_it_and_the_baked_in_address(compiled, tm
         open_migration(plan(with_library=False), {}, root, fresh_anvil.url, fresh_anvil.chain_id, None, acct.address)
     first = str(e.value).splitlines()[0]
     assert first.startswith("contract Doubler: library Doubling (placeholder __$") and "is not deployed by plan linked" in first
-    assert first.endswith(f"{os.path.join(root, DEPLOYMENT)} has it linked at {MAINNET_DOUBLING}, an address of the network that file was made for")
+    assert first.endswith(
+        f"{os.path.join(root, DEPLOYMENT)} has it linked at {MAINNET_DOUBLING}, an address of the network that file was made for"
+    )
     assert Web3(Web3.HTTPProvider(fresh_anvil.url)).eth.get_transaction_count(acct.address) == 0

@@ -31,7 +31,9 @@ def test_a_user_is_its_certificate_and_has_only_its_rules_and_stop_ends_every_pr
         assert cluster.server.startswith("https://127.0.0.1:")
         kubeconfig = cluster.add_user("reader", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}])
         reader = KubeApi.from_kubeconfig(kubeconfig)
-        review = reader.create("/apis/authentication.k8s.io/v1/selfsubjectreviews", {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        review = reader.create(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews", {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        )
         assert review["status"]["userInfo"]["username"] == "reader"
         assert reader.items("/api/v1/namespaces/default/configmaps") is not None
         with pytest.raises(ApiError) as refused:

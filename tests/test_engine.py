@@ -134,7 +134,10 @@ def test_a_new_image_tag_rolls_every_deployment(scripted):
 def test_a_client_added_creates_its_objects_and_stakes_it(scripted):
     preview, up, sent = scripted.apply("a client added")
     _exact(preview, up)
-    assert {n for n, op in short(up).items() if op == "create"} >= {"Deployment::keep-standard-added", "Secret::keep-standard-added-eth-account"}
+    assert {n for n, op in short(up).items() if op == "create"} >= {
+        "Deployment::keep-standard-added",
+        "Secret::keep-standard-added-eth-account",
+    }
     assert short(up)["OperatorStakes::operator-stakes"] == "update" and sent == 3
 
 

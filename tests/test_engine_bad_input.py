@@ -70,7 +70,12 @@ def test_without_the_plugin_the_real_engine_stops_and_sends_nothing(tmp_path):
         ws = new_stack(bare, str(tmp_path / "stack"), chain.url)
         ws.init()
         ws.write_config_file()
-        ws.set_secrets({"deployerPrivateKey": Account.create().key.hex(), "operatorMnemonic": "test test test test test test test test test test test junk"})
+        ws.set_secrets(
+            {
+                "deployerPrivateKey": Account.create().key.hex(),
+                "operatorMnemonic": "test test test test test test test test test test test junk",
+            }
+        )
         proc = ws.run(["preview"], capture=True, check=False)
         assert proc.returncode != 0
         assert "pulumi-resource-kubernetes" in proc.stdout + proc.stderr and "v4.25.0" in proc.stdout + proc.stderr
@@ -118,7 +123,9 @@ def test_a_bad_setting_is_one_line_naming_its_key(stack):
     set_config(ws, chainId="abc")
     proc = ws.run(["preview"], capture=True, check=False)
     errors = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("error:")]
-    assert proc.returncode != 0 and errors[0] == "error: config keep-cd:chainId: 'abc' is not a positive integer (the chain's id, e.g. 31337)"
+    assert (
+        proc.returncode != 0 and errors[0] == "error: config keep-cd:chainId: 'abc' is not a positive integer (the chain's id, e.g. 31337)"
+    )
     assert "Traceback" not in proc.stdout
 
 

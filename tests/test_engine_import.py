@@ -38,7 +38,13 @@ def deploy_like_truffle(url: str, key: str) -> dict:
     encoder = ArgEncoder(store, plan, resolved.params)
 
     def send(to: ChecksumAddress | None, data: bytes) -> TxReceipt:
-        tx: TxParams = {"data": HexStr("0x" + data.hex()), "nonce": w3.eth.get_transaction_count(account.address), "chainId": 31337, "gasPrice": w3.eth.gas_price, "from": account.address}
+        tx: TxParams = {
+            "data": HexStr("0x" + data.hex()),
+            "nonce": w3.eth.get_transaction_count(account.address),
+            "chainId": 31337,
+            "gasPrice": w3.eth.gas_price,
+            "from": account.address,
+        }
         if to is not None:  # none: a contract creation
             tx["to"] = to
         tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2)

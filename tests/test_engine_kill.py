@@ -27,7 +27,11 @@ def _up_killed_at(ws, chain_url: str, deployer: str, pending_nonce: int) -> int:
     ``pending_nonce``; returns the nonce the chain then settles at."""
     proc = subprocess.Popen(
         [ws.engine.pulumi, *ws.args(["up", "--yes", "--skip-preview"])],
-        cwd=ws.project_dir, env=ws.command_env(["up"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ws.project_dir,
+        env=ws.command_env(["up"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 120
     try:

@@ -49,7 +49,9 @@ def test_offline_runner_and_engine_render_the_same_bytes_and_outputs(tmp_path, m
 
         monkeypatch.setenv("KEEP_CD_DEPLOYER_KEY", key)
         monkeypatch.setenv("KEEP_CD_OPERATOR_MNEMONIC", mnemonic)
-        result = run_stack("local", project_dir=ROOT, state_path=str(tmp_path / "offline-state.json"), config_overrides={"rpcUrl": offline_chain.url})
+        result = run_stack(
+            "local", project_dir=ROOT, state_path=str(tmp_path / "offline-state.json"), config_overrides={"rpcUrl": offline_chain.url}
+        )
         write_manifests(result.resources, str(tmp_path / "offline"))
     finally:
         engine_chain.stop()

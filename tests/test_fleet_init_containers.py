@@ -208,7 +208,7 @@ def run_init_containers(spec: dict, configmaps: dict, secrets: dict, root) -> tu
         """A pod path as the host path it is mounted from; anything else unchanged."""
         for pod_path, host_path in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
             if path == pod_path or path.startswith(pod_path + "/"):
-                return host_path + path[len(pod_path):]
+                return host_path + path[len(pod_path) :]
         return path
 
     for v in spec["volumes"]:  # what the kubelet puts in ConfigMap and Secret volumes

@@ -137,7 +137,9 @@ def test_keep_token_missing_from_the_address_book_for_cluster_provisioning():
     book = {"TokenStaking": "0x" + "22" * 20}
     with pytest.raises(ConfigError) as e:
         book_address(book, "KeepToken", "provisioning: cluster")
-    assert str(e.value).startswith("contracts address book: no address for KeepToken (expected the contracts step to deploy it for provisioning: cluster")
+    assert str(e.value).startswith(
+        "contracts address book: no address for KeepToken (expected the contracts step to deploy it for provisioning: cluster"
+    )
     assert "\n" not in str(e.value)
     assert book_address({**book, "KeepToken": "0x" + "33" * 20}, "KeepToken", "x") == "0x" + "33" * 20
     assert book_address(None, "KeepToken", "x") is UNKNOWN  # a never-migrated stack in preview
@@ -168,7 +170,10 @@ def test_zero_clients(counts):
 
 
 def test_unknown_role():
-    assert refused(fleet(counts={"bootstrap": 1, "miner": 2})) == ("keep-cd:fleet.counts.miner", "unknown role (expected bootstrap or standard)")
+    assert refused(fleet(counts={"bootstrap": 1, "miner": 2})) == (
+        "keep-cd:fleet.counts.miner",
+        "unknown role (expected bootstrap or standard)",
+    )
     key, reason = refused(fleet(counts=None, clients=[{"name": "a", "role": "miner"}]))
     assert key == "keep-cd:fleet.clients[0].role" and "is not a role" in reason
 
@@ -217,7 +222,9 @@ def test_a_request_over_its_limit(resources, field):
 
 
 def test_requests_up_to_their_limits_are_fine():
-    spec = parse_fleet(fleet(resources={"requests": {"cpu": "0.5", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "536870912"}}), 1101, DEPLOYED)
+    spec = parse_fleet(
+        fleet(resources={"requests": {"cpu": "0.5", "memory": "512Mi"}, "limits": {"cpu": "500m", "memory": "536870912"}}), 1101, DEPLOYED
+    )
     assert spec.resources.requests == {"cpu": "0.5", "memory": "512Mi"}
 
 
@@ -234,90 +241,208 @@ def test_storage_class_not_a_name(storage_class):
 @pytest.mark.parametrize(
     "raw,refusal",
     [
-        pytest.param([1],
-                     ("keep-cd:fleet", "expected a map with keys clients, contracts, counts, createNamespace, ethereum, image, initImage, initResources, keel, namespace, partOf, port, resources, storage"), id='not a map'),
-        pytest.param(fleet(namespace="Keep Dev"),
-                     ("keep-cd:fleet.namespace", "'Keep Dev' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)"), id='namespace'),
-        pytest.param(fleet(namespace="a"*64),
-                     ("keep-cd:fleet.namespace", "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)"), id='namespace long'),
-        pytest.param(fleet(ethereum="x"),
-                     ("keep-cd:fleet.ethereum", "expected a map with keys url, urlRpc"), id='eth not map'),
-        pytest.param(fleet(ethereum={"urlRpc": "http://e:1"}),
-                     ("keep-cd:fleet.ethereum.url", "not set (expected a ws:// or wss:// URL (the clients' websocket endpoint in the cluster))"), id='url missing'),
-        pytest.param(fleet(ethereum={"url": "ws://e:1"}),
-                     ("keep-cd:fleet.ethereum.urlRpc", "not set (expected an http(s):// URL (the clients' JSON-RPC endpoint in the cluster))"), id='urlRpc missing'),
-        pytest.param(fleet(ethereum={"url": "http://e:1", "urlRpc": "http://e:1"}),
-                     ("keep-cd:fleet.ethereum.url", "'http://e:1' is not a ws:// or wss:// URL (the clients' websocket endpoint in the cluster)"), id='url http'),
-        pytest.param(fleet(ethereum={"url": "ws://e:1", "urlRpc": "ws://e:1"}),
-                     ("keep-cd:fleet.ethereum.urlRpc", "'ws://e:1' is not an http(s):// URL (the clients' JSON-RPC endpoint in the cluster)"), id='urlRpc ws'),
-        pytest.param(fleet(contracts={"TokenStaking": "StakingProxy"}),
-                     ("keep-cd:fleet.contracts.TokenStaking", "'StakingProxy' is not deployed by the contracts plan (the address book will not have it)"), id='contract'),
-        pytest.param(fleet(storage={"size": "big"}),
-                     ("keep-cd:fleet.storage.size", "'big' is not a storage quantity (e.g. 1Gi)"), id='storage'),
-        pytest.param(fleet(storage={"size": 5}),
-                     ('keep-cd:fleet.storage.size', '5 is not a storage quantity (e.g. 1Gi)'), id='storage int'),
-        pytest.param(fleet(keel={"policy": "sometimes"}),
-                     ("keep-cd:fleet.keel.policy", "'sometimes' is not a Keel policy (expected all, major, minor, patch, force, glob:… or regexp:…)"), id='keel policy'),
-        pytest.param(fleet(image={"repository": "keep/client", "digest": "sha256:" + "cd"*32}, keel={}),
-                     ('keep-cd:fleet.keel', 'Keel is on but image is pinned by digest (Keel can only move tags; drop one of them)'), id='keel digest'),
-        pytest.param(fleet(image=None),
-                     ("keep-cd:fleet.image", "not set (expected a map with keys digest, repository, tag)"), id='image none'),
-        pytest.param(fleet(image={"repository": "keep/client:v1"}),
-                     ("keep-cd:fleet.image.repository", "'keep/client:v1' is not an image repository (put the tag/digest in tag/digest)"), id='image repo'),
-        pytest.param(fleet(image={"repository": "keep/client@x", "tag": "v"}),
-                     ("keep-cd:fleet.image.repository", "'keep/client@x' is not an image repository (put the tag/digest in tag/digest)"), id='image repo @'),
-        pytest.param(fleet(image={"repository": "keep/client"}),
-                     ('keep-cd:fleet.image', 'image keep/client has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)'), id='image notag'),
-        pytest.param(fleet(image={"repository": "keep/client", "digest": "sha256:abc"}),
-                     ("keep-cd:fleet.image.digest", "'sha256:abc' is not a digest (sha256:<64 hex>)"), id='image digest'),
-        pytest.param(fleet(image={"repository": "keep/client", "tag": "v1 2"}),
-                     ("keep-cd:fleet.image.tag", "'v1 2' is not an image tag"), id='image tag'),
-        pytest.param(fleet(image={"repository": "keep/client", "tag": 5}),
-                     ('keep-cd:fleet.image.tag', '5 is not an image tag'), id='image tag int'),
-        pytest.param(fleet(initImage={"repository": "", "tag": "v"}),
-                     ("keep-cd:fleet.initImage.repository", "not set (expected an image repository (put the tag/digest in tag/digest))"), id='init image'),
-        pytest.param(fleet(clients=[{"name": "a", "role": "bootstrap"}]),
-                     ('keep-cd:fleet.clients', 'both clients and counts are set (expected one of them)'), id='both'),
-        pytest.param(fleet(port=0),
-                     ("keep-cd:fleet.port", "0 is not a port (an integer in 1..65535)"), id='port'),
-        pytest.param(fleet(counts={"bootstrap": 1, "miner": 2}),
-                     ('keep-cd:fleet.counts.miner', 'unknown role (expected bootstrap or standard)'), id='counts unknown'),
-        pytest.param(fleet(counts={"bootstrap": -1}),
-                     ('keep-cd:fleet.counts.bootstrap', '-1 is not an integer >= 0'), id='counts neg'),
-        pytest.param(fleet(counts={"bootstrap": 1.5}),
-                     ('keep-cd:fleet.counts.bootstrap', '1.5 is not an integer >= 0'), id='counts float'),
-        pytest.param(fleet(counts={"bootstrap": True}),
-                     ('keep-cd:fleet.counts.bootstrap', 'True is not an integer >= 0'), id='counts bool'),
-        pytest.param(fleet(counts=[1]),
-                     ("keep-cd:fleet.counts", "[1] is not a map of clients per role (bootstrap and standard)"), id='counts not map'),
-        pytest.param(fleet(counts=None, clients={"a": 1}),
-                     ("keep-cd:fleet.clients", "{'a': 1} is not a list of {name, role, port?}"), id='clients not list'),
-        pytest.param(fleet(counts=None, clients=["a"]),
-                     ("keep-cd:fleet.clients[0]", "expected a map with keys name, port, role"), id='client not map'),
-        pytest.param(fleet(counts=None, clients=[{"name": "A", "role": "bootstrap"}]),
-                     ("keep-cd:fleet.clients[0].name", "'A' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)"), id='client name'),
-        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "miner"}]),
-                     ("keep-cd:fleet.clients[0].role", "'miner' is not a role (expected bootstrap or standard)"), id='client role'),
-        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "bootstrap", "port": 70000}]),
-                     ("keep-cd:fleet.clients[0].port", "70000 is not a port (an integer in 1..65535)"), id='client port'),
-        pytest.param(fleet(counts={"bootstrap": 0}),
-                     ('keep-cd:fleet.counts', 'no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)'), id='no clients counts'),
-        pytest.param(fleet(counts=None, clients=[]),
-                     ('keep-cd:fleet.clients', 'no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)'), id='no clients list'),
-        pytest.param(fleet(counts=None),
-                     ('keep-cd:fleet.counts', 'no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)'), id='neither'),
-        pytest.param(fleet(counts=None, clients=[{"name": "a", "role": "bootstrap"}, {"name": "a", "role": "standard"}]),
-                     ("keep-cd:fleet.clients", "duplicate client name 'a' (each name is a Service and a volume)"), id='dupe'),
-        pytest.param(fleet(counts={"standard": 2}),
-                     ("keep-cd:fleet.counts", "standard clients but no bootstrap client (standard peers need a bootstrap peer to join)"), id='no bootstrap'),
-        pytest.param(fleet(resources={"limits": {"cpu": "lots"}}),
-                     ("keep-cd:fleet.resources.limits.cpu", "'lots' is not a cpu/memory quantity (e.g. 100m, 256Mi)"), id='resources'),
-        pytest.param(fleet(resources={"limits": {"gpu": "1"}}),
-                     ("keep-cd:fleet.resources.limits.gpu", "'gpu' is not a resource keep-cd sets (expected cpu or memory)"), id='resources key'),
-        pytest.param(fleet(resources={"limits": 5}),
-                     ("keep-cd:fleet.resources.limits", "5 is not a map of cpu/memory quantities"), id='resources not map'),
-        pytest.param(fleet(initResources={"requests": {"memory": 64}}),
-                     ('keep-cd:fleet.initResources.requests.memory', '64 is not a cpu/memory quantity (e.g. 100m, 256Mi)'), id='init resources'),
+        pytest.param(
+            [1],
+            (
+                "keep-cd:fleet",
+                "expected a map with keys clients, contracts, counts, createNamespace, ethereum, image, initImage, initResources, keel, namespace, partOf, port, resources, storage",
+            ),
+            id="not a map",
+        ),
+        pytest.param(
+            fleet(namespace="Keep Dev"),
+            (
+                "keep-cd:fleet.namespace",
+                "'Keep Dev' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)",
+            ),
+            id="namespace",
+        ),
+        pytest.param(
+            fleet(namespace="a" * 64),
+            (
+                "keep-cd:fleet.namespace",
+                "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)",
+            ),
+            id="namespace long",
+        ),
+        pytest.param(fleet(ethereum="x"), ("keep-cd:fleet.ethereum", "expected a map with keys url, urlRpc"), id="eth not map"),
+        pytest.param(
+            fleet(ethereum={"urlRpc": "http://e:1"}),
+            ("keep-cd:fleet.ethereum.url", "not set (expected a ws:// or wss:// URL (the clients' websocket endpoint in the cluster))"),
+            id="url missing",
+        ),
+        pytest.param(
+            fleet(ethereum={"url": "ws://e:1"}),
+            ("keep-cd:fleet.ethereum.urlRpc", "not set (expected an http(s):// URL (the clients' JSON-RPC endpoint in the cluster))"),
+            id="urlRpc missing",
+        ),
+        pytest.param(
+            fleet(ethereum={"url": "http://e:1", "urlRpc": "http://e:1"}),
+            ("keep-cd:fleet.ethereum.url", "'http://e:1' is not a ws:// or wss:// URL (the clients' websocket endpoint in the cluster)"),
+            id="url http",
+        ),
+        pytest.param(
+            fleet(ethereum={"url": "ws://e:1", "urlRpc": "ws://e:1"}),
+            ("keep-cd:fleet.ethereum.urlRpc", "'ws://e:1' is not an http(s):// URL (the clients' JSON-RPC endpoint in the cluster)"),
+            id="urlRpc ws",
+        ),
+        pytest.param(
+            fleet(contracts={"TokenStaking": "StakingProxy"}),
+            (
+                "keep-cd:fleet.contracts.TokenStaking",
+                "'StakingProxy' is not deployed by the contracts plan (the address book will not have it)",
+            ),
+            id="contract",
+        ),
+        pytest.param(
+            fleet(storage={"size": "big"}), ("keep-cd:fleet.storage.size", "'big' is not a storage quantity (e.g. 1Gi)"), id="storage"
+        ),
+        pytest.param(
+            fleet(storage={"size": 5}), ("keep-cd:fleet.storage.size", "5 is not a storage quantity (e.g. 1Gi)"), id="storage int"
+        ),
+        pytest.param(
+            fleet(keel={"policy": "sometimes"}),
+            (
+                "keep-cd:fleet.keel.policy",
+                "'sometimes' is not a Keel policy (expected all, major, minor, patch, force, glob:… or regexp:…)",
+            ),
+            id="keel policy",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client", "digest": "sha256:" + "cd" * 32}, keel={}),
+            ("keep-cd:fleet.keel", "Keel is on but image is pinned by digest (Keel can only move tags; drop one of them)"),
+            id="keel digest",
+        ),
+        pytest.param(
+            fleet(image=None), ("keep-cd:fleet.image", "not set (expected a map with keys digest, repository, tag)"), id="image none"
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client:v1"}),
+            ("keep-cd:fleet.image.repository", "'keep/client:v1' is not an image repository (put the tag/digest in tag/digest)"),
+            id="image repo",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client@x", "tag": "v"}),
+            ("keep-cd:fleet.image.repository", "'keep/client@x' is not an image repository (put the tag/digest in tag/digest)"),
+            id="image repo @",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client"}),
+            ("keep-cd:fleet.image", "image keep/client has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)"),
+            id="image notag",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client", "digest": "sha256:abc"}),
+            ("keep-cd:fleet.image.digest", "'sha256:abc' is not a digest (sha256:<64 hex>)"),
+            id="image digest",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client", "tag": "v1 2"}),
+            ("keep-cd:fleet.image.tag", "'v1 2' is not an image tag"),
+            id="image tag",
+        ),
+        pytest.param(
+            fleet(image={"repository": "keep/client", "tag": 5}), ("keep-cd:fleet.image.tag", "5 is not an image tag"), id="image tag int"
+        ),
+        pytest.param(
+            fleet(initImage={"repository": "", "tag": "v"}),
+            ("keep-cd:fleet.initImage.repository", "not set (expected an image repository (put the tag/digest in tag/digest))"),
+            id="init image",
+        ),
+        pytest.param(
+            fleet(clients=[{"name": "a", "role": "bootstrap"}]),
+            ("keep-cd:fleet.clients", "both clients and counts are set (expected one of them)"),
+            id="both",
+        ),
+        pytest.param(fleet(port=0), ("keep-cd:fleet.port", "0 is not a port (an integer in 1..65535)"), id="port"),
+        pytest.param(
+            fleet(counts={"bootstrap": 1, "miner": 2}),
+            ("keep-cd:fleet.counts.miner", "unknown role (expected bootstrap or standard)"),
+            id="counts unknown",
+        ),
+        pytest.param(fleet(counts={"bootstrap": -1}), ("keep-cd:fleet.counts.bootstrap", "-1 is not an integer >= 0"), id="counts neg"),
+        pytest.param(fleet(counts={"bootstrap": 1.5}), ("keep-cd:fleet.counts.bootstrap", "1.5 is not an integer >= 0"), id="counts float"),
+        pytest.param(
+            fleet(counts={"bootstrap": True}), ("keep-cd:fleet.counts.bootstrap", "True is not an integer >= 0"), id="counts bool"
+        ),
+        pytest.param(
+            fleet(counts=[1]),
+            ("keep-cd:fleet.counts", "[1] is not a map of clients per role (bootstrap and standard)"),
+            id="counts not map",
+        ),
+        pytest.param(
+            fleet(counts=None, clients={"a": 1}),
+            ("keep-cd:fleet.clients", "{'a': 1} is not a list of {name, role, port?}"),
+            id="clients not list",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=["a"]),
+            ("keep-cd:fleet.clients[0]", "expected a map with keys name, port, role"),
+            id="client not map",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=[{"name": "A", "role": "bootstrap"}]),
+            (
+                "keep-cd:fleet.clients[0].name",
+                "'A' is not a DNS-1123 label starting with a letter (lowercase a-z, 0-9, '-', at most 63 characters)",
+            ),
+            id="client name",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=[{"name": "a", "role": "miner"}]),
+            ("keep-cd:fleet.clients[0].role", "'miner' is not a role (expected bootstrap or standard)"),
+            id="client role",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=[{"name": "a", "role": "bootstrap", "port": 70000}]),
+            ("keep-cd:fleet.clients[0].port", "70000 is not a port (an integer in 1..65535)"),
+            id="client port",
+        ),
+        pytest.param(
+            fleet(counts={"bootstrap": 0}),
+            ("keep-cd:fleet.counts", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)"),
+            id="no clients counts",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=[]),
+            ("keep-cd:fleet.clients", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)"),
+            id="no clients list",
+        ),
+        pytest.param(
+            fleet(counts=None),
+            ("keep-cd:fleet.counts", "no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)"),
+            id="neither",
+        ),
+        pytest.param(
+            fleet(counts=None, clients=[{"name": "a", "role": "bootstrap"}, {"name": "a", "role": "standard"}]),
+            ("keep-cd:fleet.clients", "duplicate client name 'a' (each name is a Service and a volume)"),
+            id="dupe",
+        ),
+        pytest.param(
+            fleet(counts={"standard": 2}),
+            ("keep-cd:fleet.counts", "standard clients but no bootstrap client (standard peers need a bootstrap peer to join)"),
+            id="no bootstrap",
+        ),
+        pytest.param(
+            fleet(resources={"limits": {"cpu": "lots"}}),
+            ("keep-cd:fleet.resources.limits.cpu", "'lots' is not a cpu/memory quantity (e.g. 100m, 256Mi)"),
+            id="resources",
+        ),
+        pytest.param(
+            fleet(resources={"limits": {"gpu": "1"}}),
+            ("keep-cd:fleet.resources.limits.gpu", "'gpu' is not a resource keep-cd sets (expected cpu or memory)"),
+            id="resources key",
+        ),
+        pytest.param(
+            fleet(resources={"limits": 5}),
+            ("keep-cd:fleet.resources.limits", "5 is not a map of cpu/memory quantities"),
+            id="resources not map",
+        ),
+        pytest.param(
+            fleet(initResources={"requests": {"memory": 64}}),
+            ("keep-cd:fleet.initResources.requests.memory", "64 is not a cpu/memory quantity (e.g. 100m, 256Mi)"),
+            id="init resources",
+        ),
     ],
 )
 def test_each_bad_fleet_value_has_its_own_whole_line(raw, refusal):
@@ -345,8 +470,16 @@ def test_every_fleet_value_given():
     assert (spec.storage.size, spec.storage.storage_class) == ("2Gi", "fast")
     assert (spec.keel.policy, spec.keel.trigger, spec.keel.poll_schedule) == ("glob:v1.*", "push", "@every 5m")
     assert spec.resources.limits == {"cpu": "1", "memory": "512Mi"} and spec.resources.requests == {"cpu": "100m", "memory": "256Mi"}
-    assert spec.init_resources.requests == {"cpu": "50m", "memory": "32Mi"} and spec.init_resources.limits == {"cpu": "200m", "memory": "128Mi"}
-    assert (spec.part_of, spec.create_namespace, spec.chain.url, spec.chain.url_rpc) == ("keep-test", True, BASE["ethereum"]["url"], BASE["ethereum"]["urlRpc"])
+    assert spec.init_resources.requests == {"cpu": "50m", "memory": "32Mi"} and spec.init_resources.limits == {
+        "cpu": "200m",
+        "memory": "128Mi",
+    }
+    assert (spec.part_of, spec.create_namespace, spec.chain.url, spec.chain.url_rpc) == (
+        "keep-test",
+        True,
+        BASE["ethereum"]["url"],
+        BASE["ethereum"]["urlRpc"],
+    )
     assert {c.port for c in spec.clients} == {4000}
 
 
@@ -355,18 +488,34 @@ def test_fleet_defaults():
     assert (spec.storage.size, spec.storage.storage_class, spec.keel) == ("1Gi", None, None)
     assert (spec.part_of, spec.create_namespace, spec.namespace) == ("keep-network", False, "keep-dev")
     assert spec.resources.requests == {"cpu": "100m", "memory": "256Mi"} and spec.resources.limits == {"cpu": "500m", "memory": "512Mi"}
-    assert spec.init_resources.requests == {"cpu": "50m", "memory": "64Mi"} and spec.init_resources.limits == {"cpu": "200m", "memory": "128Mi"}
+    assert spec.init_resources.requests == {"cpu": "50m", "memory": "64Mi"} and spec.init_resources.limits == {
+        "cpu": "200m",
+        "memory": "128Mi",
+    }
     keel = parse_fleet(fleet(keel={}), 1101, DEPLOYED).keel
     assert (keel.policy, keel.trigger, keel.poll_schedule) == ("all", "poll", None)
-    listed = parse_fleet(fleet(counts=None, clients=[{"name": "z", "role": "standard"}, {"name": "b", "role": "bootstrap"}, {"name": "a", "role": "standard"}]), 1, DEPLOYED)
-    assert [(c.name, c.role) for c in listed.clients] == [("b", "bootstrap"), ("a", "standard"), ("z", "standard")]  # bootstrap first, then by name
+    listed = parse_fleet(
+        fleet(
+            counts=None, clients=[{"name": "z", "role": "standard"}, {"name": "b", "role": "bootstrap"}, {"name": "a", "role": "standard"}]
+        ),
+        1,
+        DEPLOYED,
+    )
+    assert [(c.name, c.role) for c in listed.clients] == [
+        ("b", "bootstrap"),
+        ("a", "standard"),
+        ("z", "standard"),
+    ]  # bootstrap first, then by name
 
 
 @pytest.mark.parametrize(
     "over,refusal",
     [
         (dict(image="keep/client:v1"), ("keep-cd:fleet.image", "expected a map with keys digest, repository, tag")),
-        (dict(contracts=["TokenStaking"]), ("keep-cd:fleet.contracts", "['TokenStaking'] is not a map of keep-client config key -> contract name")),
+        (
+            dict(contracts=["TokenStaking"]),
+            ("keep-cd:fleet.contracts", "['TokenStaking'] is not a map of keep-client config key -> contract name"),
+        ),
         (dict(storage="1Gi"), ("keep-cd:fleet.storage", "expected a map with keys size, storageClass")),
         (dict(resources="small"), ("keep-cd:fleet.resources", "expected a map with keys limits, requests")),
         (dict(keel="on"), ("keep-cd:fleet.keel", "expected a map with keys policy, pollSchedule, trigger")),

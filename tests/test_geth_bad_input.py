@@ -23,8 +23,13 @@ FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan
 # What geth 1.17 answers to eth_syncing while it catches up (ethapi.SyncProgress, trimmed to the
 # block fields and a few of the snap-sync counters it adds).
 GETH_SYNCING = {
-    "startingBlock": "0x0", "currentBlock": "0x2a", "highestBlock": "0x1f40",
-    "syncedAccounts": "0x0", "syncedAccountBytes": "0x0", "healedTrienodes": "0x0", "txIndexRemainingBlocks": "0x0",
+    "startingBlock": "0x0",
+    "currentBlock": "0x2a",
+    "highestBlock": "0x1f40",
+    "syncedAccounts": "0x0",
+    "syncedAccountBytes": "0x0",
+    "healedTrienodes": "0x0",
+    "txIndexRemainingBlocks": "0x0",
 }
 
 

@@ -30,14 +30,24 @@ def registry_code(fixture_artifacts) -> bytes:
 
 
 def raw(chain, account, nonce: int, *, to=None, data=b"", value=0, gas=21_000, fee=10**10, tip=10**9) -> str:
-    tx = {"chainId": chain.chain_id, "nonce": nonce, "gas": gas, "maxFeePerGas": fee, "maxPriorityFeePerGas": tip, "data": data, "value": value}
+    tx = {
+        "chainId": chain.chain_id,
+        "nonce": nonce,
+        "gas": gas,
+        "maxFeePerGas": fee,
+        "maxPriorityFeePerGas": tip,
+        "data": data,
+        "value": value,
+    }
     if to:
         tx["to"] = to
     return "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
 
 
 def send_raw(chain, signed: str) -> dict:
-    return requests.post(chain.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [signed]}, timeout=10).json()
+    return requests.post(
+        chain.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [signed]}, timeout=10
+    ).json()
 
 
 @pytest.fixture
@@ -102,8 +112,12 @@ def test_geth_pool_answers_to_a_resend_and_to_a_replacement(slow_geth):
         # Another transaction at the same nonce and fees (two pods racing one faucet nonce): refused.
         answers["rival"] = send_raw(chain, raw(chain, acct, nonce, to=acct.address, value=2))
         # 9 % more on both fee cap and tip is still refused; geth wants 10 % (--txpool.pricebump).
-        answers["short"] = send_raw(chain, raw(chain, acct, nonce, to=acct.address, value=2, fee=10**10 * 109 // 100, tip=10**9 * 109 // 100))
-        answers["bumped"] = send_raw(chain, raw(chain, acct, nonce, to=acct.address, value=2, fee=10**10 * 110 // 100, tip=10**9 * 110 // 100))
+        answers["short"] = send_raw(
+            chain, raw(chain, acct, nonce, to=acct.address, value=2, fee=10**10 * 109 // 100, tip=10**9 * 109 // 100)
+        )
+        answers["bumped"] = send_raw(
+            chain, raw(chain, acct, nonce, to=acct.address, value=2, fee=10**10 * 110 // 100, tip=10**9 * 110 // 100)
+        )
         if w3.eth.block_number == head:
             break
     assert "result" in answers["first"]
@@ -136,7 +150,9 @@ def test_a_stuck_transaction_is_waited_for_then_named(geth_factory):
 def test_batches_beyond_geths_limit_are_split(geth_factory):
     chain = geth_factory(period=1)
     calls = [("eth_getBalance", [Account.create().address, "latest"]) for _ in range(1200)]
-    whole = requests.post(chain.url, json=[{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)], timeout=30).json()
+    whole = requests.post(
+        chain.url, json=[{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)], timeout=30
+    ).json()
     assert not isinstance(whole, list) or "error" in whole[0]  # geth refuses a batch over 1000 (--rpc.batch-request-limit)
     sender = PipelinedSender(connect(chain.url, chain.chain_id), Account.create())
     assert sender._batch(calls) == ["0x0"] * 1200

@@ -100,9 +100,18 @@ def test_check_names_what_is_missing(keep_chain, tmp_path, capsys):
     half = Account.create().address
     minimum = int.from_bytes(keep_chain.w3.eth.call({"to": book["TokenStaking"], "data": MINIMUM_STAKE.calldata()}), "big")
     data = APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(half, half, keep_chain.owner.address))
-    tx = {"to": book["KeepToken"], "data": data, "gas": 400_000, "gasPrice": keep_chain.w3.eth.gas_price * 2,
-          "nonce": keep_chain.nonce(), "chainId": 31337, "value": 0}
-    keep_chain.w3.eth.wait_for_transaction_receipt(keep_chain.w3.eth.send_raw_transaction(keep_chain.owner.sign_transaction(tx).raw_transaction))
+    tx = {
+        "to": book["KeepToken"],
+        "data": data,
+        "gas": 400_000,
+        "gasPrice": keep_chain.w3.eth.gas_price * 2,
+        "nonce": keep_chain.nonce(),
+        "chainId": 31337,
+        "value": 0,
+    }
+    keep_chain.w3.eth.wait_for_transaction_receipt(
+        keep_chain.w3.eth.send_raw_transaction(keep_chain.owner.sign_transaction(tx).raw_transaction)
+    )
     status, line = run_check(write_config(tmp_path / "b.toml", keep_chain.url, half, book), capsys)
     assert status == NOT_READY and "staked but not authorized" in line
 
@@ -125,7 +134,12 @@ def test_check_reports_an_unreachable_chain_as_retryable(tmp_path, capsys, keep_
         ('[ethereum]\nURLRPC = "http://127.0.0.1:1"\n', "Address"),
         ('[ethereum]\nURLRPC = "ws://x"\n[ethereum.account]\nAddress = "0x' + "11" * 20 + '"\n', "URLRPC"),
         ('[ethereum]\nURLRPC = "http://127.0.0.1:1"\n[ethereum.account]\nAddress = "0x' + "11" * 20 + '"\n', "ContractAddresses] is empty"),
-        ('[ethereum]\nURLRPC = "http://127.0.0.1:1"\n[ethereum.account]\nAddress = "0x' + "11" * 20 + '"\n[ethereum.ContractAddresses]\nTokenStaking = "nope"\n', "TokenStaking is 'nope'"),
+        (
+            '[ethereum]\nURLRPC = "http://127.0.0.1:1"\n[ethereum.account]\nAddress = "0x'
+            + "11" * 20
+            + '"\n[ethereum.ContractAddresses]\nTokenStaking = "nope"\n',
+            "TokenStaking is 'nope'",
+        ),
     ],
 )
 def test_check_bad_config_is_bad_input(tmp_path, capsys, content, needle):
@@ -138,8 +152,13 @@ def test_check_bad_config_is_bad_input(tmp_path, capsys, content, needle):
 
 def test_check_as_a_process_prints_one_line(keep_chain, tmp_path):
     config = write_config(tmp_path / "c.toml", keep_chain.url, Account.create().address, keep_chain.address_book)
-    proc = subprocess.run([sys.executable, "-m", "initcontainer.operator_check", "--config", config, "--wait", "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "initcontainer.operator_check", "--config", config, "--wait", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == NOT_READY
     assert len(proc.stderr.strip().splitlines()) == 1 and "is not staked" in proc.stderr
 
@@ -153,7 +172,14 @@ def cluster(keep_dev_chain):
     geth (the tests taking it run on both)."""
     faucet = Account.create()
     ops = [Account.create() for _ in range(3)]
-    supply_faucet(keep_dev_chain.w3, keep_dev_chain.owner, keep_dev_chain.staking_contracts(), {f"c{i}": a.address for i, a in enumerate(ops)}, faucet.address, POLICY)
+    supply_faucet(
+        keep_dev_chain.w3,
+        keep_dev_chain.owner,
+        keep_dev_chain.staking_contracts(),
+        {f"c{i}": a.address for i, a in enumerate(ops)},
+        faucet.address,
+        POLICY,
+    )
     return faucet, ops
 
 
@@ -161,8 +187,15 @@ def provision(keep_chain, faucet, op):
     c = keep_chain.staking_contracts()
     from chain.node import connect
 
-    return provision_operator.provision(connect(keep_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
-                                        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target))
+    return provision_operator.provision(
+        connect(keep_chain.url),
+        faucet,
+        op,
+        c.token,
+        c.staking,
+        c.operator_contract,
+        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target),
+    )
 
 
 def test_concurrent_pods_sharing_the_faucet_all_end_provisioned_once(keep_dev_chain, cluster):
@@ -195,10 +228,19 @@ def test_restarted_pod_completes_a_half_done_operator(keep_dev_chain, cluster):
     op = ops[0]
     c = keep_chain.staking_contracts()
     # A pod that died after funding and staking: only the authorization is left.
-    provision_operator.send_checked(keep_chain.w3, faucet, "fund", lambda: {"to": op.address, "value": POLICY.eth_target, "gas": 21_000, "data": b""}, lambda: True, provision_operator.Provisioned())
+    provision_operator.send_checked(
+        keep_chain.w3,
+        faucet,
+        "fund",
+        lambda: {"to": op.address, "value": POLICY.eth_target, "gas": 21_000, "data": b""},
+        lambda: True,
+        provision_operator.Provisioned(),
+    )
     minimum = int.from_bytes(keep_chain.w3.eth.call({"to": c.staking, "data": MINIMUM_STAKE.calldata()}), "big")
     data = APPROVE_AND_CALL.calldata(c.staking, minimum, delegation_data(op.address, op.address, op.address))
-    provision_operator.send_checked(keep_chain.w3, faucet, "stake", lambda: {"to": c.token, "value": 0, "data": data}, lambda: True, provision_operator.Provisioned())
+    provision_operator.send_checked(
+        keep_chain.w3, faucet, "stake", lambda: {"to": c.token, "value": 0, "data": data}, lambda: True, provision_operator.Provisioned()
+    )
     done = provision(keep_chain, faucet, op)
     assert [s for s, _ in done.sent] == [f"authorize {op.address}"]
 
@@ -213,9 +255,22 @@ def test_provision_cli_end_to_end_and_bad_input(keep_dev_chain, cluster, tmp_pat
     faucet_file = tmp_path / "faucet"
     faucet_file.write_text(faucet.key.hex())
     config = write_config(tmp_path / "c.toml", keep_chain.url, op.address, keep_chain.address_book)
-    base = ["--config", config, "--keyfile", str(keyfile), "--faucet-key-file", str(faucet_file),
-            "--token", keep_chain.address_book["KeepToken"], "--eth-threshold", str(POLICY.eth_threshold),
-            "--eth-target", str(POLICY.eth_target), "--wait", "15"]
+    base = [
+        "--config",
+        config,
+        "--keyfile",
+        str(keyfile),
+        "--faucet-key-file",
+        str(faucet_file),
+        "--token",
+        keep_chain.address_book["KeepToken"],
+        "--eth-threshold",
+        str(POLICY.eth_threshold),
+        "--eth-target",
+        str(POLICY.eth_target),
+        "--wait",
+        "15",
+    ]
     monkeypatch.setenv("KEEP_ETHEREUM_PASSWORD", password)
     timer = threading.Timer(2.0, pass_initialization, args=(keep_chain,))
     timer.start()
@@ -251,10 +306,20 @@ def test_a_pod_stakes_with_the_configured_beneficiary_and_funds_exactly_to_the_t
     c = keep_dev_chain.staking_contracts()
     from chain.node import connect
 
-    done = provision_operator.provision(connect(keep_dev_chain.url), faucet, op, c.token, c.staking, c.operator_contract,
-                                       provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target), beneficiary=beneficiary)
+    done = provision_operator.provision(
+        connect(keep_dev_chain.url),
+        faucet,
+        op,
+        c.token,
+        c.staking,
+        c.operator_contract,
+        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target),
+        beneficiary=beneficiary,
+    )
     sent = dict(done.sent)
-    staking = keep_dev_chain.w3.eth.contract(address=c.staking, abi=json.load(open(os.path.join(ROOT, "build", "keep-core", "artifacts", "TokenStaking.json")))["abi"])
+    staking = keep_dev_chain.w3.eth.contract(
+        address=c.staking, abi=json.load(open(os.path.join(ROOT, "build", "keep-core", "artifacts", "TokenStaking.json")))["abi"]
+    )
     assert staking.functions.beneficiaryOf(op.address).call() == beneficiary
     assert staking.functions.ownerOf(op.address).call() == faucet.address
     assert staking.functions.authorizerOf(op.address).call() == op.address
@@ -323,7 +388,11 @@ def test_every_python_file_of_the_image_imports_with_only_its_pinned_packages(tm
     def norm(name: str) -> str:
         return re.sub(r"[-_.]+", "-", name).lower()
 
-    pins = {norm(line.split("==")[0]) for line in open(os.path.join(ROOT, "initcontainer", "requirements.txt")) if "==" in line and not line.startswith("#")}
+    pins = {
+        norm(line.split("==")[0])
+        for line in open(os.path.join(ROOT, "initcontainer", "requirements.txt"))
+        if "==" in line and not line.startswith("#")
+    }
     pinned_modules = {top for top, dists in packages_distributions().items() if any(norm(d) in pins for d in dists)}
     assert "web3" in pinned_modules and "pulumi" not in pinned_modules
     root = image_tree(str(tmp_path / "image"))
@@ -338,7 +407,11 @@ def test_every_python_file_of_the_image_imports_with_only_its_pinned_packages(tm
     assert {"initcontainer.operator_check", "initcontainer.provision_operator", "keep_contracts.staking", "chain.fees"} <= set(modules)
     proc = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERY_IMAGE_FILE, json.dumps(sorted(pinned_modules | own)), *modules],
-        cwd=workdir, env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}, capture_output=True, text=True, timeout=120,
+        cwd=workdir,
+        env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr.strip().splitlines()[-1:]
     assert proc.stdout.split() == ["imported", str(len(modules))]
@@ -368,8 +441,22 @@ def test_dockerfile_has_no_failed_checkov_check():
             pytest.fail(message)
         pytest.skip(message)
     # --skip-download: checkov would otherwise ask its vendor's API for guidelines; tests stay offline.
-    proc = subprocess.run([CHECKOV, "-f", os.path.join(ROOT, "initcontainer", "Dockerfile"), "--framework", "dockerfile",
-                           "-o", "json", "--compact", "--skip-download"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            CHECKOV,
+            "-f",
+            os.path.join(ROOT, "initcontainer", "Dockerfile"),
+            "--framework",
+            "dockerfile",
+            "-o",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(proc.stdout)
     report = report[0] if isinstance(report, list) else report
     assert report["summary"]["failed"] == 0, [c["check_id"] for c in report["results"]["failed_checks"]]
@@ -382,9 +469,13 @@ def test_dockerfile_scan_is_live(tmp_path):
     if not os.path.exists(CHECKOV):
         pytest.skip(f"{CHECKOV} missing")
     bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM python:latest\nCOPY . /app\nCMD [\"python\"]\n")
-    proc = subprocess.run([CHECKOV, "-f", str(bad), "--framework", "dockerfile", "-o", "json", "--compact", "--skip-download"],
-                          capture_output=True, text=True, timeout=300)
+    bad.write_text('FROM python:latest\nCOPY . /app\nCMD ["python"]\n')
+    proc = subprocess.run(
+        [CHECKOV, "-f", str(bad), "--framework", "dockerfile", "-o", "json", "--compact", "--skip-download"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(proc.stdout)
     report = report[0] if isinstance(report, list) else report
     assert {"CKV_DOCKER_3", "CKV_DOCKER_7"} <= {c["check_id"] for c in report["results"]["failed_checks"]}

@@ -203,7 +203,9 @@ def test_only_cluster_provisioning_gives_the_operator_init_container_a_key():
     from components.keep_client import PASSWORD_ENV, operator_init_container, operator_init_volumes
 
     def keys_of(container: dict) -> set:
-        return {e["name"] for e in container["env"] if "value_from" in e} | {m["name"] for m in container["volume_mounts"] if m["name"] == "faucet"}
+        return {e["name"] for e in container["env"] if "value_from" in e} | {
+            m["name"] for m in container["volume_mounts"] if m["name"] == "faucet"
+        }
 
     image, resources = "keepnetwork/keep-client-init:v1.8.0", ComputeResources({}, {})
     assert keys_of(operator_init_container(OperatorInit(), "keep-a", image, resources)) == set()

@@ -74,12 +74,12 @@ def _identities(result) -> dict:
 def test_standard_peers_list_every_bootstrap_peer_with_its_correct_id(chain):
     result = chain[3]
     ids = _identities(result)
-    expected = sorted(
-        f"/dns4/{b}.keep-test-fleet.svc.cluster.local/tcp/3919/ipfs/{independent_peer_id(ids[b][1])}" for b in BOOTSTRAP
-    )
+    expected = sorted(f"/dns4/{b}.keep-test-fleet.svc.cluster.local/tcp/3919/ipfs/{independent_peer_id(ids[b][1])}" for b in BOOTSTRAP)
     import tomllib
 
-    configs = {n.removesuffix("-config"): tomllib.loads(c["data"]["keep-client-config.toml"]) for n, c in by_kind(result, "ConfigMap").items()}
+    configs = {
+        n.removesuffix("-config"): tomllib.loads(c["data"]["keep-client-config.toml"]) for n, c in by_kind(result, "ConfigMap").items()
+    }
     for n in STANDARD:
         assert sorted(configs[n]["LibP2P"]["Peers"]) == expected
         assert configs[n]["LibP2P"]["AnnouncedAddresses"] == [f"/dns4/{n}.keep-test-fleet.svc.cluster.local/tcp/3919"]
@@ -88,7 +88,9 @@ def test_standard_peers_list_every_bootstrap_peer_with_its_correct_id(chain):
     for n, cfg in configs.items():
         assert cfg["ethereum"]["account"]["Address"] == ids[n][0]
         book = result.outputs["addressBook"]
-        assert cfg["ethereum"]["ContractAddresses"] == {k: book[k] for k in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")}
+        assert cfg["ethereum"]["ContractAddresses"] == {
+            k: book[k] for k in ("KeepRandomBeaconOperator", "TokenStaking", "KeepRandomBeaconService")
+        }
     assert sorted(result.outputs["bootstrapPeers"]) == expected
 
 
@@ -220,7 +222,9 @@ def test_preview_of_a_never_migrated_stack_leaves_configs_unknown(anvil, tmp_pat
     from pulumi.output import Unknown
 
     deployer = anvil.new_account()
-    result = run_fleet(anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts={"bootstrap": 1, "standard": 1}), preview=True)
+    result = run_fleet(
+        anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), fleet_config(counts={"bootstrap": 1, "standard": 1}), preview=True
+    )
     configs = by_kind(result, "ConfigMap")
     assert len(configs) == 2 and all(isinstance(c["data"]["keep-client-config.toml"], Unknown) for c in configs.values())
     assert all(isinstance(v, Unknown) for v in checksums(result).values())

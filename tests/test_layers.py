@@ -48,7 +48,9 @@ def test_a_package_imports_nothing_above_it(package):
 
 
 def test_keep_contracts_imports_only_what_the_image_has():
-    wrong = {f: sorted(tops - KEEP_CONTRACTS_MAY_IMPORT) for f, tops in imports_of("keep_contracts").items() if tops - KEEP_CONTRACTS_MAY_IMPORT}
+    wrong = {
+        f: sorted(tops - KEEP_CONTRACTS_MAY_IMPORT) for f, tops in imports_of("keep_contracts").items() if tops - KEEP_CONTRACTS_MAY_IMPORT
+    }
     assert wrong == {}
 
 

@@ -38,7 +38,10 @@ PORT = "a local chain's port must be explicit; " + EXPECTED
         ("http://127.0.0.1:99999", f"http://127.0.0.1:99999 has no valid port ({PORT})"),
         ("http://127.0.0.1:85x5", f"http://127.0.0.1:85x5 has no valid port ({PORT})"),
         ("http://10.0.0.5:8545", f"http://10.0.0.5:8545 is not on this machine (host 10.0.0.5; {EXPECTED})"),
-        ("http://eth.keep.svc.cluster.local:8545", f"http://eth.keep.svc.cluster.local:8545 is not on this machine (host eth.keep.svc.cluster.local; {EXPECTED})"),
+        (
+            "http://eth.keep.svc.cluster.local:8545",
+            f"http://eth.keep.svc.cluster.local:8545 is not on this machine (host eth.keep.svc.cluster.local; {EXPECTED})",
+        ),
         ("http://0.0.0.0:8545", f"http://0.0.0.0:8545 is not on this machine (host 0.0.0.0; {EXPECTED})"),
         ("http://:8545", f"http://:8545 is not on this machine (host (none); {EXPECTED})"),
         ("http://127.0.0.1:8545/rpc", f"http://127.0.0.1:8545/rpc has a path or query (a local chain answers at /; {EXPECTED})"),

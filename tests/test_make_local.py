@@ -23,7 +23,11 @@ def test_make_local_twice_second_changes_and_sends_nothing(chain, tmp_path, monk
     monkeypatch.setattr(
         local_stack,
         "committed_config",
-        lambda _stack: {**committed, "keep-cd:rpcUrl": f"http://127.0.0.1:{port}", "keep-cd:renderYamlToDirectory": str(tmp_path / "manifests")},
+        lambda _stack: {
+            **committed,
+            "keep-cd:rpcUrl": f"http://127.0.0.1:{port}",
+            "keep-cd:renderYamlToDirectory": str(tmp_path / "manifests"),
+        },
     )
     try:
         assert local_stack.up(chain=chain) == 0

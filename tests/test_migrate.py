@@ -23,7 +23,9 @@ FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan
 
 def migrate(chain, artifacts_dir, account, olds=None, params=None, plan=None):
     base_plan, base_params = load_plan(FIXTURE_PLAN)
-    m = open_migration(plan or base_plan, {**base_params, **(params or {})}, artifacts_dir, chain.url, chain.chain_id, olds, account.address)
+    m = open_migration(
+        plan or base_plan, {**base_params, **(params or {})}, artifacts_dir, chain.url, chain.chain_id, olds, account.address
+    )
     return m.migrate(account)
 
 
@@ -47,16 +49,24 @@ def test_first_deploy_wires_contracts_and_rerun_sends_nothing(fresh_chain, fixtu
     assert outs["last_run"]["txs"] == 6  # 5 deploys + 1 call
     book = outs["address_book"]
     w3 = Web3(Web3.HTTPProvider(fresh_chain.url))
-    consumer = w3.eth.contract(address=book["Consumer"], abi=[{"name": "vault", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}])
+    consumer = w3.eth.contract(
+        address=book["Consumer"],
+        abi=[{"name": "vault", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}],
+    )
     assert consumer.functions.vault().call() == book["Vault"]
-    vault = w3.eth.contract(address=book["Vault"], abi=[{"name": "limit", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"}])
+    vault = w3.eth.contract(
+        address=book["Vault"],
+        abi=[{"name": "limit", "type": "function", "inputs": [], "outputs": [{"type": "uint256"}], "stateMutability": "view"}],
+    )
     assert vault.functions.limit().call() == 42  # MathLib.twice(21): the library is linked and called
     before = nonce(fresh_chain, acct)
     again = migrate(fresh_chain, arts, acct, olds=outs)
     assert again["last_run"]["txs"] == 0
     assert nonce(fresh_chain, acct) == before
     assert again["address_book"] == book
-    assert set(actions(again).values()) <= {"reuse at " + a + " (unchanged)" for a in book.values()} | {"skip (done before with these arguments)"}
+    assert set(actions(again).values()) <= {"reuse at " + a + " (unchanged)" for a in book.values()} | {
+        "skip (done before with these arguments)"
+    }
 
 
 def test_source_edit_redeploys_only_it_and_its_dependents(fresh_chain, editable_sources):
@@ -162,8 +172,13 @@ def test_call_that_would_revert_on_existing_contract_stops_before_sending(fresh_
     plan, _ = load_plan(FIXTURE_PLAN)
     plan.calls.insert(
         0,
-        Call("Token.transferOwnership", "Token", "transferOwnership", [ref("Vault")],
-             done_when={"function": "owner", "args": [], "equals": ref("Vault")})
+        Call(
+            "Token.transferOwnership",
+            "Token",
+            "transferOwnership",
+            [ref("Vault")],
+            done_when={"function": "owner", "args": [], "equals": ref("Vault")},
+        ),
     )
     first = migrate(fresh_anvil, arts, acct, plan=plan)
     before = nonce(fresh_anvil, acct)
@@ -172,7 +187,10 @@ def test_call_that_would_revert_on_existing_contract_stops_before_sending(fresh_
         migrate(fresh_anvil, arts, acct, olds=first, plan=plan, params={"limit": 5})
     message = str(e.value)
     assert "call Token.transferOwnership" in message and "caller is not the owner" in message and "nothing was sent" in message
-    assert 'hint: Token is kept while Vault is new; if Token was handed to the old Vault, it must be new too: add renew_with: ["Vault"]' in message
+    assert (
+        'hint: Token is kept while Vault is new; if Token was handed to the old Vault, it must be new too: add renew_with: ["Vault"]'
+        in message
+    )
     assert nonce(fresh_anvil, acct) == before
 
 
@@ -237,8 +255,15 @@ def test_parallel_migrations_from_one_deployer_never_collide(fresh_anvil, fixtur
 
 def _send_raw(chain, account, to, data, gas):
     w3 = Web3(Web3.HTTPProvider(chain.url))
-    tx = {"chainId": chain.chain_id, "nonce": w3.eth.get_transaction_count(account.address), "gas": gas,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "data": data, "value": 0}
+    tx = {
+        "chainId": chain.chain_id,
+        "nonce": w3.eth.get_transaction_count(account.address),
+        "gas": gas,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**9,
+        "data": data,
+        "value": 0,
+    }
     if to:
         tx["to"] = to
     h = w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
@@ -254,11 +279,21 @@ def test_a_reverted_call_of_an_earlier_run_is_sent_again(fresh_anvil, fixture_ar
     # What a killed run could leave: the exact call, mined but out of gas (status 0).
     token = Web3(Web3.HTTPProvider(fresh_anvil.url)).eth.contract(
         address=first["address_book"]["Token"],
-        abi=[{"name": "transferOwnership", "type": "function", "inputs": [{"name": "to", "type": "address"}], "outputs": [], "stateMutability": "nonpayable"},
-             {"name": "owner", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"}],
+        abi=[
+            {
+                "name": "transferOwnership",
+                "type": "function",
+                "inputs": [{"name": "to", "type": "address"}],
+                "outputs": [],
+                "stateMutability": "nonpayable",
+            },
+            {"name": "owner", "type": "function", "inputs": [], "outputs": [{"type": "address"}], "stateMutability": "view"},
+        ],
     )
     data = token.encode_abi("transferOwnership", [first["address_book"]["Vault"]])
-    assert _send_raw(fresh_anvil, acct, token.address, data, gas=24_000)["status"] == 0  # above the intrinsic and calldata-floor gas, below what it needs
+    assert (
+        _send_raw(fresh_anvil, acct, token.address, data, gas=24_000)["status"] == 0
+    )  # above the intrinsic and calldata-floor gas, below what it needs
     second = migrate(fresh_anvil, arts, acct, olds=first, plan=plan)
     assert actions(second)["Token.transferOwnership"].startswith("send")
     assert token.functions.owner().call() == first["address_book"]["Vault"]

@@ -169,7 +169,10 @@ def test_explicit_key_for_an_unknown_client(mnemonic):
     assert "'nobody'" in str(e.value)
 
 
-@pytest.mark.parametrize("kdf,cost,needle", [("argon2", 4096, "scrypt, pbkdf2"), ("scrypt", 1000, "power of two"), ("scrypt", 0, ">= 2"), ("pbkdf2", "many", ">= 2")])
+@pytest.mark.parametrize(
+    "kdf,cost,needle",
+    [("argon2", 4096, "scrypt, pbkdf2"), ("scrypt", 1000, "power of two"), ("scrypt", 0, ">= 2"), ("pbkdf2", "many", ">= 2")],
+)
 def test_bad_keystore_params(kdf, cost, needle):
     with pytest.raises(OperatorKeyError) as e:
         KeystoreParams(kdf, cost).validate()
@@ -184,12 +187,33 @@ KEY = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f3
 @pytest.mark.parametrize(
     "params,expected",
     [
-        (KeystoreParams("scrypt", 2), {"ciphertext": "1bea3d3f7e73d03b87314993a122b5af97f862c8bbe471cf704d92bf4b4c8669",
-                                        "kdfparams": {"dklen": 32, "n": 2, "p": 1, "r": 8, "salt": "a8b18966aad4389a763c3c2563d99a39f7374480a8240a357f9af247d631d8ff"},
-                                        "mac": "26876f6f44059c0d7b7ac91f0e7cc4d6b46880569656ce596877b2a0b7d5117d"}),
-        (KeystoreParams("pbkdf2", 2), {"ciphertext": "eef6a3bf0aa5df651ff7ab7b85930302455f3dd32b23d58961934a5fe01f01e3",
-                                        "kdfparams": {"c": 2, "dklen": 32, "prf": "hmac-sha256", "salt": "a8b18966aad4389a763c3c2563d99a39f7374480a8240a357f9af247d631d8ff"},
-                                        "mac": "e2586dafc192c25a3c062dfccb47f7bf06d7d77931b831f7a6ec4df1a3dcbe79"}),
+        (
+            KeystoreParams("scrypt", 2),
+            {
+                "ciphertext": "1bea3d3f7e73d03b87314993a122b5af97f862c8bbe471cf704d92bf4b4c8669",
+                "kdfparams": {
+                    "dklen": 32,
+                    "n": 2,
+                    "p": 1,
+                    "r": 8,
+                    "salt": "a8b18966aad4389a763c3c2563d99a39f7374480a8240a357f9af247d631d8ff",
+                },
+                "mac": "26876f6f44059c0d7b7ac91f0e7cc4d6b46880569656ce596877b2a0b7d5117d",
+            },
+        ),
+        (
+            KeystoreParams("pbkdf2", 2),
+            {
+                "ciphertext": "eef6a3bf0aa5df651ff7ab7b85930302455f3dd32b23d58961934a5fe01f01e3",
+                "kdfparams": {
+                    "c": 2,
+                    "dklen": 32,
+                    "prf": "hmac-sha256",
+                    "salt": "a8b18966aad4389a763c3c2563d99a39f7374480a8240a357f9af247d631d8ff",
+                },
+                "mac": "e2586dafc192c25a3c062dfccb47f7bf06d7d77931b831f7a6ec4df1a3dcbe79",
+            },
+        ),
     ],
     ids=["scrypt", "pbkdf2"],
 )
@@ -226,9 +250,18 @@ def test_a_mnemonic_is_read_whatever_its_spacing(mnemonic):
 @pytest.mark.parametrize(
     "bad,message",
     [
-        (None, "config keep-cd:operatorMnemonic: empty (expected a BIP-39 mnemonic, set with `pulumi config set --secret operatorMnemonic`)"),
-        (" \n", "config keep-cd:operatorMnemonic: empty (expected a BIP-39 mnemonic, set with `pulumi config set --secret operatorMnemonic`)"),
-        ("zoo zoo  zoo", "config keep-cd:operatorMnemonic: not a valid BIP-39 mnemonic (3 words; expected 12-24 words from the BIP-39 word list with a valid checksum)"),
+        (
+            None,
+            "config keep-cd:operatorMnemonic: empty (expected a BIP-39 mnemonic, set with `pulumi config set --secret operatorMnemonic`)",
+        ),
+        (
+            " \n",
+            "config keep-cd:operatorMnemonic: empty (expected a BIP-39 mnemonic, set with `pulumi config set --secret operatorMnemonic`)",
+        ),
+        (
+            "zoo zoo  zoo",
+            "config keep-cd:operatorMnemonic: not a valid BIP-39 mnemonic (3 words; expected 12-24 words from the BIP-39 word list with a valid checksum)",
+        ),
     ],
 )
 def test_a_bad_mnemonic_is_named_in_its_whole_line(bad, message):
@@ -237,15 +270,30 @@ def test_a_bad_mnemonic_is_named_in_its_whole_line(bad, message):
     assert str(e.value) == message
 
 
-@pytest.mark.parametrize("text", [" 0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318" + "\n",
-                                  "0X4C0883A69102937D6231471B5DBB6204FE5129617082792AE468D01A3F362318",
-                                  "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        " 0x" + "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318" + "\n",
+        "0X4C0883A69102937D6231471B5DBB6204FE5129617082792AE468D01A3F362318",
+        "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+    ],
+)
 def test_explicit_keys_in_any_usual_spelling(text):
     assert parse_private_key(text, "k") == KEY
 
 
-@pytest.mark.parametrize("bad", [5, None, "0x" + "11" * 31, "0x" + "11" * 33, "0x" + "00" * 32,
-                                 "0x" + "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", "0x" + "zz" * 32])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        5,
+        None,
+        "0x" + "11" * 31,
+        "0x" + "11" * 33,
+        "0x" + "00" * 32,
+        "0x" + "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+        "0x" + "zz" * 32,
+    ],
+)
 def test_an_explicit_key_that_is_not_one_is_named(bad):
     with pytest.raises(OperatorKeyError) as e:
         parse_private_key(bad, "keep-cd:operatorKeys.a")
@@ -257,9 +305,17 @@ def test_an_explicit_key_that_is_not_one_is_named(bad):
 @pytest.mark.parametrize(
     "params,key,message",
     [
-        (KeystoreParams("argon2", 4096), "operators.keystoreKdf", "config operators.keystoreKdf: 'argon2' is not a keystore KDF (expected one of scrypt, pbkdf2)"),
+        (
+            KeystoreParams("argon2", 4096),
+            "operators.keystoreKdf",
+            "config operators.keystoreKdf: 'argon2' is not a keystore KDF (expected one of scrypt, pbkdf2)",
+        ),
         (KeystoreParams("argon2", 4096), "x.kdf", "config x.kdf: 'argon2' is not a keystore KDF (expected one of scrypt, pbkdf2)"),
-        (KeystoreParams("scrypt", 1000), "k", "config keep-cd:operators.keystoreCost: 1000 is not a power of two (scrypt's N must be, e.g. 4096 or 262144)"),
+        (
+            KeystoreParams("scrypt", 1000),
+            "k",
+            "config keep-cd:operators.keystoreCost: 1000 is not a power of two (scrypt's N must be, e.g. 4096 or 262144)",
+        ),
         (KeystoreParams("pbkdf2", True), "k", "config keep-cd:operators.keystoreCost: True is not an integer >= 2"),
         (KeystoreParams("pbkdf2", 1), "k", "config keep-cd:operators.keystoreCost: 1 is not an integer >= 2"),
         # A float where an int belongs: the validator's refusal is the test.
@@ -283,17 +339,22 @@ def test_key_collisions_are_named_in_their_whole_line(mnemonic):
     derived0 = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(0))
     with pytest.raises(OperatorKeyError) as e:
         operator_keys(seed, clients(2), {"keep-client-1": derived0.key.hex()})
-    assert str(e.value) == (f"config keep-cd:operatorKeys.keep-client-1: gives operator {derived0.address}, "
-                            "which client keep-client-0 already has (expected one key per client)")
+    assert str(e.value) == (
+        f"config keep-cd:operatorKeys.keep-client-1: gives operator {derived0.address}, "
+        "which client keep-client-0 already has (expected one key per client)"
+    )
     derived1 = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(1))
     with pytest.raises(OperatorKeyError) as e:
         operator_keys(seed, clients(2), {"keep-client-0": derived1.key.hex()})
-    assert str(e.value) == (f"config keep-cd:operatorKeys.keep-client-0: gives operator {derived1.address}, "
-                            "which client keep-client-1 already has (expected one key per client)")
+    assert str(e.value) == (
+        f"config keep-cd:operatorKeys.keep-client-0: gives operator {derived1.address}, "
+        "which client keep-client-1 already has (expected one key per client)"
+    )
     with pytest.raises(OperatorKeyError) as e:
         operator_keys(seed, clients(1), {"nobody": derived1.key.hex(), "a-nobody": derived1.key.hex()})
-    assert str(e.value) == ("config keep-cd:operatorKeys: key given for 'a-nobody', which is not a client "
-                            "(expected one of the operator client names)")
+    assert str(e.value) == (
+        "config keep-cd:operatorKeys: key given for 'a-nobody', which is not a client (expected one of the operator client names)"
+    )
 
 
 def test_the_smallest_private_key_is_one():

@@ -28,7 +28,10 @@ def props(chain, operators: dict, **over) -> dict:
         "provisioning": "deploy",
         "faucet": None,
         "on_remove": "leave",
-        "owner": None, "status": None, "staking_contract": None, "last_run": None,
+        "owner": None,
+        "status": None,
+        "staking_contract": None,
+        "last_run": None,
     }
     base.update(over)
     return base
@@ -88,8 +91,11 @@ def test_check_with_unknowns_reads_no_chain(provider):
 
 
 def test_check_refuses_an_address_book_without_code(keep_chain, provider):
-    book = {"KeepToken": keep_chain.address_book["KeepToken"], "TokenStaking": Account.create().address,
-            "KeepRandomBeaconOperator": keep_chain.address_book["KeepRandomBeaconOperator"]}
+    book = {
+        "KeepToken": keep_chain.address_book["KeepToken"],
+        "TokenStaking": Account.create().address,
+        "KeepRandomBeaconOperator": keep_chain.address_book["KeepRandomBeaconOperator"],
+    }
     with pytest.raises(ConfigError) as e:
         provider.check({}, props(keep_chain, fleet(1), address_book=book))
     assert "TokenStaking" in str(e.value) and "no code" in str(e.value)
@@ -133,7 +139,10 @@ def test_create_diff_update_delete(keep_chain, provider):
     outs4 = provider.update("id", outs3, news4).outs
     assert [line.split()[0] for line in outs4["last_run"]["actions"]] == ["undelegate"]
     amount, _, undelegated = DELEGATION_INFO.decode(
-        "0x" + bytes(keep_chain.w3.eth.call({"to": keep_chain.address_book["TokenStaking"], "data": DELEGATION_INFO.calldata(fresh[removed])})).hex()
+        "0x"
+        + bytes(
+            keep_chain.w3.eth.call({"to": keep_chain.address_book["TokenStaking"], "data": DELEGATION_INFO.calldata(fresh[removed])})
+        ).hex()
     )
     assert undelegated > 0
 

@@ -36,8 +36,16 @@ def call(chain, to: str, fn, *args, book=None):
 def send(chain, account, to: str, data: bytes, value: int = 0) -> None:
     # Estimated, not a fixed figure: geth --dev's rules (EIP-8037 state gas) charge a stake more than anvil's.
     gas = chain.w3.eth.estimate_gas({"from": account.address, "to": to, "data": data, "value": value})
-    tx = {"from": account.address, "to": to, "data": data, "value": value, "chainId": chain.w3.eth.chain_id,
-          "nonce": chain.nonce(account.address), "gas": gas * 2, "gasPrice": chain.w3.eth.gas_price * 2}
+    tx = {
+        "from": account.address,
+        "to": to,
+        "data": data,
+        "value": value,
+        "chainId": chain.w3.eth.chain_id,
+        "nonce": chain.nonce(account.address),
+        "gas": gas * 2,
+        "gasPrice": chain.w3.eth.gas_price * 2,
+    }
     h = chain.w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
     assert chain.w3.eth.wait_for_transaction_receipt(h)["status"] == 1
 
@@ -85,11 +93,16 @@ def test_partial_state_is_completed_with_exactly_the_missing_transactions(keep_d
     before = keep_chain.nonce()
     _, report = reconcile_fleet(keep_chain.w3, owner, keep_chain.staking_contracts(), ops, POLICY)
     done = sorted((a.name, a.kind) for a in report.actions)
-    assert done == sorted([
-        (names[0], "stake"), (names[0], "authorize"),
-        (names[1], "authorize"),
-        (names[2], "fund"), (names[2], "stake"), (names[2], "authorize"),
-    ])
+    assert done == sorted(
+        [
+            (names[0], "stake"),
+            (names[0], "authorize"),
+            (names[1], "authorize"),
+            (names[2], "fund"),
+            (names[2], "stake"),
+            (names[2], "authorize"),
+        ]
+    )
     assert keep_chain.nonce() - before == 6 == report.txs
     assert_provisioned(keep_chain, ops)
 
@@ -154,7 +167,12 @@ def test_an_operator_delegated_elsewhere_is_a_conflict_not_a_second_stake(keep_d
     send(keep_chain, keep_chain.owner, book["KeepToken"], TRANSFER.calldata(stranger.address, minimum))
     ops = fleet(1)
     op = next(iter(ops.values()))
-    send(keep_chain, stranger, book["KeepToken"], APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)))
+    send(
+        keep_chain,
+        stranger,
+        book["KeepToken"],
+        APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)),
+    )
     before = keep_chain.nonce()
     with pytest.raises(StakingConflict) as e:
         reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
@@ -183,13 +201,19 @@ def test_removed_operators_are_undelegated_when_asked(keep_chain):
     reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
     keep_chain.pass_initialization()
     keep, gone = dict(list(ops.items())[:2]), dict(list(ops.items())[2:])
-    _, left = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="leave")
+    _, left = reconcile_fleet(
+        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="leave"
+    )
     assert left.txs == 0
-    _, report = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate")
+    _, report = reconcile_fleet(
+        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
+    )
     assert [(a.name, a.kind) for a in report.actions] == [(n, "undelegate") for n in gone]
     _, _, undelegated = call(keep_chain, "TokenStaking", DELEGATION_INFO, next(iter(gone.values())))
     assert undelegated > 0
-    _, again = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate")
+    _, again = reconcile_fleet(
+        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
+    )
     assert again.txs == 0
 
 
@@ -232,8 +256,12 @@ def test_kill_mid_batch_then_rerun_leaves_every_operator_correct(keep_chain_fact
     contracts = chain.staking_contracts()
     keep_before, nonce_before = chain.keep_balance(chain.owner.address), chain.nonce()
     env = {
-        **os.environ, "ROOT": ROOT, "RPC_URL": chain.url, "OWNER_KEY": chain.owner.key.hex(),
-        "CONTRACTS": json.dumps(contracts.__dict__), "OPERATORS": json.dumps(ops),
+        **os.environ,
+        "ROOT": ROOT,
+        "RPC_URL": chain.url,
+        "OWNER_KEY": chain.owner.key.hex(),
+        "CONTRACTS": json.dumps(contracts.__dict__),
+        "OPERATORS": json.dumps(ops),
     }
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE_RUN], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -304,7 +332,12 @@ def test_undelegating_removed_clients_touches_only_the_owners_stakes(keep_chain)
     send(keep_chain, keep_chain.owner, book["KeepToken"], TRANSFER.calldata(stranger.address, minimum))
     op = Account.create().address
     theirs = {"theirs": op}
-    send(keep_chain, stranger, book["KeepToken"], APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)))
+    send(
+        keep_chain,
+        stranger,
+        book["KeepToken"],
+        APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(op, op, stranger.address)),
+    )
     keep_chain.pass_initialization()
     before = {a: call(keep_chain, "TokenStaking", DELEGATION_INFO, a) for a in (*ours.values(), op)}
     _, report = reconcile_fleet(

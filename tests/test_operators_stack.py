@@ -72,7 +72,9 @@ def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
     other = anvil_factory()
     other.fund(deployer.address, 10**24)
     result = run_stack(
-        "local", project_dir=ROOT, state_path=str(tmp_path / "state.json"),
+        "local",
+        project_dir=ROOT,
+        state_path=str(tmp_path / "state.json"),
         config_overrides={"rpcUrl": other.url, "operatorMnemonic": mnemonic},
     )
     assert result.dynamic_ops == {"contracts": "update", "contract-addresses": "same", "operator-stakes": "update"}
@@ -90,7 +92,11 @@ def test_a_reset_chain_gets_its_stakes_again(local, anvil_factory, tmp_path):
         ({"operators": {"stakeAmount": -1}}, "keep-cd:operators.stakeAmount", "-1 is not a positive integer"),
         ({"operators": {"provisioning": "pods"}}, "keep-cd:operators.provisioning", "'pods' is not a provisioning mode"),
         ({"operators": {"keystoreCost": 1000}}, "keep-cd:operators.keystoreCost", "power of two"),
-        ({"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}}, "keep-cd:operators.clients", "index 0 is used by two clients"),
+        (
+            {"operators": {"clients": [{"name": "a", "index": 0}, {"name": "b", "index": 0}]}},
+            "keep-cd:operators.clients",
+            "index 0 is used by two clients",
+        ),
         ({"operators": {"count": 2}}, "keep-cd:operators.clients", "no operator for fleet client 'keep-bootstrap-0'"),
     ],
 )
@@ -178,8 +184,12 @@ def run_secret_program(tmp_path, program: str):
     (project / "__main__.py").write_text(program)
     (project / "Pulumi.local.yaml").write_text("config:\n  keep-cd:chainId: '31337'\n")
     state = tmp_path / "state.json"
-    result = run_stack("local", project_dir=str(project), state_path=str(state),
-                       config_overrides={"operatorMnemonic": mnemonic, "operatorKeys": {"a": explicit.key.hex()}})
+    result = run_stack(
+        "local",
+        project_dir=str(project),
+        state_path=str(state),
+        config_overrides={"operatorMnemonic": mnemonic, "operatorKeys": {"a": explicit.key.hex()}},
+    )
     b_key = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(5))
     faucet = Account.from_mnemonic(mnemonic, account_path=FAUCET_HD_PATH)
     secrets = {mnemonic, explicit.key.hex()[2:], bytes(b_key.key).hex(), bytes(faucet.key).hex()}
@@ -220,7 +230,12 @@ def test_the_secret_scan_finds_a_leak(tmp_path, capfd):
     result, state_text, secrets, _ = run_secret_program(tmp_path, leaky)
     printed = capfd.readouterr()
     # In the ConfigMaps, and so in the state the runner keeps of them.
-    assert sorted(leaks(result, state_text, printed.out + printed.err, secrets)) == ["a-config:data.password", "b-config:data.password", "state", "state"]
+    assert sorted(leaks(result, state_text, printed.out + printed.err, secrets)) == [
+        "a-config:data.password",
+        "b-config:data.password",
+        "state",
+        "state",
+    ]
 
 
 def test_the_real_stack_holds_operator_secrets_only_in_secret_values(local, tmp_path, capfd):

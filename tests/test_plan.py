@@ -88,7 +88,10 @@ def test_wrong_argument_count(fixture_store):
 
 @pytest.mark.parametrize(
     "value,expected",
-    [("0x1234", "is not an Ethereum address"), ("0x000000000000000000000000000000000000DEAD".replace("DEAD", "dEAd"), "wrong EIP-55 checksum")],
+    [
+        ("0x1234", "is not an Ethereum address"),
+        ("0x000000000000000000000000000000000000DEAD".replace("DEAD", "dEAd"), "wrong EIP-55 checksum"),
+    ],
 )
 def test_malformed_address_parameter(fixture_store, value, expected):
     plan = MigrationPlan(name="addr", deploys=[Deploy("Consumer", args=[{"config": "vault"}])])
@@ -154,7 +157,8 @@ def test_parameter_inside_calldata_is_checked_against_the_called_function(keep_a
 
 def test_call_parameter_is_checked(fixture_store):
     plan = MigrationPlan(
-        name="call", deploys=[Deploy("Token", args=[1])],
+        name="call",
+        deploys=[Deploy("Token", args=[1])],
         calls=[Call("Token.transferOwnership", "Token", "transferOwnership", [{"config": "owner"}])],
     )
     with pytest.raises(ConfigError, match=r"^config keep-cd:planParams.owner: 7 is not an Ethereum address"):
@@ -272,7 +276,9 @@ def test_references_become_checksummed_addresses_and_parameters_their_values(fix
     assert enc.value({"deployer": True}, BOOK_LOWER, DEPLOYER_LOWER) == to_checksum_address(DEPLOYER_LOWER)
     assert enc.value({"config": "limit"}, BOOK_LOWER, DEPLOYER_LOWER) == 21
     assert enc.value([7, {"contract": "Token"}, [{"config": "limit"}]], BOOK_LOWER, DEPLOYER_LOWER) == [
-        7, to_checksum_address(BOOK_LOWER["Token"]), [21]
+        7,
+        to_checksum_address(BOOK_LOWER["Token"]),
+        [21],
     ]
     assert enc.value("0x1234", BOOK_LOWER, DEPLOYER_LOWER) == "0x1234"
 
@@ -344,7 +350,10 @@ def test_arguments_that_do_not_encode_are_named(fixture_store):
         ({"type": "uint256"}, "uint256"),
         ({"type": "tuple", "components": [{"type": "address"}, {"type": "uint8"}]}, "(address,uint8)"),
         ({"type": "tuple[]", "components": [{"type": "bytes32"}]}, "(bytes32)[]"),
-        ({"type": "tuple[2]", "components": [{"type": "tuple", "components": [{"type": "bool"}]}, {"type": "string"}]}, "((bool),string)[2]"),
+        (
+            {"type": "tuple[2]", "components": [{"type": "tuple", "components": [{"type": "bool"}]}, {"type": "string"}]},
+            "((bool),string)[2]",
+        ),
     ],
 )
 def test_abi_types_spell_tuples_as_their_components(inp, expected):
@@ -367,11 +376,22 @@ def _golden_store(directory) -> ArtifactStore:
 
     def art(name, code, inputs=(), fns=()):
         abi = [{"type": "constructor", "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(inputs)]}] if inputs else []
-        abi += [{"type": "function", "name": n, "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(ts)], "outputs": outs} for n, ts, outs in fns]
-        (directory / f"{name}.json").write_text(json.dumps({
-            "contractName": name, "abi": abi, "bytecode": "0x" + code, "deployedBytecode": "0x" + code,
-            "sourcePath": f"contracts/{name}.sol", "networks": {},
-        }))
+        abi += [
+            {"type": "function", "name": n, "inputs": [{"name": f"a{i}", "type": t} for i, t in enumerate(ts)], "outputs": outs}
+            for n, ts, outs in fns
+        ]
+        (directory / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "contractName": name,
+                    "abi": abi,
+                    "bytecode": "0x" + code,
+                    "deployedBytecode": "0x" + code,
+                    "sourcePath": f"contracts/{name}.sol",
+                    "networks": {},
+                }
+            )
+        )
 
     from contracts_step.artifacts import placeholder_for_name
 
@@ -387,23 +407,38 @@ def test_content_keys_are_stable_across_keep_cd_versions(tmp_path):
     history.  Recorded from keep-cd; change them only together with a migration of recorded state."""
     from contracts_step.plan import DEPLOYER, Call
 
-    plan = MigrationPlan("golden", [
-        Deploy("Lib"),
-        Deploy("Base", args=[config("n"), DEPLOYER]),
-        Deploy("User", args=[ref("Base"), calldata("Base", "set", config("n"))]),
-        Deploy("Escrow", artifact="Base", args=[5, ref("Lib")], renew_with=["User"]),
-    ], [Call("Base.set", "Base", "set", [config("n")], done_when={"function": "value", "args": [], "equals": config("n")})])
+    plan = MigrationPlan(
+        "golden",
+        [
+            Deploy("Lib"),
+            Deploy("Base", args=[config("n"), DEPLOYER]),
+            Deploy("User", args=[ref("Base"), calldata("Base", "set", config("n"))]),
+            Deploy("Escrow", artifact="Base", args=[5, ref("Lib")], renew_with=["User"]),
+        ],
+        [Call("Base.set", "Base", "set", [config("n")], done_when={"function": "value", "args": [], "equals": config("n")})],
+    )
     resolved = resolve_plan(plan, _golden_store(tmp_path), {"n": 3})
     assert {n: (s.content_key, s.args_hash, s.renew_hash) for n, s in resolved.deploys.items()} == {
-        "Lib": ("64e8d1f6753a30a7d6e1787135cb6d8ac292b0917a55087104ad84160f526d2b",
-                "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945", ""),
-        "Base": ("9766c141b22fa4f56e02b090a930aa5ba9ecbb00c1d1c409a9615bdaac37f0ed",
-                 "1c73779ccd3dd716e3bb6a0caa42e60d1bfd6d80a117978bccb22aff94062980", ""),
-        "User": ("39e089f55f6a90d1bb268cdc24edde2ad55ee268946b7c5b5faacfd11e4bb48c",
-                 "20bc5d61dc9f1a4013f12cea810291649b925460786a974eeb2332238eb1b01b", ""),
-        "Escrow": ("22bc624156ab59372c7c41dcc00962eb8e841f72c209d4d91c7680d15725b962",
-                   "e07003d0f16ded4e4960fb71de3053f93c62615a02fce6d7cb706680d8f738ac",
-                   "17f1d0bba5a8fa6e104205bc5713b66761a8fe61359596e003bf68ee7fed840f"),
+        "Lib": (
+            "64e8d1f6753a30a7d6e1787135cb6d8ac292b0917a55087104ad84160f526d2b",
+            "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+            "",
+        ),
+        "Base": (
+            "9766c141b22fa4f56e02b090a930aa5ba9ecbb00c1d1c409a9615bdaac37f0ed",
+            "1c73779ccd3dd716e3bb6a0caa42e60d1bfd6d80a117978bccb22aff94062980",
+            "",
+        ),
+        "User": (
+            "39e089f55f6a90d1bb268cdc24edde2ad55ee268946b7c5b5faacfd11e4bb48c",
+            "20bc5d61dc9f1a4013f12cea810291649b925460786a974eeb2332238eb1b01b",
+            "",
+        ),
+        "Escrow": (
+            "22bc624156ab59372c7c41dcc00962eb8e841f72c209d4d91c7680d15725b962",
+            "e07003d0f16ded4e4960fb71de3053f93c62615a02fce6d7cb706680d8f738ac",
+            "17f1d0bba5a8fa6e104205bc5713b66761a8fe61359596e003bf68ee7fed840f",
+        ),
     }
     assert resolved.calls["Base.set"].content_key == "5fea026bdbc4b19f2c92de7bd1855513f74beb0d19c75fd141fa79a40073be05"
     assert list(resolved.deploys) == ["Lib", "Base", "User", "Escrow"] and resolved.depth == 3  # User after Lib, then a call
@@ -411,7 +446,6 @@ def test_content_keys_are_stable_across_keep_cd_versions(tmp_path):
 
 
 # --- resolution, case by case ------------------------------------------------------------------------
-
 
 
 def refused_plan(store, plan, params=None, error=PlanError) -> str:
@@ -422,8 +456,15 @@ def refused_plan(store, plan, params=None, error=PlanError) -> str:
 
 def test_a_call_resolves_to_its_target_function_and_dependencies(fixture_store):
     plan, params = fixture_plan()
-    plan.calls.append(Call("Token.transferOwnership", "Token", "transferOwnership", [{"contract": "Vault"}],
-                           done_when={"function": "owner", "args": [], "equals": {"contract": "Consumer"}}))
+    plan.calls.append(
+        Call(
+            "Token.transferOwnership",
+            "Token",
+            "transferOwnership",
+            [{"contract": "Vault"}],
+            done_when={"function": "owner", "args": [], "equals": {"contract": "Consumer"}},
+        )
+    )
     resolved = resolve_plan(plan, fixture_store, params)
     call = resolved.calls["Token.transferOwnership"]
     token = fixture_store.get("Token")
@@ -455,8 +496,11 @@ def test_depth_without_calls_and_of_an_empty_plan(fixture_store):
 
 def test_an_address_parameter_is_checksummed_for_constructors_and_calls(fixture_store):
     lower = "0x" + "ab" * 20
-    plan = MigrationPlan("addr", [Deploy("Registry"), Deploy("Consumer", args=[{"config": "vault"}])],
-                         [Call("Registry.approve", "Registry", "approve", [{"config": "who"}])])
+    plan = MigrationPlan(
+        "addr",
+        [Deploy("Registry"), Deploy("Consumer", args=[{"config": "vault"}])],
+        [Call("Registry.approve", "Registry", "approve", [{"config": "who"}])],
+    )
     resolved = resolve_plan(plan, fixture_store, {"vault": lower, "who": lower.upper().replace("0X", "0x"), "n": 1})
     assert resolved.params == {"vault": to_checksum_address(lower), "who": to_checksum_address(lower), "n": 1}
     message = refused_plan(fixture_store, plan, {"vault": lower, "who": "0x12"}, ConfigError)
@@ -476,32 +520,78 @@ def test_a_library_provided_by_another_deploy(fixture_store):
 def test_duplicates_are_named(fixture_store):
     plan = MigrationPlan("dup", [Deploy("Token", args=[1]), Deploy("Registry"), Deploy("Registry"), Deploy("Token", args=[2])])
     assert refused_plan(fixture_store, plan) == "plan dup: contract Registry is deployed twice (expected unique names)"
-    plan = MigrationPlan("dup", [Deploy("Registry"), Deploy("Token", args=[1])],
-                         [Call("b", "Registry", "approve", [{"contract": "Token"}])] * 2 + [Call("a", "Registry", "approve", [{"contract": "Token"}])] * 2)
+    plan = MigrationPlan(
+        "dup",
+        [Deploy("Registry"), Deploy("Token", args=[1])],
+        [Call("b", "Registry", "approve", [{"contract": "Token"}])] * 2 + [Call("a", "Registry", "approve", [{"contract": "Token"}])] * 2,
+    )
     assert refused_plan(fixture_store, plan) == "plan dup: call a appears twice (expected unique names)"
 
 
 @pytest.mark.parametrize(
     "deploys,calls,message",
     [
-        ([Deploy("Registry", args=[1])], [],
-         "plan p: contract Registry: 1 constructor arguments given, artifact Registry expects 0 (none)"),
-        ([Deploy("Vault", args=[1])], [],
-         "plan p: contract Vault: 1 constructor arguments given, artifact Vault expects 3 (address token_, address registry_, uint256 limit_)"),
-        ([Deploy("Registry"), Deploy("Escrow", artifact="Registry", renew_with=["Nope"])], [],
-         "plan p: contract Escrow: renew_with names unknown contract 'Nope' (expected one of the plan's deploys)"),
-        ([Deploy("Registry")], [Call("x", "Nope", "approve", [])],
-         "plan p: call x: target references unknown contract 'Nope' (expected one of the plan's deploys)"),
-        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"contract": "Nope"}])],
-         "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)"),
-        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}], done_when={"function": "approved", "args": [{"contract": "Nope"}], "equals": True})],
-         "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)"),
-        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}], done_when={"function": "approved", "args": [{"deployer": True}], "equals": {"contract": "Gone"}})],
-         "plan p: call x: argument references unknown contract 'Gone' (expected one of the plan's deploys)"),
-        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"weird": 1}])],
-         "plan p: call x: argument {'weird': 1} is not a literal or a reference (contract/config/deployer/calldata)"),
-        ([Deploy("Consumer", args=[{"contract": "Vault", "extra": 1}])], [],
-         "plan p: contract Consumer: argument {'contract': 'Vault', 'extra': 1} is not a literal or a reference (contract/config/deployer/calldata)"),
+        (
+            [Deploy("Registry", args=[1])],
+            [],
+            "plan p: contract Registry: 1 constructor arguments given, artifact Registry expects 0 (none)",
+        ),
+        (
+            [Deploy("Vault", args=[1])],
+            [],
+            "plan p: contract Vault: 1 constructor arguments given, artifact Vault expects 3 (address token_, address registry_, uint256 limit_)",
+        ),
+        (
+            [Deploy("Registry"), Deploy("Escrow", artifact="Registry", renew_with=["Nope"])],
+            [],
+            "plan p: contract Escrow: renew_with names unknown contract 'Nope' (expected one of the plan's deploys)",
+        ),
+        (
+            [Deploy("Registry")],
+            [Call("x", "Nope", "approve", [])],
+            "plan p: call x: target references unknown contract 'Nope' (expected one of the plan's deploys)",
+        ),
+        (
+            [Deploy("Registry")],
+            [Call("x", "Registry", "approve", [{"contract": "Nope"}])],
+            "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)",
+        ),
+        (
+            [Deploy("Registry")],
+            [
+                Call(
+                    "x",
+                    "Registry",
+                    "approve",
+                    [{"deployer": True}],
+                    done_when={"function": "approved", "args": [{"contract": "Nope"}], "equals": True},
+                )
+            ],
+            "plan p: call x: argument references unknown contract 'Nope' (expected one of the plan's deploys)",
+        ),
+        (
+            [Deploy("Registry")],
+            [
+                Call(
+                    "x",
+                    "Registry",
+                    "approve",
+                    [{"deployer": True}],
+                    done_when={"function": "approved", "args": [{"deployer": True}], "equals": {"contract": "Gone"}},
+                )
+            ],
+            "plan p: call x: argument references unknown contract 'Gone' (expected one of the plan's deploys)",
+        ),
+        (
+            [Deploy("Registry")],
+            [Call("x", "Registry", "approve", [{"weird": 1}])],
+            "plan p: call x: argument {'weird': 1} is not a literal or a reference (contract/config/deployer/calldata)",
+        ),
+        (
+            [Deploy("Consumer", args=[{"contract": "Vault", "extra": 1}])],
+            [],
+            "plan p: contract Consumer: argument {'contract': 'Vault', 'extra': 1} is not a literal or a reference (contract/config/deployer/calldata)",
+        ),
     ],
 )
 def test_plan_errors_are_named_in_their_whole_line(fixture_store, deploys, calls, message):
@@ -511,12 +601,24 @@ def test_plan_errors_are_named_in_their_whole_line(fixture_store, deploys, calls
 @pytest.mark.parametrize(
     "deploys,calls,message",
     [
-        ([Deploy("Registry"), Deploy("Consumer", args=[{"calldata": {"contract": "Registry", "function": "approve", "args": [{"config": "who"}]}}])], [],
-         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
-        ([Deploy("Registry")], [Call("x", "Registry", "approve", [{"config": "who"}])],
-         "plan p: call x: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
-        ([Deploy("Registry"), Deploy("Consumer", args=[[{"config": "who"}]])], [],
-         "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)"),
+        (
+            [
+                Deploy("Registry"),
+                Deploy("Consumer", args=[{"calldata": {"contract": "Registry", "function": "approve", "args": [{"config": "who"}]}}]),
+            ],
+            [],
+            "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)",
+        ),
+        (
+            [Deploy("Registry")],
+            [Call("x", "Registry", "approve", [{"config": "who"}])],
+            "plan p: call x: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)",
+        ),
+        (
+            [Deploy("Registry"), Deploy("Consumer", args=[[{"config": "who"}]])],
+            [],
+            "plan p: contract Consumer: needs plan parameter 'who', which is not set (expected keep-cd:planParams.who in stack config, or a default in the plan)",
+        ),
     ],
 )
 def test_missing_parameters_are_found_wherever_they_are_used(fixture_store, deploys, calls, message):
@@ -535,8 +637,16 @@ def test_a_library_not_deployed_is_named_in_its_whole_line(fixture_store):
 
 def test_a_diamond_is_ordered_once(fixture_store):
     """Vault and Consumer both reach Token: each contract is placed once, after all it needs."""
-    plan = MigrationPlan("d", [Deploy("Consumer", args=[{"contract": "Vault"}]), Deploy("Vault", args=[{"contract": "Token"}, {"contract": "Registry"}, 1]),
-                               Deploy("Registry"), Deploy("Token", args=[1]), Deploy("MathLib")])
+    plan = MigrationPlan(
+        "d",
+        [
+            Deploy("Consumer", args=[{"contract": "Vault"}]),
+            Deploy("Vault", args=[{"contract": "Token"}, {"contract": "Registry"}, 1]),
+            Deploy("Registry"),
+            Deploy("Token", args=[1]),
+            Deploy("MathLib"),
+        ],
+    )
     assert list(resolve_plan(plan, fixture_store, {}).deploys) == ["MathLib", "Token", "Registry", "Vault", "Consumer"]
 
 
@@ -574,9 +684,16 @@ def test_calldata_of_a_deploy_uses_its_artifacts_abi(fixture_store):
 
 def test_a_bytes_argument_is_part_of_the_key(tmp_path):
     store = _golden_store(tmp_path)
-    keys = [resolve_plan(MigrationPlan("b", [Deploy("Lib"), Deploy("Base", args=[1, DEPLOYER_LOWER]),
-                                              Deploy("User", args=[ref("Base"), data])]), store, {}).deploys["User"].content_key
-            for data in (b"\x01\x02", b"\x01\x03")]
+    keys = [
+        resolve_plan(
+            MigrationPlan("b", [Deploy("Lib"), Deploy("Base", args=[1, DEPLOYER_LOWER]), Deploy("User", args=[ref("Base"), data])]),
+            store,
+            {},
+        )
+        .deploys["User"]
+        .content_key
+        for data in (b"\x01\x02", b"\x01\x03")
+    ]
     assert keys[0] != keys[1]
 
 
@@ -586,27 +703,49 @@ def test_an_empty_tuple_type():
 
 def _overloads_store(directory) -> ArtifactStore:
     """One artifact with an overloaded function and one whose ABI entries omit optional keys."""
-    (directory / "Over.json").write_text(json.dumps({"contractName": "Over", "bytecode": "0x6000", "abi": [
-        {"type": "function", "name": "f", "inputs": [], "outputs": []},
-        {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
-        {"type": "function", "name": "ping"},  # no "inputs" at all
-    ]}))
-    (directory / "Anon.json").write_text(json.dumps({"contractName": "Anon", "bytecode": "0x6000", "abi": [
-        {"type": "constructor", "inputs": [{"type": "uint256"}]},  # an unnamed input
-    ]}))
+    (directory / "Over.json").write_text(
+        json.dumps(
+            {
+                "contractName": "Over",
+                "bytecode": "0x6000",
+                "abi": [
+                    {"type": "function", "name": "f", "inputs": [], "outputs": []},
+                    {"type": "function", "name": "f", "inputs": [{"name": "a", "type": "address"}], "outputs": []},
+                    {"type": "function", "name": "ping"},  # no "inputs" at all
+                ],
+            }
+        )
+    )
+    (directory / "Anon.json").write_text(
+        json.dumps(
+            {
+                "contractName": "Anon",
+                "bytecode": "0x6000",
+                "abi": [
+                    {"type": "constructor", "inputs": [{"type": "uint256"}]},  # an unnamed input
+                ],
+            }
+        )
+    )
     return ArtifactStore(str(directory))
 
 
 def test_overloads_are_chosen_by_arity_and_missing_abi_keys_mean_none(tmp_path):
     store = _overloads_store(tmp_path)
-    plan = MigrationPlan("o", [Deploy("Over")], [
-        Call("f1", "Over", "f", [{"deployer": True}], done_when={"function": "f", "equals": True}),  # done_when without args
-        Call("ping", "Over", "ping", []),
-    ])
+    plan = MigrationPlan(
+        "o",
+        [Deploy("Over")],
+        [
+            Call("f1", "Over", "f", [{"deployer": True}], done_when={"function": "f", "equals": True}),  # done_when without args
+            Call("ping", "Over", "ping", []),
+        ],
+    )
     resolved = resolve_plan(plan, store, {})
     assert resolved.calls["f1"].arg_types == ["address"] and resolved.calls["ping"].arg_types == []
     enc = ArgEncoder(store, plan, {})
-    assert enc.value(calldata("Over", "f", {"deployer": True}), {}, DEPLOYER_LOWER) == selector("f(address)") + abi_encode(["address"], [DEPLOYER_LOWER])
+    assert enc.value(calldata("Over", "f", {"deployer": True}), {}, DEPLOYER_LOWER) == selector("f(address)") + abi_encode(
+        ["address"], [DEPLOYER_LOWER]
+    )
     assert enc.encode_call(resolved.calls["ping"].fn_abi, [], {}, DEPLOYER_LOWER) == selector("ping()")
     with pytest.raises(PlanError) as e:
         enc.encode_call(resolved.calls["f1"].fn_abi, [5], {}, DEPLOYER_LOWER)
@@ -629,11 +768,20 @@ def test_bad_arguments_inside_calldata_and_done_when_are_named(fixture_store):
     with pytest.raises(PlanError) as e:
         _refs({"calldata": {"contract": "C", "function": "f", "args": [{"what": 1}]}}, "plan p: contract X")
     assert str(e.value) == "plan p: contract X: argument {'what': 1} is not a literal or a reference (contract/config/deployer/calldata)"
-    plan = MigrationPlan("p", [Deploy("Registry")], [Call("x", "Registry", "approve", [{"deployer": True}],
-                                                          done_when={"function": "approved", "args": [{"odd": 1}], "equals": True})])
-    assert refused_plan(fixture_store, plan) == "plan p: call x: argument {'odd': 1} is not a literal or a reference (contract/config/deployer/calldata)"
+    plan = MigrationPlan(
+        "p",
+        [Deploy("Registry")],
+        [Call("x", "Registry", "approve", [{"deployer": True}], done_when={"function": "approved", "args": [{"odd": 1}], "equals": True})],
+    )
+    assert (
+        refused_plan(fixture_store, plan)
+        == "plan p: call x: argument {'odd': 1} is not a literal or a reference (contract/config/deployer/calldata)"
+    )
     plan.calls[0].done_when = {"function": "approved", "args": [{"deployer": True}], "equals": {"odd": 2}}
-    assert refused_plan(fixture_store, plan) == "plan p: call x: argument {'odd': 2} is not a literal or a reference (contract/config/deployer/calldata)"
+    assert (
+        refused_plan(fixture_store, plan)
+        == "plan p: call x: argument {'odd': 2} is not a literal or a reference (contract/config/deployer/calldata)"
+    )
 
 
 def test_a_hex_string_is_not_read_as_a_decimal_amount(fixture_store):
@@ -647,5 +795,7 @@ def test_an_address_with_one_capital_is_checked_as_checksummed():
     """Mixed case means EIP-55: one capital letter among lowercase ones is a (wrong) checksum."""
     with pytest.raises(ConfigError) as e:
         validate_address("0xAbcdef1234abcdef1234abcdef1234abcdef1234", "planParams.x")
-    assert str(e.value) == ("config planParams.x: 0xAbcdef1234abcdef1234abcdef1234abcdef1234 has a wrong EIP-55 checksum "
-                            "(expected 0xAbcDEF1234ABCDEf1234ABcdef1234ABCDef1234)")
+    assert str(e.value) == (
+        "config planParams.x: 0xAbcdef1234abcdef1234abcdef1234abcdef1234 has a wrong EIP-55 checksum "
+        "(expected 0xAbcDEF1234ABCDEf1234ABcdef1234ABCDef1234)"
+    )

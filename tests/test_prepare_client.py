@@ -111,7 +111,7 @@ def test_unreachable_chain_is_retryable(client):
         (lambda t: t.replace("Port = 3919", "Port = 3919.0"), "LibP2P.Port 3919.0 is not an integer port"),
         (lambda t: t.replace('Peers = ["', 'Peers = ["", "'), "LibP2P.Peers has an empty"),
         (lambda t: t.replace("[Storage]", "[Other]"), "Storage.DataDir is missing"),
-        (lambda t: t.replace("TokenStaking = \"0x", "TokenStaking = \"0xZZ"), "ContractAddresses.TokenStaking"),
+        (lambda t: t.replace('TokenStaking = "0x', 'TokenStaking = "0xZZ'), "ContractAddresses.TokenStaking"),
         (lambda t: t + "\n[[[", "not valid TOML"),
     ],
 )

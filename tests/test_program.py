@@ -149,11 +149,7 @@ def test_provider_unpickles_in_a_fresh_process_from_the_project_root(program):
     with open(program.state) as f:
         provider_str = next(iter(json.load(f)["resources"].values()))["provider"]
     # What the engine does: a new interpreter, cwd = project root, dill.loads of __provider.
-    code = (
-        "import base64, sys, dill; "
-        "p = dill.loads(base64.b64decode(sys.stdin.read())); "
-        "print(type(p).__module__, type(p).__name__)"
-    )
+    code = "import base64, sys, dill; p = dill.loads(base64.b64decode(sys.stdin.read())); print(type(p).__module__, type(p).__name__)"
     out = subprocess.run([sys.executable, "-c", code], input=provider_str, cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["contracts_step.provider", "ContractsMigrationProvider"]
     assert isinstance(dill.loads(base64.b64decode(provider_str)), ContractsMigrationProvider)
@@ -167,8 +163,20 @@ def test_killed_keep_migration_is_adopted_not_duplicated(kind, anvil_factory, ge
     acct = chain.new_account()
     w3 = Web3(Web3.HTTPProvider(chain.url))
     state = str(tmp_path / "state.json")
-    cmd = [sys.executable, "-m", "offline_stack", "local", "--state", state, "--config", f"rpcUrl={chain.url}",
-           "--config", f"chainId={chain.chain_id}", "--manifests", str(tmp_path / "manifests")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "offline_stack",
+        "local",
+        "--state",
+        state,
+        "--config",
+        f"rpcUrl={chain.url}",
+        "--config",
+        f"chainId={chain.chain_id}",
+        "--manifests",
+        str(tmp_path / "manifests"),
+    ]
     env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": acct.key.hex()}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60

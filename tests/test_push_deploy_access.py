@@ -376,8 +376,16 @@ def test_bastion_keys_leave_only_as_secrets():
     "args,message",
     [
         (lambda: keyless_args(mode="vpn"), "unknown mode 'vpn'"),
-        (lambda: PushDeployAccessArgs(project=PROJECT, name_prefix="kcd-t", registry_location="r", registry_repository="k"), "keyless mode needs"),
-        (lambda: PushDeployAccessArgs(project=PROJECT, name_prefix="kcd-t", registry_location="r", registry_repository="k", mode="bastion"), "bastion mode needs"),
+        (
+            lambda: PushDeployAccessArgs(project=PROJECT, name_prefix="kcd-t", registry_location="r", registry_repository="k"),
+            "keyless mode needs",
+        ),
+        (
+            lambda: PushDeployAccessArgs(
+                project=PROJECT, name_prefix="kcd-t", registry_location="r", registry_repository="k", mode="bastion"
+            ),
+            "bastion mode needs",
+        ),
     ],
 )
 def test_program_errors(args, message):

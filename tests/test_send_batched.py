@@ -75,7 +75,9 @@ def test_the_transfer_the_balance_cannot_pay_is_named(keep_chain, method):
     assert failed is reqs[2]
     went_out = keep_chain.w3.eth.get_balance(to) // (4 * 10**17)
     assert went_out == {"send": 2, "send_batched": 0}[method]
-    assert note == ("; 2 other transaction(s) of this run went out before it (2 mined and succeeded so far): next" if went_out else "; nothing was sent")
+    assert note == (
+        "; 2 other transaction(s) of this run went out before it (2 mined and succeeded so far): next" if went_out else "; nothing was sent"
+    )
 
 
 def test_a_revert_mid_fleet_run_says_what_went_out_and_that_the_next_run_reads_it(keep_chain):

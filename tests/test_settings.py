@@ -81,9 +81,16 @@ def test_every_value_given(monkeypatch):
     s = operators(
         monkeypatch,
         {
-            "count": 1, "namePrefix": "op-", "provisioning": "cluster", "onRemove": "undelegate",
-            "keystoreKdf": "pbkdf2", "keystoreCost": 1000, "ethThreshold": "7", "ethTarget": " 9 ",
-            "stakeAmount": "12000000000000000000000000", "beneficiary": "owner",
+            "count": 1,
+            "namePrefix": "op-",
+            "provisioning": "cluster",
+            "onRemove": "undelegate",
+            "keystoreKdf": "pbkdf2",
+            "keystoreCost": 1000,
+            "ethThreshold": "7",
+            "ethTarget": " 9 ",
+            "stakeAmount": "12000000000000000000000000",
+            "beneficiary": "owner",
         },
         operatorKeys={"op-0": owner_key},
     )
@@ -123,35 +130,89 @@ def test_listed_clients_take_their_position_as_default_index(monkeypatch):
 @pytest.mark.parametrize(
     "section,fleet,refusal",
     [
-        ([1], None, ("keep-cd:operators", "expected a map with keys beneficiary, clients, count, ethTarget, ethThreshold, keystoreCost, keystoreKdf, namePrefix, onRemove, provisioning, stakeAmount")),
+        (
+            [1],
+            None,
+            (
+                "keep-cd:operators",
+                "expected a map with keys beneficiary, clients, count, ethTarget, ethThreshold, keystoreCost, keystoreKdf, namePrefix, onRemove, provisioning, stakeAmount",
+            ),
+        ),
         ({"clients": []}, None, ("keep-cd:operators.clients", "[] is not a non-empty list of {name, index}")),
         ({"clients": "a"}, None, ("keep-cd:operators.clients", "'a' is not a non-empty list of {name, index}")),
         ({"clients": [{"index": 1}]}, None, ("keep-cd:operators.clients[0].name", "not set (expected a client name)")),
         ({"clients": [{"name": "a"}, "b"]}, None, ("keep-cd:operators.clients[1]", "expected a map with keys index, name")),
         ({"clients": [{"name": ""}]}, None, ("keep-cd:operators.clients[0].name", "not set (expected a client name)")),
         ({"clients": [{"name": "a", "index": -1}]}, None, ("keep-cd:operators.clients[0].index", "-1 is not an HD index 0..2^31-1")),
-        ({"clients": [{"name": "a", "index": 2**31}]}, None, ("keep-cd:operators.clients[0].index", "2147483648 is not an HD index 0..2^31-1")),
+        (
+            {"clients": [{"name": "a", "index": 2**31}]},
+            None,
+            ("keep-cd:operators.clients[0].index", "2147483648 is not an HD index 0..2^31-1"),
+        ),
         ({"clients": [{"name": "a", "index": True}]}, None, ("keep-cd:operators.clients[0].index", "True is not an HD index 0..2^31-1")),
         ({"clients": [{"name": "a", "index": "1"}]}, None, ("keep-cd:operators.clients[0].index", "'1' is not an HD index 0..2^31-1")),
-        ({"clients": [{"name": "a"}, {"name": "a", "index": 3}]}, None, ("keep-cd:operators.clients", "name 'a' is used by two clients (expected each once)")),
-        ({"clients": [{"name": "a", "index": 1}, {"name": "b", "index": 1}]}, None, ("keep-cd:operators.clients", "index 1 is used by two clients (expected each once)")),
-        ({"clients": [{"name": "a"}]}, ["a", "b"], ("keep-cd:operators.clients", "no operator for fleet client 'b' (expected one per fleet client; leave out count and clients to take the fleet's)")),
+        (
+            {"clients": [{"name": "a"}, {"name": "a", "index": 3}]},
+            None,
+            ("keep-cd:operators.clients", "name 'a' is used by two clients (expected each once)"),
+        ),
+        (
+            {"clients": [{"name": "a", "index": 1}, {"name": "b", "index": 1}]},
+            None,
+            ("keep-cd:operators.clients", "index 1 is used by two clients (expected each once)"),
+        ),
+        (
+            {"clients": [{"name": "a"}]},
+            ["a", "b"],
+            (
+                "keep-cd:operators.clients",
+                "no operator for fleet client 'b' (expected one per fleet client; leave out count and clients to take the fleet's)",
+            ),
+        ),
         ({"count": 0}, None, ("keep-cd:operators.count", "0 is not a positive integer (or give operators.clients, or a fleet)")),
         ({"count": True}, None, ("keep-cd:operators.count", "True is not a positive integer (or give operators.clients, or a fleet)")),
         ({"count": "2"}, None, ("keep-cd:operators.count", "'2' is not a positive integer (or give operators.clients, or a fleet)")),
-        ({"count": 1, "provisioning": "pod"}, None, ("keep-cd:operators.provisioning", "'pod' is not a provisioning mode (expected deploy or cluster)")),
-        ({"count": 1, "onRemove": "delete"}, None, ("keep-cd:operators.onRemove", "'delete' is not a removal policy (expected leave or undelegate)")),
-        ({"count": 1, "keystoreKdf": "argon2"}, None, ("keep-cd:operators.keystoreKdf", "'argon2' is not a keystore KDF (expected one of scrypt, pbkdf2)")),
-        ({"count": 1, "keystoreCost": 1000}, None, ("keep-cd:operators.keystoreCost", "1000 is not a power of two (scrypt's N must be, e.g. 4096 or 262144)")),
+        (
+            {"count": 1, "provisioning": "pod"},
+            None,
+            ("keep-cd:operators.provisioning", "'pod' is not a provisioning mode (expected deploy or cluster)"),
+        ),
+        (
+            {"count": 1, "onRemove": "delete"},
+            None,
+            ("keep-cd:operators.onRemove", "'delete' is not a removal policy (expected leave or undelegate)"),
+        ),
+        (
+            {"count": 1, "keystoreKdf": "argon2"},
+            None,
+            ("keep-cd:operators.keystoreKdf", "'argon2' is not a keystore KDF (expected one of scrypt, pbkdf2)"),
+        ),
+        (
+            {"count": 1, "keystoreCost": 1000},
+            None,
+            ("keep-cd:operators.keystoreCost", "1000 is not a power of two (scrypt's N must be, e.g. 4096 or 262144)"),
+        ),
         ({"count": 1, "keystoreKdf": "pbkdf2", "keystoreCost": 1}, None, ("keep-cd:operators.keystoreCost", "1 is not an integer >= 2")),
         ({"count": 1, "ethThreshold": "abc"}, None, ("keep-cd:operators.ethThreshold", "'abc' is not a positive integer (wei)")),
         ({"count": 1, "ethThreshold": 0}, None, ("keep-cd:operators.ethThreshold", "0 is not a positive integer (wei)")),
         ({"count": 1, "ethTarget": True}, None, ("keep-cd:operators.ethTarget", "True is not a positive integer (wei)")),
         ({"count": 1, "ethTarget": 1.5}, None, ("keep-cd:operators.ethTarget", "1.5 is not a positive integer (wei)")),
-        ({"count": 1, "ethThreshold": 10, "ethTarget": 5}, None, ("keep-cd:operators.ethTarget", "5 is below ethThreshold 10 (expected target >= threshold, or every run would fund again)")),
-        ({"count": 1, "stakeAmount": 0}, None, ('keep-cd:operators.stakeAmount', '0 is not a positive integer (KEEP base units, or "minimum")')),
-        ({"count": 1, "stakeAmount": "lots"}, None, ('keep-cd:operators.stakeAmount', '\'lots\' is not a positive integer (KEEP base units, or "minimum")')),
-        ({"count": 1, "beneficiary": "me"}, None, ("keep-cd:operators.beneficiary", "'me' is not \"operator\", \"owner\" or an address")),
+        (
+            {"count": 1, "ethThreshold": 10, "ethTarget": 5},
+            None,
+            ("keep-cd:operators.ethTarget", "5 is below ethThreshold 10 (expected target >= threshold, or every run would fund again)"),
+        ),
+        (
+            {"count": 1, "stakeAmount": 0},
+            None,
+            ("keep-cd:operators.stakeAmount", '0 is not a positive integer (KEEP base units, or "minimum")'),
+        ),
+        (
+            {"count": 1, "stakeAmount": "lots"},
+            None,
+            ("keep-cd:operators.stakeAmount", "'lots' is not a positive integer (KEEP base units, or \"minimum\")"),
+        ),
+        ({"count": 1, "beneficiary": "me"}, None, ("keep-cd:operators.beneficiary", '\'me\' is not "operator", "owner" or an address')),
     ],
 )
 def test_a_bad_operators_value_is_named_in_one_line(monkeypatch, section, fleet, refusal):
@@ -161,10 +222,25 @@ def test_a_bad_operators_value_is_named_in_one_line(monkeypatch, section, fleet,
 @pytest.mark.parametrize(
     "values,refusal",
     [
-        ({"operatorMnemonic": None}, ('keep-cd:operatorMnemonic', 'not set (expected a BIP-39 mnemonic: `pulumi config set --secret operatorMnemonic "<12-24 words>"`, or env KEEP_CD_OPERATOR_MNEMONIC)')),
-        ({"operatorMnemonic": "abandon abandon"}, ("keep-cd:operatorMnemonic", "not a valid BIP-39 mnemonic (2 words; expected 12-24 words from the BIP-39 word list with a valid checksum)")),
+        (
+            {"operatorMnemonic": None},
+            (
+                "keep-cd:operatorMnemonic",
+                'not set (expected a BIP-39 mnemonic: `pulumi config set --secret operatorMnemonic "<12-24 words>"`, or env KEEP_CD_OPERATOR_MNEMONIC)',
+            ),
+        ),
+        (
+            {"operatorMnemonic": "abandon abandon"},
+            (
+                "keep-cd:operatorMnemonic",
+                "not a valid BIP-39 mnemonic (2 words; expected 12-24 words from the BIP-39 word list with a valid checksum)",
+            ),
+        ),
         ({"operatorKeys": [1]}, ("keep-cd:operatorKeys", "expected a map of client name -> private key")),
-        ({"operatorKeys": {"keep-client-0": "0x12"}}, ("keep-cd:operatorKeys.keep-client-0", "not a secp256k1 private key (expected 0x + 64 hex digits)")),
+        (
+            {"operatorKeys": {"keep-client-0": "0x12"}},
+            ("keep-cd:operatorKeys.keep-client-0", "not a secp256k1 private key (expected 0x + 64 hex digits)"),
+        ),
     ],
 )
 def test_the_operator_secrets_are_checked_before_anything_exists(monkeypatch, values, refusal):
@@ -178,7 +254,9 @@ def test_contracts_defaults_and_overrides(monkeypatch):
     c = load_contracts(configure(monkeypatch))
     assert (c.chain_id, c.rpc_url, c.plan.name, c.artifacts_dir) == (31337, "http://127.0.0.1:8545", "keep", "build/keep-core/artifacts")
     assert c.plan_params == {"initializationPeriod": 1, "dkgContributionMargin": 1}
-    c = load_contracts(configure(monkeypatch, chainId="1101", planParams={"dkgContributionMargin": 3}, artifactsDir="out/a", contractsPlan="keep"))
+    c = load_contracts(
+        configure(monkeypatch, chainId="1101", planParams={"dkgContributionMargin": 3}, artifactsDir="out/a", contractsPlan="keep")
+    )
     assert (c.chain_id, c.artifacts_dir) == (1101, "out/a")
     assert c.plan_params == {"initializationPeriod": 1, "dkgContributionMargin": 3}
 
@@ -237,7 +315,9 @@ def test_a_fleet_key_no_longer_read_is_refused(monkeypatch):
 
 def test_the_smallest_values_that_are_accepted(monkeypatch):
     assert load_contracts(configure(monkeypatch, chainId="1")).chain_id == 1  # Ethereum mainnet
-    s = operators(monkeypatch, {"clients": [{"name": "a", "index": 2**31 - 1}, {"name": "b", "index": 1000}], "ethThreshold": 1, "ethTarget": "1"})
+    s = operators(
+        monkeypatch, {"clients": [{"name": "a", "index": 2**31 - 1}, {"name": "b", "index": 1000}], "ethThreshold": 1, "ethTarget": "1"}
+    )
     assert [c.index for c in s.clients] == [2**31 - 1, 1000] and (s.eth_threshold, s.eth_target) == (1, 1)
 
 
@@ -259,7 +339,13 @@ def test_settings_read_the_projects_own_config_by_default(monkeypatch):
 
 
 def test_settings_carry_the_access_section(monkeypatch):
-    access = {"enabled": True, "project": "p", "region": "r", "cluster": "c", "artifactRegistry": {"repository": "k"},
-              "circleci": {"orgId": "0c9f3b1e-6a44-4f7d-9d7e-2f1c3a5b7d90", "projectId": "4e1d2c3b-5a69-4b8c-8d7e-6f5a4b3c2d1e"}}
+    access = {
+        "enabled": True,
+        "project": "p",
+        "region": "r",
+        "cluster": "c",
+        "artifactRegistry": {"repository": "k"},
+        "circleci": {"orgId": "0c9f3b1e-6a44-4f7d-9d7e-2f1c3a5b7d90", "projectId": "4e1d2c3b-5a69-4b8c-8d7e-6f5a4b3c2d1e"},
+    }
     s = load_settings(configure(monkeypatch, access=access))
     assert (s.access.project, s.access.cluster, s.access.registry_repository) == ("p", "c", "k")

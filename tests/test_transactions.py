@@ -127,7 +127,9 @@ def test_waiting_for_a_batch_waits_for_its_last_nonce(anvil_factory, monkeypatch
             chain.mine(1)
             assert seen.mined_nonce() == landed
             polls = seen.polls["latest"]
-            _until(lambda polls=polls: seen.polls["latest"] >= polls + 3 or not waiter.is_alive(), f"the waiter polled after block {landed}")
+            _until(
+                lambda polls=polls: seen.polls["latest"] >= polls + 3 or not waiter.is_alive(), f"the waiter polled after block {landed}"
+            )
             assert waiter.is_alive() and not errors, errors
         chain.mine(1)
     finally:
