@@ -1,1 +1,3 @@
-"""Benchmarks: `python -m bench <name> --json`; each measures keep-cd and its baseline in one run."""
+"""Benchmarks: `python -m bench <name> --json`; each measures keep-cd and its baseline in one run.
+
+May import any keep-cd package; nothing imports it."""
