@@ -61,7 +61,7 @@ cluster:
 	$(PYTHON) -m gobuild kubernetes etcd kwok >/dev/null
 
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup-test engine geth cluster
+test: setup-test lint engine geth cluster
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Lint, format and type checks (configured in pyproject.toml).
