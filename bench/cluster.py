@@ -130,11 +130,67 @@ def baseline(cluster, bootstrap: list, standard: list, timeout: float = 600.0) -
     }
 
 
+def first_up(api, ws, clients: int) -> tuple:
+    """The first `pulumi up`, watched: its seconds and the timeline of the Deployments it made."""
+    from devcluster.observe import DeploymentTimeline
+
+    with DeploymentTimeline(api, NAMESPACE) as timeline:
+        up_seconds = _up(ws)
+        deadline = time.monotonic() + 30
+        while len([e for e in timeline.events if e[0] == "available"]) < clients and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return up_seconds, timeline
+
+
+def later_ups(api, ws) -> dict:
+    """A `pulumi up` with nothing changed, then one after the last client's port changed: seconds
+    and the Deployments each rolled (a new ReplicaSet)."""
+    from devcluster.observe import replica_sets, rolled
+    from devcluster.stack import fleet_of, set_fleet
+
+    before = replica_sets(api, NAMESPACE)
+    nochange_seconds = _up(ws)
+    nochange_rolled = len(rolled(before, replica_sets(api, NAMESPACE)))
+    fleet = fleet_of(ws)
+    fleet["clients"][-1]["port"] = 3920
+    set_fleet(ws, fleet)
+    before = replica_sets(api, NAMESPACE)
+    one_seconds = _up(ws)
+    rolled_one = sorted(rolled(before, replica_sets(api, NAMESPACE)))
+    return {
+        "nochange_seconds": nochange_seconds,
+        "nochange_rolled": nochange_rolled,
+        "one_client_seconds": one_seconds,
+        "rolled_one": len(rolled_one),
+        "rolled_one_names": rolled_one,
+    }
+
+
+def fleet_figures(cluster, ws, clients: int, bootstrap: list, standard: list) -> dict:
+    """The three ups of the fleet as CI's deployer, and what the API server says of them."""
+    from devcluster.observe import deployments
+
+    api = cluster.admin
+    up_seconds, timeline = first_up(api, ws, clients)
+    available = sum(deployments(api, NAMESPACE).values())
+    _log(f"up: {up_seconds} s, {available} Available")
+    later = later_ups(api, ws)
+    return {
+        "server": cluster.server_version(),
+        "clients": clients,
+        "bootstrap_clients": len(bootstrap),
+        "up_seconds": up_seconds,
+        "available": available,
+        "bootstrap_first": timeline.bootstrap_first(bootstrap, standard),
+        "forbidden": len(cluster.forbidden(DEPLOYER)),
+        **later,
+    }
+
+
 def run(clients: int, with_baseline: bool = True) -> dict:
     from components.push_deploy_access import DEPLOYER_ACCESS, kubernetes_rules
     from devcluster.cluster import DevCluster, locate_binaries
-    from devcluster.observe import DeploymentTimeline, deployments, replica_sets, rolled
-    from devcluster.stack import cluster_stack, fleet_of, set_fleet
+    from devcluster.stack import cluster_stack
     from offline_stack.anvil import start_anvil
     from pulumi_cli.engine import locate_engine
 
@@ -153,38 +209,7 @@ def run(clients: int, with_baseline: bool = True) -> dict:
             deployer = cluster.add_user(DEPLOYER, kubernetes_rules(DEPLOYER_ACCESS))
             ws = cluster_stack(engine, os.path.join(workdir, "stack"), chain.url, deployer, _fleet(chain.url, bootstrap, standard))
             ws.prepare(start_chain=False)
-            api = cluster.admin
-            with DeploymentTimeline(api, NAMESPACE) as timeline:
-                up_seconds = _up(ws)
-                deadline = time.monotonic() + 30
-                while len([e for e in timeline.events if e[0] == "available"]) < clients and time.monotonic() < deadline:
-                    time.sleep(0.2)
-            available = sum(deployments(api, NAMESPACE).values())
-            _log(f"up: {up_seconds} s, {available} Available")
-            before = replica_sets(api, NAMESPACE)
-            nochange_seconds = _up(ws)
-            nochange_rolled = len(rolled(before, replica_sets(api, NAMESPACE)))
-            fleet = fleet_of(ws)
-            fleet["clients"][-1]["port"] = 3920
-            set_fleet(ws, fleet)
-            before = replica_sets(api, NAMESPACE)
-            one_seconds = _up(ws)
-            rolled_one = sorted(rolled(before, replica_sets(api, NAMESPACE)))
-            result = {
-                "server": cluster.server_version(),
-                "clients": clients,
-                "bootstrap_clients": len(bootstrap),
-                "cluster_start_seconds": start_seconds,
-                "up_seconds": up_seconds,
-                "available": available,
-                "bootstrap_first": timeline.bootstrap_first(bootstrap, standard),
-                "forbidden": len(cluster.forbidden(DEPLOYER)),
-                "nochange_seconds": nochange_seconds,
-                "nochange_rolled": nochange_rolled,
-                "one_client_seconds": one_seconds,
-                "rolled_one": len(rolled_one),
-                "rolled_one_names": rolled_one,
-            }
+            result = {**fleet_figures(cluster, ws, clients, bootstrap, standard), "cluster_start_seconds": start_seconds}
             if with_baseline:
                 result.update(baseline(cluster, bootstrap, standard))
             return result

@@ -34,7 +34,7 @@ def _timed(fn):
     return time.perf_counter() - start, result
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench engine", description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap clients (default: one per ten)")
@@ -43,57 +43,62 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.clients < 2:
         ap.error("--clients must be at least 2 (a bootstrap and a standard client)")
-    sys.path.insert(0, ROOT)
-    from offline_stack.anvil import start_anvil
-    from offline_stack.runner import run_stack
-    from pulumi_cli.engine import locate_engine
-    from pulumi_cli.fidelity import ScriptedStack, fidelity
+    return args
+
+
+def engine_runs(stack, log) -> dict:
+    """A new stack's preview, its up, then preview and up again with nothing changed: seconds and
+    the resources each lists."""
     from pulumi_cli.scratch_stack import preview_steps, up_steps
 
-    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-    bootstrap = args.bootstrap or max(1, args.clients // 10)
-    engine = locate_engine()
-    chain = start_anvil()
-    try:
-        with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
-            stack = ScriptedStack(engine, os.path.join(tmp, "engine"), chain.url, clients=args.clients, bootstrap=bootstrap)
-            preview_s, created = _timed(lambda: preview_steps(stack.ws))
-            log(f"preview of a new stack: {preview_s:.2f} s, {len(created)} resources to create")
-            up_s, applied = _timed(lambda: up_steps(stack.ws))
-            log(f"up: {up_s:.2f} s, {len(applied)} resources")
-            nochange_preview_s, nochange = _timed(lambda: preview_steps(stack.ws))
-            nochange_up_s, nochange_up = _timed(lambda: up_steps(stack.ws))
-            log(f"no change: preview {nochange_preview_s:.2f} s ({len(nochange)} changes), up {nochange_up_s:.2f} s ({len(nochange_up)})")
+    preview_s, created = _timed(lambda: preview_steps(stack.ws))
+    log(f"preview of a new stack: {preview_s:.2f} s, {len(created)} resources to create")
+    up_s, applied = _timed(lambda: up_steps(stack.ws))
+    log(f"up: {up_s:.2f} s, {len(applied)} resources")
+    nochange_preview_s, nochange = _timed(lambda: preview_steps(stack.ws))
+    nochange_up_s, nochange_up = _timed(lambda: up_steps(stack.ws))
+    log(f"no change: preview {nochange_preview_s:.2f} s ({len(nochange)} changes), up {nochange_up_s:.2f} s ({len(nochange_up)})")
+    return {
+        "preview_s": preview_s,
+        "created": created,
+        "up_s": up_s,
+        "nochange_preview_s": nochange_preview_s,
+        "nochange": nochange,
+        "nochange_up_s": nochange_up_s,
+    }
 
-            # The same program and config under the offline runner: a new stack's preview.
-            secrets = {
-                "KEEP_CD_DEPLOYER_KEY": stack.ws.secret("deployer.key", lambda: ""),
-                "KEEP_CD_OPERATOR_MNEMONIC": stack.ws.secret("operators.mnemonic", lambda: ""),
-            }
-            saved = {k: os.environ.get(k) for k in secrets}
-            os.environ.update(secrets)
-            try:
-                config = {k: v for k, v in stack.ws.config.items() if not isinstance(v, dict)}
-                offline_s, _ = _timed(
-                    lambda: run_stack(
-                        "local", project_dir=ROOT, state_path=os.path.join(tmp, "offline.json"), config_overrides=config, preview=True
-                    )
-                )
-            finally:
-                for k, v in saved.items():
-                    os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-            log(f"offline runner, same preview: {offline_s:.2f} s")
-            changes = [] if args.no_fidelity else fidelity(stack, log=log)
+
+def offline_preview_seconds(stack, state_path: str) -> float:
+    """The same program and config under the offline runner: a new stack's preview, with the
+    engine stack's secrets in the environment only while it runs."""
+    from offline_stack.runner import run_stack
+
+    secrets = {
+        "KEEP_CD_DEPLOYER_KEY": stack.ws.secret("deployer.key", lambda: ""),
+        "KEEP_CD_OPERATOR_MNEMONIC": stack.ws.secret("operators.mnemonic", lambda: ""),
+    }
+    saved = {k: os.environ.get(k) for k in secrets}
+    os.environ.update(secrets)
+    try:
+        config = {k: v for k, v in stack.ws.config.items() if not isinstance(v, dict)}
+        offline_s, _ = _timed(lambda: run_stack("local", project_dir=ROOT, state_path=state_path, config_overrides=config, preview=True))
     finally:
-        chain.stop()
-    out = {
-        "engine": engine.version,
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return offline_s
+
+
+def figures(args: argparse.Namespace, engine_version: str, bootstrap: int, runs: dict, offline_s: float, changes: list) -> dict:
+    """The benchmark's JSON object and whether every target is met."""
+    preview_s, nochange_up_s, nochange = runs["preview_s"], runs["nochange_up_s"], runs["nochange"]
+    return {
+        "engine": engine_version,
         "clients": args.clients,
         "bootstrap": bootstrap,
-        "resources": len(created),
+        "resources": len(runs["created"]),
         "preview_seconds": round(preview_s, 2),
-        "up_seconds": round(up_s, 2),
-        "nochange_preview_seconds": round(nochange_preview_s, 2),
+        "up_seconds": round(runs["up_s"], 2),
+        "nochange_preview_seconds": round(runs["nochange_preview_s"], 2),
         "nochange_changes": len(nochange),
         "nochange_up_seconds": round(nochange_up_s, 2),
         "offline_preview_seconds": round(offline_s, 2),
@@ -104,5 +109,27 @@ def main(argv=None) -> int:
         and not nochange
         and all(c["exact"] for c in changes),
     }
-    print(json.dumps(out))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, ROOT)
+    from offline_stack.anvil import start_anvil
+    from pulumi_cli.engine import locate_engine
+    from pulumi_cli.fidelity import ScriptedStack, fidelity
+
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    bootstrap = args.bootstrap or max(1, args.clients // 10)
+    engine = locate_engine()
+    chain = start_anvil()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+            stack = ScriptedStack(engine, os.path.join(tmp, "engine"), chain.url, clients=args.clients, bootstrap=bootstrap)
+            runs = engine_runs(stack, log)
+            offline_s = offline_preview_seconds(stack, os.path.join(tmp, "offline.json"))
+            log(f"offline runner, same preview: {offline_s:.2f} s")
+            changes = [] if args.no_fidelity else fidelity(stack, log=log)
+    finally:
+        chain.stop()
+    print(json.dumps(figures(args, engine.version, bootstrap, runs, offline_s, changes)))
     return 0

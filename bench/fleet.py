@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -70,54 +71,47 @@ def keep_cd_run(w3, owner, contracts, n: int, policy) -> dict:
     return {"report": report, "rerun": rerun, "derive_seconds": derive_seconds}
 
 
-def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> dict:
-    """N concurrent per-pod provisioners sharing one funding key (supplied beforehand, untimed)."""
-    from eth_account import Account
+@dataclass
+class RfcTally:
+    """What the RFC's pods ran into and sent, added to by every pod's thread under ``lock``."""
 
+    collisions: int = 0
+    errors: int = 0
+    failed: int = 0  # pods that gave up after every restart
+    hashes: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def rfc_pod(chain, faucet, op, contracts, amounts, tally: RfcTally, barrier: threading.Barrier, restarts: int) -> None:
+    """One pod's InitContainer: provision ``op`` with the shared faucet, restarted on failure."""
     from chain.node import connect
     from initcontainer.operator_check import CheckFailed
-    from initcontainer.provision_operator import Amounts, provision
-    from operators.staking import supply_faucet
+    from initcontainer.provision_operator import Provisioned, provision
 
-    faucet = Account.create()
-    ops = [Account.create() for _ in range(n)]
-    supply_faucet(w3, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
-    amounts = Amounts(policy.eth_threshold, policy.eth_target, policy.stake_amount)
-    lock = threading.Lock()
-    totals = {"collisions": 0, "errors": 0, "failed": 0}
-    hashes: list = []
-    barrier = threading.Barrier(n)
+    pw3 = connect(chain.url, chain.chain_id)
+    done = Provisioned()  # across restarts: what every attempt sent and ran into
+    barrier.wait()  # every pod starts at once, as a rollout would start them
+    try:
+        for attempt in range(restarts):
+            try:
+                provision(pw3, faucet, op, contracts.token, contracts.staking, contracts.operator_contract, amounts, done=done)
+                return
+            except CheckFailed as e:
+                with tally.lock:
+                    tally.errors += 1
+                _log(f"rfc pod {op.address}: {e} (restart {attempt + 1})")
+                time.sleep(1.0)  # a pod restart is never instant
+        with tally.lock:
+            tally.failed += 1
+    finally:
+        with tally.lock:
+            tally.collisions += done.collisions
+            tally.hashes.extend(h for _, h in done.sent)
 
-    def pod(op) -> None:
-        from initcontainer.provision_operator import Provisioned
 
-        pw3 = connect(chain.url, chain.chain_id)
-        done = Provisioned()  # across restarts: what every attempt sent and ran into
-        barrier.wait()  # every pod starts at once, as a rollout would start them
-        try:
-            for attempt in range(restarts):
-                try:
-                    provision(pw3, faucet, op, contracts.token, contracts.staking, contracts.operator_contract, amounts, done=done)
-                    return
-                except CheckFailed as e:
-                    with lock:
-                        totals["errors"] += 1
-                    _log(f"rfc pod {op.address}: {e} (restart {attempt + 1})")
-                    time.sleep(1.0)  # a pod restart is never instant
-            with lock:
-                totals["failed"] += 1
-        finally:
-            with lock:
-                totals["collisions"] += done.collisions
-                hashes.extend(h for _, h in done.sent)
-
-    threads = [threading.Thread(target=pod, args=(op,), daemon=True) for op in ops]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.monotonic() - started
+def mined_blocks_and_gas(w3, hashes: list) -> tuple[int, int]:
+    """How many distinct blocks hold the transactions ``hashes``, and the gas they used (receipts
+    asked in batches of 500)."""
     blocks = set()
     gas = 0
     for start in range(0, len(hashes), 500):
@@ -126,26 +120,88 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
         ):
             blocks.add(int(r["result"]["blockNumber"], 16))
             gas += int(r["result"]["gasUsed"], 16)
+    return len(blocks), gas
+
+
+def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> dict:
+    """N concurrent per-pod provisioners sharing one funding key (supplied beforehand, untimed)."""
+    from eth_account import Account
+
+    from initcontainer.provision_operator import Amounts
+    from operators.staking import supply_faucet
+
+    faucet = Account.create()
+    ops = [Account.create() for _ in range(n)]
+    supply_faucet(w3, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
+    amounts = Amounts(policy.eth_threshold, policy.eth_target, policy.stake_amount)
+    tally = RfcTally()
+    barrier = threading.Barrier(n)
+    threads = [
+        threading.Thread(target=rfc_pod, args=(chain, faucet, op, contracts, amounts, tally, barrier, restarts), daemon=True) for op in ops
+    ]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.monotonic() - started
+    blocks, gas = mined_blocks_and_gas(w3, tally.hashes)
     return {
         "seconds": seconds,
-        "blocks": len(blocks),
-        "txs": len(hashes),
+        "blocks": blocks,
+        "txs": len(tally.hashes),
         "gas": gas,
-        "failures": totals["collisions"] + totals["errors"],
-        "collisions": totals["collisions"],
-        "errors": totals["errors"],
-        "unprovisioned": totals["failed"],
+        "failures": tally.collisions + tally.errors,
+        "collisions": tally.collisions,
+        "errors": tally.errors,
+        "unprovisioned": tally.failed,
     }
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench fleet", description=__doc__.splitlines()[0])
     ap.add_argument("--operators", type=int, default=100)
     ap.add_argument("--json", action="store_true", help="(the last line is JSON either way)")
     ap.add_argument("--block-time", type=float, default=1.0)
     ap.add_argument("--no-rfc", action="store_true", help="skip the RFC baseline")
     ap.add_argument("--chain", choices=("anvil", "geth"), default="anvil", help="the node to run on (devchain/geth.py for geth)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def keep_cd_figures(args: argparse.Namespace, kcd: dict, block_gas_limit: int) -> dict:
+    report = kcd["report"]
+    return {
+        "operators": args.operators,
+        "txs": report.txs,
+        "blocks": len(report.blocks),
+        "seconds": round(report.seconds, 3),
+        "gas": report.gas_used,
+        "block_gas_limit": block_gas_limit,
+        "rerun_txs": kcd["rerun"].txs,
+        "rerun_seconds": round(kcd["rerun"].seconds, 3),
+        "derive_seconds": round(kcd["derive_seconds"], 3),
+        "resends": report.resends,
+        "chain": args.chain,
+        "target_blocks": math.ceil(report.gas_used / block_gas_limit) + 1,
+    }
+
+
+def rfc_figures(rfc: dict, keep_cd_seconds: float) -> dict:
+    return {
+        "rfc_txs": rfc["txs"],
+        "rfc_blocks": rfc["blocks"],
+        "rfc_seconds": round(rfc["seconds"], 3),
+        "rfc_gas": rfc["gas"],
+        "rfc_failures": rfc["failures"],
+        "rfc_collisions": rfc["collisions"],
+        "rfc_errors": rfc["errors"],
+        "rfc_unprovisioned": rfc["unprovisioned"],
+        "seconds_ratio": round(keep_cd_seconds / rfc["seconds"], 3),
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.operators <= 0:
         print("bench fleet: --operators must be a positive integer", file=sys.stderr)
         return 2
@@ -163,36 +219,10 @@ def main(argv=None) -> int:
         policy = FleetPolicy(eth_threshold=10**17, eth_target=10**18)
         block_gas_limit = int(w3.eth.get_block("latest")["gasLimit"])
         _log(f"keep-cd: provisioning {args.operators} operators")
-        kcd = keep_cd_run(w3, owner, contracts, args.operators, policy)
-        report = kcd["report"]
-        result = {
-            "operators": args.operators,
-            "txs": report.txs,
-            "blocks": len(report.blocks),
-            "seconds": round(report.seconds, 3),
-            "gas": report.gas_used,
-            "block_gas_limit": block_gas_limit,
-            "rerun_txs": kcd["rerun"].txs,
-            "rerun_seconds": round(kcd["rerun"].seconds, 3),
-            "derive_seconds": round(kcd["derive_seconds"], 3),
-            "resends": report.resends,
-            "chain": args.chain,
-        }
-        result["target_blocks"] = math.ceil(report.gas_used / block_gas_limit) + 1
+        result = keep_cd_figures(args, keep_cd_run(w3, owner, contracts, args.operators, policy), block_gas_limit)
         if not args.no_rfc:
             _log(f"rfc: {args.operators} concurrent provisioners sharing one funding key")
-            rfc = rfc_run(chain, w3, owner, contracts, args.operators, policy)
-            result.update(
-                rfc_txs=rfc["txs"],
-                rfc_blocks=rfc["blocks"],
-                rfc_seconds=round(rfc["seconds"], 3),
-                rfc_gas=rfc["gas"],
-                rfc_failures=rfc["failures"],
-                rfc_collisions=rfc["collisions"],
-                rfc_errors=rfc["errors"],
-                rfc_unprovisioned=rfc["unprovisioned"],
-            )
-            result["seconds_ratio"] = round(result["seconds"] / rfc["seconds"], 3)
+            result.update(rfc_figures(rfc_run(chain, w3, owner, contracts, args.operators, policy), result["seconds"]))
         result["met"] = {
             "blocks": result["blocks"] <= result["target_blocks"],
             "rerun_txs": result["rerun_txs"] == 0,

@@ -72,62 +72,62 @@ def sequential_baseline(chain, artifacts_dir: str) -> dict:
     }
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench migrate", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object (last line)")
     ap.add_argument("--block-time", type=float, default=1.0, help="seconds per block (geth: a whole number)")
     ap.add_argument("--chain", choices=("anvil", "geth"), default="anvil", help="the node to run on (devchain/geth.py for geth)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    from contracts_step.artifacts import ArtifactStore
-    from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
-    from contracts_step.plan import resolve_plan
+
+def keep_cd_runs(chain, artifacts_dir: str, state_dir: str) -> dict:
+    """keep-cd's migration as `make local` runs it, then the same again with nothing changed: the
+    first run's own figures (``last_run``), both runs' seconds and the second run's transactions."""
     from offline_stack.runner import run_stack
 
-    artifacts_dir = os.path.join(ROOT, "build", "keep-core", "artifacts")
-    resolved = resolve_plan(keep_plan(), ArtifactStore(artifacts_dir), DEFAULT_PARAMS)
-    chain = start_chain(args.chain, args.block_time)
-    # The state file lives only as long as the benchmark: nothing is left in the temp directory.
-    tmp = tempfile.TemporaryDirectory(prefix="bench-migrate-")
-    try:
-        w3 = Web3(Web3.HTTPProvider(chain.url))
-        block_gas_limit = int(w3.eth.get_block("latest")["gasLimit"])
-        deployer = chain.new_account()
-        os.environ["KEEP_CD_DEPLOYER_KEY"] = deployer.key.hex()
-        state = os.path.join(tmp.name, "state.json")
-        # The migration alone: the local stack's keep-clients and operators are benchmarked by
-        # `bench preview` and `bench fleet`.
-        overrides = {"rpcUrl": chain.url, "chainId": str(chain.chain_id), "artifactsDir": artifacts_dir, "fleet": None, "operators": None}
+    w3 = Web3(Web3.HTTPProvider(chain.url))
+    block_gas_limit = int(w3.eth.get_block("latest")["gasLimit"])
+    deployer = chain.new_account()
+    os.environ["KEEP_CD_DEPLOYER_KEY"] = deployer.key.hex()
+    state = os.path.join(state_dir, "state.json")
+    # The migration alone: the local stack's keep-clients and operators are benchmarked by
+    # `bench preview` and `bench fleet`.
+    overrides = {"rpcUrl": chain.url, "chainId": str(chain.chain_id), "artifactsDir": artifacts_dir, "fleet": None, "operators": None}
 
-        started = time.monotonic()
-        run_stack("local", project_dir=ROOT, state_path=state, config_overrides=overrides)
-        seconds = time.monotonic() - started
-        with open(state) as f:
-            last = next(iter(json.load(f)["resources"].values()))["outputs"]["last_run"]
+    started = time.monotonic()
+    run_stack("local", project_dir=ROOT, state_path=state, config_overrides=overrides)
+    seconds = time.monotonic() - started
+    with open(state) as f:
+        last = next(iter(json.load(f)["resources"].values()))["outputs"]["last_run"]
 
-        before = w3.eth.get_transaction_count(deployer.address)
-        started = time.monotonic()
-        run_stack("local", project_dir=ROOT, state_path=state, config_overrides=overrides)
-        nochange_seconds = time.monotonic() - started
-        nochange_txs = w3.eth.get_transaction_count(deployer.address) - before
+    before = w3.eth.get_transaction_count(deployer.address)
+    started = time.monotonic()
+    run_stack("local", project_dir=ROOT, state_path=state, config_overrides=overrides)
+    nochange_seconds = time.monotonic() - started
+    nochange_txs = w3.eth.get_transaction_count(deployer.address) - before
+    return {
+        "last": last,
+        "seconds": seconds,
+        "block_gas_limit": block_gas_limit,
+        "nochange_txs": nochange_txs,
+        "nochange_seconds": nochange_seconds,
+    }
 
-        baseline = sequential_baseline(chain, artifacts_dir)
-    finally:
-        chain.stop()
-        tmp.cleanup()
-        os.environ.pop("KEEP_CD_DEPLOYER_KEY", None)
 
-    floor = math.ceil(last["gas_used"] / block_gas_limit)
+def figures(resolved, runs: dict, baseline: dict, args: argparse.Namespace) -> dict:
+    """The benchmark's JSON object: keep-cd's figures, the baseline's, and which targets are met."""
+    last, nochange_txs, nochange_seconds = runs["last"], runs["nochange_txs"], runs["nochange_seconds"]
+    floor = math.ceil(last["gas_used"] / runs["block_gas_limit"])
     result = {
         "contracts": len(resolved.deploys),
         "calls": len(resolved.calls),
         "txs": last["txs"],
         "gas": last["gas_used"],
-        "block_gas_limit": block_gas_limit,
+        "block_gas_limit": runs["block_gas_limit"],
         "depth": resolved.depth,
         "blocks": last["blocks"],
         "block_floor": floor,
-        "seconds": round(seconds, 3),
+        "seconds": round(runs["seconds"], 3),
         "baseline_blocks": baseline["blocks"],
         "baseline_seconds": round(baseline["seconds"], 3),
         "baseline_txs": baseline["txs"],
@@ -142,6 +142,30 @@ def main(argv=None) -> int:
         "nochange_txs": nochange_txs == 0,
         "nochange_seconds": nochange_seconds <= 2,
     }
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+
+    from contracts_step.artifacts import ArtifactStore
+    from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
+    from contracts_step.plan import resolve_plan
+
+    artifacts_dir = os.path.join(ROOT, "build", "keep-core", "artifacts")
+    resolved = resolve_plan(keep_plan(), ArtifactStore(artifacts_dir), DEFAULT_PARAMS)
+    chain = start_chain(args.chain, args.block_time)
+    # The state file lives only as long as the benchmark: nothing is left in the temp directory.
+    tmp = tempfile.TemporaryDirectory(prefix="bench-migrate-")
+    try:
+        runs = keep_cd_runs(chain, artifacts_dir, tmp.name)
+        baseline = sequential_baseline(chain, artifacts_dir)
+    finally:
+        chain.stop()
+        tmp.cleanup()
+        os.environ.pop("KEEP_CD_DEPLOYER_KEY", None)
+
+    result = figures(resolved, runs, baseline, args)
     if not args.json:
         for k, v in result.items():
             print(f"{k}: {v}")

@@ -43,7 +43,7 @@ def fleet(clients: int, bootstrap: int = 0) -> dict:
 OPERATORS = {"provisioning": "deploy", "keystoreKdf": "pbkdf2", "keystoreCost": 1024}
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench preview", description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
@@ -52,50 +52,57 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.clients < 1:
         ap.error("--clients must be at least 1")
-    sys.path.insert(0, ROOT)
-    from eth_account import Account
+    return args
 
-    from offline_stack.anvil import start_anvil
+
+def timed_run(base: dict, state: str, fleet_cfg: dict | None, preview: bool = True) -> tuple:
+    """One run of the local stack with ``fleet_cfg``: (seconds, the runner's result)."""
     from offline_stack.runner import run_stack
 
-    Account.enable_unaudited_hdwallet_features()
+    start = time.perf_counter()
+    result = run_stack("local", project_dir=ROOT, state_path=state, config_overrides={**base, "fleet": fleet_cfg}, preview=preview)
+    return time.perf_counter() - start, result
 
-    chain = start_anvil()
-    try:
-        deployer = chain.new_account().key.hex()
-        with tempfile.TemporaryDirectory() as tmp:
-            state = os.path.join(tmp, "state.json")
-            # A fresh mnemonic (never a stored one); staking itself is what `bench fleet` measures:
-            # here operator-stakes is only checked, as in any preview of a new fleet.
-            base = {
-                "rpcUrl": chain.url,
-                "deployerPrivateKey": deployer,
-                "operatorMnemonic": Account.create_with_mnemonic()[1],
-                "operators": OPERATORS,
-            }
 
-            def run(fleet_cfg, preview=True):
-                start = time.perf_counter()
-                result = run_stack(
-                    "local", project_dir=ROOT, state_path=state, config_overrides={**base, "fleet": fleet_cfg}, preview=preview
-                )
-                return time.perf_counter() - start, result
+def best_preview(base: dict, state: str, fleet_cfg: dict | None, repeat: int) -> tuple:
+    """The fastest of ``repeat`` previews: (seconds, resources)."""
+    runs = [timed_run(base, state, fleet_cfg) for _ in range(repeat)]
+    seconds = min(s for s, _ in runs)
+    return seconds, len(runs[0][1].resources)
 
-            run(None, preview=False)  # migrate the contracts once; not measured
-            run(fleet(1))  # warm-up, not measured: the first fleet run also imports pulumi_kubernetes
 
-            def best(fleet_cfg):
-                runs = [run(fleet_cfg) for _ in range(args.repeat)]
-                seconds = min(s for s, _ in runs)
-                return seconds, len(runs[0][1].resources)
+def measured_previews(chain, args: argparse.Namespace) -> dict:
+    """Best-of-``--repeat`` previews with no fleet, 10 clients and ``--clients`` clients, after the
+    contracts are migrated once and a warm-up run (neither measured)."""
+    from eth_account import Account
 
-            baseline, baseline_resources = best(None)
-            s10, r10 = best(fleet(10, args.bootstrap))
-            sn, rn = best(fleet(args.clients, args.bootstrap))
-    finally:
-        chain.stop()
+    deployer = chain.new_account().key.hex()
+    with tempfile.TemporaryDirectory() as tmp:
+        state = os.path.join(tmp, "state.json")
+        # A fresh mnemonic (never a stored one); staking itself is what `bench fleet` measures:
+        # here operator-stakes is only checked, as in any preview of a new fleet.
+        base = {
+            "rpcUrl": chain.url,
+            "deployerPrivateKey": deployer,
+            "operatorMnemonic": Account.create_with_mnemonic()[1],
+            "operators": OPERATORS,
+        }
+        timed_run(base, state, None, preview=False)  # migrate the contracts once; not measured
+        timed_run(base, state, fleet(1))  # warm-up, not measured: the first fleet run also imports pulumi_kubernetes
+        return {
+            "baseline": best_preview(base, state, None, args.repeat),
+            "10": best_preview(base, state, fleet(10, args.bootstrap), args.repeat),
+            "n": best_preview(base, state, fleet(args.clients, args.bootstrap), args.repeat),
+        }
+
+
+def figures(args: argparse.Namespace, previews: dict) -> dict:
+    """The benchmark's JSON object, growth included."""
+    baseline, baseline_resources = previews["baseline"]
+    s10, r10 = previews["10"]
+    sn, rn = previews["n"]
     growth = ((sn - baseline) / (s10 - baseline)) / (args.clients / 10) if s10 > baseline else None
-    out = {
+    return {
         "clients": args.clients,
         "bootstrap": fleet(args.clients, args.bootstrap)["counts"]["bootstrap"],
         "resources": rn,
@@ -111,7 +118,25 @@ def main(argv=None) -> int:
         "meets_target": sn <= TARGET_SECONDS,
         "repeat": args.repeat,
     }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sys.path.insert(0, ROOT)
+    from eth_account import Account
+
+    from offline_stack.anvil import start_anvil
+
+    Account.enable_unaudited_hdwallet_features()
+
+    chain = start_anvil()
+    try:
+        previews = measured_previews(chain, args)
+    finally:
+        chain.stop()
+    out = figures(args, previews)
     if not args.json:
+        (baseline, _), (s10, _), (sn, rn) = previews["baseline"], previews["10"], previews["n"]
         print(f"{args.clients} clients: {sn:.2f}s ({rn} resources); 10 clients: {s10:.2f}s; no fleet: {baseline:.2f}s", file=sys.stderr)
     print(json.dumps(out))
     return 0

@@ -140,32 +140,9 @@ class Geth:
             time.sleep(0.1)
 
 
-def start_geth(
-    port: int | None = None,
-    *,
-    datadir: str | None = None,
-    period: int = 1,
-    gas_limit: int = DEFAULT_GAS_LIMIT,
-    log_path: str | None = None,
-    detach: bool = False,
-    extra_args: tuple = (),
-    timeout: float = 60.0,
-) -> Geth:
-    """Start ``geth --dev`` on 127.0.0.1:``port`` (a free one by default) and wait until it answers.
-
-    ``datadir``: where the chain lives; None makes a fresh temporary one that ``stop()`` removes.
-    A given directory is kept, so a restart on it continues the same chain (``make local``).
-    ``period``: seconds per block (0: a block whenever a transaction arrives).
-    ``detach``: its own session, so it outlives the caller (``make local``; stop it by its pid).
-    """
-    binary = geth_binary()
-    port = port or free_port()
-    if is_up(f"http://127.0.0.1:{port}"):
-        raise DevChainError(f"geth: 127.0.0.1:{port} already answers JSON-RPC (expected a free port)")
-    owns = datadir is None
-    datadir = datadir or tempfile.mkdtemp(prefix="keep-cd-geth-")
-    os.makedirs(datadir, exist_ok=True)
-    args = [
+def geth_args(binary: str, port: int, datadir: str, *, period: int, gas_limit: int, extra_args: tuple = ()) -> list[str]:
+    """The command line of ``geth --dev`` serving HTTP JSON-RPC on 127.0.0.1:``port``."""
+    return [
         binary,
         "--dev",
         "--dev.period",
@@ -197,18 +174,53 @@ def start_geth(
         "2",
         *extra_args,
     ]
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=detach)
+
+
+def _wait_answering(proc: subprocess.Popen, port: int, *, timeout: float, owned_datadir: str | None, log_path: str | None) -> None:
+    """Wait until geth answers on ``port``; if it exits or the time runs out, kill it and remove
+    ``owned_datadir`` (nothing half-done is left behind), then a one-line error."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while not is_up(url):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             proc.wait()
-            if owns:
-                shutil.rmtree(datadir, ignore_errors=True)
+            if owned_datadir is not None:
+                shutil.rmtree(owned_datadir, ignore_errors=True)
             where = f"; see {log_path}" if log_path else ""
             raise DevChainError(f"geth on 127.0.0.1:{port} did not start (exit {proc.poll()}{where})")
         time.sleep(0.1)
+
+
+def start_geth(
+    port: int | None = None,
+    *,
+    datadir: str | None = None,
+    period: int = 1,
+    gas_limit: int = DEFAULT_GAS_LIMIT,
+    log_path: str | None = None,
+    detach: bool = False,
+    extra_args: tuple = (),
+    timeout: float = 60.0,
+) -> Geth:
+    """Start ``geth --dev`` on 127.0.0.1:``port`` (a free one by default) and wait until it answers.
+
+    ``datadir``: where the chain lives; None makes a fresh temporary one that ``stop()`` removes.
+    A given directory is kept, so a restart on it continues the same chain (``make local``).
+    ``period``: seconds per block (0: a block whenever a transaction arrives).
+    ``detach``: its own session, so it outlives the caller (``make local``; stop it by its pid).
+    """
+    binary = geth_binary()
+    port = port or free_port()
+    if is_up(f"http://127.0.0.1:{port}"):
+        raise DevChainError(f"geth: 127.0.0.1:{port} already answers JSON-RPC (expected a free port)")
+    owns = datadir is None
+    datadir = datadir or tempfile.mkdtemp(prefix="keep-cd-geth-")
+    os.makedirs(datadir, exist_ok=True)
+    args = geth_args(binary, port, datadir, period=period, gas_limit=gas_limit, extra_args=extra_args)
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=detach)
+    _wait_answering(proc, port, timeout=timeout, owned_datadir=datadir if owns else None, log_path=log_path)
+    url = f"http://127.0.0.1:{port}"
     chain_id = int(rpc(url, "eth_chainId", []), 16)
     return Geth(url=url, port=port, chain_id=chain_id, datadir=datadir, process=proc, owns_datadir=owns, log_path=log_path, period=period)

@@ -34,7 +34,7 @@ import yaml
 from offline_stack.anvil import free_port
 
 from .api import Credentials, KubeApi, kubeconfig_text
-from .pki import ClusterPki
+from .pki import CertFiles, ClusterPki
 
 STORAGE_CLASS = "keep-cd-local"
 NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
@@ -150,86 +150,88 @@ class DevCluster:
             yaml.safe_dump(AUDIT_POLICY, f)
 
         etcd_url = f"http://127.0.0.1:{etcd_port}"
-        self._spawn(
-            "etcd",
-            [
-                self.binaries.etcd,
-                "--name=node0",
-                f"--data-dir={self.path('etcd')}",
-                f"--listen-client-urls={etcd_url}",
-                f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}",
-                f"--initial-cluster=node0=http://127.0.0.1:{etcd_peer}",
-                "--listen-metrics-urls=",
-                # A throwaway store: no fsync (the tests' disk is shared with three other agents).
-                "--unsafe-no-fsync",
-                "--auto-compaction-retention=1",
-                "--log-level=warn",
-            ],
-        )
-        self._spawn(
-            "kube-apiserver",
-            [
-                self.binaries.kube_apiserver,
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={api_port}",
-                f"--cert-dir={self.path('apiserver')}",
-                f"--tls-cert-file={serving.cert}",
-                f"--tls-private-key-file={serving.key}",
-                f"--client-ca-file={pki.ca_cert}",
-                f"--service-account-key-file={pki.service_account_pub}",
-                f"--service-account-signing-key-file={pki.service_account_key}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                "--authorization-mode=Node,RBAC",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
-                "--endpoint-reconciler-type=none",
-                f"--audit-policy-file={self.path('audit-policy.yaml')}",
-                f"--audit-log-path={self.audit_log}",
-                "--audit-log-mode=blocking",
-            ],
-        )
+        self._spawn("etcd", self._etcd_args(etcd_url, etcd_peer))
+        self._spawn("kube-apiserver", self._apiserver_args(etcd_url, api_port, serving))
         self._wait_ready(started)
         common = [f"--kubeconfig={self.admin_kubeconfig}", "--leader-elect=false", "--kube-api-qps=200", "--kube-api-burst=400"]
-        self._spawn(
-            "kube-controller-manager",
-            [
-                self.binaries.kube_controller_manager,
-                *common,
-                "--secure-port=0",
-                f"--root-ca-file={pki.ca_cert}",
-                f"--service-account-private-key-file={pki.service_account_key}",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--concurrent-deployment-syncs=10",
-                "--concurrent-replicaset-syncs=10",
-                # kwok's heartbeats come every 20-45 s; a loaded machine must not look like a dead node.
-                "--node-monitor-grace-period=5m",
-            ],
-        )
+        self._spawn("kube-controller-manager", self._controller_manager_args(common))
         self._spawn("kube-scheduler", [self.binaries.kube_scheduler, *common, "--secure-port=0"])
-        self._spawn(
-            "kwok",
-            [
-                self.binaries.kwok,
-                f"--kubeconfig={self.admin_kubeconfig}",
-                f"--config={self._kwok_config()}",
-                "--manage-all-nodes=false",
-                f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION[0]}={NODE_ANNOTATION[1]}",
-                "--node-ip=10.0.0.1",
-                "--node-name=kwok-controller",
-                f"--node-port={kwok_port}",
-                f"--server-address=127.0.0.1:{kwok_port}",
-                f"--tls-cert-file={serving.cert}",
-                f"--tls-private-key-file={serving.key}",
-                "--node-lease-duration-seconds=0",
-            ],
-        )
+        self._spawn("kwok", self._kwok_args(kwok_port, serving))
         self._bootstrap_objects()
         self._wait_node_ready(started)
         self.write_state()
+
+    def _etcd_args(self, etcd_url: str, peer_port: int) -> list[str]:
+        return [
+            self.binaries.etcd,
+            "--name=node0",
+            f"--data-dir={self.path('etcd')}",
+            f"--listen-client-urls={etcd_url}",
+            f"--advertise-client-urls={etcd_url}",
+            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+            f"--initial-cluster=node0=http://127.0.0.1:{peer_port}",
+            "--listen-metrics-urls=",
+            # A throwaway store: no fsync (the tests' disk is shared with three other agents).
+            "--unsafe-no-fsync",
+            "--auto-compaction-retention=1",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, etcd_url: str, api_port: int, serving: CertFiles) -> list[str]:
+        pki = self.pki
+        return [
+            self.binaries.kube_apiserver,
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={api_port}",
+            f"--cert-dir={self.path('apiserver')}",
+            f"--tls-cert-file={serving.cert}",
+            f"--tls-private-key-file={serving.key}",
+            f"--client-ca-file={pki.ca_cert}",
+            f"--service-account-key-file={pki.service_account_pub}",
+            f"--service-account-signing-key-file={pki.service_account_key}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode=Node,RBAC",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
+            "--endpoint-reconciler-type=none",
+            f"--audit-policy-file={self.path('audit-policy.yaml')}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-mode=blocking",
+        ]
+
+    def _controller_manager_args(self, common: list[str]) -> list[str]:
+        pki = self.pki
+        return [
+            self.binaries.kube_controller_manager,
+            *common,
+            "--secure-port=0",
+            f"--root-ca-file={pki.ca_cert}",
+            f"--service-account-private-key-file={pki.service_account_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--concurrent-deployment-syncs=10",
+            "--concurrent-replicaset-syncs=10",
+            # kwok's heartbeats come every 20-45 s; a loaded machine must not look like a dead node.
+            "--node-monitor-grace-period=5m",
+        ]
+
+    def _kwok_args(self, kwok_port: int, serving: CertFiles) -> list[str]:
+        return [
+            self.binaries.kwok,
+            f"--kubeconfig={self.admin_kubeconfig}",
+            f"--config={self._kwok_config()}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION[0]}={NODE_ANNOTATION[1]}",
+            "--node-ip=10.0.0.1",
+            "--node-name=kwok-controller",
+            f"--node-port={kwok_port}",
+            f"--server-address=127.0.0.1:{kwok_port}",
+            f"--tls-cert-file={serving.cert}",
+            f"--tls-private-key-file={serving.key}",
+            "--node-lease-duration-seconds=0",
+        ]
 
     def _kwok_config(self) -> str:
         docs = [
@@ -286,50 +288,10 @@ class DevCluster:
             if time.monotonic() > deadline:
                 raise ClusterError("kube-apiserver: the default namespace and bootstrap roles did not appear")
             time.sleep(0.3)
-        api.create(
-            "/api/v1/nodes",
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": "kwok-node-0",
-                    "annotations": {NODE_ANNOTATION[0]: NODE_ANNOTATION[1]},
-                    "labels": {"kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux", "type": "kwok"},
-                },
-                "status": {
-                    "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-                    "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-                },
-            },
-        )
-        api.create(
-            "/apis/storage.k8s.io/v1/storageclasses",
-            {
-                "apiVersion": "storage.k8s.io/v1",
-                "kind": "StorageClass",
-                "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                "provisioner": "kubernetes.io/no-provisioner",
-                "volumeBindingMode": "WaitForFirstConsumer",
-                "reclaimPolicy": "Retain",
-            },
-        )
+        api.create("/api/v1/nodes", kwok_node())
+        api.create("/apis/storage.k8s.io/v1/storageclasses", storage_class())
         for i in range(self.volumes):
-            api.create(
-                "/api/v1/persistentvolumes",
-                {
-                    "apiVersion": "v1",
-                    "kind": "PersistentVolume",
-                    "metadata": {"name": f"pool-{i:03d}", "labels": {"keep-cd/pool": "devcluster"}},
-                    "spec": {
-                        "capacity": {"storage": self.volume_size},
-                        "accessModes": ["ReadWriteOnce"],
-                        "persistentVolumeReclaimPolicy": "Retain",
-                        "storageClassName": STORAGE_CLASS,
-                        # Never mounted: kwok runs no container.
-                        "hostPath": {"path": f"/nonexistent/keep-cd-devcluster/pool-{i:03d}"},
-                    },
-                },
-            )
+            api.create("/api/v1/persistentvolumes", pool_volume(i, self.volume_size))
 
     def _wait_node_ready(self, started: float) -> None:
         api = self.admin
@@ -425,6 +387,52 @@ class DevCluster:
         }
         with open(self.path("cluster.json"), "w") as f:
             json.dump(state, f, indent=1)
+
+
+def kwok_node() -> dict:
+    """The one Node, run by kwok (its annotation is what kwok manages)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": "kwok-node-0",
+            "annotations": {NODE_ANNOTATION[0]: NODE_ANNOTATION[1]},
+            "labels": {"kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux", "type": "kwok"},
+        },
+        "status": {
+            "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+            "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+        },
+    }
+
+
+def storage_class() -> dict:
+    """The default StorageClass: binds when the pod is scheduled, as GKE's ``standard-rwo``."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "kubernetes.io/no-provisioner",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "reclaimPolicy": "Retain",
+    }
+
+
+def pool_volume(i: int, size: str) -> dict:
+    """The ``i``-th PersistentVolume of the pool the StorageClass binds from."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"pool-{i:03d}", "labels": {"keep-cd/pool": "devcluster"}},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": STORAGE_CLASS,
+            # Never mounted: kwok runs no container.
+            "hostPath": {"path": f"/nonexistent/keep-cd-devcluster/pool-{i:03d}"},
+        },
+    }
 
 
 def _tail(path: str, lines: int = 3) -> str:

@@ -263,28 +263,18 @@ def _save_state(path: str, state: dict) -> None:
     os.replace(tmp, path)  # a kill mid-write never leaves half a state file
 
 
-def run_stack(
-    stack: str,
-    *,
-    project_dir: str = ".",
-    state_path: str | None = None,
-    config_overrides: dict | None = None,
-    preview: bool = False,
-    state: dict | None = None,
-) -> RunResult:
-    """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
-
-    The last recorded state is read from ``state_path``, or given as ``state`` (a preview of a
-    state that lives elsewhere, e.g. a `pulumi stack export`: nothing is written anywhere).
-    Raises the first error a resource raised (a provider's one-line error), or the program's own.
-    """
-    project_dir = os.path.abspath(project_dir)
+def stack_config(project_dir: str, stack: str, overrides: dict | None) -> tuple:
+    """(config, secret keys): the stack file's, with ``overrides`` (keys without a namespace are
+    keep-cd's; values not strings are JSON, as the CLI stores structured config)."""
     config, secret_keys = load_stack_config(project_dir, stack)
-    for k, v in (config_overrides or {}).items():
+    for k, v in (overrides or {}).items():
         full = k if ":" in k else f"{PROJECT}:{k}"
         config[full] = v if isinstance(v, str) else json.dumps(v)
-    state = _load_state(state_path) if state is None else state
-    mocks = OfflineMocks(state, config, preview, state_path)
+    return config, secret_keys
+
+
+def _install_mocks(mocks: OfflineMocks, config: dict, secret_keys: list, stack: str, preview: bool) -> CapturingMonitor:
+    """Point the Pulumi SDK's runtime at ``mocks`` for one run; the monitor that captures exports."""
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
@@ -295,6 +285,12 @@ def run_stack(
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
     asyncio.get_event_loop_policy().get_event_loop().set_exception_handler(_quiet_reported_errors)
+    return monitor
+
+
+def _run_program(project_dir: str, mocks: OfflineMocks) -> None:
+    """Run ``__main__.py`` of ``project_dir`` in its directory; the first error a resource raised,
+    else the program's own, is what escapes."""
     cwd = os.getcwd()
     os.chdir(project_dir)
     if project_dir not in sys.path:
@@ -316,18 +312,45 @@ def run_stack(
         os.chdir(cwd)
     if mocks.errors:
         raise mocks.errors[0]
+
+
+def _record_run(state: dict, state_path: str | None, mocks: OfflineMocks, monitor: CapturingMonitor, config: dict) -> None:
+    """After an update: delete the dynamic resources the program no longer declares, record the
+    exports and the other resources' inputs, and save the state."""
+    for key in [k for k in state["resources"] if k not in mocks.seen]:
+        old = state["resources"].pop(key)
+        configured_provider(old["provider"], config).delete(old["id"], old["outputs"])
+    state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
+    # What the other resources were given, secrets redacted: the change report compares to it.
+    state["declared"] = {
+        f"{r.type}::{r.name}": redact(r.inputs, r.secret_paths) for r in mocks.captured if not r.type.startswith("pulumi-python:dynamic")
+    }
+    if state_path:
+        _save_state(state_path, state)
+
+
+def run_stack(
+    stack: str,
+    *,
+    project_dir: str = ".",
+    state_path: str | None = None,
+    config_overrides: dict | None = None,
+    preview: bool = False,
+    state: dict | None = None,
+) -> RunResult:
+    """Run ``__main__.py`` of ``project_dir`` for ``stack``; returns exports and captured resources.
+
+    The last recorded state is read from ``state_path``, or given as ``state`` (a preview of a
+    state that lives elsewhere, e.g. a `pulumi stack export`: nothing is written anywhere).
+    Raises the first error a resource raised (a provider's one-line error), or the program's own.
+    """
+    project_dir = os.path.abspath(project_dir)
+    config, secret_keys = stack_config(project_dir, stack, config_overrides)
+    state = _load_state(state_path) if state is None else state
+    mocks = OfflineMocks(state, config, preview, state_path)
+    monitor = _install_mocks(mocks, config, secret_keys, stack, preview)
+    _run_program(project_dir, mocks)
     outputs, _ = unwrap_secrets(monitor.stack_outputs)
     if not preview:
-        for key in [k for k in state["resources"] if k not in mocks.seen]:
-            old = state["resources"].pop(key)
-            configured_provider(old["provider"], config).delete(old["id"], old["outputs"])
-        state["outputs"] = redact(*unwrap_secrets(monitor.stack_outputs))
-        # What the other resources were given, secrets redacted: the change report compares to it.
-        state["declared"] = {
-            f"{r.type}::{r.name}": redact(r.inputs, r.secret_paths)
-            for r in mocks.captured
-            if not r.type.startswith("pulumi-python:dynamic")
-        }
-        if state_path:
-            _save_state(state_path, state)
+        _record_run(state, state_path, mocks, monitor, config)
     return RunResult(stack, preview, outputs, mocks.captured, state_path, mocks.dynamic_ops)
