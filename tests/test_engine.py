@@ -70,6 +70,11 @@ def test_first_up_creates_what_the_preview_listed(scripted):
     assert len(outputs["addressBook"]) == 26 and all(s["staked"] and s["authorized"] for s in outputs["operatorStakes"].values())
     manifests = os.listdir(os.path.join(scripted.workdir, "manifests", "1-manifest"))
     assert len([m for m in manifests if "-deployment-" in m]) == 3
+    # Nothing the engine wrote can be left half-written by a kill: the state file is renamed into
+    # place, and no metadata sidecar (written in place, empty after an ill-timed kill, after which
+    # no command can load the stack) is written beside it.
+    written = [f for _, _, files in os.walk(scripted.ws.state_dir) for f in files]
+    assert any(f.endswith(".json") for f in written) and not [f for f in written if f.endswith(".attrs")]
 
 
 def test_nothing_changed_previews_and_applies_nothing(scripted):
