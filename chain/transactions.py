@@ -69,6 +69,36 @@ class SendStats:
     seconds: float = 0.0
 
 
+@dataclass
+class _InFlight:
+    """``send_batched``'s transactions sent and not yet waited for, their gas, and the blocks that
+    mined the ones waited for."""
+
+    requests: list = field(default_factory=list)
+    gas: int = 0
+    blocks: set = field(default_factory=set)
+
+
+def _numbered(requests: list, first_nonce: int) -> dict:
+    """Gives ``requests`` consecutive nonces from ``first_nonce``; returns id(request) -> position."""
+    position = {id(r): i for i, r in enumerate(requests)}
+    for i, r in enumerate(requests):
+        r.nonce = first_nonce + i
+        if any(position.get(id(d), i) >= i for d in r.after):
+            raise ValueError(f"transaction {r.label}: `after` names a request that does not come before it")
+    return position
+
+
+def _ready_run(requests: list, start: int, position: dict) -> list:
+    """A run of requests from ``start`` (at most 256, one estimate batch) whose `after` are all sent."""
+    run = []
+    for r in requests[start : start + 256]:
+        if any(position[id(d)] >= start for d in r.after):
+            break
+        run.append(r)
+    return run
+
+
 class RPCError:
     """The error object of one call in a JSON-RPC batch."""
 
@@ -323,56 +353,52 @@ class PipelinedSender:
         """
         started = time.monotonic()
         margin = self.gas_margin if gas_margin is None else gas_margin
-        position = {id(r): i for i, r in enumerate(requests)}
-        for i, r in enumerate(requests):
-            r.nonce = first_nonce + i
-            if any(position.get(id(d), i) >= i for d in r.after):
-                raise ValueError(f"transaction {r.label}: `after` names a request that does not come before it")
+        position = _numbered(requests, first_nonce)
         limit, fees, spending = self._start_run()
-        in_flight: list = []
-        in_flight_gas = 0
-        blocks: set = set()
+        flight = _InFlight()
         i = 0
         while i < len(requests):
-            # A run of requests whose `after` are all sent; estimate it in one batch.
-            flying = {id(r) for r in in_flight}
-            run = []
-            for r in requests[i : i + 256]:
-                if any(position[id(d)] >= i for d in r.after):
-                    break
-                run.append(r)
-            tags = ["pending" if any(id(d) in flying for d in r.after) else "latest" for r in run]
-            estimates = self._estimates(run, tags, lambda g: int(g * margin) + gas_pad, in_flight)
-            good = 0
-            while good < len(run) and not isinstance(estimates[good], RPCError):
-                good += 1
-            if good == 0:
-                # Not estimable even after everything before it: wait for what is in flight to be
-                # mined (a node may ignore its pool for "pending"), then it must work on "latest".
-                if not in_flight:
-                    raise TransactionReverted(f"transaction {run[0].label}: would revert: {estimates[0].reason}")
-                blocks |= self.wait(in_flight, batched=True)
-                in_flight, in_flight_gas = [], 0
-                again = self._batch([("eth_estimateGas", [self._call_params(run[0]), "latest"])])[0]
-                if isinstance(again, RPCError):
-                    raise TransactionReverted(f"transaction {run[0].label}: would revert: {again.reason}")
-                estimates[0], good = int(again, 16), 1
+            run = _ready_run(requests, i, position)
+            estimates = self._estimable_prefix(run, flight, lambda g: int(g * margin) + gas_pad)
             outgoing: list = []
-            for r, estimate in zip(run[:good], estimates[:good], strict=True):
+            for r, estimate in zip(run[: len(estimates)], estimates, strict=True):
                 r.gas = min(int(estimate * margin) + gas_pad, limit)
                 spending.charge(r)
-                if in_flight_gas + r.gas > limit and (in_flight or outgoing):
-                    in_flight += self._send_raw_batch(outgoing)
+                if flight.gas + r.gas > limit and (flight.requests or outgoing):
+                    flight.requests += self._send_raw_batch(outgoing)
                     outgoing = []
-                    blocks |= self.wait(in_flight, batched=True)
-                    in_flight, in_flight_gas = [], 0
+                    self._wait_in_flight(flight)
                 self._sign(r, fees)
                 outgoing.append(r)
-                in_flight_gas += r.gas
-            in_flight += self._send_raw_batch(outgoing)
-            i += good
-        blocks |= self.wait(in_flight, batched=True)
-        return self._finish_run(requests, blocks, started)
+                flight.gas += r.gas
+            flight.requests += self._send_raw_batch(outgoing)
+            i += len(estimates)
+        self._wait_in_flight(flight)
+        return self._finish_run(requests, flight.blocks, started)
+
+    def _estimable_prefix(self, run: list, flight: _InFlight, gas_limit: Callable[[int], int]) -> list:
+        """Gas of the longest prefix of ``run`` that is estimable now (at least its first request)."""
+        flying = {id(r) for r in flight.requests}
+        tags = ["pending" if any(id(d) in flying for d in r.after) else "latest" for r in run]
+        estimates = self._estimates(run, tags, gas_limit, flight.requests)
+        good = 0
+        while good < len(run) and not isinstance(estimates[good], RPCError):
+            good += 1
+        if good:
+            return estimates[:good]
+        # Not estimable even after everything before it: wait for what is in flight to be
+        # mined (a node may ignore its pool for "pending"), then it must work on "latest".
+        if not flight.requests:
+            raise TransactionReverted(f"transaction {run[0].label}: would revert: {estimates[0].reason}")
+        self._wait_in_flight(flight)
+        again = self._batch([("eth_estimateGas", [self._call_params(run[0]), "latest"])])[0]
+        if isinstance(again, RPCError):
+            raise TransactionReverted(f"transaction {run[0].label}: would revert: {again.reason}")
+        return [int(again, 16)]
+
+    def _wait_in_flight(self, flight: _InFlight) -> None:
+        flight.blocks |= self.wait(flight.requests, batched=True)
+        flight.requests, flight.gas = [], 0
 
     def _estimates(self, run: list, tags: list, gas_limit: Callable[[int], int], in_flight: list) -> list:
         """Gas per request (int), or an ``RPCError`` where it would revert.  "latest" ones by

@@ -271,61 +271,27 @@ class PushDeployAccess(pulumi.ComponentResource):
         self._gcp = gcp
         self._args = args
         self._name = name
-        child = pulumi.ResourceOptions(parent=self)
-        prefix = args.name_prefix
+        self._child = pulumi.ResourceOptions(parent=self)
 
-        self.deployer = gcp.serviceaccount.Account(
-            f"{name}-deployer",
-            project=args.project,
-            account_id=f"{prefix}-deploy",
-            display_name="keep-cd CI deployer",
-            description="pulumi up from CI on the deploy refs: the fleet's Kubernetes objects, image pushes",
-            opts=child,
+        self.deployer = self._service_account(
+            "deployer", "deploy", "pulumi up from CI on the deploy refs: the fleet's Kubernetes objects, image pushes"
         )
-        self.previewer = gcp.serviceaccount.Account(
-            f"{name}-previewer",
-            project=args.project,
-            account_id=f"{prefix}-preview",
-            display_name="keep-cd CI previewer",
-            description="pulumi preview and the change report from any CI pipeline: read-only, no Secrets",
-            opts=child,
+        self.previewer = self._service_account(
+            "previewer", "preview", "pulumi preview and the change report from any CI pipeline: read-only, no Secrets"
         )
         deployer_member = _sa_member(self.deployer)
         previewer_member = _sa_member(self.previewer)
-
-        for who, member, permissions in (
-            ("deployer", deployer_member, DEPLOYER_PERMISSIONS),
-            ("previewer", previewer_member, PREVIEWER_PERMISSIONS),
-        ):
-            role = gcp.projects.IAMCustomRole(
-                f"{name}-{who}-role",
-                project=args.project,
-                role_id=f"{prefix.replace('-', '_')}_{who}",
-                title=f"keep-cd CI {who}",
-                description=f"Kubernetes objects keep-cd's CI {who} needs (docs/access.md)",
-                permissions=list(permissions),
-                stage="GA",
-                opts=child,
-            )
-            gcp.projects.IAMMember(f"{name}-{who}-cluster", project=args.project, role=role.name, member=member, opts=child)
-
-        gcp.artifactregistry.RepositoryIamMember(
-            f"{name}-deployer-registry",
-            project=args.project,
-            location=args.registry_location,
-            repository=args.registry_repository,
-            role=ARTIFACT_WRITER,
-            member=deployer_member,
-            opts=child,
-        )
+        self._cluster_role("deployer", deployer_member, DEPLOYER_PERMISSIONS)
+        self._cluster_role("previewer", previewer_member, PREVIEWER_PERMISSIONS)
+        self._registry_writer(deployer_member)
 
         self.workload_identity_provider = None
         self.jump_host_address = self.utility_host_address = None
         self.deployer_key = self.previewer_key = None
         if args.mode == "keyless":
-            self._keyless(child)
+            self._keyless()
         else:
-            self._bastion(child, deployer_member, previewer_member)
+            self._bastion(deployer_member, previewer_member)
 
         self.deployer_email = self.deployer.email
         self.previewer_email = self.previewer.email
@@ -356,8 +322,46 @@ class PushDeployAccess(pulumi.ComponentResource):
             out["utilityHost"] = self.utility_host_address
         return out
 
-    def _keyless(self, child: pulumi.ResourceOptions) -> None:
+    def _service_account(self, who: str, account_suffix: str, description: str):
+        return self._gcp.serviceaccount.Account(
+            f"{self._name}-{who}",
+            project=self._args.project,
+            account_id=f"{self._args.name_prefix}-{account_suffix}",
+            display_name=f"keep-cd CI {who}",
+            description=description,
+            opts=self._child,
+        )
+
+    def _cluster_role(self, who: str, member: pulumi.Output, permissions: tuple) -> None:
+        """A custom role of exactly ``permissions``, granted to ``member`` on the project (GKE has
+        no per-cluster IAM policy)."""
         gcp, args, name = self._gcp, self._args, self._name
+        role = gcp.projects.IAMCustomRole(
+            f"{name}-{who}-role",
+            project=args.project,
+            role_id=f"{args.name_prefix.replace('-', '_')}_{who}",
+            title=f"keep-cd CI {who}",
+            description=f"Kubernetes objects keep-cd's CI {who} needs (docs/access.md)",
+            permissions=list(permissions),
+            stage="GA",
+            opts=self._child,
+        )
+        gcp.projects.IAMMember(f"{name}-{who}-cluster", project=args.project, role=role.name, member=member, opts=self._child)
+
+    def _registry_writer(self, member: pulumi.Output) -> None:
+        args = self._args
+        self._gcp.artifactregistry.RepositoryIamMember(
+            f"{self._name}-deployer-registry",
+            project=args.project,
+            location=args.registry_location,
+            repository=args.registry_repository,
+            role=ARTIFACT_WRITER,
+            member=member,
+            opts=self._child,
+        )
+
+    def _keyless(self) -> None:
+        gcp, args, name, child = self._gcp, self._args, self._name, self._child
         org_id, project_id = args.circleci_ids()
         pool = gcp.iam.WorkloadIdentityPool(
             f"{name}-pool",
@@ -405,82 +409,80 @@ class PushDeployAccess(pulumi.ComponentResource):
         )
         self.workload_identity_provider = provider.name
 
-    def _bastion(self, child: pulumi.ResourceOptions, deployer_member, previewer_member) -> None:
-        gcp, args, name = self._gcp, self._args, self._name
-        b = args.bastion_args()
-        prefix = args.name_prefix
+    def _bastion(self, deployer_member: pulumi.Output, previewer_member: pulumi.Output) -> None:
+        b = self._args.bastion_args()
+        prefix = self._args.name_prefix
         jump_tag, utility_tag = f"{prefix}-jump", f"{prefix}-utility"
-
-        def host(role: str, tag: str, subnet: str, public: bool):
-            # No service_account block: the hosts run with no Google identity at all; CI brings its
-            # own credentials through the tunnel.  OS Login replaces metadata SSH keys.
-            return gcp.compute.Instance(
-                f"{name}-{role}",
-                project=args.project,
-                zone=b.zone,
-                name=f"{prefix}-{role}",
-                machine_type=b.machine_type,
-                tags=[tag],
-                labels=dict(args.labels),
-                boot_disk=gcp.compute.InstanceBootDiskArgs(
-                    initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(image=b.image)
-                ),
-                network_interfaces=[
-                    gcp.compute.InstanceNetworkInterfaceArgs(
-                        subnetwork=subnet,
-                        access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()] if public else [],
-                    )
-                ],
-                metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
-                shielded_instance_config=gcp.compute.InstanceShieldedInstanceConfigArgs(
-                    enable_secure_boot=True, enable_vtpm=True, enable_integrity_monitoring=True
-                ),
-                opts=child,
-            )
-
-        jump = host("jump", jump_tag, b.public_subnet, public=True)
-        utility = host("utility", utility_tag, b.cluster_subnet, public=False)
-        ssh = [gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["22"])]
-        logged = gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA")
-        gcp.compute.Firewall(
-            f"{name}-ssh-jump",
-            project=args.project,
-            name=f"{prefix}-ssh-jump",
-            network=b.network,
-            direction="INGRESS",
-            allows=ssh,
-            source_ranges=list(b.source_ranges),
-            target_tags=[jump_tag],
-            log_config=logged,
-            opts=child,
-        )
-        gcp.compute.Firewall(
-            f"{name}-ssh-utility",
-            project=args.project,
-            name=f"{prefix}-ssh-utility",
-            network=b.network,
-            direction="INGRESS",
-            allows=ssh,
-            source_tags=[jump_tag],  # only from the jump host, never from an address range
-            target_tags=[utility_tag],
-            log_config=logged,
-            opts=child,
-        )
+        jump = self._bastion_host("jump", jump_tag, b.public_subnet, public=True)
+        utility = self._bastion_host("utility", utility_tag, b.cluster_subnet, public=False)
+        self._ssh_firewall("jump", jump_tag, source_ranges=list(b.source_ranges))
+        self._ssh_firewall("utility", utility_tag, source_tags=[jump_tag])  # only from the jump host, never from an address range
         for who, member in (("deployer", deployer_member), ("previewer", previewer_member)):
             for role_name, instance in (("jump", jump), ("utility", utility)):
-                gcp.compute.InstanceIAMMember(
-                    f"{name}-{who}-oslogin-{role_name}",
-                    project=args.project,
-                    zone=b.zone,
-                    instance_name=instance.name,
-                    role=OS_LOGIN,
-                    member=member,
-                    opts=child,
+                self._os_login(who, member, role_name, instance)
+        self.deployer_key, self.previewer_key = self._service_account_keys()
+        self.jump_host_address = jump.network_interfaces[0].access_configs[0].nat_ip
+        self.utility_host_address = utility.network_interfaces[0].network_ip
+
+    def _bastion_host(self, role: str, tag: str, subnet: str, public: bool):
+        """The jump host (``public``: it has an external address) or the utility box."""
+        gcp, args = self._gcp, self._args
+        b = args.bastion_args()
+        # No service_account block: the hosts run with no Google identity at all; CI brings its
+        # own credentials through the tunnel.  OS Login replaces metadata SSH keys.
+        return gcp.compute.Instance(
+            f"{self._name}-{role}",
+            project=args.project,
+            zone=b.zone,
+            name=f"{args.name_prefix}-{role}",
+            machine_type=b.machine_type,
+            tags=[tag],
+            labels=dict(args.labels),
+            boot_disk=gcp.compute.InstanceBootDiskArgs(initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(image=b.image)),
+            network_interfaces=[
+                gcp.compute.InstanceNetworkInterfaceArgs(
+                    subnetwork=subnet,
+                    access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()] if public else [],
                 )
+            ],
+            metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE", "serial-port-enable": "FALSE"},
+            shielded_instance_config=gcp.compute.InstanceShieldedInstanceConfigArgs(
+                enable_secure_boot=True, enable_vtpm=True, enable_integrity_monitoring=True
+            ),
+            opts=self._child,
+        )
+
+    def _ssh_firewall(self, role: str, target_tag: str, **source) -> None:
+        """SSH in to the hosts tagged ``target_tag``, from ``source`` only (source_ranges or source_tags), logged."""
+        gcp, args = self._gcp, self._args
+        gcp.compute.Firewall(
+            f"{self._name}-ssh-{role}",
+            project=args.project,
+            name=f"{args.name_prefix}-ssh-{role}",
+            network=args.bastion_args().network,
+            direction="INGRESS",
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=["22"])],
+            target_tags=[target_tag],
+            log_config=gcp.compute.FirewallLogConfigArgs(metadata="INCLUDE_ALL_METADATA"),
+            opts=self._child,
+            **source,
+        )
+
+    def _os_login(self, who: str, member: pulumi.Output, role_name: str, instance) -> None:
+        self._gcp.compute.InstanceIAMMember(
+            f"{self._name}-{who}-oslogin-{role_name}",
+            project=self._args.project,
+            zone=self._args.bastion_args().zone,
+            instance_name=instance.name,
+            role=OS_LOGIN,
+            member=member,
+            opts=self._child,
+        )
+
+    def _service_account_keys(self) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """(deployer key, previewer key): they leave this component only as Pulumi secrets."""
+        gcp, name = self._gcp, self._name
         secret_key = pulumi.ResourceOptions(parent=self, additional_secret_outputs=["private_key"])
         deployer_key = gcp.serviceaccount.Key(f"{name}-deployer-key", service_account_id=self.deployer.name, opts=secret_key)
         previewer_key = gcp.serviceaccount.Key(f"{name}-previewer-key", service_account_id=self.previewer.name, opts=secret_key)
-        self.deployer_key = pulumi.Output.secret(deployer_key.private_key)
-        self.previewer_key = pulumi.Output.secret(previewer_key.private_key)
-        self.jump_host_address = jump.network_interfaces[0].access_configs[0].nat_ip
-        self.utility_host_address = utility.network_interfaces[0].network_ip
+        return pulumi.Output.secret(deployer_key.private_key), pulumi.Output.secret(previewer_key.private_key)

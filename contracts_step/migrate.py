@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from eth_typing import HexStr
@@ -40,10 +41,10 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from chain.errors import InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
+from chain.errors import ImportMismatch, InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
 from chain.fees import price_floor
 from chain.node import code_hash, create_address, genesis_hash
-from chain.transactions import PipelinedSender, TxRequest, account_lock, stopped_run_note
+from chain.transactions import PipelinedSender, SendStats, TxRequest, account_lock, stopped_run_note
 
 from .artifacts import link_bytecode
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
@@ -64,6 +65,26 @@ class EntryDecision:
     def line(self) -> str:
         where = f" at {self.address}" if self.address else ""
         return f"{self.kind} {self.name}: {self.action}{where} ({self.reason})"
+
+
+@dataclass
+class MigrationRun:
+    """What one ``migrate`` decided, entry by entry, and the transactions it will send."""
+
+    nonce: int  # of the next transaction queued: a deploy's address is its creation address
+    addresses: dict = field(default_factory=dict)  # name -> address (where it is or will be)
+    decided: dict = field(default_factory=dict)  # name -> action
+    decisions: list = field(default_factory=list)
+    requests: list = field(default_factory=list)
+    standalone: list = field(default_factory=list)  # (request, deps): checked before anything is sent
+    pending_deploys: dict = field(default_factory=dict)  # name -> (request, None) or (None, adopted record)
+    call_reqs: dict = field(default_factory=dict)  # name -> (request, adopted record, call id)
+    hints: dict = field(default_factory=dict)  # id(request) -> what to add to its revert
+
+    def queue(self, request: TxRequest, deps: list) -> None:
+        self.requests.append(request)
+        self.standalone.append((request, deps))
+        self.nonce += 1
 
 
 def init_code(entry: ResolvedDeploy, encoder: ArgEncoder, addresses: dict, deployer: str) -> bytes:
@@ -327,62 +348,64 @@ class Migration:
             first_nonce = sender.settled_nonce()
             floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
             creates, called = self._adoption_index(min(floor, first_nonce), first_nonce)
-            addresses: dict = {}
-            decided: dict = {}
-            decisions: list = []
-            requests: list = []
-            pending_deploys: dict = {}
-            standalone: list = []  # (request, deps): checked before anything is sent
-            nonce = first_nonce
-            for entry in self.resolved.deploys.values():
-                d = self._decide_contract(entry, addresses, decided)
-                if d.action == DEPLOY:
-                    code = init_code(entry, self.encoder, addresses, self.deployer)
-                    adopted = creates.get(keccak(code))
-                    if adopted and code_hash(self.w3, adopted["address"]):
-                        d = EntryDecision(entry.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
-                        pending_deploys[entry.name] = (None, adopted)
-                    else:
-                        d.address = create_address(self.deployer, nonce)
-                        req = TxRequest(label=f"deploy {entry.name}", to=None, data=code)
-                        requests.append(req)
-                        standalone.append((req, entry.deps))
-                        pending_deploys[entry.name] = (req, None)
-                        nonce += 1
-                decided[entry.name] = d.action
-                addresses[entry.name] = d.address
-                decisions.append(d)
-            call_reqs: dict = {}
-            hints: dict = {}  # id(request) -> what to add to its revert
-            for entry in self.resolved.calls.values():
-                data = call_data(entry, self.encoder, addresses, self.deployer)
-                cid = call_id(addresses[entry.target], data)
-                d = self._decide_call(entry, addresses, decided)
-                if cid in called:
-                    d = EntryDecision(entry.name, "call", ADOPT, "sent by an interrupted run")
-                    call_reqs[entry.name] = (None, called[cid], cid)
-                elif d.action == SEND:
-                    req = TxRequest(label=f"call {entry.name}", to=addresses[entry.target], data=data)
-                    requests.append(req)
-                    standalone.append((req, entry.deps))
-                    call_reqs[entry.name] = (req, None, cid)
-                    hints[id(req)] = renew_hint(entry, decided)
-                    nonce += 1
-                else:
-                    call_reqs[entry.name] = (None, None, cid)
-                decisions.append(d)
-            for d in decisions:
+            run = MigrationRun(nonce=first_nonce)
+            self._decide_deploys(run, creates)
+            self._decide_calls(run, called)
+            for d in run.decisions:
                 self.log(d.line())
-            self._check_funds(requests)
-            self._preflight(standalone, decided, addresses, sender, hints)
-            if requests:
-                try:
-                    sender.send(requests, first_nonce)
-                except KeepCdError as e:
-                    failed, note = stopped_run_note(self.w3, requests, "the next run adopts them and sends only what is still missing")
-                    raise type(e)(str(e) + hints.get(id(failed), "") + note) from None
-            next_nonce = first_nonce + len(requests)
-        return self._outputs(addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started)
+            self._check_funds(run.requests)
+            self._preflight(run.standalone, run.decided, run.addresses, sender, run.hints)
+            self._send(sender, run, first_nonce)
+            next_nonce = first_nonce + len(run.requests)
+        return self._outputs(run.addresses, run.decisions, run.pending_deploys, run.call_reqs, sender, next_nonce, started)
+
+    def _decide_deploys(self, run: MigrationRun, creates: dict) -> None:
+        """Each contract's decision into ``run``; one to deploy that an interrupted run already
+        created (``creates``: keccak of init code -> its record) is adopted instead of sent."""
+        for entry in self.resolved.deploys.values():
+            d = self._decide_contract(entry, run.addresses, run.decided)
+            if d.action == DEPLOY:
+                code = init_code(entry, self.encoder, run.addresses, self.deployer)
+                adopted = creates.get(keccak(code))
+                if adopted and code_hash(self.w3, adopted["address"]):
+                    d = EntryDecision(entry.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
+                    run.pending_deploys[entry.name] = (None, adopted)
+                else:
+                    d.address = create_address(self.deployer, run.nonce)
+                    req = TxRequest(label=f"deploy {entry.name}", to=None, data=code)
+                    run.queue(req, entry.deps)
+                    run.pending_deploys[entry.name] = (req, None)
+            run.decided[entry.name] = d.action
+            run.addresses[entry.name] = d.address
+            run.decisions.append(d)
+
+    def _decide_calls(self, run: MigrationRun, called: dict) -> None:
+        """Each call's decision into ``run``; one an interrupted run already sent (``called``:
+        call id -> its record) is adopted instead of sent."""
+        for entry in self.resolved.calls.values():
+            data = call_data(entry, self.encoder, run.addresses, self.deployer)
+            cid = call_id(run.addresses[entry.target], data)
+            d = self._decide_call(entry, run.addresses, run.decided)
+            if cid in called:
+                d = EntryDecision(entry.name, "call", ADOPT, "sent by an interrupted run")
+                run.call_reqs[entry.name] = (None, called[cid], cid)
+            elif d.action == SEND:
+                req = TxRequest(label=f"call {entry.name}", to=run.addresses[entry.target], data=data)
+                run.queue(req, entry.deps)
+                run.call_reqs[entry.name] = (req, None, cid)
+                run.hints[id(req)] = renew_hint(entry, run.decided)
+            else:
+                run.call_reqs[entry.name] = (None, None, cid)
+            run.decisions.append(d)
+
+    def _send(self, sender: PipelinedSender, run: MigrationRun, first_nonce: int) -> None:
+        if not run.requests:
+            return
+        try:
+            sender.send(run.requests, first_nonce)
+        except KeepCdError as e:
+            failed, note = stopped_run_note(self.w3, run.requests, "the next run adopts them and sends only what is still missing")
+            raise type(e)(str(e) + run.hints.get(id(failed), "") + note) from None
 
     def adopt_existing(self, found: dict, source: str) -> dict:
         """The outputs of a contract set another tool deployed with this stack's deployer key
@@ -394,43 +417,50 @@ class Migration:
         exactly the plan's init code with the dependencies' imported addresses.  A call counts as
         done where its ``done_when`` view says so or the deployer sent exactly that call and it
         succeeded; a call neither is left to the next ``up``.  Raises ImportMismatch otherwise."""
-        from types import SimpleNamespace
-
-        from chain.errors import ImportMismatch
-        from chain.transactions import SendStats
-
         started = time.monotonic()
         addresses: dict = {}
         decisions: list = []
         pending_deploys: dict = {}
         for entry in self.resolved.deploys.values():
-            if entry.name not in found:
-                raise ImportMismatch(
-                    f"contract {entry.name}: {source} records no deployment of it (expected an address and a transaction hash)"
-                )
-            address, tx_hash = found[entry.name]
-            try:
-                tx = self.w3.eth.get_transaction(tx_hash)
-                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
-            except Exception:
-                raise ImportMismatch(f"contract {entry.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
-            where = f"contract {entry.name} at {address} ({source}, transaction {tx_hash})"
-            if to_checksum_address(tx["from"]) != self.deployer:
-                raise ImportMismatch(
-                    f"{where}: deployed by {tx['from']}, not by the stack's deployer {self.deployer} "
-                    "(import with the key that deployed the set: it owns what the plan's calls set up)"
-                )
-            if bytes(tx["input"]) != init_code(entry, self.encoder, addresses, self.deployer):
-                raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
-            if (
-                tx.get("to")
-                or int(receipt["status"]) != 1
-                or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address)
-            ):
-                raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
-            addresses[entry.name] = to_checksum_address(address)
-            pending_deploys[entry.name] = (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
+            addresses[entry.name], pending_deploys[entry.name] = self._imported_contract(entry, found, source, addresses)
             decisions.append(EntryDecision(entry.name, "contract", ADOPT, f"imported from {source}", addresses[entry.name]))
+        call_reqs, not_done = self._imported_calls(addresses, decisions)
+        nothing_sent = SimpleNamespace(stats=SendStats())
+        outs = self._outputs(
+            addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started
+        )
+        for name in not_done:
+            outs["calls_done"].remove(outs["calls"].pop(name)["call_id"])
+        return outs
+
+    def _imported_contract(self, entry: ResolvedDeploy, found: dict, source: str, addresses: dict) -> tuple:
+        """(address, (None, its creation record)) of ``entry`` as ``found`` has it, once the chain
+        proves it is the plan's (see ``adopt_existing``); ImportMismatch otherwise."""
+        if entry.name not in found:
+            raise ImportMismatch(
+                f"contract {entry.name}: {source} records no deployment of it (expected an address and a transaction hash)"
+            )
+        address, tx_hash = found[entry.name]
+        try:
+            tx = self.w3.eth.get_transaction(tx_hash)
+            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        except Exception:
+            raise ImportMismatch(f"contract {entry.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
+        where = f"contract {entry.name} at {address} ({source}, transaction {tx_hash})"
+        if to_checksum_address(tx["from"]) != self.deployer:
+            raise ImportMismatch(
+                f"{where}: deployed by {tx['from']}, not by the stack's deployer {self.deployer} "
+                "(import with the key that deployed the set: it owns what the plan's calls set up)"
+            )
+        if bytes(tx["input"]) != init_code(entry, self.encoder, addresses, self.deployer):
+            raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
+        if tx.get("to") or int(receipt["status"]) != 1 or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address):
+            raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
+        return to_checksum_address(address), (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
+
+    def _imported_calls(self, addresses: dict, decisions: list) -> tuple[dict, set]:
+        """(call_reqs, names of the calls not done): each call's decision into ``decisions``, done
+        where the deployer sent exactly it or its ``done_when`` view holds."""
         _creates, sent_calls = self._adoption_index(0, self.w3.eth.get_transaction_count(self.deployer))
         call_reqs: dict = {}
         not_done: set = set()
@@ -446,13 +476,7 @@ class Migration:
             else:
                 not_done.add(entry.name)
                 decisions.append(EntryDecision(entry.name, "call", SEND, "not found on chain: the next up sends it"))
-        nothing_sent = SimpleNamespace(stats=SendStats())
-        outs = self._outputs(
-            addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started
-        )
-        for name in not_done:
-            outs["calls_done"].remove(outs["calls"].pop(name)["call_id"])
-        return outs
+        return call_reqs, not_done
 
     def _preflight(self, standalone: list, decided: dict, addresses: dict, sender: PipelinedSender, hints: dict) -> None:
         """Estimate, before anything is sent, the transactions whose outcome the chain can already
@@ -518,16 +542,30 @@ class Migration:
             )
 
     def _outputs(self, addresses, decisions, pending_deploys, call_reqs, sender, next_nonce, started) -> dict:
-        olds = self.olds
-        history = {} if self.chain_reset else dict(olds.get("history") or {})
-        calls_done = [] if self.chain_reset else list(olds.get("calls_done") or [])
+        history = {} if self.chain_reset else dict(self.olds.get("history") or {})
+        calls_done = [] if self.chain_reset else list(self.olds.get("calls_done") or [])
+        contracts = self._contract_records(addresses, {d.name: d for d in decisions}, pending_deploys, history)
+        calls = self._call_records(call_reqs, calls_done)
+        return {
+            "deployer": self.deployer,
+            "genesis_hash": self.genesis,
+            "contracts": contracts,
+            "address_book": {n: c["address"] for n, c in contracts.items()},
+            "calls": calls,
+            "history": history,
+            "calls_done": calls_done,
+            "next_nonce": next_nonce,
+            "last_run": self._last_run(sender, decisions, started),
+        }
+
+    def _contract_records(self, addresses: dict, by_name: dict, pending_deploys: dict, history: dict) -> dict:
+        """name -> what the state records of each contract; each is added to ``history`` too."""
         contracts = {}
-        by_name = {d.name: d for d in decisions}
         for entry in self.resolved.deploys.values():
             d = by_name[entry.name]
             deps = {dep: addresses[dep] for dep in entry.deps}
             if d.action == REUSE:
-                rec = dict(olds["contracts"][entry.name])
+                rec = dict(self.olds["contracts"][entry.name])
             elif d.action == REPOINT:
                 rec = dict(history[entry.content_key])
             else:
@@ -552,11 +590,14 @@ class Migration:
             )
             contracts[entry.name] = rec
             history[entry.content_key] = {k: rec[k] for k in ("name", "address", "tx_hash", "block", "code_hash", "deps")}
+        return contracts
+
+    def _call_records(self, call_reqs: dict, calls_done: list) -> dict:
+        """name -> what the state records of each call; each call id is added to ``calls_done`` too."""
         calls = {}
         for entry in self.resolved.calls.values():
-            d = by_name[entry.name]
             req, adopted, cid = call_reqs[entry.name]
-            old = (olds.get("calls") or {}).get(entry.name) or {}
+            old = (self.olds.get("calls") or {}).get(entry.name) or {}
             if req is not None:
                 rec = {"tx_hash": req.tx_hash, "block": int(req.receipt["blockNumber"])}
             elif adopted is not None:
@@ -567,26 +608,19 @@ class Migration:
             calls[entry.name] = rec
             if cid not in calls_done:
                 calls_done.append(cid)
+        return calls
+
+    def _last_run(self, sender, decisions: list, started: float) -> dict:
         blocks = list(sender.stats.blocks)
         return {
-            "deployer": self.deployer,
-            "genesis_hash": self.genesis,
-            "contracts": contracts,
-            "address_book": {n: c["address"] for n, c in contracts.items()},
-            "calls": calls,
-            "history": history,
-            "calls_done": calls_done,
-            "next_nonce": next_nonce,
-            "last_run": {
-                "txs": sender.stats.txs,
-                "gas_used": sender.stats.gas_used,
-                "blocks": len(blocks),
-                "block": blocks[-1] if blocks else int((olds.get("last_run") or {}).get("block") or 0),
-                "first_block": blocks[0] if blocks else None,
-                "resends": sender.stats.resends,
-                "seconds": round(time.monotonic() - started, 3),
-                "decisions": [d.line() for d in decisions],
-            },
+            "txs": sender.stats.txs,
+            "gas_used": sender.stats.gas_used,
+            "blocks": len(blocks),
+            "block": blocks[-1] if blocks else int((self.olds.get("last_run") or {}).get("block") or 0),
+            "first_block": blocks[0] if blocks else None,
+            "resends": sender.stats.resends,
+            "seconds": round(time.monotonic() - started, 3),
+            "decisions": [d.line() for d in decisions],
         }
 
 

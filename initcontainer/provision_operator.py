@@ -172,7 +172,14 @@ def provision(
     done = done if done is not None else Provisioned()
     op = operator.address
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
+    fund_operator(w3, faucet, op, amounts, done)
+    stake_operator(w3, faucet, op, token, staking, staking_address, amounts, beneficiary, done)
+    check_authorizable(staking, op, operator_contract)
+    authorize_operator(w3, operator, staking, staking_address, operator_contract, done)
+    return done
 
+
+def fund_operator(w3, faucet, op: str, amounts: Amounts, done: Provisioned) -> None:
     def balance() -> int:
         return w3.eth.get_balance(op, "pending")
 
@@ -185,9 +192,10 @@ def provision(
         done,
     )
 
-    def delegation():
-        return staking.functions.getDelegationInfo(op).call(block_identifier="pending")
 
+def stake_operator(
+    w3, faucet, op: str, token: str, staking, staking_address: str, amounts: Amounts, beneficiary: str | None, done: Provisioned
+) -> None:
     amount = amounts.stake if amounts.stake is not None else staking.functions.minimumStake().call()
     extra = delegation_data(beneficiary or op, op, op)
     send_checked(
@@ -195,10 +203,19 @@ def provision(
         faucet,
         f"stake {op}",
         lambda: {"to": token, "value": 0, "data": APPROVE_AND_CALL.calldata(staking_address, amount, extra)},
-        lambda: delegation()[1] == 0,
+        lambda: _delegation(staking, op)[1] == 0,
         done,
     )
-    _, created, undelegated = delegation()
+
+
+def _delegation(staking, op: str) -> tuple:
+    return staking.functions.getDelegationInfo(op).call(block_identifier="pending")
+
+
+def check_authorizable(staking, op: str, operator_contract: str) -> None:
+    """Raises unless this pod can authorize ``op``: its stake is delegated, and the operator is
+    its own authorizer (or the contract is authorized already)."""
+    _, created, undelegated = _delegation(staking, op)
     if undelegated:
         raise CheckFailed(NOT_READY, f"operator {op}: its stake is undelegated (expected a live delegation)")
     authorizer = staking.functions.authorizerOf(op).call(block_identifier="pending")
@@ -208,6 +225,10 @@ def provision(
         raise CheckFailed(
             NOT_READY, f"operator {op}: staked with authorizer {authorizer}, so this pod cannot authorize it (expected the operator itself)"
         )
+
+
+def authorize_operator(w3, operator, staking, staking_address: str, operator_contract: str, done: Provisioned) -> None:
+    op = operator.address
     send_checked(
         w3,
         operator,
@@ -216,7 +237,6 @@ def provision(
         lambda: not staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier="pending"),
         done,
     )
-    return done
 
 
 def _positive(value: str, name: str) -> int:
