@@ -211,7 +211,6 @@ def first_error(output: str) -> str:
     return (specific or lines or [""])[0][:500]
 
 
-@dataclass
 def backend_url(state_dir: str) -> str:
     """The file backend at ``state_dir``, writing no metadata sidecars.  By default the blob library
     under Pulumi's file backend (gocloud fileblob) writes each state file atomically (a temporary
@@ -221,6 +220,7 @@ def backend_url(state_dir: str) -> str:
     return "file://" + os.path.abspath(state_dir) + "?metadata=skip"
 
 
+@dataclass
 class StackWorkspace:
     """One stack of this project under the real CLI, with its backend, secrets and config file."""
 
