@@ -14,10 +14,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("chain", "keep_contracts", "contracts_step", "operators", "components", "initcontainer")
 # package -> the top-level modules it must not import (keep-cd's own packages, or any package at all).
 REFUSED = {
-    "chain": {"keep_contracts", "contracts_step", "operators", "components", "initcontainer", "settings", "stack_settings"},
-    "operators": {"contracts_step", "components", "initcontainer", "settings", "stack_settings"},
-    "contracts_step": {"operators", "components", "initcontainer", "settings", "stack_settings"},
-    "components": {"contracts_step", "initcontainer", "settings", "stack_settings"},
+    "chain": {"keep_contracts", "contracts_step", "operators", "components", "initcontainer", "settings"},
+    "operators": {"contracts_step", "components", "initcontainer", "settings"},
+    "contracts_step": {"operators", "components", "initcontainer", "settings"},
+    "components": {"contracts_step", "initcontainer", "settings"},
 }
 # keep_contracts/ goes into the InitContainer image: the standard library, eth_abi and eth_utils only.
 KEEP_CONTRACTS_MAY_IMPORT = {"eth_abi", "eth_utils", "keep_contracts"} | set(sys.stdlib_module_names) | {"__future__"}
