@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from keep_contracts.names import CLIENT_RELEASE, CLIENT_REVISION
+
 PULUMI_VERSION = "3.274.1"
 # pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; the provider module has no tags of its own.
 KUBERNETES_PROVIDER_VERSION = "4.25.0"
@@ -26,6 +28,9 @@ KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.16"
 KWOK_VERSION = "0.8.0"
 KWOK_MODULE = "sigs.k8s.io/kwok"
+# The keep-client release is the program's (keep_contracts/names.py, standard library only, so it
+# imports before any virtualenv exists): v1.3.1 is also the one v1 release the module proxy serves.
+KEEP_CLIENT_VERSION = CLIENT_RELEASE
 # kwok's Stages (what its simulated nodes and pods go through), as kwokctl configures them: a node
 # becomes Ready and heartbeats (else the node controller taints it and evicts the pods), a pod is
 # Running and Ready as soon as it is scheduled, and goes away when deleted.
@@ -161,6 +166,16 @@ TARGETS = {
             module_files=tuple(
                 ModuleFile(KWOK_MODULE, "v" + KWOK_VERSION, path, "stage-" + os.path.basename(path)) for path in KWOK_STAGES
             ),
+        ),
+        Target(
+            # The service keep-cd delivers, run on this machine by the fleet runner (devfleet/) on
+            # the manifests `make local` rendered.  cgo: keep-core's go-ethereum needs its C
+            # secp256k1.  A replace directive in the wrapper's go.mod (modules/keep-client).
+            name="keep-client",
+            version=KEEP_CLIENT_VERSION,
+            binaries=(("github.com/keep-network/keep-core", "keep-client"),),
+            ldflags=f"-X main.version=v{KEEP_CLIENT_VERSION} -X main.revision={CLIENT_REVISION}",
+            cgo=True,
         ),
     )
 }

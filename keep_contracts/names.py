@@ -11,3 +11,10 @@ STAKING_CONTRACT_NAMES = {"token": "KeepToken", "staking": "TokenStaking", "oper
 # The [ethereum.ContractAddresses] keys a keep-client config may give the staking contract under,
 # the one keep-cd writes first (the InitContainer reads configs it did not write too).
 STAKING_CONFIG_KEYS = (STAKING_CONTRACT_NAMES["staking"], "Staking", "StakingProxy")
+
+# The keep-client release that runs on these contracts: the random-beacon v1 Go client, whose Go
+# bindings match everything it calls in keep-core 1.8.0.  The fleet's default image tag is
+# ``v<CLIENT_RELEASE>``, and the fleet runner builds and checks this release (gobuild/targets.py);
+# the revision is the release's commit, which the client prints with its version.
+CLIENT_RELEASE = "1.3.1"
+CLIENT_REVISION = "86922936b"
