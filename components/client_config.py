@@ -17,6 +17,11 @@ from chain.errors import ConfigError
 from keep_contracts.names import CLIENT_CONTRACTS as CONTRACT_KEYS  # keep-client's [ethereum.ContractAddresses] keys
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# A dialable libp2p address: where, then whom.  keep-client 1.x bootstraps only from peers named by
+# id: without the /ipfs/<peer id> tail it dies at start ("bootstrap failed: [invalid p2p multiaddr]").
+_PEER_MULTIADDR = re.compile(r"^/(ip4|ip6|dns4|dns6|dns)/[^/\s]+/tcp/[0-9]{1,5}/(ipfs|p2p)/[1-9A-HJ-NP-Za-km-z]{32,}$")
+# Where a client is reachable (its own AnnouncedAddresses): no peer id.
+_LISTEN_MULTIADDR = re.compile(r"^/(ip4|ip6|dns4|dns6|dns)/[^/\s]+/tcp/[0-9]{1,5}$")
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,14 @@ class ClientConfig:
     contract_addresses: Mapping[str, str]  # [ethereum.ContractAddresses]: config key -> address
     port: int  # [LibP2P] Port
     data_dir: str  # [Storage] DataDir
+    metrics_port: int  # [Metrics] Port: /metrics (connected peers, bootstrap peers, eth connectivity)
+    diagnostics_port: int  # [Diagnostics] Port: /diagnostics (connected peers and their operators)
     peers: tuple = ()  # [LibP2P] Peers: bootstrap multiaddrs (standard peers only)
     announced_addresses: tuple = ()  # [LibP2P] AnnouncedAddresses
+    # [Metrics] NetworkMetricsTick / EthereumMetricsTick: seconds between observations
+    # (the client's own defaults are 60 and 600).
+    network_metrics_tick: int = 60
+    ethereum_metrics_tick: int = 600
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "peers", tuple(self.peers))
@@ -61,12 +72,22 @@ def validate(cfg: ClientConfig) -> None:
         if not isinstance(addr, str) or not _ADDRESS.match(addr):
             _fail(f"ethereum.ContractAddresses.{name}", f"{addr!r} is not a 0x-prefixed 20-byte hex address")
     # bool is an int in Python; a float is what crashed the client: both refused.
-    if type(cfg.port) is not int or not 0 < cfg.port < 65536:
-        _fail("LibP2P.Port", f"{cfg.port!r} is not an integer port in 1..65535")
-    for key, values in (("LibP2P.Peers", cfg.peers), ("LibP2P.AnnouncedAddresses", cfg.announced_addresses)):
-        for i, v in enumerate(values):
-            if not isinstance(v, str) or not v.strip() or not v.startswith("/"):
-                _fail(f"{key}[{i}]", f"{v!r} is not a multiaddr (expected e.g. /dns4/host/tcp/3919)")
+    ports = (("LibP2P.Port", cfg.port), ("Metrics.Port", cfg.metrics_port), ("Diagnostics.Port", cfg.diagnostics_port))
+    for key, port in ports:
+        if type(port) is not int or not 0 < port < 65536:
+            _fail(key, f"{port!r} is not an integer port in 1..65535")
+    for (key, port), (other, other_port) in zip(ports, ports[1:] + ports[:1], strict=True):
+        if port == other_port:
+            _fail(key, f"{port} is also {other} (expected a port of its own: one process listens on both)")
+    for key, tick in (("Metrics.NetworkMetricsTick", cfg.network_metrics_tick), ("Metrics.EthereumMetricsTick", cfg.ethereum_metrics_tick)):
+        if type(tick) is not int or tick <= 0:
+            _fail(key, f"{tick!r} is not a positive integer number of seconds")
+    for i, v in enumerate(cfg.peers):
+        if not isinstance(v, str) or not _PEER_MULTIADDR.match(v):
+            _fail(f"LibP2P.Peers[{i}]", f"{v!r} is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)")
+    for i, v in enumerate(cfg.announced_addresses):
+        if not isinstance(v, str) or not _LISTEN_MULTIADDR.match(v):
+            _fail(f"LibP2P.AnnouncedAddresses[{i}]", f"{v!r} is not a multiaddr (expected /dns4/<host>/tcp/<port>)")
 
 
 def render(cfg: ClientConfig) -> str:
@@ -94,6 +115,14 @@ def render(cfg: ClientConfig) -> str:
     storage = tomlkit.table()
     storage["DataDir"] = cfg.data_dir
     doc["Storage"] = storage
+    metrics = tomlkit.table()
+    metrics["Port"] = cfg.metrics_port
+    metrics["NetworkMetricsTick"] = cfg.network_metrics_tick
+    metrics["EthereumMetricsTick"] = cfg.ethereum_metrics_tick
+    doc["Metrics"] = metrics
+    diagnostics = tomlkit.table()
+    diagnostics["Port"] = cfg.diagnostics_port
+    doc["Diagnostics"] = diagnostics
     return tomlkit.dumps(doc)
 
 
@@ -108,6 +137,10 @@ def parse(text: str) -> ClientConfig:
         key_file=eth["account"]["KeyFile"],
         contract_addresses=eth["ContractAddresses"],
         port=p2p["Port"],
+        metrics_port=data["Metrics"]["Port"],
+        diagnostics_port=data["Diagnostics"]["Port"],
+        network_metrics_tick=data["Metrics"]["NetworkMetricsTick"],
+        ethereum_metrics_tick=data["Metrics"]["EthereumMetricsTick"],
         data_dir=data["Storage"]["DataDir"],
         peers=tuple(p2p.get("Peers", ())),
         announced_addresses=tuple(p2p.get("AnnouncedAddresses", ())),

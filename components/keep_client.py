@@ -34,6 +34,9 @@ from .client_config import ClientConfig, render
 
 ROLES = ("bootstrap", "standard")
 DEFAULT_PORT = 3919
+# keep-client's own HTTP endpoints ([Metrics] and [Diagnostics] in its config), on ports of their own.
+DEFAULT_METRICS_PORT = 9601
+DEFAULT_DIAGNOSTICS_PORT = 9701
 
 # Where things live inside the pod.
 VOLUME_ROOT = "/mnt/keep-client"
@@ -104,6 +107,25 @@ class StorageSpec:
 
 
 @dataclass(frozen=True)
+class ClientPorts:
+    """Where one client listens: libp2p for peers, /metrics and /diagnostics for observers.  In a
+    cluster every pod has its own address; clients sharing one host need ports of their own."""
+
+    libp2p: int = DEFAULT_PORT
+    metrics: int = DEFAULT_METRICS_PORT
+    diagnostics: int = DEFAULT_DIAGNOSTICS_PORT
+
+
+@dataclass(frozen=True)
+class MetricsTicks:
+    """Seconds between the client's observations of its network and its chain connection (the
+    client's defaults: 60 and 600)."""
+
+    network: int = 60
+    ethereum: int = 600
+
+
+@dataclass(frozen=True)
 class KeelSpec:
     """Keel annotations (RFC 13's image roll-out); optional per stack."""
 
@@ -154,7 +176,8 @@ class KeepClientArgs:
     resources: ComputeResources
     init_resources: ComputeResources
     peers: pulumi.Input[Sequence[str]] = ()  # bootstrap multiaddrs (standard clients)
-    port: int = DEFAULT_PORT
+    ports: ClientPorts = field(default_factory=ClientPorts)
+    metrics_ticks: MetricsTicks = field(default_factory=MetricsTicks)
     storage: StorageSpec = field(default_factory=StorageSpec)
     keel: KeelSpec | None = None
     part_of: str = "keep-network"
@@ -223,10 +246,14 @@ def client_config(
         address=address,
         key_file=KEY_FILE_PATH,
         contract_addresses=contract_addresses,
-        port=args.port,
+        port=args.ports.libp2p,
+        metrics_port=args.ports.metrics,
+        diagnostics_port=args.ports.diagnostics,
+        network_metrics_tick=args.metrics_ticks.network,
+        ethereum_metrics_tick=args.metrics_ticks.ethereum,
         data_dir=DATA_DIR,
         peers=tuple(peers or ()),
-        announced_addresses=(f"/dns4/{host}/tcp/{args.port}",),
+        announced_addresses=(f"/dns4/{host}/tcp/{args.ports.libp2p}",),
     )
 
 
@@ -389,10 +416,12 @@ def init_containers(args: KeepClientArgs, client: str) -> list[dict[str, Any]]:
     ]
 
 
-def client_container(client: str, image: ImageRef, port: int, resources: ComputeResources) -> dict[str, Any]:
+def client_container(client: str, image: ImageRef, ports: ClientPorts, resources: ComputeResources) -> dict[str, Any]:
     """``keep-client`` itself: config from the volume, keyfile password from the Secret by env."""
-    # keep-client exposes no HTTP health endpoint in 1.x; its libp2p listener accepting TCP is
-    # the one thing that tells it started and is serving peers, so both probes use it.
+    # The libp2p listener accepting TCP says the client got past its start checks (contracts,
+    # stake, bootstrap) and serves peers, so both probes use it.  /metrics and /diagnostics are
+    # for observers (Prometheus, the fleet runner): their HTTP server answers from before those
+    # checks and its status code never reflects the values, so a probe on them would say less.
     tcp_probe = {"tcp_socket": {"port": "libp2p"}}
     return {
         "name": "keep-client",
@@ -400,7 +429,11 @@ def client_container(client: str, image: ImageRef, port: int, resources: Compute
         "image_pull_policy": "Always",
         "command": ["keep-client"],
         "args": ["-config", CONFIG_PATH, "start"],
-        "ports": [{"name": "libp2p", "container_port": port, "protocol": "TCP"}],
+        "ports": [
+            {"name": "libp2p", "container_port": ports.libp2p, "protocol": "TCP"},
+            {"name": "metrics", "container_port": ports.metrics, "protocol": "TCP"},
+            {"name": "diagnostics", "container_port": ports.diagnostics, "protocol": "TCP"},
+        ],
         "env": [
             {
                 "name": PASSWORD_ENV,
@@ -445,9 +478,14 @@ def pod_spec(args: KeepClientArgs, client: str) -> dict[str, Any]:
             "seccomp_profile": {"type": "RuntimeDefault"},
         },
         "init_containers": init_containers(args, client),
-        "containers": [client_container(client, args.image, args.port, args.resources)],
+        "containers": [client_container(client, args.image, args.ports, args.resources)],
         "volumes": pod_volumes(client, args.operator_init),
     }
+
+
+def scrape_annotations(ports: ClientPorts) -> dict[str, str]:
+    """Where Prometheus finds the client's metrics (the annotations its Kubernetes discovery reads)."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(ports.metrics), "prometheus.io/path": "/metrics"}
 
 
 def deployment_annotations(keel: KeelSpec | None) -> dict[str, str]:
@@ -486,6 +524,7 @@ def deployment_manifest(
                         "checksum/config": checksum,
                         "keep-cd/image": args.image.ref,
                         "keep-cd/contracts-hash": contracts_hash,
+                        **scrape_annotations(args.ports),
                     },
                 },
                 "spec": pod_spec(args, name),
@@ -506,7 +545,7 @@ class KeepClient(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         ns = args.namespace
         self.host = host = service_host(name, ns)
-        self.port = args.port
+        self.port = args.ports.libp2p
         labels = client_labels(name, args.role, args.part_of, args.image)
 
         contracts = pulumi.Output.from_input(args.contract_addresses)
@@ -522,7 +561,7 @@ class KeepClient(pulumi.ComponentResource):
         password = pulumi.Output.secret(args.identity.keyfile_password)
         secret = k8s.core.v1.Secret(f"{name}-eth-account", **secret_manifest(name, ns, labels, keyfile, password), opts=child)
         volume = k8s.core.v1.PersistentVolumeClaim(f"{name}-data", **volume_claim_manifest(name, ns, labels, args.storage), opts=child)
-        service = k8s.core.v1.Service(name, **service_manifest(name, ns, labels, args.port), opts=child)
+        service = k8s.core.v1.Service(name, **service_manifest(name, ns, labels, args.ports.libp2p), opts=child)
         self.deployment = k8s.apps.v1.Deployment(
             name,
             **deployment_manifest(name, args, labels, self.checksum, contracts_hash),

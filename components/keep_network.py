@@ -22,15 +22,16 @@ from pulumi.output import UNKNOWN
 from chain.errors import ConfigError
 
 from .keep_client import (
-    DEFAULT_PORT,
     FAUCET_KEY,
     ChainEndpoints,
     ClientIdentity,
+    ClientPorts,
     ComputeResources,
     ImageRef,
     KeelSpec,
     KeepClient,
     KeepClientArgs,
+    MetricsTicks,
     OperatorInit,
     StorageSpec,
     service_host,
@@ -44,7 +45,12 @@ class ClientSpec:
 
     name: str
     role: str  # bootstrap | standard
-    port: int = DEFAULT_PORT
+    ports: ClientPorts = ClientPorts()
+
+    @property
+    def port(self) -> int:
+        """The libp2p port: where peers dial it."""
+        return self.ports.libp2p
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class FleetSpec:
     keel: KeelSpec | None = None
     part_of: str = "keep-network"
     create_namespace: bool = False
+    metrics_ticks: MetricsTicks = MetricsTicks()
 
     @property
     def bootstrap(self) -> list:
@@ -132,14 +139,16 @@ def faucet_secret_manifest(name: str, fleet: FleetSpec, faucet_key: pulumi.Input
 
 
 def network_policy_manifest(name: str, fleet: FleetSpec) -> dict[str, Any]:
-    """One policy for the fleet: keep-client pods accept connections on their libp2p ports only;
-    egress stays open (the chain, peers, DNS)."""
+    """One policy for the fleet: keep-client pods accept connections on their libp2p ports (peers)
+    and metrics ports (Prometheus) only, not on diagnostics (it lists peers and operators; reach
+    it by port-forward); egress stays open (the chain, peers, DNS)."""
+    ports = sorted({p for c in fleet.clients for p in (c.ports.libp2p, c.ports.metrics)})
     return {
         "metadata": {"name": name, "namespace": fleet.namespace, "labels": fleet_labels(fleet)},
         "spec": {
             "pod_selector": {"match_labels": {"app.kubernetes.io/name": "keep-client", "app.kubernetes.io/part-of": fleet.part_of}},
             "policy_types": ["Ingress"],
-            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for p in sorted({c.port for c in fleet.clients})]}],
+            "ingress": [{"ports": [{"port": p, "protocol": "TCP"} for p in ports]}],
         },
     }
 
@@ -166,7 +175,8 @@ def keep_client_args(
         resources=fleet.resources,
         init_resources=fleet.init_resources,
         peers=peers,
-        port=spec.port,
+        ports=spec.ports,
+        metrics_ticks=fleet.metrics_ticks,
         storage=fleet.storage,
         keel=fleet.keel,
         part_of=fleet.part_of,
@@ -179,14 +189,24 @@ def keep_client_args(
 def bootstrap_peer_address(spec: ClientSpec, namespace: str, identity: ClientIdentity) -> pulumi.Output[str]:
     """The multiaddr standard clients dial a bootstrap client at, from its public key."""
     host = service_host(spec.name, namespace)
-    return pulumi.Output.from_input(identity.public_key).apply(lambda key: peer_multiaddr(host, spec.port, peer_id(key)))
+    return pulumi.Output.from_input(identity.public_key).apply(lambda key: peer_multiaddr(host, spec.ports.libp2p, peer_id(key)))
 
 
 def fleet_summary(fleet: FleetSpec, addresses: Mapping[str, str], hosts: Mapping[str, str]) -> dict[str, Any]:
     """The ``summary`` output: each client's role, address, host and port."""
     return {
         "namespace": fleet.namespace,
-        "clients": {c.name: {"role": c.role, "address": addresses[c.name], "host": hosts[c.name], "port": c.port} for c in fleet.clients},
+        "clients": {
+            c.name: {
+                "role": c.role,
+                "address": addresses[c.name],
+                "host": hosts[c.name],
+                "port": c.ports.libp2p,
+                "metricsPort": c.ports.metrics,
+                "diagnosticsPort": c.ports.diagnostics,
+            }
+            for c in fleet.clients
+        },
     }
 
 

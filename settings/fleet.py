@@ -10,17 +10,21 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from components.keep_client import (
+    DEFAULT_DIAGNOSTICS_PORT,
+    DEFAULT_METRICS_PORT,
     DEFAULT_PORT,
     LABEL_VALUE,
     ROLES,
     ChainEndpoints,
+    ClientPorts,
     ComputeResources,
     ImageRef,
     KeelSpec,
+    MetricsTicks,
     StorageSpec,
 )
 from components.keep_network import ClientSpec, FleetSpec
-from keep_contracts.names import CLIENT_CONTRACTS
+from keep_contracts.names import CLIENT_CONTRACTS, CLIENT_RELEASE
 
 from .section import PROJECT, Section, one_of, parse_section, refuse
 
@@ -48,6 +52,9 @@ DnsLabel = Annotated[
 ]
 Port = Annotated[int, Field(gt=0, lt=65536, description="a port (an integer in 1..65535)")]
 Quantity = Annotated[str, Field(pattern=_QUANTITY, description="a cpu/memory quantity (e.g. 100m, 256Mi)")]
+Seconds = Annotated[int, Field(gt=0, description="a whole number of seconds > 0")]
+# The per-client keys a client takes from the fleet unless it gives its own.
+_CLIENT_PORT_KEYS = {"port": DEFAULT_PORT, "metricsPort": DEFAULT_METRICS_PORT, "diagnosticsPort": DEFAULT_DIAGNOSTICS_PORT}
 
 
 @dataclass(frozen=True)
@@ -127,10 +134,35 @@ class Keel(Section):
         return policy
 
 
+def check_distinct_ports(named: dict[str, int]) -> None:
+    """One client listens on all of these: a port named twice would fail its start."""
+    seen: dict[int, str] = {}
+    for key, port in named.items():
+        if port in seen:
+            raise refuse(f"{port} is also the client's {seen[port]} (expected a port of its own for each endpoint)", key)
+        seen[port] = key
+
+
+class MetricsTicksSection(Section):
+    network: Seconds = 60
+    ethereum: Seconds = 600
+
+
 class ClientItem(Section):
     name: DnsLabel
     role: Annotated[str, one_of(ROLES, "a role"), Field(description=f"a role ({' or '.join(ROLES)})")]
-    port: Port  # the fleet's port unless given
+    # The fleet's ports unless given (clients that share one host need their own).
+    port: Port
+    metrics_port: Port
+    diagnostics_port: Port
+
+    @model_validator(mode="after")
+    def _ports_of_its_own(self) -> ClientItem:
+        check_distinct_ports({"port": self.port, "metricsPort": self.metrics_port, "diagnosticsPort": self.diagnostics_port})
+        return self
+
+    def ports(self) -> ClientPorts:
+        return ClientPorts(self.port, self.metrics_port, self.diagnostics_port)
 
 
 class FleetSection(Section):
@@ -139,7 +171,10 @@ class FleetSection(Section):
     image: Image
     init_image: Image
     port: Port = DEFAULT_PORT
-    clients: list[ClientItem] | None = Field(None, description="a list of {name, role, port?}")
+    metrics_port: Port = DEFAULT_METRICS_PORT
+    diagnostics_port: Port = DEFAULT_DIAGNOSTICS_PORT
+    metrics_ticks: MetricsTicksSection = Field(default_factory=lambda: MetricsTicksSection.model_validate({}))
+    clients: list[ClientItem] | None = Field(None, description="a list of {name, role, port?, metricsPort?, diagnosticsPort?}")
     counts: dict[str, Annotated[int, Field(ge=0, description="an integer >= 0")]] | None = Field(
         None, description=f"a map of clients per role ({' and '.join(ROLES)})"
     )
@@ -177,8 +212,11 @@ class FleetSection(Section):
                 data[key] = {**given, **merged}
         if isinstance(data.get("clients"), list):
             # A client without a port takes the fleet's (an explicit null is refused, as any non-port).
-            port = data.get("port", DEFAULT_PORT)
-            data["clients"] = [{"port": port, **c} if isinstance(c, dict) else c for c in data["clients"]]
+            fleet_ports = {key: data.get(key, default) for key, default in _CLIENT_PORT_KEYS.items()}
+            data["clients"] = [{**fleet_ports, **c} if isinstance(c, dict) else c for c in data["clients"]]
+        if isinstance(data.get("image"), dict) and not {"tag", "digest"} & set(data["image"]):
+            # The client release keep-cd's contracts and fleet runner are built for.
+            data["image"] = {**data["image"], "tag": "v" + CLIENT_RELEASE}
         return data
 
     @field_validator("part_of")
@@ -206,6 +244,7 @@ class FleetSection(Section):
 
     @model_validator(mode="after")
     def _clients_and_pinning(self) -> FleetSection:
+        check_distinct_ports({"port": self.port, "metricsPort": self.metrics_port, "diagnosticsPort": self.diagnostics_port})
         if self.keel and self.image.digest:
             raise refuse("Keel is on but image is pinned by digest (Keel can only move tags; drop one of them)", "keel")
         self.client_specs()
@@ -217,10 +256,11 @@ class FleetSection(Section):
         if self.clients is not None and self.counts is not None:
             raise refuse("both clients and counts are set (expected one of them)", "clients")
         if self.clients is not None:
-            specs = [ClientSpec(c.name, c.role, c.port) for c in self.clients]
+            specs = [ClientSpec(c.name, c.role, c.ports()) for c in self.clients]
         else:
             counts = self.counts or {}
-            specs = [ClientSpec(f"keep-{role}-{i}", role, self.port) for role in ROLES for i in range(counts.get(role, 0))]
+            ports = ClientPorts(self.port, self.metrics_port, self.diagnostics_port)
+            specs = [ClientSpec(f"keep-{role}-{i}", role, ports) for role in ROLES for i in range(counts.get(role, 0))]
         where = "clients" if self.clients is not None else "counts"
         if not specs:
             raise refuse("no clients (expected at least one bootstrap client; leave keep-cd:fleet unset for none)", where)
@@ -245,6 +285,7 @@ class FleetSection(Section):
             keel=KeelSpec(self.keel.policy, self.keel.trigger, self.keel.poll_schedule) if self.keel else None,
             part_of=self.part_of,
             create_namespace=self.create_namespace,
+            metrics_ticks=MetricsTicks(self.metrics_ticks.network, self.metrics_ticks.ethereum),
         )
 
 

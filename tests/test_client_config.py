@@ -20,6 +20,8 @@ def config(**over):
         key_file="/mnt/keep-client/config/eth_account_keyfile",
         contract_addresses={k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)},
         port=3919,
+        metrics_port=9601,
+        diagnostics_port=9701,
         data_dir="/mnt/keep-client/data",
         peers=("/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",),
         announced_addresses=("/dns4/keep-standard-0.keep.svc.cluster.local/tcp/3919",),
@@ -40,7 +42,9 @@ def test_schema_and_types_as_keep_client_reads_them():
     data = tomllib.loads(text)  # an independent TOML reader
     assert data["LibP2P"]["Port"] == 3920 and type(data["LibP2P"]["Port"]) is int
     assert "Port = 3920\n" in text and "3920.0" not in text
-    assert set(data) == {"ethereum", "LibP2P", "Storage"}
+    assert set(data) == {"ethereum", "LibP2P", "Storage", "Metrics", "Diagnostics"}
+    assert data["Metrics"] == {"Port": 9601, "NetworkMetricsTick": 60, "EthereumMetricsTick": 600}
+    assert data["Diagnostics"] == {"Port": 9701}
     assert set(data["ethereum"]) == {"URL", "URLRPC", "account", "ContractAddresses"}
     assert data["ethereum"]["ContractAddresses"] == {k: "0x" + f"{i + 1:02x}" * 20 for i, k in enumerate(KEEP_CLIENT_CONTRACTS)}
     assert data["ethereum"]["account"]["KeyFile"] == "/mnt/keep-client/config/eth_account_keyfile"
@@ -60,7 +64,14 @@ def test_bootstrap_has_no_peers_key_at_all():
         (dict(port=0), "LibP2P.Port"),
         (dict(port=70000), "LibP2P.Port"),
         (dict(peers=("",)), "LibP2P.Peers[0]"),
-        (dict(peers=("/dns4/a/tcp/1/ipfs/x", " ")), "LibP2P.Peers[1]"),
+        (dict(peers=("/dns4/a/tcp/1/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa", " ")), "LibP2P.Peers[1]"),
+        (dict(peers=("/dns4/keep-bootstrap-0/tcp/3919",)), "LibP2P.Peers[0]"),
+        (dict(metrics_port=9601.0), "Metrics.Port"),
+        (dict(diagnostics_port=0), "Diagnostics.Port"),
+        (dict(metrics_port=3919), "LibP2P.Port"),
+        (dict(diagnostics_port=9601), "Metrics.Port"),
+        (dict(network_metrics_tick=0), "Metrics.NetworkMetricsTick"),
+        (dict(ethereum_metrics_tick=1.5), "Metrics.EthereumMetricsTick"),
         (dict(announced_addresses=("",)), "LibP2P.AnnouncedAddresses[0]"),
         (dict(address="0x1234"), "ethereum.account.Address"),
         (dict(url="http://eth:8546"), "ethereum.URL"),
@@ -150,26 +161,49 @@ def test_the_text_does_not_depend_on_the_order_addresses_come_in():
         pytest.param({"port": 65536}, "keep-client config LibP2P.Port: 65536 is not an integer port in 1..65535", id="port 65536"),
         pytest.param(
             {"peers": ("",)},
-            "keep-client config LibP2P.Peers[0]: '' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            "keep-client config LibP2P.Peers[0]: '' is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)",
             id="peers empty",
         ),
         pytest.param(
-            {"peers": ("/a", " ")},
-            "keep-client config LibP2P.Peers[1]: ' ' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            {
+                "peers": (
+                    "/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",
+                    " ",
+                )
+            },
+            "keep-client config LibP2P.Peers[1]: ' ' is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)",
             id="peers space",
         ),
         pytest.param(
             {"peers": ("dns4/x",)},
-            "keep-client config LibP2P.Peers[0]: 'dns4/x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            "keep-client config LibP2P.Peers[0]: 'dns4/x' is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)",
             id="peers no slash",
         ),
         pytest.param(
-            {"peers": (5,)}, "keep-client config LibP2P.Peers[0]: 5 is not a multiaddr (expected e.g. /dns4/host/tcp/3919)", id="peers int"
+            # Dialable, but not by id: keep-client dies at start ("bootstrap failed: [invalid p2p multiaddr]").
+            {
+                "peers": (
+                    "/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",
+                    "/dns4/keep-bootstrap-1.keep.svc.cluster.local/tcp/3919",
+                )
+            },
+            "keep-client config LibP2P.Peers[1]: '/dns4/keep-bootstrap-1.keep.svc.cluster.local/tcp/3919' is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)",
+            id="peer without its id",
+        ),
+        pytest.param(
+            {"peers": (5,)},
+            "keep-client config LibP2P.Peers[0]: 5 is not a peer multiaddr (expected /dns4/<host>/tcp/<port>/ipfs/<peer id>)",
+            id="peers int",
         ),
         pytest.param(
             {"announced_addresses": ("x",)},
-            "keep-client config LibP2P.AnnouncedAddresses[0]: 'x' is not a multiaddr (expected e.g. /dns4/host/tcp/3919)",
+            "keep-client config LibP2P.AnnouncedAddresses[0]: 'x' is not a multiaddr (expected /dns4/<host>/tcp/<port>)",
             id="announced",
+        ),
+        pytest.param(
+            {"metrics_port": 3919},
+            "keep-client config LibP2P.Port: 3919 is also Metrics.Port (expected a port of its own: one process listens on both)",
+            id="metrics on the libp2p port",
         ),
     ],
 )
@@ -194,11 +228,18 @@ def test_the_edges_of_what_keep_client_takes(over):
 
 
 def test_sequences_and_maps_are_stored_as_their_own_copies():
-    peers, addresses = ["/dns4/a/tcp/1"], {k: "0x" + "11" * 20 for k in KEEP_CLIENT_CONTRACTS}
-    cfg = config(peers=peers, announced_addresses=peers, contract_addresses=addresses)
+    peers, announced, addresses = (
+        ["/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa"],
+        ["/dns4/a/tcp/1"],
+        {k: "0x" + "11" * 20 for k in KEEP_CLIENT_CONTRACTS},
+    )
+    cfg = config(peers=peers, announced_addresses=announced, contract_addresses=addresses)
     peers.append("/dns4/b/tcp/2")
+    announced.append("/dns4/b/tcp/2")
     addresses["TokenStaking"] = "0x" + "22" * 20
-    assert cfg.peers == ("/dns4/a/tcp/1",) and cfg.announced_addresses == ("/dns4/a/tcp/1",)
+    assert cfg.peers == (
+        "/dns4/keep-bootstrap-0.keep.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",
+    ) and cfg.announced_addresses == ("/dns4/a/tcp/1",)
     assert cfg.contract_addresses["TokenStaking"] == "0x" + "11" * 20 and type(cfg.contract_addresses) is dict
 
 
@@ -227,6 +268,14 @@ def test_the_whole_rendered_file():
         "\n"
         "[Storage]\n"
         'DataDir = "/mnt/keep-client/data"\n'
+        "\n"
+        "[Metrics]\n"
+        "Port = 9601\n"
+        "NetworkMetricsTick = 60\n"
+        "EthereumMetricsTick = 600\n"
+        "\n"
+        "[Diagnostics]\n"
+        "Port = 9701\n"
     )
 
 

@@ -88,10 +88,39 @@ def test_invalid_default_port():
     assert refused(fleet(port=99999))[0] == "keep-cd:fleet.port"
 
 
-@pytest.mark.parametrize("image", [{"repository": "keep/client"}, {"repository": "keep/client", "tag": None}])
-def test_image_without_tag_or_digest(image):
-    key, reason = refused(fleet(image=image))
+def test_client_image_without_tag_or_digest_runs_the_pinned_client_release():
+    from keep_contracts.names import CLIENT_RELEASE
+
+    assert parse_fleet(fleet(image={"repository": "keep/client"}), 1101, DEPLOYED).image.ref == f"keep/client:v{CLIENT_RELEASE}"
+
+
+@pytest.mark.parametrize("image", [{"repository": "keep/init"}, {"repository": "keep/init", "tag": None}])
+def test_init_image_without_tag_or_digest(image):
+    key, reason = refused(fleet(initImage=image))
+    assert key == "keep-cd:fleet.initImage" and "has no tag or digest" in reason
+
+
+def test_client_image_with_a_null_tag_is_refused():
+    key, reason = refused(fleet(image={"repository": "keep/client", "tag": None}))
     assert key == "keep-cd:fleet.image" and "has no tag or digest" in reason
+
+
+@pytest.mark.parametrize(
+    "client, key",
+    [
+        ({"name": "a", "role": "bootstrap", "port": 3919, "metricsPort": 3919}, "keep-cd:fleet.clients[0].metricsPort"),
+        ({"name": "a", "role": "bootstrap", "diagnosticsPort": 9601}, "keep-cd:fleet.clients[0].diagnosticsPort"),
+    ],
+)
+def test_a_client_listens_on_ports_of_its_own(client, key):
+    got, reason = refused(fleet(counts=None, clients=[client]))
+    assert got == key and "expected a port of its own" in reason
+
+
+def test_fleet_ports_are_each_clients_unless_it_gives_its_own():
+    clients = [{"name": "b", "role": "bootstrap"}, {"name": "s", "role": "standard", "port": 3920, "metricsPort": 9602}]
+    spec = parse_fleet(fleet(counts=None, clients=clients, diagnosticsPort=9800), 1101, DEPLOYED)
+    assert [(c.ports.libp2p, c.ports.metrics, c.ports.diagnostics) for c in spec.clients] == [(3919, 9601, 9800), (3920, 9602, 9800)]
 
 
 @pytest.mark.parametrize(
@@ -245,7 +274,7 @@ def test_storage_class_not_a_name(storage_class):
             [1],
             (
                 "keep-cd:fleet",
-                "expected a map with keys clients, contracts, counts, createNamespace, ethereum, image, initImage, initResources, keel, namespace, partOf, port, resources, storage",
+                "expected a map with keys clients, contracts, counts, createNamespace, diagnosticsPort, ethereum, image, initImage, initResources, keel, metricsPort, metricsTicks, namespace, partOf, port, resources, storage",
             ),
             id="not a map",
         ),
@@ -327,9 +356,9 @@ def test_storage_class_not_a_name(storage_class):
             id="image repo @",
         ),
         pytest.param(
-            fleet(image={"repository": "keep/client"}),
-            ("keep-cd:fleet.image", "image keep/client has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)"),
-            id="image notag",
+            fleet(initImage={"repository": "keep/init"}),
+            ("keep-cd:fleet.initImage", "image keep/init has no tag or digest (expected tag: v1.2.3 or digest: sha256:<64 hex>)"),
+            id="init image notag",
         ),
         pytest.param(
             fleet(image={"repository": "keep/client", "digest": "sha256:abc"}),
@@ -372,12 +401,12 @@ def test_storage_class_not_a_name(storage_class):
         ),
         pytest.param(
             fleet(counts=None, clients={"a": 1}),
-            ("keep-cd:fleet.clients", "{'a': 1} is not a list of {name, role, port?}"),
+            ("keep-cd:fleet.clients", "{'a': 1} is not a list of {name, role, port?, metricsPort?, diagnosticsPort?}"),
             id="clients not list",
         ),
         pytest.param(
             fleet(counts=None, clients=["a"]),
-            ("keep-cd:fleet.clients[0]", "expected a map with keys name, port, role"),
+            ("keep-cd:fleet.clients[0]", "expected a map with keys diagnosticsPort, metricsPort, name, port, role"),
             id="client not map",
         ),
         pytest.param(

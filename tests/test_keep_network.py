@@ -186,7 +186,7 @@ def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
     for bad, expected in [
         (fleet_config(counts={"standard": 2}), "no bootstrap client"),
         (fleet_config(counts={"bootstrap": 1}, kdfIterations=1024), "fleet.kdfIterations: no longer read"),
-        (fleet_config(counts={"bootstrap": 1}, image={"repository": "keep/client"}), "no tag or digest"),
+        (fleet_config(counts={"bootstrap": 1}, initImage={"repository": "keep/init"}), "no tag or digest"),
     ]:
         with pytest.raises(ConfigError, match=expected):
             run_fleet(fresh_anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), bad)

@@ -45,6 +45,8 @@ def client(anvil, tmp_path):
         key_file=str(volume / "config" / "eth_account_keyfile"),
         contract_addresses=contracts,
         port=3919,
+        metrics_port=9601,
+        diagnostics_port=9701,
         data_dir=str(volume / "data"),
         peers=("/dns4/b.ns.svc.cluster.local/tcp/3919/ipfs/16Uiu2HAmA3cBbvMtLjqnkmoLBFuzmsVYnGfNLvr5Ws3Ey7JeRFAa",),
     )
