@@ -33,6 +33,8 @@ GETH_DEV_CHAIN_ID = 1337
 # (geth's own --dev default is 11.5M, moving towards --miner.gaslimit by 1/1024 per block.)
 DEFAULT_GAS_LIMIT = 30_000_000
 HTTP_APIS = "eth,net,web3,txpool,debug"
+# What keep-client reads over websocket: calls, transactions and event subscriptions.
+WS_APIS = "eth,net,web3"
 
 
 class DevChainError(Exception):
@@ -160,6 +162,18 @@ def geth_args(binary: str, port: int, datadir: str, *, period: int, gas_limit: i
         str(port),
         "--http.api",
         HTTP_APIS,
+        # keep-client subscribes to events over websocket: served on the HTTP port (geth shares one
+        # listener when the two are configured alike), on loopback only.
+        "--ws",
+        "--ws.addr",
+        "127.0.0.1",
+        "--ws.port",
+        str(port),
+        "--ws.api",
+        WS_APIS,
+        # keep-client 1.x signs legacy transactions without a chain id (pre-EIP-155), which geth
+        # refuses over RPC unless told otherwise; a dev chain on loopback may take them.
+        "--rpc.allow-unprotected-txs",
         # geth --dev still opens an authenticated engine API (default 8551): a port of its own, so
         # several can run; no IPC socket, no peers.
         "--authrpc.addr",

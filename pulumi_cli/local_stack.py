@@ -132,11 +132,13 @@ class LocalChainSpec(TypedDict):
 
 
 # The local chains `make local` can start (CHAIN=anvil|geth): the chain id each runs, and where
-# its stack keeps its state under build/ (a stack is bound to its chain).
+# its stack keeps its state under build/ (a stack is bound to its chain).  Both make a block every
+# second: keep-client sees a stake leave its initialization period only when a later block comes.
 LOCAL_CHAINS: dict[str, LocalChainSpec] = {
     "anvil": {"chain_id": 31337, "port": 8545, "dir": BUILD},
     "geth": {"chain_id": 1337, "port": 8546, "dir": os.path.join(BUILD, "geth")},
 }
+BLOCK_SECONDS = 1
 
 
 def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
@@ -144,11 +146,19 @@ def _start_chain(kind: str, chain: LocalChain, log_dir: str) -> int:
     if kind == "geth":
         from devchain.geth import start_geth
 
-        started = start_geth(chain.port, datadir=os.path.join(log_dir, "chain"), log_path=os.path.join(log_dir, "geth.log"), detach=True)
+        started = start_geth(
+            chain.port,
+            datadir=os.path.join(log_dir, "chain"),
+            period=BLOCK_SECONDS,
+            log_path=os.path.join(log_dir, "geth.log"),
+            detach=True,
+        )
     else:
         from offline_stack.anvil import start_anvil
 
-        started = start_anvil(chain.port, chain_id=chain.chain_id, log_path=os.path.join(log_dir, "anvil.log"), detach=True)
+        started = start_anvil(
+            chain.port, chain_id=chain.chain_id, block_time=BLOCK_SECONDS, log_path=os.path.join(log_dir, "anvil.log"), detach=True
+        )
     if started.process is None:  # start_geth/start_anvil return only a node they started themselves
         raise LocalStackError(f"{kind} at {chain.rpc_url}: started, but without a process whose pid could be kept")
     pid = started.process.pid
@@ -439,6 +449,24 @@ def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackW
     return dataclasses.replace(ws, config=config, extra_env={**ws.extra_env, "KUBECONFIG": kubeconfig}, **changes)
 
 
+def fleet_on_chain_port(config: dict) -> dict:
+    """The local fleet's chain endpoints on keep-cd:rpcUrl's port: the clients' websocket and
+    JSON-RPC are served where the deployer's JSON-RPC is (anvil and geth as started here serve both
+    on one port), under the fleet's own host name."""
+    from urllib.parse import urlsplit
+
+    fleet = _config_value(config, "fleet")
+    rpc_url = _config_value(config, "rpcUrl")
+    if not isinstance(fleet, dict) or not isinstance(fleet.get("ethereum"), dict) or not isinstance(rpc_url, str):
+        return config
+    port = urlsplit(rpc_url.strip()).port
+    ethereum = {}
+    for key, value in fleet["ethereum"].items():
+        parts = urlsplit(value) if isinstance(value, str) else None
+        ethereum[key] = parts._replace(netloc=f"{parts.hostname}:{port}").geturl() if parts and parts.hostname and port else value
+    return {**config, f"{PROJECT}:fleet": {**fleet, "ethereum": ethereum}}
+
+
 def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None = None) -> StackWorkspace:
     """The ``local`` stack of ``make local``: everything under build/ (build/geth/ on geth, whose
     chain id and port differ: the committed config names anvil's).  With ``kubeconfig`` (`make
@@ -452,6 +480,7 @@ def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None
     if chain != "anvil":
         config.update({"keep-cd:chainId": str(spec["chain_id"]), "keep-cd:rpcUrl": f"http://127.0.0.1:{spec['port']}"})
         config["keep-cd:renderYamlToDirectory"] = os.path.join(spec["dir"], "manifests")
+    config = fleet_on_chain_port(config)
     ws = StackWorkspace(
         engine=engine,
         stack="local",
