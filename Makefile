@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
 CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth cluster stop-chain stop-anvil stop-cluster clean mutation mutation-score lint
+.PHONY: local test setup setup-local setup-test engine geth cluster keep-client stop-chain stop-anvil stop-cluster stop-fleet clean mutation mutation-score lint
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -45,9 +45,14 @@ engine:
 # Re-running it changes nothing and sends nothing unless something changed.
 # `make local CLUSTER=kwok`: the fleet applied to a local Kubernetes cluster (devcluster/, started
 # under build/devcluster/ if none runs; `make stop-cluster` stops it) instead of rendered.
+# `make local FLEET=run`: then runs the rendered fleet here, each keep-client as processes on
+# 127.0.0.1 started from exactly the rendered ConfigMap, Secret and Deployment (devfleet/, logs and
+# volumes under build/fleet/); `make stop-fleet` stops them.
 CLUSTER ?=
-local: setup-local engine $(if $(filter geth,$(CHAIN)),geth) $(if $(CLUSTER),cluster)
+FLEET ?=
+local: setup-local engine $(if $(filter geth,$(CHAIN)),geth) $(if $(CLUSTER),cluster) $(if $(FLEET),keep-client)
 	$(PY) -m $(if $(CLUSTER),devcluster up-local --cluster $(CLUSTER),pulumi_cli up-local) --chain $(CHAIN)
+	$(if $(filter run,$(FLEET)),$(PY) -m devfleet run --chain $(CHAIN))
 
 # geth, the second real chain of the tests (devchain/geth.py): built once from the Go module proxy
 # into ~/.cache/keep-cd/bin/ (about 5 min cold on 2 cores, seconds when cached).
@@ -60,8 +65,13 @@ geth:
 cluster:
 	$(PYTHON) -m gobuild kubernetes etcd kwok >/dev/null
 
+# The keep-client itself (keep-core v1.3.1, the release keep_contracts/names.py pins), built once
+# from the Go module proxy into ~/.cache/keep-cd/bin/ (docs/fleet.md gives the build times).
+keep-client:
+	$(PYTHON) -m gobuild keep-client >/dev/null
+
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
-test: setup-test lint engine geth cluster
+test: setup-test lint engine geth cluster keep-client
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Lint, format and type checks (configured in pyproject.toml).
@@ -80,7 +90,10 @@ stop-anvil: stop-chain
 stop-cluster:
 	-@[ -x $(PY) ] && $(PY) -m devcluster stop
 
-clean: stop-chain stop-cluster
+stop-fleet:
+	-@[ -x $(PY) ] && $(PY) -m devfleet stop
+
+clean: stop-fleet stop-chain stop-cluster
 	rm -rf build
 
 # Mutation testing (mutmut, pyproject.toml [tool.mutmut]) of the modules whose tests are fast: plan,
