@@ -35,6 +35,10 @@ DEFAULT_GAS_LIMIT = 30_000_000
 HTTP_APIS = "eth,net,web3,txpool,debug"
 # What keep-client reads over websocket: calls, transactions and event subscriptions.
 WS_APIS = "eth,net,web3"
+# The names pods of a local cluster (minikube, Docker Desktop, k3d) reach this machine under; the
+# local stack's fleet names its chain by the first.  geth answers only the Host names it is told
+# (--http.vhosts, against DNS rebinding), so these are told; the fleet runner maps them to 127.0.0.1.
+HOST_ALIASES = ("host.minikube.internal", "host.docker.internal", "host.k3d.internal")
 
 
 class DevChainError(Exception):
@@ -171,6 +175,8 @@ def geth_args(binary: str, port: int, datadir: str, *, period: int, gas_limit: i
         str(port),
         "--ws.api",
         WS_APIS,
+        "--http.vhosts",
+        ",".join(("localhost", "127.0.0.1", *HOST_ALIASES)),
         # keep-client 1.x signs legacy transactions without a chain id (pre-EIP-155), which geth
         # refuses over RPC unless told otherwise; a dev chain on loopback may take them.
         "--rpc.allow-unprotected-txs",

@@ -25,6 +25,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from devchain.geth import HOST_ALIASES
+
 from .pods import FleetInputError, Pod, RenderedFleet, read_fleet, volume_sources
 from .sandbox import (
     ImageLayout,
@@ -39,14 +41,10 @@ from .sandbox import (
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv")
-# The names a local cluster's pods use for the machine they run on (minikube, Docker Desktop,
-# kind/k3d): the chain URLs of the local stack name it.  With the Services' DNS names, the one
-# thing the runner maps to 127.0.0.1.
-HOST_ALIASES = ("host.minikube.internal", "host.docker.internal", "host.k3d.internal")
 # An init container's exit 2 is bad input (prepare_client, operator_check): a new rollout must fix
 # it, so it is not retried; anything else is, as the kubelet restarts a failing init container.
 INIT_BAD_INPUT = 2
-INIT_TIMEOUT = 180.0
+INIT_TIMEOUT = 120.0
 READY_TIMEOUT = 60.0
 STOP_GRACE = 10.0
 
@@ -130,6 +128,9 @@ def check_current(fleet: RenderedFleet, deployed: dict[str, dict]) -> None:
 
 def port_held(port: int) -> bool:
     with socket.socket() as s:
+        # As a server binds (Go's net.Listen, anvil): connections a stopped node left in TIME_WAIT
+        # do not hold the port.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("", port))  # every interface: the client's HTTP servers listen on all of them
         except OSError:

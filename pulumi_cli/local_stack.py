@@ -118,6 +118,9 @@ def local_chain_settings(config: dict, source: str) -> LocalChain:
 
 def _port_in_use(port: int) -> bool:
     with socket.socket() as s:
+        # As a server binds (Go's net.Listen, anvil): connections a stopped node left in TIME_WAIT
+        # do not hold the port.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
