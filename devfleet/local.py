@@ -59,7 +59,7 @@ def run_fleet(
     """Start the stack's rendered fleet and wait until every client is connected."""
     run = start_fleet(where.manifests, where.directory, deployed=deployed_annotations(ws), release=CLIENT_RELEASE, say=say)
     pods = [c.pod for c in run.clients]
-    view, seconds = observe(pods, timeout)
+    view, seconds = observe(pods, timeout, since=run.last_started)
     return run, view, seconds
 
 

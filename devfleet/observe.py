@@ -129,11 +129,15 @@ class FleetView:
         return {name: v.to_json() for name, v in self.clients.items()}
 
 
-def observe(pods: list[Pod], timeout: float, *, want_gauges: bool = True, interval: float = 0.25) -> tuple[FleetView, float | None]:
+def observe(
+    pods: list[Pod], timeout: float, *, since: float | None = None, want_gauges: bool = True, interval: float = 0.25
+) -> tuple[FleetView, float | None]:
     """Poll the clients until every one is connected (and, with ``want_gauges``, has reported its
-    metrics once); the view and the seconds it took (None if ``timeout`` passed first)."""
+    metrics once); the view and the seconds from ``since`` (a time.monotonic(), by default now) to
+    all connected (None if ``timeout`` passed first)."""
     views = {p.name: view_of(p) for p in pods}
-    started = time.monotonic()
+    started = time.monotonic() if since is None else since
+    deadline = time.monotonic() + timeout
     connected_at = None
     while True:
         for pod in pods:
@@ -143,6 +147,6 @@ def observe(pods: list[Pod], timeout: float, *, want_gauges: bool = True, interv
             connected_at = time.monotonic() - started
         if connected_at is not None and (not want_gauges or fleet.gauges_complete()):
             return fleet, connected_at
-        if time.monotonic() - started > timeout:
+        if time.monotonic() > deadline:
             return fleet, connected_at
         time.sleep(interval)

@@ -59,6 +59,7 @@ class ClientRun:
     directory: str
     pid: int | None = None
     log: str = ""
+    process: subprocess.Popen | None = None
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FleetRun:
     directory: str
     clients: list = field(default_factory=list)  # of ClientRun, in start order
     hosts: tuple = ()
+    last_started: float = 0.0  # time.monotonic() when the last client was started
 
     def pid_files(self) -> list[str]:
         return [os.path.join(c.directory, "keep-client.pid") for c in self.clients]
@@ -303,7 +305,7 @@ def start_client(pod: Pod, run: ClientRun, volumes: dict[str, str], images: Imag
     )
     run.log = os.path.join(run.directory, "keep-client.log")
     proc = start_detached(args, container_env(pod, container, images.client), run.log)
-    run.pid = proc.pid
+    run.pid, run.process = proc.pid, proc
     with open(os.path.join(run.directory, "keep-client.pid"), "w") as f:
         f.write(str(proc.pid))
     return proc
@@ -402,13 +404,15 @@ def start_fleet(
     only: Callable[[Pod], bool] | None = None,
     skip_init: bool = False,
     init_timeout: float = INIT_TIMEOUT,
+    ready_timeout: float | None = READY_TIMEOUT,
     say: Callable[[str], None] = print,
 ) -> FleetRun:
     """Start the rendered fleet under ``directory`` (a previous run there is stopped first).
 
     ``deployed``: the stack's Deployment annotations (None skips the staleness check, for a test
     that starts a client from manifests on purpose out of order); ``only``: the clients to start;
-    ``skip_init``: start keep-client without its init containers (to see the client's own checks)."""
+    ``skip_init``: start keep-client without its init containers (to see the client's own checks);
+    ``ready_timeout`` None: do not wait for readiness (a client expected to refuse to start)."""
     from .sandbox import bwrap_binary
 
     bwrap_binary()
@@ -436,9 +440,11 @@ def start_fleet(
                 if not skip_init:
                     run_init_containers(pod, client, volumes, images, hosts_file, init_timeout)
                 started.append((pod, client, start_client(pod, client, volumes, images, hosts_file)))
+                run.last_started = time.monotonic()
                 say(f"fleet: started {pod.name} ({role}, pid {client.pid}, log {client.log})")
             for pod, client, proc in started:
-                wait_ready(pod, client, proc, READY_TIMEOUT)
+                if ready_timeout is not None:
+                    wait_ready(pod, client, proc, ready_timeout)
     except BaseException:
         stop_pids(directory)
         raise
@@ -449,16 +455,12 @@ def start_fleet(
 
 def wait_exit(run: ClientRun, timeout: float) -> int | None:
     """The exit code of a client that stops by itself within ``timeout`` (None: still running)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if run.pid is not None and not _alive(run.pid):
-            try:
-                _, status = os.waitpid(run.pid, os.WNOHANG)
-                return os.waitstatus_to_exitcode(status)
-            except ChildProcessError:
-                return 0
-        time.sleep(0.2)
-    return None
+    if run.process is None:
+        return None
+    try:
+        return run.process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def http_json(url: str, timeout: float = 2.0):

@@ -1,0 +1,161 @@
+"""A throwaway stack whose rendered fleet runs here: what the fleet tests and ``python -m bench
+clients`` do, on a chain of their own (anvil with 1-second blocks, or geth --dev) and free ports.
+
+Each step is the real thing: ``pulumi up`` by the real engine, keep-clients from the rendered
+manifests (devfleet.runner), the chain reset through its own RPC (anvil) or by a fresh data
+directory (geth).  The steps of the RFC's order and of a moved contract are here once, so the tests
+and the benchmark run the same ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from keep_contracts.names import CLIENT_RELEASE
+from pulumi_cli.engine import Engine
+from pulumi_cli.local_stack import StackWorkspace
+from pulumi_cli.scratch_stack import new_stack, set_config
+
+from .local import LocalFleet, deployed_annotations, staked_operators
+from .observe import FleetView, observe, rendered_config
+from .pods import read_fleet
+from .runner import ClientRun, FleetRun, last_line, start_fleet, stop_pids, wait_exit
+
+# What keep-client v1.3.1 says when it refuses to start (cmd/start.go, pkg/chain/ethereum).
+NO_CONTRACT_CODE = "no contract code at given address"
+NOT_STAKED = "no minimum KEEP stake or operator is not authorized"
+FLEET_TIMEOUT = 90.0
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports nothing listens on now (held open together, so none is given twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def fleet_section(base: dict, chain_port: int, clients: int) -> dict:
+    """The local stack's fleet with ``clients`` clients (the first a bootstrap), each on free ports
+    of its own, reaching the chain on ``chain_port``."""
+    ports = free_ports(3 * clients)
+    section = dict(base)
+    section["clients"] = [
+        {
+            "name": f"keep-{'bootstrap' if i == 0 else 'standard'}-{i}",
+            "role": "bootstrap" if i == 0 else "standard",
+            "port": ports[3 * i],
+            "metricsPort": ports[3 * i + 1],
+            "diagnosticsPort": ports[3 * i + 2],
+        }
+        for i in range(clients)
+    ]
+    section.pop("counts", None)
+    section["ethereum"] = {"url": f"ws://host.minikube.internal:{chain_port}", "urlRpc": f"http://host.minikube.internal:{chain_port}"}
+    return section
+
+
+@dataclass
+class FleetStack:
+    ws: StackWorkspace
+    chain: Any  # devchain.geth.Geth or offline_stack.anvil.Anvil, started by the caller
+    kind: str  # anvil | geth
+    where: LocalFleet
+    restart_chain: Callable[[], Any]  # a fresh chain on the same port (geth: a new data directory)
+
+    def up(self, *extra: str) -> None:
+        self.ws.prepare(start_chain=False)
+        self.ws.run(["up", "--yes", "--skip-preview", *extra], capture=True)
+
+    def run_fleet(self, timeout: float = FLEET_TIMEOUT) -> tuple[FleetRun, FleetView, float | None]:
+        run = start_fleet(
+            self.where.manifests, self.where.directory, deployed=deployed_annotations(self.ws), release=CLIENT_RELEASE, say=_quiet
+        )
+        view, seconds = observe([c.pod for c in run.clients], timeout, since=run.last_started)
+        return run, view, seconds
+
+    def stop_fleet(self) -> list[str]:
+        return stop_pids(self.where.directory)
+
+    def staked(self) -> set:
+        return staked_operators(self.ws)
+
+    def reset_chain(self) -> None:
+        """The chain as a dev chain comes back after a restart: empty, at genesis."""
+        if self.kind == "anvil":
+            from offline_stack.anvil import rpc
+
+            rpc(self.chain.url, "anvil_reset", [])
+        else:
+            self.chain = self.restart_chain()
+
+    def refusal(self, client: str, timeout: float = 60.0) -> tuple[int | None, str]:
+        """Start one client from the manifests without its init containers (the client's own start
+        checks, out of the RFC's order on purpose), on the volume an earlier run left (a
+        PersistentVolumeClaim outlives its pods): its exit code and its log's last line."""
+        run = start_fleet(
+            self.where.manifests,
+            self.where.directory,
+            deployed=None,
+            release=CLIENT_RELEASE,
+            only=lambda pod: pod.name == client,
+            skip_init=True,
+            ready_timeout=None,
+            say=_quiet,
+        )
+        started: ClientRun = run.clients[0]
+        code = wait_exit(started, timeout)
+        stop_pids(run.directory)
+        return code, last_line(started.log)
+
+    def operator_contract(self) -> str:
+        """KeepRandomBeaconOperator's address as the rendered configs give it (all the same)."""
+        addresses = {
+            rendered_config(p)["ethereum"]["ContractAddresses"]["KeepRandomBeaconOperator"] for p in read_fleet(self.where.manifests).pods
+        }
+        if len(addresses) != 1:
+            raise AssertionError(f"clients configured with different operator contracts: {sorted(addresses)}")
+        return addresses.pop()
+
+    def move_operator_contract(self) -> None:
+        """A change that redeploys KeepRandomBeaconOperator: the service's initialize calldata
+        (dkgContributionMargin) moves the service, and the operator contract takes the service."""
+        params = dict(self.ws.config.get("keep-cd:planParams") or {})
+        params["dkgContributionMargin"] = int(params.get("dkgContributionMargin", 1)) + 1
+        set_config(self.ws, planParams=params)
+        self.up()
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def new_fleet_stack(engine: Engine, workdir: str, chain: Any, kind: str, clients: int, restart_chain: Callable[[], Any]) -> FleetStack:
+    from pulumi_cli.local_stack import committed_config
+
+    base = committed_config("local")["keep-cd:fleet"]
+    config = {"fleet": fleet_section(base, chain.port, clients)}
+    ws = new_stack(engine, workdir, chain.url, chain.chain_id, config=config)
+    ws = dataclasses.replace(ws, chain_kind=kind)
+    return FleetStack(ws, chain, kind, LocalFleet(os.path.join(workdir, "manifests"), os.path.join(workdir, "fleet")), restart_chain)
+
+
+def wait_blocks(url: str, count: int, timeout: float = 30.0) -> None:
+    from offline_stack.anvil import rpc
+
+    start = int(rpc(url, "eth_blockNumber", []), 16)
+    deadline = time.monotonic() + timeout
+    while int(rpc(url, "eth_blockNumber", []), 16) < start + count and time.monotonic() < deadline:
+        time.sleep(0.2)
