@@ -10,9 +10,11 @@ and the benchmark run the same ones.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ from .runner import ClientRun, FleetRun, last_line, start_fleet, stop_pids, wait
 NO_CONTRACT_CODE = "no contract code at given address"
 NOT_STAKED = "no minimum KEEP stake or operator is not authorized"
 FLEET_TIMEOUT = 90.0
+CONTRACT_TYPES = ("dynamic/keep:ContractsMigration", "dynamic/keep:ContractAddresses")
 
 
 def free_ports(count: int) -> list[int]:
@@ -120,6 +123,13 @@ class FleetStack:
         stop_pids(run.directory)
         return code, last_line(started.log)
 
+    def contracts_only_up(self) -> None:
+        """``pulumi up`` of the contracts alone (the migration and the address book it hands on):
+        contracts, no stakes yet."""
+        state = json.loads(self.ws.run(["stack", "export"], capture=True).stdout)["deployment"]
+        targets = [r["urn"] for r in state["resources"] if r["type"].endswith(CONTRACT_TYPES)]
+        self.up(*(arg for urn in targets for arg in ("--target", urn)))
+
     def operator_contract(self) -> str:
         """KeepRandomBeaconOperator's address as the rendered configs give it (all the same)."""
         addresses = {
@@ -136,6 +146,44 @@ class FleetStack:
         params["dkgContributionMargin"] = int(params.get("dkgContributionMargin", 1)) + 1
         set_config(self.ws, planParams=params)
         self.up()
+
+
+def out_of_order_refusals(fs: FleetStack, bootstrap: str, standard: str) -> dict:
+    """RFC 13's order, observed: on a chain reset to empty, a client started before its contracts
+    exist refuses; after the contracts alone, one started before its stake refuses; after the
+    whole up, the fleet runs.  What each client said, whether the fleet then connected, and that run.
+    (The contracts come back at the addresses the manifests name: the same deployer, nonces from 0.)"""
+    fs.reset_chain()
+    before_contracts = fs.refusal(bootstrap)
+    fs.contracts_only_up()
+    before_stakes = fs.refusal(standard)
+    fs.up()  # the stakes' diff reads the chain: what the reset took is staked again
+    run, view, _seconds = fs.run_fleet()
+    return {
+        "run": run,
+        "before_contracts": before_contracts,
+        "before_stakes": before_stakes,
+        "refused": NO_CONTRACT_CODE in before_contracts[1] and NOT_STAKED in before_stakes[1],
+        "then_connected": view.all_connected() and view.operators_matched(fs.staked()),
+    }
+
+
+def moved_contract_rejoined(fs: FleetStack, before: FleetRun) -> bool:
+    """After a change that redeploys KeepRandomBeaconOperator and a restart from the new
+    manifests: every client reads the new address, none of the old processes is left, all connected."""
+    from .runner import _alive
+
+    old = fs.operator_contract()
+    fs.move_operator_contract()
+    new = fs.operator_contract()
+    after, view, _ = fs.run_fleet()
+    mounted = {
+        tomllib.loads(open(os.path.join(fs.where.directory, c.pod.name, "volumes", "data", "config", "keep-client-config.toml")).read())[
+            "ethereum"
+        ]["ContractAddresses"]["KeepRandomBeaconOperator"]
+        for c in after.clients
+    }
+    return new != old and mounted == {new} and not any(_alive(c.pid) for c in before.clients) and view.all_connected()
 
 
 def _quiet(_message: str) -> None:

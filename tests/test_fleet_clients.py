@@ -101,13 +101,11 @@ def test_out_of_order_clients_refuse_to_run_and_up_puts_them_in_order(fleet_stac
     assert NO_CONTRACT_CODE in str(refused.value) and "\n" not in str(refused.value)
     assert fs.stop_fleet() == []
     # Contracts only (their resource alone): the same addresses again, but no stake yet.
-    urn = next(r["urn"] for r in export(fs)["resources"] if r["type"].endswith("ContractsMigration"))
-    fs.up("--target", urn)
+    fs.contracts_only_up()
     assert fs.operator_contract() == operator_contract
     code, line = fs.refusal("keep-standard-1")
     assert code not in (0, None) and NOT_STAKED in line
-    # keep-cd's whole up (after a refresh reads the lost stakes from the chain): every client runs.
-    fs.ws.run(["refresh", "--yes", "--skip-preview"], capture=True)
+    # keep-cd's whole up (its stakes' diff reads the chain and finds them gone): every client runs.
     fs.up()
     _run, view, _seconds = fs.run_fleet()
     assert view.all_connected() and view.operators_matched(fs.staked())
@@ -152,10 +150,6 @@ def test_a_held_port_is_refused_before_anything_starts(fleet_stack):
         with pytest.raises(FleetInputError, match=rf"^port {port} \(keep-standard-2 metrics\): already held"):
             fs.run_fleet()
     assert not os.path.exists(os.path.join(fs.where.directory, "keep-bootstrap-0"))  # nothing started
-
-
-def export(fs: FleetStack) -> dict:
-    return json.loads(fs.ws.run(["stack", "export"], capture=True).stdout)["deployment"]
 
 
 def deployed(fs: FleetStack) -> dict:
