@@ -67,6 +67,8 @@ class FleetRun:
     directory: str
     clients: list = field(default_factory=list)  # of ClientRun, in start order
     hosts: tuple = ()
+    images: Images | None = None
+    hosts_file: str = ""
     last_started: float = 0.0  # time.monotonic() when the last client was started
 
     def pid_files(self) -> list[str]:
@@ -429,7 +431,7 @@ def start_fleet(
     write_hosts_file(hosts_file, names)
     say(f"fleet: {len(pods)} clients from {manifests}; mapped to 127.0.0.1: {', '.join(names)}")
     images = images_for(directory, binary)
-    run = FleetRun(directory=directory, hosts=names)
+    run = FleetRun(directory=directory, hosts=names, images=images, hosts_file=hosts_file)
     try:
         for role in ("bootstrap", "standard"):
             started = []
@@ -451,6 +453,29 @@ def start_fleet(
     with open(os.path.join(directory, "fleet.json"), "w") as f:
         json.dump({"manifests": manifests, "clients": [c.pod.name for c in run.clients], "hosts": list(names)}, f, indent=1)
     return run
+
+
+def client_command(fleet: FleetRun, client: str, args: list[str], log_name: str, timeout: float) -> tuple[int, str]:
+    """``keep-client <args>`` in a running client's container, as ``kubectl exec`` would run it:
+    the same image, mounts, environment and user (e.g. ``relay genesis``, ``relay request``).
+    Its exit code and the path of its log."""
+    found = next((c for c in fleet.clients if c.pod.name == client), None)
+    if found is None or fleet.images is None:
+        raise FleetError(f"{client}: not a client of this run")
+    pod, container = found.pod, found.pod.container
+    volumes = {name: os.path.join(found.directory, "volumes", name) for name in volume_sources(pod)}
+    command = [container_command(container)[0], *[a for a in container_command(container)[1:] if a != "start"], *args]
+    argv = bwrap_command(
+        command,
+        layout=fleet.images.client,
+        mounts=container_mounts(pod, container, volumes),
+        workdir=container.get("workingDir"),
+        hosts_file=fleet.hosts_file,
+        run_as=run_as(pod, container),
+        extra_ro=fleet.images.extra_ro,
+    )
+    log = os.path.join(found.directory, log_name)
+    return run_to_completion(argv, container_env(pod, container, fleet.images.client), log, timeout), log
 
 
 def wait_exit(run: ClientRun, timeout: float) -> int | None:
