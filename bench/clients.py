@@ -23,7 +23,14 @@ import time
 
 from devfleet.observe import observe
 from devfleet.runner import client_version, locate_client, start_fleet
-from devfleet.scenario import FleetStack, moved_contract_rejoined, new_fleet_stack, out_of_order_refusals
+from devfleet.scenario import (
+    FleetStack,
+    moved_contract_rejoined,
+    new_fleet_stack,
+    out_of_order_refusals,
+    relay_entry,
+    stake_for_a_group,
+)
 from keep_contracts.names import CLIENT_RELEASE
 
 
@@ -32,6 +39,12 @@ def parse_args(argv):
     ap.add_argument("--clients", type=int, default=5, help="clients in the fleet, one of them a bootstrap (default 5)")
     ap.add_argument("--chain", choices=("anvil", "geth"), default="anvil")
     ap.add_argument("--json", action="store_true", help="print only the JSON line")
+    ap.add_argument(
+        "--relay",
+        action="store_true",
+        help="then, on a fresh stack whose operators hold a whole group's tickets: genesis, the group's DKG and a relay entry (minutes)",
+    )
+    ap.add_argument("--group-timeout", type=float, default=600.0, help="seconds to wait for the group after genesis (default 600)")
     args = ap.parse_args(argv)
     if args.clients < 2:
         ap.error("--clients: at least 2 (a bootstrap and a standard client)")
@@ -119,8 +132,26 @@ def measure(kind: str, clients: int, workdir: str) -> dict:
         "wrong_order_messages": [order["before_contracts"][1][-160:], order["before_stakes"][1][-160:]],
         "moved_contract_rejoined": moved,
         "relay_entry_seconds": None,
-        "relay_entry_reason": "not attempted by this benchmark run (docs/fleet.md, 'A relay entry')",
+        "relay_entry_reason": "not attempted (--relay attempts it: docs/fleet.md, 'A relay entry')",
     }
+
+
+def relay_run(kind: str, clients: int, workdir: str, group_timeout: float) -> dict:
+    """A fresh chain and stack whose operators hold a group's tickets: genesis to relay entry."""
+    from pulumi_cli.engine import locate_engine
+
+    chain, restart = start_chain(kind)
+    fs = new_fleet_stack(locate_engine(), workdir, chain, kind, clients, restart or (lambda: chain))
+    try:
+        staking = stake_for_a_group(fs, clients)
+        fs.up()
+        run, view, _ = fs.run_fleet()
+        if not view.all_connected():
+            return {**staking, "relay_entry_seconds": None, "relay_entry_reason": "the fleet did not connect"}
+        return {**staking, **relay_entry(fs, run, "keep-bootstrap-0", group_timeout, 300.0)}
+    finally:
+        fs.stop_fleet()
+        fs.chain.stop()
 
 
 def main(argv=None) -> int:
@@ -128,8 +159,11 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="keep-cd-bench-clients-")
     try:
         result = measure(args.chain, args.clients, workdir)
+        if args.relay:
+            result.update(relay_run(args.chain, args.clients, workdir + "-relay", args.group_timeout))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir + "-relay", ignore_errors=True)
     if not args.json:
         for key, value in result.items():
             print(f"{key}: {value}", file=sys.stderr)

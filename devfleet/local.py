@@ -13,7 +13,7 @@ from keep_contracts.names import CLIENT_RELEASE
 from pulumi_cli.local_stack import LOCAL_CHAINS, ROOT, StackWorkspace, local_workspace
 
 from .observe import FleetView, observe
-from .pods import read_fleet
+from .pods import FleetInputError, read_fleet
 from .runner import FleetRun, start_fleet, stop_pids
 
 DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
@@ -29,7 +29,9 @@ class LocalFleet:
 def local_fleet(ws: StackWorkspace, state_root: str) -> LocalFleet:
     rendered = ws.config.get("keep-cd:renderYamlToDirectory")
     if not rendered:
-        raise SystemExit(f"error: stack {ws.stack} renders no manifests (keep-cd:renderYamlToDirectory is unset)")
+        raise FleetInputError(
+            f"stack {ws.stack}: keep-cd:renderYamlToDirectory is unset (expected the directory its manifests are rendered to)"
+        )
     return LocalFleet(manifests=os.path.join(ROOT, rendered), directory=os.path.join(state_root, "fleet"))
 
 
@@ -49,8 +51,10 @@ def deployed_annotations(ws: StackWorkspace) -> dict[str, dict]:
 
 
 def staked_operators(ws: StackWorkspace) -> set:
-    """The stack's operator addresses (output ``operators``: client name -> address)."""
-    return {str(a).lower() for a in (ws.outputs().get("operators") or {}).values()}
+    """The stack's operators that its last update found staked and authorized (output
+    ``operatorStakes``: client name -> what the chain said of its operator)."""
+    stakes = ws.outputs().get("operatorStakes") or {}
+    return {str(s["address"]).lower() for s in stakes.values() if s.get("staked") and s.get("authorized")}
 
 
 def run_fleet(

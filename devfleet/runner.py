@@ -47,6 +47,7 @@ INIT_BAD_INPUT = 2
 INIT_TIMEOUT = 120.0
 READY_TIMEOUT = 60.0
 STOP_GRACE = 10.0
+PORT_GRACE = 30.0
 
 
 class FleetError(Exception):
@@ -142,14 +143,19 @@ def port_held(port: int) -> bool:
     return False
 
 
-def check_ports_free(fleet: RenderedFleet) -> None:
-    for pod in fleet.pods:
-        for port in pod.container.get("ports") or []:
-            number = int(port["containerPort"])
-            if port_held(number):
-                raise FleetInputError(
-                    f"port {number} ({pod.name} {port.get('name')}): already held by another process (free it, or give the client another port in the stack config)"
-                )
+def check_ports_free(fleet: RenderedFleet, grace: float = 0.0) -> None:
+    """Every port the clients declare is free; ``grace``: seconds to wait for sockets a stopped
+    client left behind (libp2p also dials from its listening port) before calling one held."""
+    deadline = time.monotonic() + grace
+    held = [(pod, port) for pod in fleet.pods for port in pod.container.get("ports") or [] if port_held(int(port["containerPort"]))]
+    while held and time.monotonic() < deadline:
+        time.sleep(0.5)
+        held = [(pod, port) for pod, port in held if port_held(int(port["containerPort"]))]
+    for pod, port in held:
+        number = int(port["containerPort"])
+        raise FleetInputError(
+            f"port {number} ({pod.name} {port.get('name')}): already held by another process (free it, or give the client another port in the stack config)"
+        )
 
 
 def loopback_names(fleet: RenderedFleet) -> tuple:
@@ -422,9 +428,9 @@ def start_fleet(
     fleet = read_fleet(manifests)
     if deployed is not None:
         check_current(fleet, deployed)
-    stop_pids(directory)
+    stopped = stop_pids(directory)
     pods = [p for p in fleet.pods if only is None or only(p)]
-    check_ports_free(RenderedFleet(fleet.directory, tuple(pods), fleet.service_hosts))
+    check_ports_free(RenderedFleet(fleet.directory, tuple(pods), fleet.service_hosts), grace=PORT_GRACE if stopped else 0.0)
     _private_dir(directory)
     names = loopback_names(fleet)
     hosts_file = os.path.join(directory, "hosts")

@@ -188,7 +188,8 @@ def bwrap_command(
         args += ["--ro-bind" if mount.read_only else "--bind", mount.host, mount.path]
     if run_as is not None:
         args += ["--unshare-user", "--uid", str(run_as[0]), "--gid", str(run_as[1])]
-    args += ["--remount-ro", "/", "--chdir", workdir or layout.workdir, "--", *command]
+    # The container's process dies with its sandbox: stopping the sandbox never orphans a client.
+    args += ["--die-with-parent", "--remount-ro", "/", "--chdir", workdir or layout.workdir, "--", *command]
     return args
 
 

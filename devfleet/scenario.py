@@ -186,6 +186,90 @@ def moved_contract_rejoined(fs: FleetStack, before: FleetRun) -> bool:
     return new != old and mounted == {new} and not any(_alive(c.pid) for c in before.clients) and view.all_connected()
 
 
+def keep_contract(fs: FleetStack, book: dict, name: str):
+    """A Keep contract of the address book with its ABI from the keep-core artifacts (the benchmark
+    reads more of the beacon than the program calls)."""
+    from web3 import Web3
+
+    with open(os.path.join(fs.ws.config["keep-cd:artifactsDir"], f"{name}.json")) as f:
+        abi = json.load(f)["abi"]
+    return Web3(Web3.HTTPProvider(fs.chain.url)).eth.contract(address=book[name], abi=abi)
+
+
+def address_book(fs: FleetStack) -> dict:
+    """The contracts step's address book as the stack's state records it."""
+    state = json.loads(fs.ws.run(["stack", "export"], capture=True).stdout)["deployment"]
+    migration = next(r for r in state["resources"] if r["type"].endswith(CONTRACT_TYPES[0]))
+    return dict(migration["outputs"]["address_book"])
+
+
+def stake_for_a_group(fs: FleetStack, clients: int) -> dict:
+    """Before the operators are staked: the contracts alone, then each operator's stake set to
+    enough minimum stakes that the fleet holds a whole group's tickets (one ticket per minimum
+    stake).  What was read from the chain."""
+    fs.ws.prepare(start_chain=False)
+    fs.up("--target", f"urn:pulumi:{fs.ws.stack}::keep-cd::pulumi-python:{CONTRACT_TYPES[0]}::contracts")
+    book = address_book(fs)
+    minimum = keep_contract(fs, book, "TokenStaking").functions.minimumStake().call()
+    group = keep_contract(fs, book, "KeepRandomBeaconOperator").functions.groupSize().call()
+    per_client = -(-group // clients)
+    operators = dict(fs.ws.config.get("keep-cd:operators") or {})
+    operators["stakeAmount"] = str(per_client * minimum)
+    set_config(fs.ws, operators=operators)
+    return {"group_size": group, "minimum_stake": str(minimum), "tickets": per_client * clients}
+
+
+def relay_entry(fs: FleetStack, run: FleetRun, client: str, group_timeout: float, entry_timeout: float) -> dict:
+    """Genesis (``keep-client relay genesis``), the fleet's group selection and DKG, then
+    ``keep-client relay request`` and the chain's RelayEntrySubmitted: seconds and blocks of each
+    part, or what stopped it, read from the clients' own logs."""
+    from .runner import client_command
+
+    book = address_book(fs)
+    operator = keep_contract(fs, book, "KeepRandomBeaconOperator")
+    w3 = operator.w3
+    out: dict = {"relay_entry_seconds": None}
+    started, first_block = time.monotonic(), w3.eth.block_number
+    code, log = client_command(run, client, ["relay", "genesis"], "relay-genesis.log", 120)
+    if code != 0:
+        return {**out, "relay_entry_reason": f"relay genesis exited {code}: {last_line(log)}"}
+    deadline = time.monotonic() + group_timeout
+    groups = 0
+    while time.monotonic() < deadline:
+        groups = operator.functions.numberOfGroups().call()
+        if groups:
+            break
+        time.sleep(2)
+    out["group_seconds"] = round(time.monotonic() - started, 1)
+    out["group_blocks"] = w3.eth.block_number - first_block
+    if not groups:
+        return {**out, **dkg_failure(fs, run), "relay_entry_reason": "no group formed within the timeout (see dkg_* keys)"}
+    requested, request_block = time.monotonic(), w3.eth.block_number
+    code, log = client_command(run, client, ["relay", "request"], "relay-request.log", entry_timeout)
+    entries = operator.events.RelayEntrySubmitted().get_logs(from_block=request_block)
+    if code != 0 or not entries:
+        return {**out, "relay_entry_reason": f"relay request exited {code}: {last_line(log)}; RelayEntrySubmitted events: {len(entries)}"}
+    out["relay_entry_seconds"] = round(time.monotonic() - requested, 1)
+    out["relay_entry_blocks"] = entries[0]["blockNumber"] - request_block
+    return out
+
+
+def dkg_failure(fs: FleetStack, run: FleetRun) -> dict:
+    """What the clients' logs say about a DKG that produced no group."""
+    import re
+
+    dropped, signatures = 0, None
+    for client in run.clients:
+        with open(client.log, errors="replace") as f:
+            for line in f:
+                if "message handler is too slow; dropping message" in line:
+                    dropped += 1
+                m = re.search(r"could not submit result with \[(\d+)\] signatures for signature threshold \[(\d+)\]", line)
+                if m:
+                    signatures = [int(m.group(1)), int(m.group(2))]
+    return {"dkg_dropped_messages": dropped, "dkg_result_signatures_of_threshold": signatures, "load_average": os.getloadavg()[0]}
+
+
 def _quiet(_message: str) -> None:
     pass
 
