@@ -157,13 +157,17 @@ def relay_run(kind: str, clients: int, workdir: str, group_timeout: float) -> di
 def main(argv=None) -> int:
     args = parse_args(argv if argv is not None else sys.argv[1:])
     workdir = tempfile.mkdtemp(prefix="keep-cd-bench-clients-")
+    result: dict = {}
     try:
         result = measure(args.chain, args.clients, workdir)
         if args.relay:
             result.update(relay_run(args.chain, args.clients, workdir + "-relay", args.group_timeout))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(workdir + "-relay", ignore_errors=True)
+        if result.get("relay_entry_seconds") is None and args.relay:
+            print(f"bench: relay entry not reached; the clients' logs are kept in {workdir}-relay/fleet", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir + "-relay", ignore_errors=True)
     if not args.json:
         for key, value in result.items():
             print(f"{key}: {value}", file=sys.stderr)

@@ -262,21 +262,34 @@ class Images:
     extra_ro: tuple  # host paths the images' programs need at their own paths (the venv's python)
 
 
+def sandboxed(
+    pod: Pod,
+    container: dict,
+    layout: ImageLayout,
+    volumes: dict[str, str],
+    hosts_file: str,
+    extra_ro: tuple,
+    command: list[str] | None = None,
+) -> list[str]:
+    """The command line that runs one of the pod's containers (its own command unless ``command``)."""
+    return bwrap_command(
+        command or container_command(container),
+        layout=layout,
+        mounts=container_mounts(pod, container, volumes),
+        workdir=container.get("workingDir"),
+        hosts_file=hosts_file,
+        run_as=run_as(pod, container),
+        extra_ro=extra_ro,
+    )
+
+
 def run_init_containers(pod: Pod, run: ClientRun, volumes: dict[str, str], images: Images, hosts_file: str, timeout: float) -> None:
     for container in pod.init_containers:
         log = os.path.join(run.directory, f"{container['name']}.log")
         deadline = time.monotonic() + timeout
         delay = 1.0
         while True:
-            args = bwrap_command(
-                container_command(container),
-                layout=images.init,
-                mounts=container_mounts(pod, container, volumes),
-                workdir=container.get("workingDir"),
-                hosts_file=hosts_file,
-                run_as=run_as(pod, container),
-                extra_ro=images.extra_ro,
-            )
+            args = sandboxed(pod, container, images.init, volumes, hosts_file, images.extra_ro)
             code = run_to_completion(args, container_env(pod, container, images.init), log, timeout=max(1.0, deadline - time.monotonic()))
             if code == 0:
                 break
@@ -302,15 +315,7 @@ def accepts(port: int) -> bool:
 
 def start_client(pod: Pod, run: ClientRun, volumes: dict[str, str], images: Images, hosts_file: str) -> subprocess.Popen:
     container = pod.container
-    args = bwrap_command(
-        container_command(container),
-        layout=images.client,
-        mounts=container_mounts(pod, container, volumes),
-        workdir=container.get("workingDir"),
-        hosts_file=hosts_file,
-        run_as=run_as(pod, container),
-        extra_ro=images.extra_ro,
-    )
+    args = sandboxed(pod, container, images.client, volumes, hosts_file, images.extra_ro)
     run.log = os.path.join(run.directory, "keep-client.log")
     proc = start_detached(args, container_env(pod, container, images.client), run.log)
     run.pid, run.process = proc.pid, proc
@@ -471,15 +476,7 @@ def client_command(fleet: FleetRun, client: str, args: list[str], log_name: str,
     pod, container = found.pod, found.pod.container
     volumes = {name: os.path.join(found.directory, "volumes", name) for name in volume_sources(pod)}
     command = [container_command(container)[0], *[a for a in container_command(container)[1:] if a != "start"], *args]
-    argv = bwrap_command(
-        command,
-        layout=fleet.images.client,
-        mounts=container_mounts(pod, container, volumes),
-        workdir=container.get("workingDir"),
-        hosts_file=fleet.hosts_file,
-        run_as=run_as(pod, container),
-        extra_ro=fleet.images.extra_ro,
-    )
+    argv = sandboxed(pod, container, fleet.images.client, volumes, fleet.hosts_file, fleet.images.extra_ro, command)
     log = os.path.join(found.directory, log_name)
     return run_to_completion(argv, container_env(pod, container, fleet.images.client), log, timeout), log
 

@@ -244,6 +244,13 @@ def relay_entry(fs: FleetStack, run: FleetRun, client: str, group_timeout: float
     out["group_blocks"] = w3.eth.block_number - first_block
     if not groups:
         return {**out, **dkg_failure(fs, run), "relay_entry_reason": "no group formed within the timeout (see dkg_* keys)"}
+    # A member signs only once its client has registered the group (after its DKG returns, each
+    # membership persisted): a request before that finds no member of the group.
+    size = keep_contract(fs, book, "KeepRandomBeaconOperator").functions.groupSize().call()
+    while members_ready(run) < size and time.monotonic() < deadline:
+        time.sleep(1)
+    out["members_ready"] = members_ready(run)
+    out["members_ready_seconds"] = round(time.monotonic() - started, 1)
     requested, request_block = time.monotonic(), w3.eth.block_number
     code, log = client_command(run, client, ["relay", "request"], "relay-request.log", entry_timeout)
     entries = operator.events.RelayEntrySubmitted().get_logs(from_block=request_block)
@@ -252,6 +259,15 @@ def relay_entry(fs: FleetStack, run: FleetRun, client: str, group_timeout: float
     out["relay_entry_seconds"] = round(time.monotonic() - requested, 1)
     out["relay_entry_blocks"] = entries[0]["blockNumber"] - request_block
     return out
+
+
+def members_ready(run: FleetRun) -> int:
+    """Group members the clients say are ready to sign ("ready to operate in the group")."""
+    count = 0
+    for client in run.clients:
+        with open(client.log, errors="replace") as f:
+            count += sum("ready to operate in the group" in line for line in f)
+    return count
 
 
 def dkg_failure(fs: FleetStack, run: FleetRun) -> dict:
