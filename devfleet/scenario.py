@@ -246,11 +246,17 @@ def relay_entry(fs: FleetStack, run: FleetRun, client: str, group_timeout: float
         return {**out, **dkg_failure(fs, run), "relay_entry_reason": "no group formed within the timeout (see dkg_* keys)"}
     # A member signs only once its client has registered the group (after its DKG returns, each
     # membership persisted): a request before that finds no member of the group.
-    size = keep_contract(fs, book, "KeepRandomBeaconOperator").functions.groupSize().call()
+    size = operator.functions.groupSize().call()
     while members_ready(run) < size and time.monotonic() < deadline:
         time.sleep(1)
     out["members_ready"] = members_ready(run)
     out["members_ready_seconds"] = round(time.monotonic() - started, 1)
+    if out["members_ready"] < size:
+        reason = (
+            f"{out['members_ready']} of {size} members ready to sign {out['members_ready_seconds']} s after genesis: "
+            "their clients still compute the group public key shares (docs/fleet.md, 'A relay entry')"
+        )
+        return {**out, **dkg_failure(fs, run), "relay_entry_reason": reason}
     requested, request_block = time.monotonic(), w3.eth.block_number
     code, log = client_command(run, client, ["relay", "request"], "relay-request.log", entry_timeout)
     entries = operator.events.RelayEntrySubmitted().get_logs(from_block=request_block)

@@ -102,3 +102,37 @@ def test_an_unknown_chain_is_refused_before_a_cluster_starts(tmp_path):
     proc = _devcluster("up-local", "--chain", "ganache", "--dir", str(tmp_path / "c"))
     assert proc.returncode == 2 and proc.stderr.strip() == "error: CHAIN=ganache: not a local chain (expected one of anvil, geth)"
     assert not os.path.exists(tmp_path / "c")
+
+
+def _exited(tmp_path, name: str, output: str):
+    from devcluster.cluster import Process
+
+    log = tmp_path / "logs" / f"{name}.log"
+    log.parent.mkdir(exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["sh", "-c", f"echo '{output}'; exit 2"], stdout=out, stderr=subprocess.STDOUT)
+    proc.wait()
+    return Process(name, proc, str(log))
+
+
+def test_kwok_dying_of_its_start_race_is_started_again_a_bounded_number_of_times(tmp_path):
+    from devcluster.cluster import KWOK_START_RETRIES, Binaries, ClusterError
+
+    cluster = DevCluster(str(tmp_path), Binaries("", "", "", "", "", (), {}))
+    cluster.processes = [_exited(tmp_path, "kwok", "fatal error: concurrent map writes")]
+    for attempt in range(KWOK_START_RETRIES):
+        cluster._check_alive()  # restarted, not refused
+        cluster.processes[0].process.wait()
+        assert cluster.kwok_restarts == attempt + 1
+    with pytest.raises(ClusterError, match="kwok exited with 2 while the cluster started"):
+        cluster._check_alive()
+
+
+def test_any_other_exit_while_the_cluster_starts_is_refused(tmp_path):
+    from devcluster.cluster import Binaries, ClusterError
+
+    cluster = DevCluster(str(tmp_path), Binaries("", "", "", "", "", (), {}))
+    cluster.processes = [_exited(tmp_path, "kwok", "some other failure")]
+    with pytest.raises(ClusterError, match="kwok exited with 2"):
+        cluster._check_alive()
+    assert cluster.kwok_restarts == 0
