@@ -264,6 +264,7 @@ def relay_entry(fs: FleetStack, run: FleetRun, client: str, group_timeout: float
         return {**out, "relay_entry_reason": f"relay request exited {code}: {last_line(log)}; RelayEntrySubmitted events: {len(entries)}"}
     out["relay_entry_seconds"] = round(time.monotonic() - requested, 1)
     out["relay_entry_blocks"] = entries[0]["blockNumber"] - request_block
+    out["relay_entry_reason"] = None
     return out
 
 
