@@ -305,12 +305,3 @@ def new_fleet_stack(engine: Engine, workdir: str, chain: Any, kind: str, clients
     ws = new_stack(engine, workdir, chain.url, chain.chain_id, config=config)
     ws = dataclasses.replace(ws, chain_kind=kind)
     return FleetStack(ws, chain, kind, LocalFleet(os.path.join(workdir, "manifests"), os.path.join(workdir, "fleet")), restart_chain)
-
-
-def wait_blocks(url: str, count: int, timeout: float = 30.0) -> None:
-    from offline_stack.anvil import rpc
-
-    start = int(rpc(url, "eth_blockNumber", []), 16)
-    deadline = time.monotonic() + timeout
-    while int(rpc(url, "eth_blockNumber", []), 16) < start + count and time.monotonic() < deadline:
-        time.sleep(0.2)
