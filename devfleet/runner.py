@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devchain.geth import HOST_ALIASES
+from pulumi_cli.local_stack import port_in_use
 
 from .pods import FleetInputError, Pod, RenderedFleet, read_fleet, volume_sources
 from .sandbox import (
@@ -132,15 +133,8 @@ def check_current(fleet: RenderedFleet, deployed: dict[str, dict]) -> None:
 
 
 def port_held(port: int) -> bool:
-    with socket.socket() as s:
-        # As a server binds (Go's net.Listen, anvil): connections a stopped node left in TIME_WAIT
-        # do not hold the port.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("", port))  # every interface: the client's HTTP servers listen on all of them
-        except OSError:
-            return True
-    return False
+    # Every interface: the client's HTTP servers listen on all of them.
+    return port_in_use(port, host="")
 
 
 def check_ports_free(fleet: RenderedFleet, grace: float = 0.0) -> None:

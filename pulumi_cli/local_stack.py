@@ -116,13 +116,14 @@ def local_chain_settings(config: dict, source: str) -> LocalChain:
     return LocalChain(rpc_url.strip(), chain_id_int, port)
 
 
-def _port_in_use(port: int) -> bool:
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could not listen on ``host``:``port`` now ("" is every interface)."""
     with socket.socket() as s:
         # As a server binds (Go's net.Listen, anvil): connections a stopped node left in TIME_WAIT
         # do not hold the port.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return True
     return False
@@ -188,7 +189,7 @@ def ensure_local_chain(chain: LocalChain, log_dir: str = BUILD, kind: str = "anv
                 f"{chain.rpc_url} answers with chain id {found}, but the stack's keep-cd:chainId is {chain.chain_id}: stop that node or change the stack's config"
             )
         return None
-    if _port_in_use(chain.port):
+    if port_in_use(chain.port):
         raise LocalStackError(
             f"{chain.rpc_url}: port {chain.port} is held by a process that does not answer JSON-RPC; free it or change keep-cd:rpcUrl"
         )
