@@ -73,9 +73,6 @@ class FleetRun:
     hosts_file: str = ""
     last_started: float = 0.0  # time.monotonic() when the last client was started
 
-    def pid_files(self) -> list[str]:
-        return [os.path.join(c.directory, "keep-client.pid") for c in self.clients]
-
 
 # -- the binary ------------------------------------------------------------------------------------
 
