@@ -16,9 +16,12 @@ setup-test: setup-local .venv-checkov/.installed-stamp
 # Everything (CI's install step caches it).
 setup: setup-test
 
-$(STAMP): requirements.txt
+# The pins first, then keep-cd itself, editable: its packages import from this work tree, as the
+# engine's language host does, with no sys.path edits anywhere.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # checkov (manifest scans in the tests) in a venv of its own: its pins would fight the program's.
@@ -35,40 +38,40 @@ build/keep-core/.version: scripts/fetch_keep_artifacts.sh
 	scripts/fetch_keep_artifacts.sh build/keep-core
 
 # The Pulumi engine: the CLI, its Python language host and the Kubernetes provider, built once from
-# pinned Go modules into ~/.cache/keep-cd (gobuild/), or a suitable `pulumi` already on PATH.
+# pinned Go modules into ~/.cache/keep-cd (bench/gobuild/), or a suitable `pulumi` already on PATH.
 engine:
-	$(PYTHON) -m pulumi_cli engine
+	$(PYTHON) -m bench.engine engine
 
 # The main job on the embedded default stack: a real `pulumi up` of the `local` stack (file backend
 # and passphrase under build/), anvil on 127.0.0.1:8545 if nothing answers there, contracts
 # migrated, operators staked, the fleet rendered to build/manifests/, stack outputs printed.
 # Re-running it changes nothing and sends nothing unless something changed.
-# `make local CLUSTER=kwok`: the fleet applied to a local Kubernetes cluster (devcluster/, started
-# under build/devcluster/ if none runs; `make stop-cluster` stops it) instead of rendered.
+# `make local CLUSTER=kwok`: the fleet applied to a local Kubernetes cluster (bench/cluster/, started
+# under build/bench/cluster/ if none runs; `make stop-cluster` stops it) instead of rendered.
 # `make local FLEET=run`: then runs the rendered fleet here, each keep-client as processes on
-# 127.0.0.1 started from exactly the rendered ConfigMap, Secret and Deployment (devfleet/, logs and
+# 127.0.0.1 started from exactly the rendered ConfigMap, Secret and Deployment (bench/fleet/, logs and
 # volumes under build/fleet/); `make stop-fleet` stops them.
 CLUSTER ?=
 FLEET ?=
 local: setup-local engine $(if $(filter geth,$(CHAIN)),geth) $(if $(CLUSTER),cluster) $(if $(FLEET),keep-client)
-	$(PY) -m $(if $(CLUSTER),devcluster up-local --cluster $(CLUSTER),pulumi_cli up-local) --chain $(CHAIN)
-	$(if $(filter run,$(FLEET)),$(PY) -m devfleet run --chain $(CHAIN))
+	$(PY) -m $(if $(CLUSTER),bench.cluster up-local --cluster $(CLUSTER),bench.engine up-local) --chain $(CHAIN)
+	$(if $(filter run,$(FLEET)),$(PY) -m bench.fleet run --chain $(CHAIN))
 
-# geth, the second real chain of the tests (devchain/geth.py): built once from the Go module proxy
+# geth, the second real chain of the tests (bench/chains/geth.py): built once from the Go module proxy
 # into ~/.cache/keep-cd/bin/ (about 5 min cold on 2 cores, seconds when cached).
 geth:
-	$(PYTHON) -m gobuild geth >/dev/null
+	$(PYTHON) -m bench.gobuild geth >/dev/null
 
-# The test cluster's programs (devcluster/): kube-apiserver, kube-controller-manager and
+# The test cluster's programs (bench/cluster/): kube-apiserver, kube-controller-manager and
 # kube-scheduler from k8s.io/kubernetes, etcd and kwok, built once into ~/.cache/keep-cd/bin/
 # (docs/cluster.md gives the cold and warm build times).
 cluster:
-	$(PYTHON) -m gobuild kubernetes etcd kwok >/dev/null
+	$(PYTHON) -m bench.gobuild kubernetes etcd kwok >/dev/null
 
 # The keep-client itself (keep-core v1.3.1, the release keep_contracts/names.py pins), built once
 # from the Go module proxy into ~/.cache/keep-cd/bin/ (docs/fleet.md gives the build times).
 keep-client:
-	$(PYTHON) -m gobuild keep-client >/dev/null
+	$(PYTHON) -m bench.gobuild keep-client >/dev/null
 
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
 test: setup-test lint engine geth cluster keep-client
@@ -88,10 +91,10 @@ stop-chain:
 stop-anvil: stop-chain
 
 stop-cluster:
-	-@[ -x $(PY) ] && $(PY) -m devcluster stop
+	-@[ -x $(PY) ] && $(PY) -m bench.cluster stop
 
 stop-fleet:
-	-@[ -x $(PY) ] && $(PY) -m devfleet stop
+	-@[ -x $(PY) ] && $(PY) -m bench.fleet stop
 
 clean: stop-fleet stop-chain stop-cluster
 	rm -rf build

@@ -4,7 +4,7 @@ One resource per plan and chain.  Its inputs carry one entry per contract and ca
 bytecode hash, arguments hash), so ``pulumi preview`` shows which ones change and whether it was
 the bytecode or the arguments; ``diff`` also reads the chain, so a reset chain (no code at a recorded
 address, another genesis block) shows as an update even when no input changed, and the change
-report (``python -m offline_stack <stack> --report``) prints every step's action and reason.
+report (``python -m bench.ci.change_report <stack>``) prints every step's action and reason.
 Updates never replace the resource: a migration is brought forward in place, redeploying only what
 changed.
 

@@ -14,7 +14,7 @@ STAKING_CONFIG_KEYS = (STAKING_CONTRACT_NAMES["staking"], "Staking", "StakingPro
 
 # The keep-client release that runs on these contracts: the random-beacon v1 Go client, whose Go
 # bindings match everything it calls in keep-core 1.8.0.  The fleet's default image tag is
-# ``v<CLIENT_RELEASE>``, and the fleet runner builds and checks this release (gobuild/targets.py);
+# ``v<CLIENT_RELEASE>``, and the fleet runner builds and checks this release (bench/gobuild/targets.py);
 # the revision is the release's commit, which the client prints with its version.
 CLIENT_RELEASE = "1.3.1"
 CLIENT_REVISION = "86922936b"

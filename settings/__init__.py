@@ -7,7 +7,7 @@ and access (``settings.access``).  Every refusal is one ``chain.errors.ConfigErr
 The edge of the program: it may import ``chain``, ``contracts_step``, ``operators`` and
 ``components`` (for the values they define once, such as ``operators.provider.PROVISIONING_MODES`` and
 ``ACCESS_MODES``, and the specs they consume); only ``__main__`` and the tools that read a stack
-(``pulumi_cli``, ``scripts/ci``) import it.
+(``bench.engine``, ``scripts/ci``) import it.
 """
 
 from .access import AccessSettings, BastionSettings, ChainServiceSettings, CircleCiSettings, parse_access

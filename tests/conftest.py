@@ -3,7 +3,7 @@ and our fixture contracts compiled with solc-js.
 
 ``dev_chain_factory`` / ``fresh_chain`` are parametrized over both chains: a test that takes them
 runs once on anvil (automine, as before) and once on ``geth --dev`` with 1-second blocks
-(devchain/geth.py; accounts funded by transfers from its developer account)."""
+(bench/chains/geth.py; accounts funded by transfers from its developer account)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,15 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from contextlib import contextmanager
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from bench.chains.anvil import start_anvil
+from bench.chains.geth import start_geth
 
-from devchain.geth import start_geth  # noqa: E402
-from offline_stack.anvil import start_anvil  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHAIN_KINDS = ("anvil", "geth")
 

@@ -1,12 +1,12 @@
-"""The engine tests' side of pulumi_cli.scratch_stack: the engine (never a fallback), and a kill of
+"""The engine tests' side of bench.engine.scratch_stack: the engine (never a fallback), and a kill of
 a whole process tree."""
 
 from __future__ import annotations
 
 import os
 
-from pulumi_cli.engine import Engine, locate_engine
-from pulumi_cli.scratch_stack import new_stack, preview_steps, set_config, short, up_steps  # noqa: F401 (the tests' imports)
+from bench.engine.engine import Engine, locate_engine
+from bench.engine.scratch_stack import new_stack, preview_steps, set_config, short, up_steps  # noqa: F401 (the tests' imports)
 
 
 def engine_or_fail() -> Engine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from offline_stack.runner import RunResult, run_stack
+from bench.offline.runner import RunResult, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCAL_FLEET = {

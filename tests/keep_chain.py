@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
     from eth_typing import ChecksumAddress
 
-    from devchain.geth import Geth
-    from offline_stack.anvil import Anvil
+    from bench.chains.anvil import Anvil
+    from bench.chains.geth import Geth
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
@@ -65,8 +65,8 @@ class KeepChain:
     def pass_initialization(self) -> None:
         """Past TokenStaking's initializationPeriod (1 on dev chains): anvil mines two blocks 5 s
         apart; geth has no cheat code, so two of its blocks are waited for."""
-        from devchain.geth import Geth
-        from offline_stack.anvil import rpc
+        from bench.chains.anvil import rpc
+        from bench.chains.geth import Geth
 
         if isinstance(self.anvil, Geth):
             self.anvil.wait_blocks(2)
@@ -98,9 +98,9 @@ def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
 
 
 def make_keep_chain(kind: str = "anvil", **node_kwargs) -> KeepChain:
+    from bench.chains.anvil import start_anvil
+    from bench.chains.geth import start_geth
     from chain.node import connect
-    from devchain.geth import start_geth
-    from offline_stack.anvil import start_anvil
 
     chain = start_geth(**node_kwargs) if kind == "geth" else start_anvil(**node_kwargs)
     try:

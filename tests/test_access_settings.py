@@ -10,8 +10,8 @@ import os
 import pulumi
 import pytest
 
+from bench.offline.runner import load_stack_config
 from chain.errors import ConfigError
-from offline_stack.runner import load_stack_config
 from settings import load_access, load_contracts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
+from bench.offline.runner import load_stack_config, run_stack
 from chain.errors import ConfigError
-from offline_stack.runner import load_stack_config, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRIMITIVE = {"roles/owner", "roles/editor", "roles/viewer"}

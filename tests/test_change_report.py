@@ -8,8 +8,8 @@ import os
 import pytest
 from web3 import Web3
 
-from offline_stack.change_report import change_report
-from offline_stack.runner import run_stack
+from bench.ci.change_report import change_report
+from bench.offline.runner import run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -95,7 +95,7 @@ def test_report_against_a_pulumi_export(deployed, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("content", ["{not json", '{"version": 3}', '{"deployment": []}'])
 def test_unreadable_pulumi_export_is_named(tmp_path, content):
-    from offline_stack.runner import StateFileError
+    from bench.offline.runner import StateFileError
 
     export = tmp_path / "export.json"
     export.write_text(content)

@@ -137,10 +137,10 @@ def test_pull_request_workflow_is_read_only(config):
 def test_preview_job_stores_diff_and_change_report(config):
     commands = run_commands(config, "preview")
     preview = next(c for c in commands if "pulumi preview" in c)
-    report = next(c for c in commands if "offline_stack" in c)
+    report = next(c for c in commands if "bench.ci.change_report" in c)
     assert '--stack "<< parameters.stack >>"' in preview and "--diff" in preview
     assert "build/reports/" in preview and "tee" in preview
-    assert re.search(r"-m offline_stack \"<< parameters\.stack >>\" --report", report)
+    assert re.search(r"-m bench.ci.change_report \"<< parameters\.stack >>\"", report)
     assert "build/reports/" in report
     artifacts = [s["store_artifacts"] for s in steps_of(config, "preview") if isinstance(s, dict) and "store_artifacts" in s]
     assert artifacts and artifacts[0]["path"] == "build/reports"
@@ -199,11 +199,11 @@ def test_versions_are_pinned(config):
     for orb, ref in (config.get("orbs") or {}).items():
         assert re.match(r"^[\w-]+/[\w-]+@\d+\.\d+\.\d+$", ref), f"orb {orb}: {ref} is not an exact version"
     params = config["parameters"]
-    # The Pulumi CLI is not downloaded: CI builds the pinned engine (gobuild) like every machine.
+    # The Pulumi CLI is not downloaded: CI builds the pinned engine (bench.gobuild) like every machine.
     assert "pulumi_version" not in params
     steps = config["commands"]["install-tools"]["steps"]
     engine = next(s["run"]["command"] for s in steps if "run" in s and "make engine" in s["run"]["command"])
-    assert 'python3 -m pulumi_cli env >> "$BASH_ENV"' in engine
+    assert 'python3 -m bench.engine env >> "$BASH_ENV"' in engine
     assert re.match(r"^\d+\.\d+\.\d+$", params["gcloud_version"]["default"])
     assert re.match(r"^[0-9a-f]{40}$", params["keep_core_commit"]["default"])
 
@@ -227,9 +227,7 @@ def test_scripts_exist_are_executable_and_parse(config):
 
 
 def test_stack_env_for_ci():
-    out = subprocess.run(
-        [sys.executable, "scripts/ci/stack_env.py", "keep-dev"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run([sys.executable, "bench/ci/stack_env.py", "keep-dev"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
     env = {k: shlex.split(v)[0] for k, v in env.items()}
     assert env["ACCESS_MODE"] == "keyless" and env["GKE_CLUSTER"] == "keep-dev"
@@ -242,7 +240,7 @@ def test_stack_env_for_ci():
 
 
 def test_stack_env_refuses_a_stack_without_access():
-    result = subprocess.run([sys.executable, "scripts/ci/stack_env.py", "local"], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "bench/ci/stack_env.py", "local"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: stack local: config keep-cd:access is not enabled, so CI has no GCP environment for it"
 

@@ -1,5 +1,5 @@
 """The fleet applied for real: the real Pulumi engine (`make engine`) runs `pulumi up` against a real
-Kubernetes API server (devcluster/: kube-apiserver, controller-manager and scheduler built from
+Kubernetes API server (bench/cluster/: kube-apiserver, controller-manager and scheduler built from
 k8s.io/kubernetes, etcd, kwok for nodes and pods), as CI's deployer, whose only permissions are the
 RBAC rules generated from components/push_deploy_access.py, and `pulumi preview` as CI's previewer.
 What is asserted is read from the API server: objects, ReplicaSets, the order of a watch, the audit
@@ -21,6 +21,11 @@ import tomllib
 import pytest
 from eth_account import Account
 
+from bench.chains.anvil import rpc, start_anvil
+from bench.cluster.cluster import DevCluster, locate_binaries
+from bench.cluster.observe import DeploymentTimeline, deployments, replica_sets, rolled
+from bench.cluster.stack import cluster_stack, fleet_of, set_fleet, use_kubeconfig
+from bench.engine.local_stack import first_error
 from components.push_deploy_access import (
     DECLARED_KINDS,
     DEPLOYER_ACCESS,
@@ -28,12 +33,7 @@ from components.push_deploy_access import (
     deployer_access,
     kubernetes_rules,
 )
-from devcluster.cluster import DevCluster, locate_binaries
-from devcluster.observe import DeploymentTimeline, deployments, replica_sets, rolled
-from devcluster.stack import cluster_stack, fleet_of, set_fleet, use_kubeconfig
 from engine_stack import engine_or_fail, preview_steps, set_config, short, up_steps
-from offline_stack.anvil import rpc, start_anvil
-from pulumi_cli.local_stack import first_error
 
 NAMESPACE = "keep-cluster"
 BOOTSTRAP = ["keep-bootstrap-0", "keep-bootstrap-1"]

@@ -1,4 +1,4 @@
-"""The test cluster itself (devcluster/): users from generated certificates, loopback only, a clean
+"""The test cluster itself (bench/cluster/): users from generated certificates, loopback only, a clean
 stop; the detached cluster of `make local CLUSTER=kwok` started once, reused, stopped by its pids;
 the local stack pointed at it."""
 
@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from devcluster.api import ApiError, KubeApi
-from devcluster.cluster import DevCluster, locate_binaries
+from bench.cluster.api import ApiError, KubeApi
+from bench.cluster.cluster import DevCluster, locate_binaries
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +48,7 @@ def test_a_user_is_its_certificate_and_has_only_its_rules_and_stop_ends_every_pr
 
 
 def _devcluster(*args: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "devcluster", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "bench.cluster", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_the_detached_cluster_starts_once_and_stops_by_its_pids(tmp_path):
@@ -77,8 +77,8 @@ def test_an_unknown_cluster_kind_is_refused_in_one_line():
 
 
 def test_the_local_stack_on_a_cluster_applies_instead_of_rendering():
-    from pulumi_cli.engine import Engine
-    from pulumi_cli.local_stack import local_workspace
+    from bench.engine.engine import Engine
+    from bench.engine.local_stack import local_workspace
 
     engine = Engine("pulumi", "v0", "PATH", (), "/nonexistent")
     rendered, applied = local_workspace(engine), local_workspace(engine, kubeconfig="/k/kubeconfig")
@@ -89,8 +89,8 @@ def test_the_local_stack_on_a_cluster_applies_instead_of_rendering():
 
 
 def test_the_local_stack_on_geth_and_a_cluster_keeps_geths_directories():
-    from pulumi_cli.engine import Engine
-    from pulumi_cli.local_stack import local_workspace
+    from bench.engine.engine import Engine
+    from bench.engine.local_stack import local_workspace
 
     engine = Engine("pulumi", "v0", "PATH", (), "/nonexistent")
     geth, applied = local_workspace(engine, "geth"), local_workspace(engine, "geth", "/k/kubeconfig")
@@ -105,7 +105,7 @@ def test_an_unknown_chain_is_refused_before_a_cluster_starts(tmp_path):
 
 
 def _exited(tmp_path, name: str, output: str):
-    from devcluster.cluster import Process
+    from bench.cluster.cluster import Process
 
     log = tmp_path / "logs" / f"{name}.log"
     log.parent.mkdir(exist_ok=True)
@@ -116,7 +116,7 @@ def _exited(tmp_path, name: str, output: str):
 
 
 def test_kwok_dying_of_its_start_race_is_started_again_a_bounded_number_of_times(tmp_path):
-    from devcluster.cluster import KWOK_START_RETRIES, Binaries, ClusterError
+    from bench.cluster.cluster import KWOK_START_RETRIES, Binaries, ClusterError
 
     cluster = DevCluster(str(tmp_path), Binaries("", "", "", "", "", (), {}))
     cluster.processes = [_exited(tmp_path, "kwok", "fatal error: concurrent map writes")]
@@ -129,7 +129,7 @@ def test_kwok_dying_of_its_start_race_is_started_again_a_bounded_number_of_times
 
 
 def test_any_other_exit_while_the_cluster_starts_is_refused(tmp_path):
-    from devcluster.cluster import Binaries, ClusterError
+    from bench.cluster.cluster import Binaries, ClusterError
 
     cluster = DevCluster(str(tmp_path), Binaries("", "", "", "", "", (), {}))
     cluster.processes = [_exited(tmp_path, "kwok", "some other failure")]

@@ -1,4 +1,4 @@
-"""The program under the real Pulumi engine (pulumi_cli: the CLI, the language host and the
+"""The program under the real Pulumi engine (bench.engine: the CLI, the language host and the
 Kubernetes provider built by `make engine`), on a fresh stack with a file backend and a real anvil.
 
 The module drives one stack through a script of changes, in order: every change is previewed and
@@ -16,9 +16,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from bench.chains.anvil import rpc, start_anvil
+from bench.engine.fidelity import CHANGES, ScriptedStack
 from engine_stack import engine_or_fail, preview_steps, set_config, short
-from offline_stack.anvil import rpc, start_anvil
-from pulumi_cli.fidelity import CHANGES, ScriptedStack
 
 CLIENTS = ["keep-bootstrap-0", "keep-standard-0", "keep-standard-1"]
 CHANGE = dict(CHANGES)

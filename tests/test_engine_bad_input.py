@@ -13,16 +13,16 @@ import sys
 import pytest
 from eth_account import Account
 
+from bench.chains.anvil import free_port, rpc, start_anvil
+from bench.engine.engine import Engine, EngineError, check_plugins
+from bench.engine.local_stack import LocalChain, LocalStackError, ensure_local_chain
 from engine_stack import engine_or_fail, new_stack, set_config
-from offline_stack.anvil import free_port, rpc, start_anvil
-from pulumi_cli.engine import Engine, EngineError, check_plugins
-from pulumi_cli.local_stack import LocalChain, LocalStackError, ensure_local_chain
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _pulumi_cli(args: list, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pulumi_cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "bench.engine", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _path_without(*programs: str) -> str:

@@ -14,9 +14,9 @@ from eth_typing import ChecksumAddress, HexStr
 from web3 import Web3
 from web3.types import TxParams, TxReceipt
 
+from bench.chains.anvil import start_anvil
+from bench.engine.local_stack import LocalStackError
 from engine_stack import engine_or_fail, new_stack, preview_steps, short, up_steps
-from offline_stack.anvil import start_anvil
-from pulumi_cli.local_stack import LocalStackError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")

@@ -9,10 +9,10 @@ import os
 
 from eth_account import Account
 
+from bench.chains.anvil import start_anvil
+from bench.offline.manifests import MANIFEST_DIR, write_manifests
+from bench.offline.runner import run_stack
 from engine_stack import engine_or_fail, new_stack, up_steps
-from offline_stack.anvil import start_anvil
-from offline_stack.manifests import MANIFEST_DIR, write_manifests
-from offline_stack.runner import run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Block timestamps differ between two chains, and with them when a stake becomes eligible.
@@ -67,8 +67,8 @@ def test_offline_runner_and_engine_render_the_same_bytes_and_outputs(tmp_path, m
 def test_change_report_on_the_engines_state_names_what_its_preview_changes(tmp_path, monkeypatch):
     """The report CI attaches to a pull request reads the real stack's export: after an up, nothing
     changed reads as nothing; a new image tag as exactly the Deployments the engine's preview rolls."""
-    from offline_stack.change_report import change_report
-    from pulumi_cli.scratch_stack import preview_steps, set_config, short
+    from bench.ci.change_report import change_report
+    from bench.engine.scratch_stack import preview_steps, set_config, short
 
     chain = start_anvil()
     try:

@@ -1,5 +1,5 @@
 """The real keep-client (v1.3.1, built by `make keep-client`) runs the fleet keep-cd rendered: three
-clients, one bootstrap, started by devfleet from the manifests a real `pulumi up` wrote, on anvil
+clients, one bootstrap, started by bench.fleet from the manifests a real `pulumi up` wrote, on anvil
 with 1-second blocks and on geth --dev.  Each test asserts what the clients themselves report
 (/diagnostics, /metrics, their logs), never keep-cd's idea of them."""
 
@@ -13,10 +13,10 @@ import tomllib
 
 import pytest
 
-from devfleet.observe import rendered_config
-from devfleet.pods import FleetInputError, read_fleet
-from devfleet.runner import FleetError, _alive, start_fleet
-from devfleet.scenario import NO_CONTRACT_CODE, NOT_STAKED, FleetStack, new_fleet_stack
+from bench.fleet.observe import rendered_config
+from bench.fleet.pods import FleetInputError, read_fleet
+from bench.fleet.runner import FleetError, _alive, start_fleet
+from bench.fleet.scenario import NO_CONTRACT_CODE, NOT_STAKED, FleetStack, new_fleet_stack
 from engine_stack import engine_or_fail
 from keep_contracts.names import CLIENT_RELEASE
 
@@ -153,6 +153,6 @@ def test_a_held_port_is_refused_before_anything_starts(fleet_stack):
 
 
 def deployed(fs: FleetStack) -> dict:
-    from devfleet.local import deployed_annotations
+    from bench.fleet.local import deployed_annotations
 
     return deployed_annotations(fs.ws)

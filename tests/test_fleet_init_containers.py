@@ -17,9 +17,9 @@ import tomllib
 import pytest
 from eth_account import Account
 
+from bench.chains.anvil import rpc
 from fleet_support import ROOT, by_kind, fleet_config, run_fleet
 from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
-from offline_stack.anvil import rpc
 from test_operators_stack import leaks
 
 Account.enable_unaudited_hdwallet_features()

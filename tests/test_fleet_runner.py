@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from devfleet.pods import FleetInputError, read_fleet
-from devfleet.runner import FleetError, check_current, locate_client
-from devfleet.sandbox import init_image_layout
+from bench.fleet.pods import FleetInputError, read_fleet
+from bench.fleet.runner import FleetError, check_current, locate_client
+from bench.fleet.sandbox import init_image_layout
 
 
 def test_missing_manifests_are_refused_naming_the_directory(tmp_path):

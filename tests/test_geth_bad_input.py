@@ -13,11 +13,11 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
+from bench.chains.anvil import free_port
+from bench.chains.geth import DevChainError, fund, start_geth
 from chain.errors import ChainIdMismatch, ChainSyncing
 from contracts_step.migrate import open_migration
 from contracts_step.plans import load_plan
-from devchain.geth import DevChainError, fund, start_geth
-from offline_stack.anvil import free_port
 
 FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan.json")
 # What geth 1.17 answers to eth_syncing while it catches up (ethapi.SyncProgress, trimmed to the

@@ -12,13 +12,13 @@ import requests
 from eth_account import Account
 from web3 import Web3
 
+from bench.chains.anvil import rpc
+from bench.chains.geth import fund
 from chain.errors import TransactionDropped
 from chain.node import connect, create_address
 from chain.transactions import PipelinedSender, TxRequest
-from devchain.geth import fund
 from initcontainer.provision_operator import _is_collision
 from keep_contracts.staking import Fn
-from offline_stack.anvil import rpc
 
 APPROVE = Fn("approve(address)")
 APPROVED = Fn("approved(address)", ("bool",))

@@ -16,9 +16,9 @@ import pytest
 import tomlkit
 from eth_account import Account
 
+from bench.chains.anvil import free_port, rpc
 from initcontainer import operator_check, provision_operator
 from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, delegation_data
-from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
 from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
@@ -349,7 +349,7 @@ def test_initcontainer_shares_no_import_with_the_pulumi_program():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 imported.add(node.module.split(".")[0])
-        assert not imported & {"contracts_step", "operators", "pulumi", "settings", "offline_stack", "components"}, name
+        assert not imported & {"contracts_step", "operators", "pulumi", "settings", "bench", "components"}, name
 
 
 # Run in the image's working directory: every Python file the image holds is imported, with a

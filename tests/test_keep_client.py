@@ -14,6 +14,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from bench.offline.runner import CapturedResource, unwrap_secrets
 from components.keep_client import (
     ChainEndpoints,
     ClientIdentity,
@@ -23,7 +24,6 @@ from components.keep_client import (
     KeepClientArgs,
     OperatorInit,
 )
-from offline_stack.runner import CapturedResource, unwrap_secrets
 from operators.keys import KeystoreParams, encrypt_keystore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,7 +8,7 @@ import json
 import pytest
 from eth_account import Account
 
-import offline_stack.runner as runner
+import bench.offline.runner as runner
 from chain.errors import ConfigError
 from fleet_support import by_kind, checksums, fleet_config, operator_key, run_fleet
 from test_peer_id import independent_peer_id
@@ -190,7 +190,7 @@ def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
     ]:
         with pytest.raises(ConfigError, match=expected):
             run_fleet(fresh_anvil.url, deployer.key.hex(), str(tmp_path / "s.json"), bad)
-    from offline_stack.anvil import rpc
+    from bench.chains.anvil import rpc
 
     assert int(rpc(fresh_anvil.url, "eth_getTransactionCount", [deployer.address, "latest"]), 16) == 0
     assert not (tmp_path / "s.json").exists()
@@ -206,7 +206,7 @@ def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
 )
 def test_fleet_without_operator_keys_is_a_one_line_error(anvil, tmp_path, monkeypatch, overrides, key, why):
     monkeypatch.delenv("KEEP_CD_OPERATOR_MNEMONIC")
-    from offline_stack.anvil import rpc
+    from bench.chains.anvil import rpc
 
     deployer = anvil.new_account()
     with pytest.raises(ConfigError) as e:

@@ -1,4 +1,4 @@
-"""`make local` (pulumi_cli.local_stack.up): a real `pulumi up` of the local stack, on anvil and on
+"""`make local` (bench.engine.local_stack.up): a real `pulumi up` of the local stack, on anvil and on
 geth, starting the chain where the stack's rpcUrl says; a second run changes nothing and sends
 nothing.  Everything it keeps goes to a temporary build directory and a free port here."""
 
@@ -10,8 +10,8 @@ import signal
 import pytest
 from eth_account import Account
 
-from offline_stack.anvil import free_port, rpc
-from pulumi_cli import local_stack
+from bench.chains.anvil import free_port, rpc
+from bench.engine import local_stack
 
 
 @pytest.mark.parametrize("chain", ["anvil", "geth"])

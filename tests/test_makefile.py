@@ -27,7 +27,7 @@ def test_make_test_installs_the_scanner_as_well():
 
 
 def test_make_test_builds_the_cluster_and_make_local_only_when_asked():
-    assert "gobuild kubernetes etcd kwok" in dry_run("test")
-    assert "gobuild kubernetes" not in dry_run("local") and "pulumi_cli up-local" in dry_run("local")
+    assert "bench.gobuild kubernetes etcd kwok" in dry_run("test")
+    assert "bench.gobuild kubernetes" not in dry_run("local") and "bench.engine up-local" in dry_run("local")
     proc = subprocess.run(["make", "-n", "-B", "local", "CLUSTER=kwok"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert "gobuild kubernetes etcd kwok" in proc.stdout and "devcluster up-local --cluster kwok" in proc.stdout
+    assert "bench.gobuild kubernetes etcd kwok" in proc.stdout and "bench.cluster up-local --cluster kwok" in proc.stdout

@@ -16,8 +16,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bench.offline.manifests import write_manifests
 from fleet_support import ROOT, by_kind, fleet_config, run_fleet
-from offline_stack.manifests import write_manifests
 
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 DIGEST = "sha256:" + "5e" * 32
@@ -173,11 +173,11 @@ def test_rewrite_removes_files_of_objects_no_longer_declared(rendered, tmp_path)
 
 
 def test_offline_stack_cli_writes_manifests_for_the_local_stack(anvil, tmp_path):
-    """`python -m offline_stack local --manifests DIR`: the offline runner writes the local stack's objects."""
+    """`python -m bench.offline local --manifests DIR`: the offline runner writes the local stack's objects."""
     deployer = anvil.new_account()
     out = tmp_path / "manifests"
     env = {**os.environ, "KEEP_CD_DEPLOYER_KEY": deployer.key.hex()}
-    args = [sys.executable, "-m", "offline_stack", "local", "--config", f"rpcUrl={anvil.url}"]
+    args = [sys.executable, "-m", "bench.offline", "local", "--config", f"rpcUrl={anvil.url}"]
     args += ["--state", str(tmp_path / "state.json"), "--manifests", str(out)]
     proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,11 +12,11 @@ import pytest
 from web3 import Web3
 from web3.types import RPCEndpoint
 
+from bench.chains.anvil import free_port
 from chain.errors import ChainIdMismatch, ChainUnreachable, InsufficientFunds, TransactionReverted
 from contracts_step.migrate import open_migration
 from contracts_step.plan import Call, Deploy, ref
 from contracts_step.plans import load_plan
-from offline_stack.anvil import free_port
 
 FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan.json")
 

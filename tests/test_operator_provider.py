@@ -10,9 +10,9 @@ import pytest
 from eth_account import Account
 from pulumi.runtime.rpc import UNKNOWN
 
+from bench.chains.anvil import free_port, rpc
 from chain.errors import ChainUnreachable, ConfigError
 from keep_contracts.staking import DELEGATION_INFO
-from offline_stack.anvil import free_port, rpc
 from operators.provider import OperatorStakesProvider
 
 

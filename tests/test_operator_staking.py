@@ -15,8 +15,8 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from bench.chains.anvil import rpc
 from keep_contracts.staking import APPROVE_AND_CALL, DELEGATION_INFO, HAS_MINIMUM_STAKE, MINIMUM_STAKE, TRANSFER, Fn, delegation_data
-from offline_stack.anvil import rpc
 from operators.errors import ConfigError, InsufficientFunds, StakingConflict
 from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
 
@@ -232,8 +232,7 @@ def test_cluster_mode_supplies_the_faucet_once(keep_chain):
 
 KILLABLE_RUN = textwrap.dedent(
     """
-    import json, os, sys
-    sys.path.insert(0, os.environ["ROOT"])
+    import json, os
     from eth_account import Account
     from chain.node import connect
     from operators.staking import FleetPolicy, StakingContracts, reconcile_fleet

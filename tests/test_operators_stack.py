@@ -10,9 +10,9 @@ import textwrap
 import pytest
 from eth_account import Account
 
+from bench.offline.runner import run_stack
 from chain.errors import ConfigError
 from hd_paths import FAUCET_HD_PATH, operator_hd_path, operator_index
-from offline_stack.runner import run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Account.enable_unaudited_hdwallet_features()
@@ -40,7 +40,7 @@ def derived(mnemonic: str, name: str) -> str:
 
 
 def nonce(chain, address: str) -> int:
-    from offline_stack.anvil import rpc
+    from bench.chains.anvil import rpc
 
     return int(rpc(chain.url, "eth_getTransactionCount", [address, "latest"]), 16)
 

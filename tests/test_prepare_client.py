@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 from eth_account import Account
 
+from bench.chains.anvil import free_port, rpc
 from components.client_config import ClientConfig, render
-from offline_stack.anvil import free_port, rpc
 from operators.keys import KeystoreParams, encrypt_keystore
 
 PROGRAM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "initcontainer", "prepare_client.py")

@@ -14,9 +14,9 @@ import dill
 import pytest
 from web3 import Web3
 
+from bench.offline.runner import InputsRefused, StateFileError, run_stack
 from chain.errors import ConfigError
 from contracts_step.provider import ContractsMigrationProvider
-from offline_stack.runner import InputsRefused, StateFileError, run_stack
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE_PLAN = os.path.join(ROOT, "tests", "fixtures", "fixture_plan.json")
@@ -166,7 +166,7 @@ def test_killed_keep_migration_is_adopted_not_duplicated(kind, anvil_factory, ge
     cmd = [
         sys.executable,
         "-m",
-        "offline_stack",
+        "bench.offline",
         "local",
         "--state",
         state,

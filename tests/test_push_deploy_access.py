@@ -14,8 +14,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from bench.offline.runner import SECRET_MARKER, CapturedResource, CapturingMonitor, redact, unwrap_secrets
 from components.push_deploy_access import BastionArgs, PushDeployAccess, PushDeployAccessArgs
-from offline_stack.runner import SECRET_MARKER, CapturedResource, CapturingMonitor, redact, unwrap_secrets
 
 PROJECT = "keep-dev-1234"
 PROJECT_NUMBER = "123456789012"

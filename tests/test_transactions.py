@@ -47,7 +47,7 @@ class Observed:
         monkeypatch.setattr(HTTPProvider, "make_batch_request", batch)
 
     def mined_nonce(self) -> int:
-        from offline_stack.anvil import rpc
+        from bench.chains.anvil import rpc
 
         return int(rpc(self.chain.url, "eth_getTransactionCount", [self.address, "latest"]), 16)
 

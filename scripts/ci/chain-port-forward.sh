@@ -4,7 +4,7 @@
 # keep using their in-cluster URLs (fleet config); only the deployer goes through this tunnel.
 #
 # Needs: CHAIN_NAMESPACE, CHAIN_SERVICE, CHAIN_PORT, DEPLOYER_RPC_URL, DEPLOYER_RPC_PORT
-# (scripts/ci/stack_env.py) and a kubeconfig (cluster-connect.sh).  Leaves kubectl running in the
+# (bench/ci/stack_env.py) and a kubeconfig (cluster-connect.sh).  Leaves kubectl running in the
 # background for the rest of the job; its pid is in build/ci/port-forward.pid.
 set -euo pipefail
 : "${CHAIN_SERVICE:?the stack has no access.chainService: nothing to port-forward}"
@@ -13,7 +13,7 @@ kubectl --namespace "$CHAIN_NAMESPACE" port-forward "service/$CHAIN_SERVICE" \
   "$DEPLOYER_RPC_PORT:$CHAIN_PORT" --address 127.0.0.1 > build/ci/port-forward.log 2>&1 &
 echo $! > build/ci/port-forward.pid
 for _ in $(seq 1 60); do
-  if .venv/bin/python -c 'import sys; from offline_stack.anvil import is_up; sys.exit(0 if is_up(sys.argv[1]) else 1)' "$DEPLOYER_RPC_URL"; then
+  if .venv/bin/python -c 'import sys; from bench.chains.anvil import is_up; sys.exit(0 if is_up(sys.argv[1]) else 1)' "$DEPLOYER_RPC_URL"; then
     echo "chain RPC answers at $DEPLOYER_RPC_URL (port-forward to $CHAIN_NAMESPACE/$CHAIN_SERVICE:$CHAIN_PORT)"
     exit 0
   fi

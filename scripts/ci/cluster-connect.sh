@@ -10,7 +10,7 @@
 #            cluster subnet, and the cluster's private endpoint reached through it.
 #
 # Needs: ACCESS_MODE, GCP_PROJECT, GKE_CLUSTER, GKE_LOCATION (+ BASTION_ZONE, JUMP_HOST_NAME,
-# UTILITY_HOST_NAME in bastion mode) from scripts/ci/stack_env.py; gcloud signed in (gcp-auth.sh).
+# UTILITY_HOST_NAME in bastion mode) from bench/ci/stack_env.py; gcloud signed in (gcp-auth.sh).
 set -euo pipefail
 case "$ACCESS_MODE" in
   keyless)

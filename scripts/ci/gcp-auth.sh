@@ -8,7 +8,7 @@
 #   bastion: the service-account key from the context ($GCP_SERVICE_ACCOUNT_KEY, base64 of the key
 #            file, as `pulumi stack output --show-secrets ciDeployerKey` prints it).
 #
-# Needs: ACCESS_MODE and GCP_PROJECT (scripts/ci/stack_env.py), and from the context
+# Needs: ACCESS_MODE and GCP_PROJECT (bench/ci/stack_env.py), and from the context
 # GCP_SERVICE_ACCOUNT + GCP_WORKLOAD_IDENTITY_PROVIDER (keyless) or GCP_SERVICE_ACCOUNT_KEY (bastion).
 set -euo pipefail
 dir="$HOME/.config/keep-cd-gcp"

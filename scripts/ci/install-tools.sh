@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned Google Cloud CLI (+ kubectl and the GKE auth plugin) under $HOME/tools and
 # puts it on PATH through $BASH_ENV (CircleCI sources it before every step).  The Pulumi CLI is
-# built from Go modules by `make engine` (gobuild/), not downloaded.
+# built from Go modules by `make engine` (bench/gobuild/), not downloaded.
 #   scripts/ci/install-tools.sh <gcloud-version>
 set -euo pipefail
 gcloud_version="$1"

@@ -3,7 +3,7 @@
 # tagged with the commit, and records them by digest for the deploy job:
 #   build/ci/<stack>.images.env   (KEEP_CLIENT_REPOSITORY, KEEP_CLIENT_DIGEST, INIT_REPOSITORY, ...)
 #   scripts/ci/publish-images.sh <stack> <commit>
-# Needs: IMAGE_REGISTRY, REGISTRY_HOST (scripts/ci/stack_env.py) and gcloud signed in as the
+# Needs: IMAGE_REGISTRY, REGISTRY_HOST (bench/ci/stack_env.py) and gcloud signed in as the
 # deployer (gcp-auth.sh), which may write to that one repository only.
 set -euo pipefail
 stack="$1"
