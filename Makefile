@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 # The chain `make local` runs on: anvil (default) or geth (a real geth --dev, built by `make geth`).
 CHAIN ?= anvil
 
-.PHONY: local test setup setup-local setup-test engine geth cluster keep-client stop-chain stop-anvil stop-cluster stop-fleet clean mutation mutation-score lint
+.PHONY: local test test-fast setup setup-local setup-test engine geth cluster keep-client stop-chain stop-anvil stop-cluster stop-fleet clean mutation mutation-score lint
 
 # What the main job needs: the program's venv, anvil and solc-js, the Keep artifacts.
 setup-local: $(STAMP) node_modules/.installed-stamp build/keep-core/.version
@@ -76,6 +76,17 @@ keep-client:
 # The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
 test: setup-test lint engine geth cluster keep-client
 	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The fast tier for your own loop: every test that needs no Go-built program (pytest.ini's markers
+# engine, geth, cluster and client deselected): unit tests, anvil and the offline runner.  The Go
+# caches are hidden from it and the module proxy is off, so a test that reaches for a Go program
+# fails here at once instead of building one.
+FAST_TIER := build/fast-tier
+test-fast: setup-test
+	mkdir -p $(FAST_TIER)/cache $(FAST_TIER)/gomod
+	KEEP_CD_CACHE=$(CURDIR)/$(FAST_TIER)/cache GOMODCACHE=$(CURDIR)/$(FAST_TIER)/gomod GOPROXY=off \
+	  $(PY) -m pytest -q -m "not (engine or geth or cluster or client)" tests; \
+	  rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Lint, format and type checks (configured in pyproject.toml).
 lint: $(STAMP)

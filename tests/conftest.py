@@ -178,3 +178,16 @@ def pytest_unconfigure(config):
 
 # Keep contracts on anvil for the operator tests (tests/keep_chain.py).
 pytest_plugins = ["keep_chain"]
+
+
+# Fixtures that start geth (bench/chains/geth.py), and the parameter value by which a test taking
+# both chains (dev_chain_factory, fresh_chain, keep_dev_chain, or its own `kind`/`chain` parameter)
+# names its geth variant.
+GETH_FIXTURES = {"keep_geth_chain"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "geth" in params.values() or GETH_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.geth)

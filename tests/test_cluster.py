@@ -35,6 +35,8 @@ from components.push_deploy_access import (
 )
 from engine_stack import engine_or_fail, preview_steps, set_config, short, up_steps
 
+pytestmark = [pytest.mark.engine, pytest.mark.cluster]
+
 NAMESPACE = "keep-cluster"
 BOOTSTRAP = ["keep-bootstrap-0", "keep-bootstrap-1"]
 STANDARD = ["keep-standard-0", "keep-standard-1"]

@@ -13,6 +13,8 @@ import pytest
 from bench.cluster.api import ApiError, KubeApi
 from bench.cluster.cluster import DevCluster, locate_binaries
 
+pytestmark = [pytest.mark.engine, pytest.mark.cluster]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -20,6 +20,8 @@ from bench.chains.anvil import rpc, start_anvil
 from bench.engine.fidelity import CHANGES, ScriptedStack
 from engine_stack import engine_or_fail, preview_steps, set_config, short
 
+pytestmark = pytest.mark.engine
+
 CLIENTS = ["keep-bootstrap-0", "keep-standard-0", "keep-standard-1"]
 CHANGE = dict(CHANGES)
 

@@ -18,6 +18,8 @@ from bench.engine.engine import Engine, EngineError, check_plugins
 from bench.engine.local_stack import LocalChain, LocalStackError, ensure_local_chain
 from engine_stack import engine_or_fail, new_stack, set_config
 
+pytestmark = pytest.mark.engine
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -18,6 +18,8 @@ from bench.chains.anvil import start_anvil
 from bench.engine.local_stack import LocalStackError
 from engine_stack import engine_or_fail, new_stack, preview_steps, short, up_steps
 
+pytestmark = pytest.mark.engine
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
 

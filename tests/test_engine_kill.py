@@ -14,6 +14,8 @@ from eth_account import Account
 from bench.chains.anvil import rpc, start_anvil
 from engine_stack import engine_or_fail, kill_tree, new_stack
 
+pytestmark = pytest.mark.engine
+
 MIGRATION_TXS = 26 + 6
 STAKING_TXS = 3 * 3  # fund, stake, authorize for each of the local stack's three operators
 

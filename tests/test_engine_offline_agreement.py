@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from eth_account import Account
 
 from bench.chains.anvil import start_anvil
 from bench.offline.manifests import MANIFEST_DIR, write_manifests
 from bench.offline.runner import run_stack
 from engine_stack import engine_or_fail, new_stack, up_steps
+
+pytestmark = pytest.mark.engine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Block timestamps differ between two chains, and with them when a stake becomes eligible.

@@ -20,6 +20,8 @@ from bench.fleet.scenario import NO_CONTRACT_CODE, NOT_STAKED, FleetStack, new_f
 from engine_stack import engine_or_fail
 from keep_contracts.names import CLIENT_RELEASE
 
+pytestmark = [pytest.mark.engine, pytest.mark.client]
+
 CLIENTS = 3
 
 

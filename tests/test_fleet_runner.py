@@ -33,6 +33,7 @@ def test_a_client_of_another_release_is_refused(tmp_path, monkeypatch):
     assert locate_client("1.3.1") == str(tmp_path / "keep-client")
 
 
+@pytest.mark.client
 def test_the_pinned_build_reports_the_pinned_release():
     """`make keep-client`'s binary says what keep_contracts/names.py pins (make test builds it)."""
     from keep_contracts.names import CLIENT_RELEASE

@@ -19,6 +19,8 @@ from chain.errors import ChainIdMismatch, ChainSyncing
 from contracts_step.migrate import open_migration
 from contracts_step.plans import load_plan
 
+pytestmark = pytest.mark.geth
+
 FIXTURE_PLAN = os.path.join(os.path.dirname(__file__), "fixtures", "fixture_plan.json")
 # What geth 1.17 answers to eth_syncing while it catches up (ethapi.SyncProgress, trimmed to the
 # block fields and a few of the snap-sync counters it adds).

@@ -20,6 +20,8 @@ from chain.transactions import PipelinedSender, TxRequest
 from initcontainer.provision_operator import _is_collision
 from keep_contracts.staking import Fn
 
+pytestmark = pytest.mark.geth
+
 APPROVE = Fn("approve(address)")
 APPROVED = Fn("approved(address)", ("bool",))
 

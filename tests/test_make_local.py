@@ -13,6 +13,8 @@ from eth_account import Account
 from bench.chains.anvil import free_port, rpc
 from bench.engine import local_stack
 
+pytestmark = pytest.mark.engine
+
 
 @pytest.mark.parametrize("chain", ["anvil", "geth"])
 def test_make_local_twice_second_changes_and_sends_nothing(chain, tmp_path, monkeypatch, capfd):
