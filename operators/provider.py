@@ -23,6 +23,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, DiffResult, ReadResult, Re
 from chain.errors import ConfigError
 from chain.provider import DeployerStepProvider, is_known
 from keep_contracts.names import STAKING_CONTRACT_NAMES
+from keep_contracts.provisioning import positive_amount
 
 # Who stakes an operator: keep-cd's `pulumi up` ("deploy") or its InitContainer in the cluster ("cluster").
 PROVISIONING_MODES = ("deploy", "cluster")
@@ -41,16 +42,8 @@ def _computed_known(props: dict) -> bool:
 
 def _wei(value: Any, key: str) -> int | None:
     """A positive integer from an int or a decimal string (amounts travel as strings: Pulumi's
-    numbers are float64, which cannot hold 10**22 exactly)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float) and value.is_integer() and value > 0:
-        return int(value)
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
-        return int(value)
-    return None
+    numbers are float64, which cannot hold 10**22 exactly): the provisioning policy's rule."""
+    return positive_amount(value)
 
 
 def policy_failures(policy: dict) -> list:

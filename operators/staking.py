@@ -1,6 +1,8 @@
 """Staking a fleet of operators on keep-core 1.8.0 contracts, reconciled against the chain.
 
-For each operator, three actions, each read on chain first and sent only when missing:
+For each operator, three actions, each read on chain first and sent only when missing (what is
+missing is decided by the one provisioning policy, keep_contracts/provisioning.py, which both init
+containers use too):
 
     fund       the operator's ETH balance is below ``eth_threshold``: top it up to ``eth_target``
     stake      TokenStaking has no delegation for it: ``KeepToken.approveAndCall(TokenStaking,
@@ -36,6 +38,7 @@ from web3 import Web3
 
 from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, max_fee, price_floor
 from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from keep_contracts.provisioning import FOREIGN_AUTHORIZER, UNDELEGATED, OperatorOnChain, OperatorPolicy, PolicyError, decide, initialized
 from keep_contracts.staking import (
     APPROVE_AND_CALL,
     AUTHORIZE,
@@ -82,28 +85,26 @@ class StakingContracts:
         return StakingContracts(**found)
 
 
+# The policy's fields as stack config names them (keep-cd:operators.<name>).
+CONFIG_NAMES = {"eth_threshold": "ethThreshold", "eth_target": "ethTarget", "stake_amount": "stakeAmount"}
+
+
+def _config_error(e: PolicyError) -> ConfigError:
+    return ConfigError(f"config keep-cd:operators.{e.name}: {e.reason}")
+
+
 @dataclass(frozen=True)
-class FleetPolicy:
-    eth_threshold: int  # wei: fund an operator whose balance is below this...
-    eth_target: int  # wei: ...up to this
-    stake_amount: int | None = None  # KEEP base units; None: TokenStaking.minimumStake() at run time
+class FleetPolicy(OperatorPolicy):
+    """The one provisioning policy (keep_contracts/provisioning.py: thresholds, target, stake
+    amount), plus who gets a deploy-step stake's rewards."""
+
     beneficiary: str = "operator"  # "operator", "owner" or an address
 
-    def validate(self) -> FleetPolicy:
-        for key, value in (("ethThreshold", self.eth_threshold), ("ethTarget", self.eth_target)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"config keep-cd:operators.{key}: {value!r} is not a positive integer (wei)")
-        if self.eth_target < self.eth_threshold:
-            raise ConfigError(
-                f"config keep-cd:operators.ethTarget: {self.eth_target} is below ethThreshold {self.eth_threshold} "
-                "(expected target >= threshold, or every run would fund again)"
-            )
-        if self.stake_amount is not None and (
-            isinstance(self.stake_amount, bool) or not isinstance(self.stake_amount, int) or self.stake_amount <= 0
-        ):
-            raise ConfigError(
-                f'config keep-cd:operators.stakeAmount: {self.stake_amount!r} is not a positive integer (KEEP base units) or "minimum"'
-            )
+    def validate(self, names: dict | None = None) -> FleetPolicy:
+        try:
+            super().validate(names or CONFIG_NAMES)
+        except PolicyError as e:
+            raise _config_error(e) from None
         if self.beneficiary not in ("operator", "owner") and not is_address(self.beneficiary):
             raise ConfigError(f'config keep-cd:operators.beneficiary: {self.beneficiary!r} is not "operator", "owner" or an address')
         return self
@@ -129,8 +130,13 @@ class OperatorState:
     eligible: bool  # hasMinimumStake: staked, initialized, authorized and at least the minimum
 
     @property
+    def on_chain(self) -> OperatorOnChain:
+        """What the provisioning policy decides from."""
+        return OperatorOnChain(self.balance, self.created_at, self.undelegated_at, self.authorizer, self.authorized)
+
+    @property
     def staked(self) -> bool:
-        return self.created_at != 0
+        return self.on_chain.staked
 
 
 @dataclass
@@ -250,14 +256,10 @@ def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: st
 
 
 def stake_amount(view: FleetView, policy: FleetPolicy) -> int:
-    if policy.stake_amount is None:
-        return view.minimum_stake
-    if policy.stake_amount < view.minimum_stake:
-        raise ConfigError(
-            f"config keep-cd:operators.stakeAmount: {policy.stake_amount} is below TokenStaking.minimumStake() "
-            f'{view.minimum_stake} (expected at least the minimum, or "minimum")'
-        )
-    return policy.stake_amount
+    try:
+        return policy.stake_for(view.minimum_stake, CONFIG_NAMES)
+    except PolicyError as e:
+        raise _config_error(e) from None
 
 
 def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy) -> list:
@@ -266,26 +268,18 @@ def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy
     actions: list = []
     for name, address in operators.items():
         s = view.operators[address]
-        if s.balance < policy.eth_threshold:
-            actions.append(
-                Action(name, address, "fund", f"balance {s.balance} wei < threshold {policy.eth_threshold}", policy.eth_target - s.balance)
-            )
-        if not s.staked:
-            actions.append(Action(name, address, "stake", "no delegation on this TokenStaking", amount))
-            actions.append(Action(name, address, "authorize", "staked in this run"))
-            continue
-        if s.undelegated_at:
+        decision = decide(s.on_chain, policy, stake=amount, authorizer=owner)
+        if decision.conflict == UNDELEGATED:
             raise StakingConflict(
                 f"operator {name} ({address}): its stake on this TokenStaking was undelegated at {s.undelegated_at} "
                 "(expected a live delegation; an undelegated operator cannot be staked again: give the client a new key index)"
             )
-        if not s.authorized:
-            if s.authorizer.lower() != owner.lower():
-                raise StakingConflict(
-                    f"operator {name} ({address}): staked with authorizer {s.authorizer}, not the deployer {owner}, and not "
-                    "authorized for the operator contract (expected keep-cd's own delegation; authorize it from that account)"
-                )
-            actions.append(Action(name, address, "authorize", "staked but not authorized"))
+        if decision.conflict == FOREIGN_AUTHORIZER:
+            raise StakingConflict(
+                f"operator {name} ({address}): staked with authorizer {s.authorizer}, not the deployer {owner}, and not "
+                "authorized for the operator contract (expected keep-cd's own delegation; authorize it from that account)"
+            )
+        actions += [Action(name, address, n.kind, n.reason, n.value) for n in decision.needs]
     return actions
 
 
@@ -484,7 +478,7 @@ def removal_actions(view: FleetView, removed: dict, owner: str) -> list:
         s = view.operators.get(address)
         if s is None or not s.staked or s.undelegated_at or s.amount == 0 or s.owner.lower() != owner.lower():
             continue
-        if view.timestamp > s.created_at + view.initialization_period:
+        if initialized(s.created_at, view.initialization_period, view.timestamp):
             actions.append(Action(name, address, "undelegate", "removed from the fleet"))
         else:
             # undelegate() refuses a stake still initializing; cancelStake() returns it at once.
@@ -517,7 +511,7 @@ def plan_faucet(
     by its own InitContainer (its ETH top-up, its stake, and the faucet's gas for both)."""
     amount = stake_amount(view, policy)
     pending = [n for n, a in operators.items() if not view.operators[a].staked]
-    underfunded = [n for n, a in operators.items() if view.operators[a].balance < policy.eth_threshold]
+    underfunded = [n for n, a in operators.items() if policy.needs_funding(view.operators[a].balance)]
     eth_need = len(underfunded) * policy.eth_target + len(pending) * gas_per_operator * gas_price
     keep_need = len(pending) * amount
     actions = []
