@@ -241,6 +241,10 @@ func (h *pythonHost) execArguments(req *pulumirpc.RunRequest) []string {
 }
 
 func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	if req.GetAttachDebugger() {
+		// Pulumi's host starts the program under debugpy; running it without one would be silent.
+		return &pulumirpc.RunResponse{Error: "this language host (keep-cd's build) does not attach debuggers"}, nil
+	}
 	tc, err := h.toolchainFor(req.GetInfo())
 	if err != nil {
 		return nil, err
@@ -248,9 +252,9 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
-	config, err := json.Marshal(req.GetConfig())
+	config, err := configJSON(req.GetConfig())
 	if err != nil {
-		return nil, fmt.Errorf("serializing the stack's config: %w", err)
+		return nil, err
 	}
 	secretKeys := req.GetConfigSecretKeys()
 	if secretKeys == nil {
@@ -270,7 +274,7 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = append(env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
+	cmd.Env = append(env, "PULUMI_CONFIG="+config, "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 
@@ -287,6 +291,23 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited with non-zero exit code: %d", exitErr.ExitCode())}, nil
 	}
 	return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run %s: %v", h.executor, err)}, nil
+}
+
+// configJSON is PULUMI_CONFIG, which the exec script hands to the SDK's set_all_config: always a
+// JSON object. A stack with no config at all arrives as a nil map (protobuf does not tell an empty
+// map from none), which json.Marshal writes as null; the SDK then fails with "'NoneType' object
+// has no attribute 'items'". Pulumi's own host leaves PULUMI_CONFIG unset for a nil map, which the
+// SDK reads as {}; we write {} so the program's config is empty even when the engine's own
+// environment holds a PULUMI_CONFIG.
+func configJSON(config map[string]string) (string, error) {
+	if config == nil {
+		return "{}", nil
+	}
+	out, err := json.Marshal(config)
+	if err != nil {
+		return "", fmt.Errorf("serializing the stack's config: %w", err)
+	}
+	return string(out), nil
 }
 
 func (h *pythonHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
