@@ -1,9 +1,11 @@
 """The fee policy: what keep-cd and the InitContainer pay per gas, the least a chain charges, and
 the gas limit a pod signs with.
 
-One formula for the fee cap, ``2 × base fee + tip``: it stays valid while the base fee doubles (six
-full blocks in a row), so a transaction signed now is not stuck behind a rising base fee; the tip
-is all the block producer gets.  A chain without a base fee (no EIP-1559) takes a legacy gas price.
+One formula for the fee cap, ``2 × base fee + tip``: it stays valid while the base fee doubles, so a
+transaction signed now is not stuck behind a rising base fee.  EIP-1559 raises the base fee by at
+most one eighth per full block: five full blocks in a row take it to 1.80× (the sixth to 2.03×), so
+the cap pays the whole tip in each of the next five blocks whatever they hold (tests/test_fees.py
+derives this from the EIP's rule); the tip is all the block producer gets.  A chain without a base fee (no EIP-1559) takes a legacy gas price.
 
 Takes the web3 client as an argument and imports nothing: the InitContainer image copies this file
 (initcontainer/Dockerfile).
