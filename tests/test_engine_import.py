@@ -145,3 +145,26 @@ def test_a_hardhat_deploy_folder_that_is_not_the_plans_is_refused_in_one_line(tm
     )
     export = json.loads(ws.run(["stack", "export"], capture=True).stdout)
     assert not [r for r in export["deployment"].get("resources") or [] if r["type"].endswith("ContractsMigration")]
+
+
+def test_a_set_another_key_created_is_refused_in_one_line(tmp_path, deployed):
+    """The stack's deployer is not the key that created the set: nothing is imported, even though
+    every record is the plan's and on chain (what the plan's calls set up belongs to that key)."""
+    chain, key, contracts = deployed
+    folder = tmp_path / "deployments" / "localhost"
+    folder.mkdir(parents=True)
+    for name, (address, tx_hash) in contracts.items():
+        (folder / f"{name}.json").write_text(json.dumps({"address": address, "transactionHash": tx_hash, "abi": []}))
+    other = Account.create()
+    ws = _stack(tmp_path, chain, other.key.hex(), {})
+    with pytest.raises(LocalStackError) as e:
+        ws.import_contracts(["--hardhat-deploy", str(folder)])
+    first = next(iter(contracts))  # the plan's first contract is the first one checked
+    creator = Account.from_key(key).address
+    assert str(e.value) == (
+        f"contract {first} at {contracts[first][0]} (deployments in {folder}, transaction {contracts[first][1]}): "
+        f"deployed by {creator}, not by the stack's deployer {other.address} "
+        "(import with the key that deployed the set: it owns what the plan's calls set up)"
+    )
+    export = json.loads(ws.run(["stack", "export"], capture=True).stdout)
+    assert not [r for r in export["deployment"].get("resources") or [] if r["type"].endswith("ContractsMigration")]
