@@ -13,7 +13,9 @@ Reads the keep-client config the pod mounts (``[ethereum] URLRPC``, ``[ethereum.
 Contract addresses come from the mounted config, not from JSON baked into the image: the config is
 the exact file the client will use, so the check and the client cannot disagree, and the image does
 not have to be rebuilt (and re-pinned) for every contracts deploy.  The ABI entries it calls are
-keep_contracts.abi's (the same in every keep-core 1.x release; tested against the artifacts).
+keep_contracts.abi's (the same in every keep-core 1.x release; tested against the artifacts).  What
+"staked" and "authorized" mean is the one provisioning policy's (keep_contracts/provisioning.py),
+which provision_operator and the deploy step act on.
 
 Exit status, as ``prepare_client``'s (each failure one line on stderr; Kubernetes retries the pod):
     0  ready
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 
 from keep_contracts.abi import TOKEN_STAKING
 from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
+from keep_contracts.provisioning import AUTHORIZE, STAKE, UNDELEGATED, OperatorOnChain, decide, initialized
 
 DEFAULT_CONFIG = "/mnt/keep-client/config/keep-client-config.toml"
 OK, BAD_INPUT, NOT_READY = 0, 2, 3
@@ -103,6 +106,19 @@ def connect(rpc_url: str, timeout: float = 10.0):
     return w3
 
 
+def read_operator(w3, staking, op: str, operator_contract: str, block: str = "latest") -> OperatorOnChain:
+    """What the chain says about operator ``op`` at ``block`` (``staking``: TokenStaking, a web3 contract)."""
+    amount, created, undelegated = staking.functions.getDelegationInfo(op).call(block_identifier=block)
+    return OperatorOnChain(
+        balance=w3.eth.get_balance(op, block),
+        created_at=created,
+        undelegated_at=undelegated,
+        authorizer=staking.functions.authorizerOf(op).call(block_identifier=block),
+        authorized=staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier=block),
+        amount=amount,
+    )
+
+
 def check_operator(w3, cfg: MountedClientConfig) -> str:
     """The one-line verdict when ready; raises CheckFailed(NOT_READY, reason) otherwise."""
     for name, address in sorted(cfg.contracts.items()):
@@ -115,22 +131,24 @@ def check_operator(w3, cfg: MountedClientConfig) -> str:
     operator_contract = cfg.contract(STAKING_CONTRACT_NAMES["operator_contract"])
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
     op = cfg.address
-    amount, created, undelegated = staking.functions.getDelegationInfo(op).call()
-    if created == 0:
+    state = read_operator(w3, staking, op, operator_contract)
+    amount, created = state.amount, state.created_at
+    decision = decide(state)  # funding is not the check's business, and it authorizes nothing
+    if STAKE in decision.kinds:
         raise CheckFailed(
             NOT_READY,
             f"operator {op} is not staked on TokenStaking {staking_address} (expected the deploy step, or cluster provisioning, to stake it)",
         )
-    if undelegated:
+    if decision.conflict == UNDELEGATED:
         raise CheckFailed(
             NOT_READY, f"operator {op}: its stake on TokenStaking {staking_address} is undelegated (expected a live delegation)"
         )
-    if not staking.functions.isAuthorizedForOperator(op, operator_contract).call():
+    if AUTHORIZE in decision.kinds:
         raise CheckFailed(NOT_READY, f"operator {op} is staked but not authorized for KeepRandomBeaconOperator {operator_contract}")
     if not staking.functions.hasMinimumStake(op, operator_contract).call():
         period = staking.functions.initializationPeriod().call()
         now = w3.eth.get_block("latest")["timestamp"]
-        if now <= created + period:
+        if not initialized(created, period, now):
             raise CheckFailed(NOT_READY, f"operator {op}: stake initializing until {created + period} (chain time {now}); retry")
         minimum = staking.functions.minimumStake().call()
         raise CheckFailed(NOT_READY, f"operator {op}: stake {amount} is below TokenStaking's minimum {minimum}")

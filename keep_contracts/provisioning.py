@@ -118,6 +118,7 @@ class OperatorOnChain:
     undelegated_at: int  # getDelegationInfo: 0 while the delegation is live
     authorizer: str  # authorizerOf (the zero address when not staked)
     authorized: bool  # isAuthorizedForOperator(operator, operator contract)
+    amount: int = 0  # getDelegationInfo: what is staked (for messages; nothing is decided from it)
 
     @property
     def staked(self) -> bool:
@@ -144,15 +145,16 @@ class Decision:
         return next((n for n in self.needs if n.kind == kind), None)
 
 
-def decide(state: OperatorOnChain, policy: OperatorPolicy, *, stake: int, authorizer: str | None) -> Decision:
+def decide(state: OperatorOnChain, policy: OperatorPolicy | None = None, *, stake: int = 0, authorizer: str | None = None) -> Decision:
     """What ``state`` still needs under ``policy``: ``stake`` is the amount a stake sends
     (``policy.stake_for``); ``authorizer`` the account that will authorize it (the deploy step's
-    owner, or the operator itself in cluster mode), None where nobody here authorizes (a check).
+    owner, or the operator itself in cluster mode).  A check that sends nothing passes neither a
+    policy (funding is not its business) nor an authorizer (nobody here authorizes).
 
     A conflict does not hide the funding: a caller that funds before it looks at the stake (each
     pod) still may; one that refuses the whole run (the deploy step) refuses it."""
     needs = []
-    if policy.needs_funding(state.balance):
+    if policy is not None and policy.needs_funding(state.balance):
         needs.append(Need(FUND, f"balance {state.balance} wei < threshold {policy.eth_threshold}", policy.top_up(state.balance)))
     if not state.staked:
         needs.append(Need(STAKE, "no delegation on this TokenStaking", stake))

@@ -73,6 +73,12 @@ def test_a_check_with_no_authorizer_sees_a_missing_authorization_as_a_need():
     assert needs(on_chain(authorizer=OTHER, authorized=False), authorizer=None) == [(AUTHORIZE, 0)]
 
 
+def test_a_check_without_a_policy_is_not_told_to_fund():
+    """operator_check reads no thresholds: a poor, provisioned operator is ready as far as it can tell."""
+    assert decide(on_chain(balance=0)).needs == ()
+    assert decide(on_chain(balance=0, created_at=0, authorizer=ZERO, authorized=False)).kinds == (STAKE, AUTHORIZE)
+
+
 def test_decision_lookup_by_kind():
     d = decide(on_chain(balance=10, created_at=0, authorized=False), POLICY, stake=STAKE_AMOUNT, authorizer=OWNER)
     assert d.kinds == (FUND, STAKE, AUTHORIZE)
