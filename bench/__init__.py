@@ -16,3 +16,17 @@ import os
 
 # The repository: the program's Pulumi.yaml, the stack files, build/ and node_modules/ live here.
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def requirement_pin(package: str) -> str:
+    """The version requirements.txt pins for a Python package (``pulumi``, ``pulumi-kubernetes``):
+    the one home of the SDK versions the engine and CI's Pulumi CLI and plugins follow."""
+    import re
+
+    path = os.path.join(PROJECT_ROOT, "requirements.txt")
+    with open(path) as f:
+        for line in f:
+            m = re.match(rf"^{re.escape(package)}==([0-9][^\s#]*)", line.strip())
+            if m:
+                return m.group(1)
+    raise ValueError(f"{path}: no pin for {package} (expected a line `{package}==<version>`)")

@@ -1,4 +1,4 @@
-"""The offline runner (mocks; what the fast tests, the benchmarks and the change report use) agrees
+"""The offline runner (mocks; what the fast tests and the benchmarks use) agrees
 with the real engine on the local stack: the same deployer key and operators' mnemonic on two fresh
 chains give byte-identical manifests (the runner's writer against the Kubernetes provider's own
 renderYamlToDirectory) and equal stack outputs."""
@@ -65,32 +65,3 @@ def test_offline_runner_and_engine_render_the_same_bytes_and_outputs(tmp_path, m
     for name in engine_files:
         assert offline_files[name] == engine_files[name], name
     assert _without_time(result.outputs) == _without_time(engine_outputs)
-
-
-def test_change_report_on_the_engines_state_names_what_its_preview_changes(tmp_path, monkeypatch):
-    """The report CI attaches to a pull request reads the real stack's export: after an up, nothing
-    changed reads as nothing; a new image tag as exactly the Deployments the engine's preview rolls."""
-    from bench.ci.change_report import change_report
-    from bench.engine.scratch_stack import preview_steps, set_config, short
-
-    chain = start_anvil()
-    try:
-        ws = new_stack(engine_or_fail(), str(tmp_path), chain.url)
-        ws.prepare(start_chain=False)
-        up_steps(ws)
-        export = tmp_path / "export.json"
-        export.write_text(ws.run(["stack", "export"], capture=True).stdout)
-        monkeypatch.setenv("KEEP_CD_OPERATOR_MNEMONIC", ws.secret("operators.mnemonic", lambda: ""))
-        config = {k: v for k, v in ws.config.items()}
-        report = change_report("local", project_dir=ROOT, config_overrides=config, pulumi_export=str(export))
-        assert report[1].startswith("nothing changed"), report
-        fleet = dict(ws.config["keep-cd:fleet"])  # the committed stack file's map
-        fleet["image"] = {**fleet["image"], "tag": "v1.8.1"}
-        set_config(ws, fleet=fleet)
-        rolled = {n.split("::")[1] for n in short(preview_steps(ws)) if n.startswith("Deployment::")}
-        report = change_report("local", project_dir=ROOT, config_overrides=dict(ws.config), pulumi_export=str(export))
-    finally:
-        chain.stop()
-    rolls = {line.split()[1].rstrip(":") for line in report if line.strip().startswith("roll")}
-    assert rolled == rolls == {"keep-bootstrap-0", "keep-standard-0", "keep-standard-1"}
-    assert all("v1.8.1" in line for line in report if line.strip().startswith("roll"))

@@ -1,37 +1,78 @@
 """The change report reviewers read on a pull request: what `pulumi up` would do, and why.
 
-It runs the program in preview (nothing is sent) against the stack's recorded state and the live
-chain, then prints, for the current commit against the last deployed state:
+It reads what the real engine said: the JSON document of ``pulumi preview --json`` (each step with
+its operation, the recorded state and the new inputs), and prints:
   * each contract to deploy, re-point or reuse, and each post-deploy call, with its reason
-    (bytecode changed, constructor args changed, dependency redeployed, chain reset, rollback);
+    (bytecode changed, constructor args changed, dependency redeployed, chain reset, rollback),
+    assessed from the step's new plan against its recorded outputs and the live chain (read only);
   * each Deployment (keep-client) to create, roll or delete, with what changed in its pod template
     (config/key/contract-address checksum annotations, image);
   * each other dynamic resource (operators' staking) that would be created or updated.
+
+``python -m bench.ci.change_report --preview-json FILE [--stack NAME]``; nothing is sent, no key is
+needed (the preview already ran with the stack's secrets, which stay ciphertext in its output).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-
-from bench.offline.manifests import kubernetes_object
-from bench.offline.runner import RunResult, _load_state, run_stack
 
 CONTRACTS_TYPE = "pulumi-python:dynamic/keep:ContractsMigration"
 DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
+NO_CHANGE = ("same", "read", "refresh")
+# A replacement is one change whatever steps it takes (create the new, delete the old).
+REPLACE_OPS = ("replace", "create-replacement", "delete-replaced")
 
 
-def _contract_lines(preview: RunResult, state: dict) -> list:
+class PreviewFileError(ValueError):
+    """The file is not the JSON document of `pulumi preview --json`."""
+
+
+def read_preview(path: str) -> dict:
+    """The preview document, or a one-line error naming the file."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        steps = doc["steps"]
+        if not isinstance(steps, list):
+            raise TypeError("steps is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PreviewFileError(
+            f"preview {path}: not the output of `pulumi preview --json` ({e.__class__.__name__}: {e}); nothing was reported"
+        ) from None
+    return doc
+
+
+def _name(step: dict) -> str:
+    return step.get("urn", "").rsplit("::", 1)[-1]
+
+
+def _type(step: dict) -> str:
+    state = step.get("newState") or step.get("oldState") or {}
+    return state.get("type") or step.get("urn", "").rsplit("::", 2)[-2].rsplit("$", 1)[-1]
+
+
+def _op(step: dict) -> str:
+    op = step.get("op", "same")
+    return "replace" if op in REPLACE_OPS else op
+
+
+def _contract_lines(steps: list) -> list:
     from contracts_step.migrate import open_migration
     from contracts_step.plan import MigrationPlan
 
     lines = []
-    for res in preview.of_type(CONTRACTS_TYPE):
-        news = res.inputs
-        old = state["resources"].get(f"{CONTRACTS_TYPE}::{res.name}")
-        olds = old["outputs"] if old else None
+    for step in steps:
+        if _type(step) != CONTRACTS_TYPE or step.get("op") == "delete-replaced":
+            continue
+        news = (step.get("newState") or {}).get("inputs") or {}
+        olds = (step.get("oldState") or {}).get("outputs") or None
+        if "plan" not in news:  # a delete: nothing of the plan is left to assess
+            lines.append(f"contracts {_name(step)}: {_op(step)}")
+            continue
         deployer = (olds or {}).get("deployer") or "0x" + "00" * 20
         migration = open_migration(
             MigrationPlan.from_dict(news["plan"]),
@@ -42,7 +83,7 @@ def _contract_lines(preview: RunResult, state: dict) -> list:
             olds,
             deployer,
         )
-        lines.append(f"contracts {res.name} (plan {news['plan_name']} on chain {int(news['chain_id'])}):")
+        lines.append(f"contracts {_name(step)} (plan {news['plan_name']} on chain {int(news['chain_id'])}):")
         for d in migration.assess():
             where = f" {d.address}" if d.address and d.action in ("reuse", "repoint") else ""
             lines.append(f"  {d.action:<8} {d.kind:<8} {d.name}{where}: {d.reason}")
@@ -58,8 +99,7 @@ ANNOTATIONS_SHOWN_AS_IMAGE = {"keep-cd/image"}
 
 
 def _pod_template(deployment_inputs: dict) -> dict:
-    # Integral numbers are floats on the engine's wire and ints in an export's JSON: the same.
-    return kubernetes_object(((deployment_inputs.get("spec") or {}).get("template")) or {})
+    return ((deployment_inputs.get("spec") or {}).get("template")) or {}
 
 
 def _images(template: dict) -> dict:
@@ -85,61 +125,43 @@ def deployment_reasons(old: dict, new: dict) -> list:
     return reasons
 
 
-def _deployment_lines(preview: RunResult, state: dict) -> list:
-    declared = state.get("declared") or {}
+def _deployment_lines(steps: list) -> list:
     lines = []
-    seen = set()
-    for res in preview.of_type(DEPLOYMENT_TYPE):
-        key = f"{res.type}::{res.name}"
-        seen.add(key)
-        old = declared.get(key)
-        if old is None:
-            lines.append(f"  create   {res.name}: new")
+    for step in steps:
+        op = step.get("op", "same")
+        if _type(step) != DEPLOYMENT_TYPE or op in NO_CHANGE or op == "delete-replaced":
             continue
-        reasons = deployment_reasons(old, res.inputs)
-        if reasons:
-            lines.append(f"  roll     {res.name}: {'; '.join(reasons)}")
-    for key in sorted(k for k in declared if k.startswith(DEPLOYMENT_TYPE) and k not in seen):
-        lines.append(f"  delete   {key.split('::', 1)[1]}: removed from the stack")
+        name = _name(step)
+        if op == "create":
+            lines.append(f"  create   {name}: new")
+        elif op == "delete":
+            lines.append(f"  delete   {name}: removed from the stack")
+        else:
+            old = (step.get("oldState") or {}).get("inputs") or {}
+            new = (step.get("newState") or {}).get("inputs") or {}
+            reasons = deployment_reasons(old, new)
+            verb = "roll" if reasons else _op(step)
+            lines.append(f"  {verb:<8} {name}: {'; '.join(reasons) or 'metadata only, no pod rolls'}")
     return (["deployments:"] + lines) if lines else []
 
 
-def _dynamic_lines(preview: RunResult) -> list:
+def _dynamic_lines(steps: list) -> list:
     lines = []
-    for res in preview.resources:
-        if res.type.startswith("pulumi-python:dynamic") and res.type != CONTRACTS_TYPE:
-            op = preview.dynamic_ops.get(res.name, "same")
-            if op != "same":
-                lines.append(f"  {op:<8} {res.name} ({res.type.split(':')[-1]})")
+    for step in steps:
+        rtype = _type(step)
+        if rtype.startswith(DYNAMIC_PREFIX) and rtype != CONTRACTS_TYPE and step.get("op", "same") not in NO_CHANGE:
+            lines.append(f"  {_op(step):<8} {_name(step)} ({rtype.split(':')[-1]})")
     return (["chain resources:"] + lines) if lines else []
 
 
-def change_report(
-    stack: str,
-    *,
-    project_dir: str = ".",
-    state_path: str | None = None,
-    config_overrides: dict | None = None,
-    pulumi_export: str | None = None,
-) -> list:
-    """The report's lines.  The last deployed state is the offline runner's state file, or, in CI,
-    a `pulumi stack export` of the real stack (``pulumi_export``)."""
-    if pulumi_export:
-        from bench.offline.pulumi_export import state_from_export
-
-        # Held in memory only: a state file written for the report would be left behind in the
-        # temp directory, with the stack's state in it.
-        state = state_from_export(pulumi_export)
-        state_path = None
-    else:
-        state = _load_state(state_path)
-    preview = run_stack(stack, project_dir=project_dir, state_path=state_path, state=state, config_overrides=config_overrides, preview=True)
-    contracts = _contract_lines(preview, state)
-    rest = _deployment_lines(preview, state) + _dynamic_lines(preview)
-    changed = [line for line in contracts if line.startswith("  ") and not line.strip().startswith(("reuse", "skip"))] + [
-        line for line in rest if line.startswith("  ")
-    ]
-    head = [f"change report: stack {stack}, against {pulumi_export or state_path or 'no recorded state'}"]
+def change_report(preview: dict, *, stack: str = "", source: str = "") -> list:
+    """The report's lines for one `pulumi preview --json` document."""
+    steps = preview.get("steps") or []
+    contracts = _contract_lines(steps)
+    rest = _deployment_lines(steps) + _dynamic_lines(steps)
+    changed = [line for line in contracts if line.startswith("  ") and not line.strip().startswith(("reuse", "skip"))]
+    changed += [line for line in rest if line.startswith("  ")]
+    head = [f"change report: stack {stack or '?'}, from {source or 'a pulumi preview'}"]
     if not changed:
         return head + ["nothing changed: no contract to deploy, no call to send, no client to roll"] + contracts
     return head + contracts + rest + [f"{len(changed)} change(s)"]
@@ -147,17 +169,13 @@ def change_report(
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ci.change_report", description=__doc__.splitlines()[0])
-    ap.add_argument("stack", help="stack name: Pulumi.<stack>.yaml")
-    ap.add_argument("--pulumi-export", metavar="FILE", help="the last deployed state from `pulumi stack export`")
-    ap.add_argument("--state", help="the offline runner's state file (default build/state/<stack>.json)")
-    ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="override a stack config value")
+    ap.add_argument("--preview-json", required=True, metavar="FILE", help="the output of `pulumi preview --json`")
+    ap.add_argument("--stack", default="", help="the stack's name, for the report's first line")
     args = ap.parse_args(argv)
-    overrides = dict(kv.split("=", 1) for kv in args.config)
-    state = args.state or os.path.join("build", "state", f"{args.stack}.json")
     try:
-        lines = change_report(args.stack, state_path=state, config_overrides=overrides, pulumi_export=args.pulumi_export)
-    except Exception as e:
-        print(f"error: {e}", file=sys.stderr)
+        lines = change_report(read_preview(args.preview_json), stack=args.stack, source=args.preview_json)
+    except Exception as e:  # every failure is the report's one line; the preview itself already ran
+        print(f"error: {str(e).splitlines()[0] if str(e) else e.__class__.__name__}", file=sys.stderr)
         return 1
     print("\n".join(lines))
     return 0

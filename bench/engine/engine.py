@@ -18,12 +18,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from bench import PROJECT_ROOT
+from bench import PROJECT_ROOT, requirement_pin
 from bench.gobuild.build import BuildError, build, built_dir, cache_root
 from bench.gobuild.targets import KUBERNETES_PROVIDER_VERSION, PULUMI_VERSION, TARGETS
 
 ROOT = PROJECT_ROOT
-REQUIREMENTS = os.path.join(ROOT, "requirements.txt")
 
 
 class EngineError(Exception):
@@ -37,12 +36,10 @@ def _version_tuple(text: str) -> tuple:
 
 def pinned_sdk_version(package: str) -> str:
     """The version requirements.txt pins for a Python package (``pulumi``, ``pulumi-kubernetes``)."""
-    with open(REQUIREMENTS) as f:
-        for line in f:
-            m = re.match(rf"^{re.escape(package)}==([0-9][^\s#]*)", line.strip())
-            if m:
-                return m.group(1)
-    raise EngineError(f"{REQUIREMENTS}: no pin for {package} (expected a line `{package}==<version>`)")
+    try:
+        return requirement_pin(package)
+    except ValueError as e:
+        raise EngineError(str(e)) from None
 
 
 @dataclass(frozen=True)
@@ -93,6 +90,18 @@ def _path_pulumi() -> str | None:
     if _version_tuple(_pulumi_version(found)) < _version_tuple(pinned_sdk_version("pulumi")):
         return None
     return found
+
+
+def _ordinary_install(binary: str) -> Engine:
+    """A Pulumi CLI installed the ordinary way (what users and CI have): its own PULUMI_HOME, where
+    `pulumi plugin install` put the Kubernetes provider; nothing is built or copied into it."""
+    home = os.environ.get("PULUMI_HOME") or os.path.join(os.path.expanduser("~"), ".pulumi")
+    if not os.path.exists(os.path.join(kubernetes_plugin_dir(home), "pulumi-resource-kubernetes")):
+        raise EngineError(
+            f"{binary}: the Kubernetes provider v{KUBERNETES_PROVIDER_VERSION} is not installed in {home} "
+            f"(run `pulumi plugin install resource kubernetes v{KUBERNETES_PROVIDER_VERSION}`)"
+        )
+    return Engine(binary, _pulumi_version(binary), "PATH", (os.path.dirname(binary),), home)
 
 
 def pulumi_home() -> str:
@@ -172,12 +181,12 @@ def locate_engine(build_missing: bool = False) -> Engine:
             f"requirements.txt pins pulumi-kubernetes=={sdk_k8s} but bench.gobuild builds the provider "
             f"{KUBERNETES_PROVIDER_VERSION} (bench/gobuild/targets.py): pin both to one version"
         )
+    on_path = _path_pulumi()
+    if on_path:
+        return _ordinary_install(on_path)
     home = pulumi_home()
     try:
         _install_kubernetes_plugin(home, build_missing)
-        on_path = _path_pulumi()
-        if on_path:
-            return Engine(on_path, _pulumi_version(on_path), "PATH", (os.path.dirname(on_path),), home)
         target = TARGETS["pulumi"]
         bin_dir = build(target) if build_missing else built_dir(target)
         if bin_dir is None:

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from keep_contracts.names import CLIENT_RELEASE, CLIENT_REVISION
 
+# The Go toolchain the builds were made with here, and the one CI installs (bench/ci/versions.py);
+# every build's cache key includes the Go that actually ran.
+GO_VERSION = "1.26.8"
 PULUMI_VERSION = "3.274.1"
 # pulumi-kubernetes v4.25.0 is commit f47bc2d6f199; the provider module has no tags of its own.
 KUBERNETES_PROVIDER_VERSION = "4.25.0"
