@@ -5,5 +5,6 @@ base of keep-cd's chain steps (``provider``).
 
 The bottom layer: imports nothing from keep-cd's other packages; contracts_step, operators,
 components and the InitContainer import from here.  Only ``provider`` imports pulumi: the
-InitContainer image copies ``fees`` (initcontainer/Dockerfile), so that one imports no package at all.
+InitContainer image copies the others (initcontainer/Dockerfile), so they import nothing beyond what
+that image pins (web3 and its closure; ``fees`` no package at all).
 """

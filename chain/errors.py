@@ -73,3 +73,7 @@ class TransactionReverted(KeepCdError):
 
 class TransactionDropped(KeepCdError):
     pass
+
+
+class NonceContention(TransactionDropped):
+    """Lost the nonce race of an account other processes send from too, more often than allowed."""

@@ -12,10 +12,16 @@ in the block being filled (anvil was seen to drop transactions silently when flo
 block's gas), and at the end.
 
 One lock per (chain, account) in this process keeps two resources from taking the same nonces.
+
+An account that other processes send from too (the faucet every provisioning pod of a namespace
+shares, initcontainer/provision_operator.py) cannot hold its nonces that way: ``send_shared`` sends
+one transaction from it at a time, and retries a lost nonce race with fresh state.  The image copies
+this module (initcontainer/Dockerfile): it imports no package that image does not pin.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +33,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 
-from .errors import InsufficientFunds, TransactionDropped, TransactionReverted
+from .errors import InsufficientFunds, NonceContention, TransactionDropped, TransactionReverted
 from .fees import fee_cap, fee_fields
 from .node import revert_reason
 
@@ -35,8 +41,17 @@ from .node import revert_reason
 # a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.
 BATCH_LIMIT = 500
 
+# What a node answers when another sender of the same account took the nonce first (geth, anvil).
+COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported")
+
 _LOCKS: dict = {}
 _LOCKS_GUARD = threading.Lock()
+
+
+def is_collision(message: str) -> bool:
+    """Whether a node's refusal of a transaction means another sender of the account got there first."""
+    text = message.lower()
+    return any(m in text for m in COLLISION_MARKERS)
 
 
 def account_lock(chain_id: int, address: str) -> threading.Lock:
@@ -67,6 +82,7 @@ class SendStats:
     blocks: tuple = ()
     resends: int = 0
     seconds: float = 0.0
+    collisions: int = 0  # ``send_shared``: nonce races lost to other senders of the account
 
 
 @dataclass
@@ -507,6 +523,74 @@ class PipelinedSender:
                     self.w3.eth.send_raw_transaction(r.raw)
                 except Exception as e:  # already known / nonce too low: it landed meanwhile
                     self.log(f"resend of {r.label}: {e}")
+
+    # -- one transaction from an account other processes send from too ---------------------------
+    def send_shared(
+        self, build: Callable[[], TxRequest | None], *, tip: int | None = None, gas_pad: int = 10_000, attempts: int = 30
+    ) -> TxRequest | None:
+        """Send the request ``build()`` returns and wait for it to be mined; None when ``build()``
+        returns None (it reads the chain on "pending", which holds the pool, and finds the
+        transaction not needed, or no longer).
+
+        For an account other processes send from too: no nonce can be held, so each attempt takes
+        the account's "pending" nonce, the fee fields for ``tip`` (``fee_fields``), a gas limit
+        estimated on "pending" times ``gas_margin`` plus ``gas_pad`` (a request's preset ``gas`` is
+        kept), signs and sends.  A lost race (the node refuses the nonce, or another transaction
+        takes it in the pool) counts in ``stats.collisions`` and starts again from ``build()``,
+        after a short random pause, at most ``attempts`` times; then NonceContention.  A request
+        that would revert raises TransactionReverted before anything is sent; one the node refuses
+        otherwise TransactionDropped; one mined and reverted TransactionReverted."""
+        for attempt in range(attempts):
+            req = build()
+            if req is None:
+                return None
+            fees = fee_fields(self.w3, tip=tip)
+            req.nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+            if req.gas is None:
+                try:
+                    req.gas = int(self.w3.eth.estimate_gas(self._call_of(req), "pending") * self.gas_margin) + gas_pad
+                except Exception as e:  # e.g. a faucet not supplied yet
+                    raise TransactionReverted(f"transaction {req.label}: would revert ({revert_reason(e)})") from None
+            self._sign(req, fees)
+            try:
+                self.w3.eth.send_raw_transaction(cast(bytes, req.raw))
+            except Exception as e:
+                message = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+                if not is_collision(message):
+                    raise TransactionDropped(f"transaction {req.label}: the node refused it (nonce {req.nonce}): {message}") from None
+                self.stats.collisions += 1
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # spread the herd a little
+                continue
+            receipt = self._receipt_unless_replaced(req)
+            if receipt is None:
+                self.stats.collisions += 1  # another sender's transaction took the nonce in the pool
+                continue
+            req.receipt = dict(receipt)
+            if int(receipt["status"]) != 1:
+                raise TransactionReverted(f"transaction {req.label}: reverted: {self._replay_reason(req)} (tx {req.tx_hash})")
+            self.stats.txs += 1
+            self.stats.gas_used += int(receipt["gasUsed"])
+            self.stats.blocks = tuple(sorted({*self.stats.blocks, int(receipt["blockNumber"])}))
+            return req
+        raise NonceContention(f"account {self.address}: lost the nonce race {attempts} times (other senders of it took every nonce tried)")
+
+    def _receipt_unless_replaced(self, req: TxRequest):
+        """``req``'s receipt; None once its nonce is mined in another transaction (replaced in the pool)."""
+        deadline = time.monotonic() + self.confirm_timeout
+        while time.monotonic() < deadline:
+            try:
+                return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
+            except TransactionNotFound:
+                pass
+            if self.w3.eth.get_transaction_count(self.address, "latest") > cast(int, req.nonce):
+                try:
+                    return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
+                except TransactionNotFound:
+                    return None
+            time.sleep(self.poll_interval)
+        raise TransactionDropped(
+            f"transaction {req.label}: not mined after {self.confirm_timeout:.0f}s (tx {req.tx_hash}, nonce {req.nonce}; is the chain mining?)"
+        )
 
     def _replay_reason(self, r: TxRequest) -> str:
         """Why a mined transaction reverted: it is run again on the state before its block."""

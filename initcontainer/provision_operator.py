@@ -6,7 +6,8 @@ RFC 13's way, made safe: the key that pays is a *faucet* key scoped to the names
 deploy step keeps supplied with just enough ETH and KEEP for the operators not yet staked), never
 the contracts owner's; and every step is read on chain (``pending`` state, which includes the
 node's pool) before it is sent, so a pod that crashes and restarts completes what is missing and
-never stakes or funds twice:
+never stakes or funds twice.  What is missing is decided by the one provisioning policy
+(keep_contracts/provisioning.py, the deploy step's too), with the operator as its own authorizer:
 
     fund       operator balance < threshold  -> faucet sends (target - balance)
     stake      no delegation on TokenStaking -> faucet: KeepToken.approveAndCall(TokenStaking, amount,
@@ -14,10 +15,11 @@ never stakes or funds twice:
     authorize  not authorized                -> operator: TokenStaking.authorizeOperatorContract(...)
                (...so this goes from the operator's own key and nonce, not the shared faucet's)
 
-Every pod of the namespace shares the faucet's nonce.  A send that loses the race ("nonce too low",
-"replacement transaction underpriced", or a transaction replaced in the pool) is counted, the state
-is read again, and it is retried with the next nonce, a bounded number of times.  Then the pod runs
-``operator_check``.
+Every pod of the namespace shares the faucet's nonce.  Transactions go out through keep-cd's one
+sender (chain/transactions.py, ``PipelinedSender.send_shared``): a send that loses the race ("nonce
+too low", "replacement transaction underpriced", or a transaction replaced in the pool) is counted,
+the state is read again, and it is retried with the next nonce, a bounded number of times.  Then
+the pod runs ``operator_check``.
 
 Inputs: the keep-client config (operator address, RPC URL, contract addresses), the operator's
 keyfile and its password (env ``KEEP_ETHEREUM_PASSWORD``, as for the client), the faucet key (file
@@ -32,16 +34,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, fee_fields
+from chain.errors import KeepCdError, NonceContention
+from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD
+from chain.transactions import PipelinedSender, TxRequest, is_collision
 from keep_contracts.abi import TOKEN_STAKING
 from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
-from keep_contracts.staking import APPROVE_AND_CALL, AUTHORIZE, delegation_data
+from keep_contracts.provisioning import (
+    AUTHORIZE,
+    FOREIGN_AUTHORIZER,
+    FUND,
+    STAKE,
+    UNDELEGATED,
+    Decision,
+    Need,
+    OperatorOnChain,
+    OperatorPolicy,
+    PolicyError,
+    decide,
+    positive_amount,
+)
+from keep_contracts.staking import APPROVE_AND_CALL, delegation_data
+from keep_contracts.staking import AUTHORIZE as AUTHORIZE_CALL
 
 from .operator_check import (
     BAD_INPUT,
@@ -52,12 +70,22 @@ from .operator_check import (
     init_container_arguments,
     load_client_config,
     pod_log,
+    read_operator,
     run_init_container,
 )
 
 CONTENTION = NOT_READY  # lost the faucet nonce race too often: the pod retries
 DEFAULT_KEYFILE = "/mnt/keep-client/config/eth_account_keyfile"
-COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported")
+# The policy's fields as this container's flags and env name them.
+FLAG_NAMES = {
+    "eth_threshold": "--eth-threshold / KEEP_CD_ETH_THRESHOLD",
+    "eth_target": "--eth-target / KEEP_CD_ETH_TARGET",
+    "stake_amount": "--stake-amount / KEEP_CD_STAKE_AMOUNT",
+}
+# What geth's and anvil's refusals are checked against (tests/test_geth_chain.py): chain's rule.
+_is_collision = is_collision
+# The policy a pod provisions with: thresholds, target, stake amount (None: TokenStaking.minimumStake()).
+Amounts = OperatorPolicy
 
 
 @dataclass
@@ -69,89 +97,37 @@ class Provisioned:
     errors: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Amounts:
-    eth_threshold: int
-    eth_target: int
-    stake: int | None = None  # None: TokenStaking.minimumStake()
-
-
-def _is_collision(message: str) -> bool:
-    text = message.lower()
-    return any(m in text for m in COLLISION_MARKERS)
-
-
-def _wait_receipt(w3, sender: str, nonce: int, tx_hash, timeout: float, poll: float = 0.2):
-    """The receipt; None when the nonce went to another transaction (replaced in the pool)."""
-    from web3.exceptions import TransactionNotFound
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            return w3.eth.get_transaction_receipt(tx_hash)
-        except TransactionNotFound:
-            pass
-        if w3.eth.get_transaction_count(sender, "latest") > nonce:
-            try:
-                return w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                return None
-        time.sleep(poll)
-    raise CheckFailed(NOT_READY, f"transaction {tx_hash.hex()} from {sender} not mined after {timeout:.0f}s (is the chain mining?)")
-
-
 def send_checked(
-    w3,
-    account,
-    step: str,
-    build: Callable[[], dict],
-    still_needed: Callable[[], bool],
-    done: Provisioned,
-    *,
-    attempts: int = 30,
-    timeout: float = 120.0,
+    w3, account, request: Callable[[], TxRequest | None], done: Provisioned, *, attempts: int = 30, timeout: float = 120.0
 ) -> None:
-    """Send ``build()`` from ``account`` unless ``still_needed()`` says the chain has it already.
+    """Send ``request()`` from ``account`` (a faucet other pods share, or the operator) through
+    keep-cd's sender, unless it returns None (the chain, read on "pending", has it already).
 
-    Retries a lost nonce race with fresh state and the next nonce; a revert is a bad-input error.
-    """
-    for attempt in range(attempts):
-        if not still_needed():
-            return
-        # A fixed tip, not the node's: the deploy step supplies the faucet for this fee cap.
-        tx = {**build(), **fee_fields(w3, tip=DEFAULT_TIP), "chainId": w3.eth.chain_id}
-        nonce = w3.eth.get_transaction_count(account.address, "pending")
-        tx["nonce"] = nonce
-        if "gas" not in tx:
-            try:
-                # The deploy step supplies the faucet for exactly this gas limit (operators/staking.py).
-                estimate = w3.eth.estimate_gas(
-                    {k: v for k, v in tx.items() if k in ("from", "to", "data", "value")} | {"from": account.address}, "pending"
-                )
-                tx["gas"] = int(estimate * POD_GAS_MARGIN) + POD_GAS_PAD
-            except Exception as e:
-                # e.g. the faucet not supplied yet: the deploy step tops it up, the pod retries
-                raise CheckFailed(NOT_READY, f"{step}: would revert ({str(e).splitlines()[0]})") from None
-        signed = account.sign_transaction(tx)
-        try:
-            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception as e:
-            message = str(e)
-            if not _is_collision(message):
-                done.errors.append(f"{step}: {message.splitlines()[0]}")
-                raise CheckFailed(NOT_READY, f"{step}: send failed ({message.splitlines()[0]})") from None
-            done.collisions += 1
-            time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # spread the herd a little
-            continue
-        receipt = _wait_receipt(w3, account.address, nonce, tx_hash, timeout)
-        if receipt is None:
-            done.collisions += 1  # another pod's transaction took the nonce in the pool
-            continue
-        if receipt["status"] != 1:
-            raise CheckFailed(NOT_READY, f"{step}: transaction {tx_hash.hex()} reverted")
-        done.sent.append((step, tx_hash.hex()))
-        return
-    raise CheckFailed(CONTENTION, f"{step}: lost the faucet's nonce race {attempts} times; retryable: the pod will try again")
+    A lost nonce race is retried with fresh state; anything else is CheckFailed(NOT_READY): the pod
+    retries.  The fee cap is a fixed tip's and the gas limit the estimate's times POD_GAS_MARGIN
+    plus POD_GAS_PAD, what the deploy step supplies the faucet for (operators/staking.py)."""
+    sender = PipelinedSender(w3, account, confirm_timeout=timeout, gas_margin=POD_GAS_MARGIN, poll_interval=0.2)
+    labels: list = []
+
+    def labelled() -> TxRequest | None:
+        req = request()
+        if req is not None:
+            labels.append(req.label)
+        return req
+
+    try:
+        sent = sender.send_shared(labelled, tip=DEFAULT_TIP, gas_pad=POD_GAS_PAD, attempts=attempts)
+    except NonceContention:
+        raise CheckFailed(
+            CONTENTION, f"{labels[-1]}: lost the faucet's nonce race {attempts} times; retryable: the pod will try again"
+        ) from None
+    except KeepCdError as e:  # would revert, refused, reverted, not mined: the pod retries
+        done.errors.append(str(e))
+        raise CheckFailed(NOT_READY, str(e)) from None
+    finally:
+        done.collisions += sender.stats.collisions
+    if sent is not None:
+        done.sent.append((sent.label, sent.tx_hash))
 
 
 def provision(
@@ -161,7 +137,7 @@ def provision(
     token: str,
     staking_address: str,
     operator_contract: str,
-    amounts: Amounts,
+    amounts: OperatorPolicy,
     *,
     beneficiary: str | None = None,
     done: Provisioned | None = None,
@@ -172,77 +148,59 @@ def provision(
     done = done if done is not None else Provisioned()
     op = operator.address
     staking = w3.eth.contract(address=staking_address, abi=TOKEN_STAKING)
-    fund_operator(w3, faucet, op, amounts, done)
-    stake_operator(w3, faucet, op, token, staking, staking_address, amounts, beneficiary, done)
-    check_authorizable(staking, op, operator_contract)
-    authorize_operator(w3, operator, staking, staking_address, operator_contract, done)
+    try:
+        stake = amounts.stake_for(staking.functions.minimumStake().call(), FLAG_NAMES)
+    except PolicyError as e:
+        raise CheckFailed(BAD_INPUT, str(e)) from None
+
+    def read() -> tuple[OperatorOnChain, Decision]:
+        """What the chain says of the operator on "pending" (it holds the node's pool), and what it still needs."""
+        state = read_operator(w3, staking, op, operator_contract, "pending")
+        return state, decide(state, amounts, stake=stake, authorizer=op)
+
+    def when_needed(kind: str, build: Callable[[Need], TxRequest]) -> Callable[[], TxRequest | None]:
+        def request() -> TxRequest | None:
+            need = read()[1].need(kind)
+            return None if need is None else build(need)
+
+        return request
+
+    extra = delegation_data(beneficiary or op, op, op)
+    send_checked(w3, faucet, when_needed(FUND, lambda n: TxRequest(f"fund {op}", op, b"", value=n.value, gas=21_000)), done)
+    stake_call = when_needed(STAKE, lambda n: TxRequest(f"stake {op}", token, APPROVE_AND_CALL.calldata(staking_address, n.value, extra)))
+    send_checked(w3, faucet, stake_call, done)
+    check_authorizable(*read(), op)
+    authorize_call = AUTHORIZE_CALL.calldata(op, operator_contract)
+    send_checked(w3, operator, when_needed(AUTHORIZE, lambda _: TxRequest(f"authorize {op}", staking_address, authorize_call)), done)
     return done
 
 
-def fund_operator(w3, faucet, op: str, amounts: Amounts, done: Provisioned) -> None:
-    def balance() -> int:
-        return w3.eth.get_balance(op, "pending")
-
-    send_checked(
-        w3,
-        faucet,
-        f"fund {op}",
-        lambda: {"to": op, "value": amounts.eth_target - balance(), "gas": 21_000, "data": b""},
-        lambda: balance() < amounts.eth_threshold,
-        done,
-    )
-
-
-def stake_operator(
-    w3, faucet, op: str, token: str, staking, staking_address: str, amounts: Amounts, beneficiary: str | None, done: Provisioned
-) -> None:
-    amount = amounts.stake if amounts.stake is not None else staking.functions.minimumStake().call()
-    extra = delegation_data(beneficiary or op, op, op)
-    send_checked(
-        w3,
-        faucet,
-        f"stake {op}",
-        lambda: {"to": token, "value": 0, "data": APPROVE_AND_CALL.calldata(staking_address, amount, extra)},
-        lambda: _delegation(staking, op)[1] == 0,
-        done,
-    )
-
-
-def _delegation(staking, op: str) -> tuple:
-    return staking.functions.getDelegationInfo(op).call(block_identifier="pending")
-
-
-def check_authorizable(staking, op: str, operator_contract: str) -> None:
-    """Raises unless this pod can authorize ``op``: its stake is delegated, and the operator is
-    its own authorizer (or the contract is authorized already)."""
-    _, created, undelegated = _delegation(staking, op)
-    if undelegated:
+def check_authorizable(state: OperatorOnChain, decision: Decision, op: str) -> None:
+    """Raises unless this pod can authorize ``op``: its stake is live, and the operator is its own
+    authorizer (or the contract is authorized already)."""
+    if decision.conflict == UNDELEGATED:
         raise CheckFailed(NOT_READY, f"operator {op}: its stake is undelegated (expected a live delegation)")
-    authorizer = staking.functions.authorizerOf(op).call(block_identifier="pending")
-    if authorizer.lower() != op.lower() and not staking.functions.isAuthorizedForOperator(op, operator_contract).call(
-        block_identifier="pending"
-    ):
+    if decision.conflict == FOREIGN_AUTHORIZER:
         raise CheckFailed(
-            NOT_READY, f"operator {op}: staked with authorizer {authorizer}, so this pod cannot authorize it (expected the operator itself)"
+            NOT_READY,
+            f"operator {op}: staked with authorizer {state.authorizer}, so this pod cannot authorize it (expected the operator itself)",
         )
 
 
-def authorize_operator(w3, operator, staking, staking_address: str, operator_contract: str, done: Provisioned) -> None:
-    op = operator.address
-    send_checked(
-        w3,
-        operator,
-        f"authorize {op}",
-        lambda: {"to": staking_address, "value": 0, "data": AUTHORIZE.calldata(op, operator_contract)},
-        lambda: not staking.functions.isAuthorizedForOperator(op, operator_contract).call(block_identifier="pending"),
-        done,
-    )
+def _amount(text: str) -> Any:
+    """A flag's amount as a number where it is a positive one; else the text, which the policy's
+    check (``OperatorPolicy.validate``) refuses, naming it."""
+    amount = positive_amount(text)
+    return text if amount is None else amount
 
 
-def _positive(value: str, name: str) -> int:
-    if not value or not value.isdigit() or int(value) <= 0:
-        raise CheckFailed(BAD_INPUT, f"{name}: {value!r} is not a positive integer (wei)")
-    return int(value)
+def policy_from_flags(eth_threshold: str, eth_target: str, stake_amount: str) -> OperatorPolicy:
+    """The pod's policy from its flags (or env), checked as the deploy step checks stack config."""
+    policy = OperatorPolicy(_amount(eth_threshold), _amount(eth_target), None if stake_amount == "minimum" else _amount(stake_amount))
+    try:
+        return policy.validate(FLAG_NAMES)
+    except PolicyError as e:
+        raise CheckFailed(BAD_INPUT, str(e)) from None
 
 
 def load_operator(keyfile: str, password: str | None, expected: str):
@@ -289,11 +247,7 @@ def provision_and_check(args: argparse.Namespace) -> str:
     from eth_utils import is_address, to_checksum_address
 
     cfg = load_client_config(args.config)
-    amounts = Amounts(
-        _positive(args.eth_threshold, "--eth-threshold / KEEP_CD_ETH_THRESHOLD"),
-        _positive(args.eth_target, "--eth-target / KEEP_CD_ETH_TARGET"),
-        None if args.stake_amount == "minimum" else _positive(args.stake_amount, "--stake-amount / KEEP_CD_STAKE_AMOUNT"),
-    )
+    amounts = policy_from_flags(args.eth_threshold, args.eth_target, args.stake_amount)
     if not args.token or not is_address(args.token):
         raise CheckFailed(BAD_INPUT, f"--token / KEEP_CD_TOKEN_ADDRESS: {args.token!r} is not an address (expected KeepToken's)")
     if args.beneficiary is not None and not is_address(args.beneficiary):

@@ -17,6 +17,7 @@ import tomlkit
 from eth_account import Account
 
 from bench.chains.anvil import free_port, rpc
+from chain.transactions import TxRequest
 from initcontainer import operator_check, provision_operator
 from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, delegation_data
 from operators.keys import KeystoreParams, encrypt_keystore
@@ -231,16 +232,12 @@ def test_restarted_pod_completes_a_half_done_operator(keep_dev_chain, cluster):
     provision_operator.send_checked(
         keep_chain.w3,
         faucet,
-        "fund",
-        lambda: {"to": op.address, "value": POLICY.eth_target, "gas": 21_000, "data": b""},
-        lambda: True,
+        lambda: TxRequest("fund", op.address, b"", value=POLICY.eth_target, gas=21_000),
         provision_operator.Provisioned(),
     )
     minimum = int.from_bytes(keep_chain.w3.eth.call({"to": c.staking, "data": MINIMUM_STAKE.calldata()}), "big")
     data = APPROVE_AND_CALL.calldata(c.staking, minimum, delegation_data(op.address, op.address, op.address))
-    provision_operator.send_checked(
-        keep_chain.w3, faucet, "stake", lambda: {"to": c.token, "value": 0, "data": data}, lambda: True, provision_operator.Provisioned()
-    )
+    provision_operator.send_checked(keep_chain.w3, faucet, lambda: TxRequest("stake", c.token, data), provision_operator.Provisioned())
     done = provision(keep_chain, faucet, op)
     assert [s for s, _ in done.sent] == [f"authorize {op.address}"]
 
@@ -294,6 +291,11 @@ def test_provision_cli_end_to_end_and_bad_input(keep_dev_chain, cluster, tmp_pat
     bad(base[:6] + ["--token", "0x12"] + base[8:], "KeepToken")
     bad(base[:8] + ["--eth-threshold", "-1"] + base[10:], "--eth-threshold")
     bad(base + ["--beneficiary", "0x12"], "--beneficiary / KEEP_CD_BENEFICIARY: '0x12' is not an address")
+    # The deploy step's policy, the same rules: a target below the threshold, a stake below the minimum.
+    below = str(POLICY.eth_threshold - 1)
+    bad(base[:10] + ["--eth-target", below] + base[12:], f"--eth-target / KEEP_CD_ETH_TARGET: {below} is below --eth-threshold")
+    bad(base + ["--stake-amount", "1"], "--stake-amount / KEEP_CD_STAKE_AMOUNT: 1 is below TokenStaking.minimumStake()")
+    bad(base + ["--stake-amount", "0"], "--stake-amount / KEEP_CD_STAKE_AMOUNT: '0' is not a positive integer")
 
 
 def test_a_pod_stakes_with_the_configured_beneficiary_and_funds_exactly_to_the_target(keep_dev_chain, cluster):
@@ -352,6 +354,14 @@ def test_initcontainer_shares_no_import_with_the_pulumi_program():
         assert not imported & {"contracts_step", "operators", "pulumi", "settings", "bench", "components"}, name
 
 
+def test_the_init_containers_send_only_through_chains_sender():
+    """One transaction sender (chain/transactions.py): the init containers sign and send nothing themselves."""
+    for name in ("operator_check.py", "provision_operator.py"):
+        tree = ast.parse(open(os.path.join(ROOT, "initcontainer", name)).read())
+        called = {node.func.attr for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+        assert not called & {"sign_transaction", "send_raw_transaction", "send_transaction", "get_transaction_receipt"}, name
+
+
 # Run in the image's working directory: every Python file the image holds is imported, with a
 # finder first on sys.meta_path that refuses any top-level module outside the standard library, the
 # packages initcontainer/requirements.txt pins and the image's own (pulumi among what it refuses).
@@ -404,7 +414,14 @@ def test_every_python_file_of_the_image_imports_with_only_its_pinned_packages(tm
                 parts = os.path.relpath(os.path.join(dirpath, name[:-3]), workdir).split(os.sep)
                 modules.append(".".join(parts))
                 own.add(parts[0])
-    assert {"initcontainer.operator_check", "initcontainer.provision_operator", "keep_contracts.staking", "chain.fees"} <= set(modules)
+    assert {
+        "initcontainer.operator_check",
+        "initcontainer.provision_operator",
+        "keep_contracts.staking",
+        "keep_contracts.provisioning",
+        "chain.fees",
+        "chain.transactions",
+    } <= set(modules)
     proc = subprocess.run(
         [sys.executable, "-c", IMPORT_EVERY_IMAGE_FILE, json.dumps(sorted(pinned_modules | own)), *modules],
         cwd=workdir,
