@@ -16,6 +16,7 @@ comes from ``configure`` (stack config ``keep-cd:deployerPrivateKey``, a secret)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,37 @@ OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls",
 REPLACE_KEYS = ("chain_id", "plan_name")
 # The inputs that say what the migration is; with its recorded outputs they decide every step.
 MIGRATION_INPUT_KEYS = ("plan", "params", "artifacts_dir", "rpc_url", "chain_id")
+
+
+# The input that carries each contracts key of the stack config.  A check failure names the input
+# its value came from: the engine prints "property <input> value <its value> has a problem: …",
+# so it must be a small one (``plan``, the whole migration plan, is thousands of characters).
+CONFIG_INPUTS = {
+    "rpcUrl": "rpc_url",
+    "chainId": "chain_id",
+    "artifactsDir": "artifacts_dir",
+    "planParams": "params",
+    "contractsPlan": "plan_name",
+}
+
+
+def failed_input(error: Exception) -> str:
+    """The input a KeepCdError from opening the migration is about: the config key a ConfigError
+    names, else what its kind says (the chain: rpc_url or chain_id; an artifact: artifacts_dir;
+    a plan parameter not set: params); anything else is the plan's, named by plan_name."""
+    from chain.errors import ArtifactError, ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError, UnlinkedLibrary
+
+    if isinstance(error, ConfigError) and error.key:
+        top = re.split(r"[.\[]", error.key.split(":", 1)[-1], maxsplit=1)[0]  # keep-cd:planParams.x -> planParams
+        if top in CONFIG_INPUTS:
+            return CONFIG_INPUTS[top]
+    kinds = (
+        (ChainIdMismatch, "chain_id"),
+        ((ChainUnreachable, ChainSyncing), "rpc_url"),
+        ((ArtifactError, UnlinkedLibrary), "artifacts_dir"),
+        (ConfigError, "params"),
+    )
+    return next((name for kind, name in kinds if isinstance(error, kind)), "plan_name")
 
 
 def _open(props: dict, olds: dict | None, deployer: str):
@@ -62,7 +94,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if failures or not is_known(news):
             return CheckResult(news, failures)
-        from chain.errors import ArtifactError, ChainIdMismatch, ChainSyncing, ChainUnreachable, ConfigError, KeepCdError
+        from chain.errors import ConfigError, KeepCdError
 
         try:
             deployer = self._deployer_address()
@@ -72,10 +104,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
             _open(news, None, deployer)
         except KeepCdError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
-            prop = {ChainIdMismatch: "chain_id", ChainUnreachable: "rpc_url", ChainSyncing: "rpc_url", ArtifactError: "artifacts_dir"}.get(
-                type(e), "plan"
-            )
-            return CheckResult(news, [CheckFailure(prop, str(e))])
+            return CheckResult(news, [CheckFailure(failed_input(e), str(e))])
         return CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
