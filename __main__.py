@@ -23,15 +23,6 @@ from settings import AccessSettings, FleetSettings, OperatorsSettings, Settings,
 gc.set_threshold(50_000, 20, 20)
 
 
-def read_settings() -> Settings:
-    try:
-        return load_settings()
-    except KeepCdError as e:
-        # A setting at fault is one line naming its key, not a traceback of the program (the engine
-        # prints a RunError's message alone).  The offline runner re-raises the cause.
-        raise pulumi.RunError(str(e)) from e
-
-
 def contracts_migration(settings: Settings) -> ContractsMigration:
     contracts = ContractsMigration(
         "contracts",
@@ -153,7 +144,7 @@ def keep_network(settings: Settings, fleet: FleetSettings, consumed: ContractAdd
 
 
 def program() -> None:
-    settings = read_settings()
+    settings = load_settings()
     contracts = contracts_migration(settings)
     consumed = consumed_addresses(settings, contracts)
     if settings.access is not None:
@@ -165,4 +156,18 @@ def program() -> None:
             keep_network(settings, settings.fleet, consumed, wiring)
 
 
-program()
+def main() -> None:
+    """The program, with keep-cd's own refusals as the engine's one `error:` line.
+
+    Everything keep-cd refuses while the program is built (a setting, an artifacts directory, a
+    plan parameter the plan cannot encode) is a KeepCdError whose message is one line naming the
+    key or file: the engine prints a RunError's message alone, no traceback.  Any other exception
+    is a bug of ours and keeps its traceback.  The offline runner re-raises the cause.
+    """
+    try:
+        program()
+    except KeepCdError as e:
+        raise pulumi.RunError(str(e)) from e
+
+
+main()
