@@ -14,7 +14,7 @@ from chain.errors import ConfigError
 from components.push_deploy_access import ACCESS_MODES
 
 from .contracts import is_loopback_host
-from .section import PROJECT, Section, one_of, parse_section, refuse
+from .section import PROJECT, Section, one_of, parse_section, refuse, unknown_key
 
 ACCESS_KEY = f"{PROJECT}:access"
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -148,7 +148,7 @@ class AccessSwitch(Section, extra="allow"):
         if not isinstance(data, dict):
             raise refuse(f"expected a map with keys {', '.join(known)}")
         for key in sorted(set(data) - set(known))[:1]:
-            raise refuse(f"unknown key (expected one of {', '.join(known)})", key)
+            raise refuse(unknown_key(key, known), key)
         return data
 
 

@@ -9,8 +9,10 @@ pydantic's multi-line report.
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -49,6 +51,16 @@ def check_one_of(value: Any, allowed: tuple, what: str) -> Any:
     return value
 
 
+def unknown_key(key: str, known: Iterable[str], prefix: str = "") -> str:
+    """The reason an unknown ``key`` is refused: the nearest known key (a typo's likely fix, compared
+    without case, so chainID finds chainId), then every known key.  ``prefix`` is put before the
+    suggestion (``keep-cd:`` for a top-level key, which is how `pulumi config set` names it)."""
+    by_lower = {k.lower(): k for k in sorted(known)}
+    nearest = difflib.get_close_matches(key.lower(), list(by_lower), n=1, cutoff=0.6)
+    hint = f"did you mean {prefix}{by_lower[nearest[0]]}? " if nearest else ""
+    return f"unknown key ({hint}expected one of {', '.join(sorted(known))})"
+
+
 def parse_section(model: type[Model], raw: Any, key: str, context: dict | None = None) -> Model:
     """``raw`` (the stack config's value at ``key``, e.g. ``keep-cd:fleet``) as ``model``, or the
     first refusal as a one-line ConfigError naming the full key path."""
@@ -73,7 +85,7 @@ def _reason(model: type[BaseModel], error: ErrorDetails) -> str:
         return str((error.get("ctx") or {})["reason"])
     holder, field, kind = _locate(model, tuple(error["loc"]))
     if error["type"] == "extra_forbidden":
-        return f"unknown key (expected one of {_keys(holder)})"
+        return unknown_key(str(error["loc"][-1]), [f.alias or name for name, f in holder.model_fields.items()])
     expected = _description(kind, field)
     if error["type"] == "missing" or (isinstance(error["input"], str) and not error["input"].strip()):
         return f"not set (expected {expected})"

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from chain.errors import ConfigError
+from chain.provider import DEPLOYER_KEY_CONFIG
 
 from .access import AccessSettings, parse_access
 from .contracts import ContractsSettings, parse_contracts
 from .fleet import FLEET_KEY, FleetSettings, parse_fleet
 from .operators import OPERATOR_MNEMONIC_ENV, OperatorsSettings, check_operator_secrets, parse_operators
-from .section import PROJECT
+from .section import PROJECT, unknown_key
 
 CONTRACTS_KEYS = ("chainId", "rpcUrl", "contractsPlan", "planParams", "artifactsDir")
+# Every keep-cd: key of the stack config the program reads (the secrets too: operatorMnemonic,
+# operatorKeys, and deployerPrivateKey, which the dynamic providers get through configure).
+KNOWN_KEYS = (
+    *CONTRACTS_KEYS,
+    "access",
+    "fleet",
+    "operators",
+    "operatorMnemonic",
+    "operatorKeys",
+    "renderYamlToDirectory",
+    DEPLOYER_KEY_CONFIG,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,25 @@ def _object(cfg: pulumi.Config, key: str) -> Any:
         return cfg.get_object(key)
     except pulumi.ConfigTypeError:
         return cfg.get(key)
+
+
+def stack_config_keys() -> set:
+    """Every key of the stack's config as the program gets it (``namespace:key``, secrets included),
+    from where ``pulumi.Config`` reads them: the config the language host set, and PULUMI_CONFIG."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return set(CONFIG.get()) | set(get_config_env())
+
+
+def check_known_keys(keys: Iterable[str]) -> None:
+    """Refuse a ``keep-cd:`` key the program does not read, in one line naming it and the nearest
+    known key: a typo (``keep-cd:chainID``) would otherwise leave the stack on the default.  A
+    secret key is refused by its name alone (no value is read here)."""
+    prefix = f"{PROJECT}:"
+    for key in sorted(keys):
+        name = key.removeprefix(prefix)
+        if key.startswith(prefix) and name not in KNOWN_KEYS:
+            raise ConfigError.at(key, unknown_key(name, KNOWN_KEYS, prefix))
 
 
 def load_contracts(cfg: pulumi.Config) -> ContractsSettings:
@@ -86,6 +119,7 @@ def load_operators(cfg: pulumi.Config, fleet_names: list | None = None) -> Opera
 
 
 def load_settings(cfg: pulumi.Config | None = None) -> Settings:
+    check_known_keys(stack_config_keys())
     cfg = cfg or pulumi.Config(PROJECT)
     contracts = load_contracts(cfg)
     fleet = load_fleet(cfg, contracts)

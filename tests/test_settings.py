@@ -4,9 +4,11 @@ read from a Pulumi config into typed values, and each bad value refused with its
 from __future__ import annotations
 
 import json
+import os
 
 import pulumi
 import pytest
+import yaml
 from eth_account import Account
 from pulumi.runtime.sync_await import _sync_await
 
@@ -14,6 +16,9 @@ from chain.errors import ConfigError
 from hd_paths import operator_index
 from operators.keys import KeystoreParams, OperatorClient
 from settings import load_contracts, load_operators, load_settings
+from settings.stack import check_known_keys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 Account.enable_unaudited_hdwallet_features()
 MNEMONIC = Account.create_with_mnemonic()[1]
@@ -349,3 +354,74 @@ def test_settings_carry_the_access_section(monkeypatch):
     }
     s = load_settings(configure(monkeypatch, access=access))
     assert (s.access.project, s.access.cluster, s.access.registry_repository) == ("p", "c", "k")
+
+
+# --- unknown keys ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, key, suggestion",
+    [
+        pytest.param({"chainID": "1"}, "keep-cd:chainID", "keep-cd:chainId", id="top-level, case"),
+        pytest.param({"rpcurl": "http://127.0.0.1:8545"}, "keep-cd:rpcurl", "keep-cd:rpcUrl", id="top-level, lower case"),
+        pytest.param({"operator": {}}, "keep-cd:operator", "keep-cd:operators", id="top-level, a letter short"),
+        pytest.param({"fleet": {**FLEET, "namespce": "x"}}, "keep-cd:fleet.namespce", "namespace", id="fleet"),
+        pytest.param(
+            {"fleet": {**FLEET, "image": {"repository": "r", "tga": "v1"}}}, "keep-cd:fleet.image.tga", "tag", id="fleet, nested map"
+        ),
+        pytest.param(
+            {"fleet": {**FLEET, "counts": None, "clients": [{"name": "a", "role": "bootstrap", "prot": 1}]}},
+            "keep-cd:fleet.clients[0].prot",
+            "port",
+            id="fleet, list item",
+        ),
+        pytest.param({"operators": {"provisioing": "deploy"}}, "keep-cd:operators.provisioing", "provisioning", id="operators"),
+        pytest.param({"access": {"enabeld": False}}, "keep-cd:access.enabeld", "enabled", id="access, off"),
+    ],
+)
+def test_an_unknown_key_is_refused_naming_the_nearest_known_one(monkeypatch, values, key, suggestion):
+    """A typo would otherwise leave the stack on the default (or the section without the value)."""
+    values = {**values, "operatorMnemonic": MNEMONIC} if "fleet" in values else values
+    if "fleet" in values:
+        values.setdefault("operators", {})
+    refused_key, reason = refused(lambda: load_settings(configure(monkeypatch, **values)))
+    assert refused_key == key
+    assert reason.startswith(f"unknown key (did you mean {suggestion}? expected one of ")
+
+
+def test_an_unknown_key_like_none_known_is_refused_with_every_known_key(monkeypatch):
+    key, reason = refused(lambda: load_settings(configure(monkeypatch, colour="blue")))
+    assert key == "keep-cd:colour" and "did you mean" not in reason
+    assert reason.startswith("unknown key (expected one of ") and "chainId" in reason and "rpcUrl" in reason
+
+
+def test_an_unknown_secret_key_is_refused_by_its_name_alone(monkeypatch):
+    secret = Account.create().key.hex()
+    config = {"keep-cd:chainId": "31337", "keep-cd:rpcUrl": "http://127.0.0.1:8545", "keep-cd:deployerPrivatekey": secret}
+    pulumi.runtime.set_all_config(config, ["keep-cd:deployerPrivatekey"])
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert e.value.key == "keep-cd:deployerPrivatekey"
+    assert e.value.reason.startswith("unknown key (did you mean keep-cd:deployerPrivateKey? expected one of ")
+    assert secret not in str(e.value) and secret.removeprefix("0x") not in str(e.value)
+
+
+def test_the_known_secrets_and_other_projects_keys_are_accepted(monkeypatch):
+    config = {
+        "keep-cd:chainId": "31337",
+        "keep-cd:rpcUrl": "http://127.0.0.1:8545",
+        "keep-cd:deployerPrivateKey": Account.create().key.hex(),
+        "keep-cd:operatorMnemonic": MNEMONIC,
+        "keep-cd:operators": json.dumps({}),
+        "gcp:project": "p",
+        "kubernetes:context": "c",
+    }
+    pulumi.runtime.set_all_config(config, ["keep-cd:deployerPrivateKey", "keep-cd:operatorMnemonic"])
+    assert load_settings().contracts.chain_id == 31337
+
+
+@pytest.mark.parametrize("stack_file", sorted(f for f in os.listdir(ROOT) if f.startswith("Pulumi.") and f.endswith(".yaml")))
+def test_every_key_a_committed_stack_file_sets_is_known(stack_file):
+    with open(os.path.join(ROOT, stack_file)) as f:
+        config = (yaml.safe_load(f) or {}).get("config") or {}
+    check_known_keys(config)  # raises for the first unknown keep-cd: key
