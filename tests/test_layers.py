@@ -34,7 +34,7 @@ MAY_IMPORT = {
     "bench/chains": {"bench", "bench/gobuild"},
     "bench/offline": {"bench", *PROGRAM},
     "bench/ci": {"bench", "bench/gobuild", "bench/offline", *PROGRAM},
-    "bench/engine": {"bench", "bench/gobuild", "bench/chains", *PROGRAM},
+    "bench/engine": {"bench", "bench/gobuild", "bench/chains", "bench/offline", *PROGRAM},
     "bench/cluster": {"bench", "bench/gobuild", "bench/chains", "bench/engine", *PROGRAM},
     "bench/fleet": {"bench", "bench/gobuild", "bench/chains", "bench/engine", *PROGRAM},
     "bench/benchmarks": {"bench", *WORKBENCH, *PROGRAM},

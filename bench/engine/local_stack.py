@@ -509,6 +509,63 @@ def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None
     return ws
 
 
+_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
+
+
+def _unwrap_secrets(value):
+    """A `stack export --show-secrets` value with each secret as its plaintext value."""
+    if isinstance(value, dict):
+        if _SECRET_SIG_KEY in value:
+            return _unwrap_secrets(json.loads(value["plaintext"]))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def restore_manifests(ws: StackWorkspace) -> list:
+    """Make the rendered directory hold exactly the stack's current objects; returns the files
+    rewritten or removed.
+
+    The Kubernetes provider renders a file only when its object changes, so a file deleted or
+    edited by hand stays so through every `pulumi up` that changes nothing.  Re-rendered here from
+    the stack's state (its recorded inputs, secrets decrypted in memory) with the writer the
+    offline runner uses, which tests/test_engine_offline_agreement.py holds byte for byte to the
+    provider's own files; written with the provider's modes (0700 directory, 0600 files)."""
+    from bench.offline.manifests import MANIFEST_DIR, kubernetes_object, manifest_name, manifest_text
+
+    render_dir = _config_value(ws.config, "renderYamlToDirectory")
+    if not render_dir:
+        return []
+    target = os.path.join(ws.project_dir, render_dir, MANIFEST_DIR)
+    export = json.loads(ws.run(["stack", "export", "--show-secrets"], capture=True).stdout)
+    wanted = {}
+    for res in export["deployment"].get("resources") or []:
+        if res["type"].startswith("kubernetes:") and not res.get("delete"):
+            obj = kubernetes_object(_unwrap_secrets(res.get("inputs") or {}))
+            wanted[manifest_name(obj)] = manifest_text(obj)
+    os.makedirs(target, mode=0o700, exist_ok=True)
+    changed = []
+    for name in sorted(set(os.listdir(target)) - set(wanted)):
+        if name.endswith(".yaml"):
+            os.remove(os.path.join(target, name))
+            changed.append(name)
+    for name, text in sorted(wanted.items()):
+        path = os.path.join(target, name)
+        try:
+            with open(path) as f:
+                if f.read() == text:
+                    continue
+        except FileNotFoundError:
+            pass
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        changed.append(name)
+    return changed
+
+
 def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | None = None) -> int:
     """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
     given), then its outputs."""
@@ -518,6 +575,9 @@ def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | N
         ws = local_workspace(engine, chain, kubeconfig)
         ws.prepare()
         ws.run(["up", "--yes", "--skip-preview", *extra_args])
+        restored = restore_manifests(ws)
+        if restored:
+            print(f"manifests: {len(restored)} file(s) deleted or edited by hand re-rendered from the stack's state", file=sys.stderr)
         ws.run(["stack", "output", "--json"])
     except (EngineError, LocalStackError) as e:
         print(f"error: {e}", file=sys.stderr)
