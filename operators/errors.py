@@ -12,4 +12,9 @@ class OperatorKeyError(ConfigError):
 
 
 class StakingConflict(KeepCdError):
-    """The chain holds a delegation for an operator that keep-cd did not make and cannot complete."""
+    """The chain holds a delegation for an operator that keep-cd did not make and cannot complete;
+    ``operator`` names the client it is about."""
+
+    def __init__(self, message: str, operator: str | None = None):
+        super().__init__(message)
+        self.operator = operator

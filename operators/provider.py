@@ -153,7 +153,8 @@ class OperatorStakesProvider(DeployerStepProvider):
                 faucet=news.get("faucet"),
             )
         except StakingConflict as e:
-            return [CheckFailure("operators", str(e))]
+            # On the operator's own key, never on ``operators``: the engine would print that whole map.
+            return [CheckFailure(f"operators.{e.operator}" if e.operator else "provisioning", str(e))]
         return []
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:

@@ -272,12 +272,14 @@ def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy
         if decision.conflict == UNDELEGATED:
             raise StakingConflict(
                 f"operator {name} ({address}): its stake on this TokenStaking was undelegated at {s.undelegated_at} "
-                "(expected a live delegation; an undelegated operator cannot be staked again: give the client a new key index)"
+                "(expected a live delegation; an undelegated operator cannot be staked again: give the client a new key index)",
+                operator=name,
             )
         if decision.conflict == FOREIGN_AUTHORIZER:
             raise StakingConflict(
                 f"operator {name} ({address}): staked with authorizer {s.authorizer}, not the deployer {owner}, and not "
-                "authorized for the operator contract (expected keep-cd's own delegation; authorize it from that account)"
+                "authorized for the operator contract (expected keep-cd's own delegation; authorize it from that account)",
+                operator=name,
             )
         actions += [Action(name, address, n.kind, n.reason, n.value) for n in decision.needs]
     return actions

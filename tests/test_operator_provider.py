@@ -170,3 +170,25 @@ def test_create_without_the_owner_key_is_one_line(keep_chain, monkeypatch):
         OperatorStakesProvider().create(props(keep_chain, fleet(1)))
     assert "deployerPrivateKey" in str(e.value) and "\n" not in str(e.value)
     assert os.environ.get("KEEP_CD_DEPLOYER_KEY") is None
+
+
+def test_check_puts_a_staking_conflict_on_the_operators_own_key(keep_chain, provider):
+    """The engine prints the value of the property a failure names: on ``operators`` it would print
+    every client's address, so a conflict names ``operators.<client>``, which holds no map."""
+    from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, TRANSFER, delegation_data
+    from test_operator_staking import call, send
+
+    stranger = keep_chain.anvil.new_account(10**21)
+    book = keep_chain.address_book
+    minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
+    send(keep_chain, keep_chain.owner, book["KeepToken"], TRANSFER.calldata(stranger.address, minimum))
+    ops = {**fleet(2), "taken": Account.create().address}
+    taken = ops["taken"]
+    send(
+        keep_chain,
+        stranger,
+        book["KeepToken"],
+        APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, delegation_data(taken, taken, stranger.address)),
+    )
+    found = failures(provider, props(keep_chain, ops))
+    assert list(found) == ["operators.taken"] and stranger.address in found["operators.taken"]
