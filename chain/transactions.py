@@ -54,6 +54,13 @@ def is_collision(message: str) -> bool:
     return any(m in text for m in COLLISION_MARKERS)
 
 
+def _access_list(req: TxRequest) -> dict:
+    """``accessList`` of ``req`` as transaction and call fields; none where it has no entries."""
+    if not req.access_list:
+        return {}
+    return {"accessList": [{"address": to_checksum_address(a), "storageKeys": []} for a in req.access_list]}
+
+
 def account_lock(chain_id: int, address: str) -> threading.Lock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault((int(chain_id), address.lower()), threading.Lock())
@@ -73,6 +80,8 @@ class TxRequest:
     # Requests (earlier in the same list) whose effect this one needs before it can be estimated;
     # only ``send_batched`` reads it: ``send`` estimates every request after all earlier ones.
     after: tuple = field(default=(), repr=False, compare=False)
+    # Addresses for its EIP-2930 access list, no storage keys (a migration's claim: contracts_step/migrate.py).
+    access_list: tuple = ()
 
 
 @dataclass
@@ -195,7 +204,7 @@ class PipelinedSender:
     # -- sending ----------------------------------------------------------------------------------
     def _call_of(self, req: TxRequest) -> Any:
         """``req`` as web3's call parameters (a ``TxParams``; typed Any: web3 wants its own NewTypes)."""
-        call: dict = {"from": self.address, "data": req.data, "value": req.value}
+        call: dict = {"from": self.address, "data": req.data, "value": req.value, **_access_list(req)}
         if req.to:
             call["to"] = to_checksum_address(req.to)
         return call
@@ -350,7 +359,7 @@ class PipelinedSender:
         return out
 
     def _call_params(self, req: TxRequest) -> dict:
-        call = {"from": self.address, "data": "0x" + bytes(req.data).hex(), "value": hex(req.value)}
+        call = {"from": self.address, "data": "0x" + bytes(req.data).hex(), "value": hex(req.value), **_access_list(req)}
         if req.to:
             call["to"] = to_checksum_address(req.to)
         return call
@@ -496,6 +505,7 @@ class PipelinedSender:
 
     def _sign(self, req: TxRequest, fees: dict) -> None:
         tx = {"chainId": self.chain_id, "nonce": req.nonce, "gas": req.gas, "value": req.value, "data": req.data, **fees}
+        tx.update(_access_list(req))
         if req.to:
             tx["to"] = to_checksum_address(req.to)
         signed = self.account.sign_transaction(tx)

@@ -1,11 +1,15 @@
 """``pulumi import`` of a contract set another tool deployed (Truffle, hardhat-deploy), with no
 transaction:
 
-    pulumi preview --json > preview.json                        # the stack, before it has contracts
+    KEEP_CD_IMPORT_PREVIEW=1 pulumi preview --json > preview.json   # the stack, before it has contracts
     KEEP_CD_DEPLOYER_KEY=$(pulumi config get deployerPrivateKey) \
         python -m contracts_step.import_source preview.json --truffle > import.json
     pulumi import --file import.json --yes --generate-code=false --protect=false
     pulumi up                                                   # changes nothing
+
+``KEEP_CD_IMPORT_PREVIEW=1``: a preview of a new stack otherwise refuses the contracts its deployer
+created for another stack or tool (contracts_step/migrate.py); importing them is the explicit way to
+take them over, and each is proven from the chain here.
 
 Why a file: the engine reads a resource to import with no properties at all, and a Python dynamic
 provider is found through its properties, so ``Read`` cannot run for it; ``pulumi import --file``

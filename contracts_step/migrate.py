@@ -26,6 +26,20 @@ transactions, then looks at every transaction the deployer sent since the last r
 creation whose init code (linked bytecode + encoded arguments) is exactly the one a plan entry needs is
 adopted at its CREATE address; a call with exactly the needed calldata counts as done.  Nothing a
 killed run sent is ever sent twice.
+
+Only what is provably this stack's is adopted as its interrupted run.  One deployer key may serve
+several stacks (or other tools) on one chain, and a matching creation of another stack's is no proof
+that this stack sent it.  So every creation a migration sends carries its stack's claim: an EIP-2930
+access list naming the claim address ``keccak("keep-cd claim:" + claim)[12:]`` (``claim`` is the
+stack's organization/project/stack; no account has that address, and listing it costs 2,400 gas).
+The signed transaction is on chain as soon as it is sent, before anything is recorded, so a re-run
+after a kill reads it from the chain on any machine.  A matching creation without this stack's claim
+is *foreign*: the ``foreign`` policy (stack config ``keep-cd:foreignContracts``) decides, before
+anything is sent, in ``migrate`` and in the preview's ``refuse_foreign``:
+  refuse   (default) ForeignContracts, one line naming the contract, its address and the config
+  adopt    take it as this stack's (two stacks then share it, said in the decision's reason)
+  deploy   leave it, and deploy this stack's own
+``pulumi import`` stays the explicit way to take over a set another tool deployed (import_source.py).
 """
 
 from __future__ import annotations
@@ -41,7 +55,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from chain.errors import ImportMismatch, InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
+from chain.errors import ConfigError, ImportMismatch, InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
 from chain.fees import price_floor
 from chain.node import code_hash, create_address, genesis_hash
 from chain.transactions import PipelinedSender, SendStats, TxRequest, account_lock, stopped_run_note
@@ -50,6 +64,25 @@ from .artifacts import link_bytecode
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
+
+# What a migration does with a creation of its deployer that matches a plan entry but does not carry
+# this stack's claim (see the module doc); the stack config key that chooses.
+FOREIGN_POLICIES = ("refuse", "adopt", "deploy")
+FOREIGN_CONTRACTS_KEY = "keep-cd:foreignContracts"
+CLAIM_DOMAIN = b"keep-cd claim:"
+
+
+class ForeignContracts(KeepCdError):
+    """The deployer created a contract the plan needs, but not for this stack; nothing was sent."""
+
+
+def claim_address(claim: str) -> str:
+    """The address a stack's creations list in their access list: its claim, hashed (no account)."""
+    return to_checksum_address(keccak(CLAIM_DOMAIN + claim.encode())[12:])
+
+
+def _access_list_addresses(tx: Any) -> set:
+    return {to_checksum_address(entry["address"]) for entry in (tx.get("accessList") or [])}
 
 
 @dataclass
@@ -146,7 +179,14 @@ class Migration:
         olds: dict | None,
         deployer: str,
         log: Callable[[str], None] = lambda _m: None,
+        claim: str = "",
+        foreign: str = "refuse",
     ):
+        if foreign not in FOREIGN_POLICIES:
+            raise ConfigError.at(FOREIGN_CONTRACTS_KEY, f"{foreign!r} is not a policy (expected {' or '.join(FOREIGN_POLICIES)})")
+        self.claim = claim  # the stack's identity (organization/project/stack); see the module doc
+        self.claim_tag = claim_address(claim)
+        self.foreign = foreign
         self.plan = plan
         self.resolved = resolved
         self.w3 = w3
@@ -315,6 +355,7 @@ class Migration:
                         "input": "0x" + bytes(tx["input"]).hex(),
                         "nonce": hex(tx["nonce"]),
                         "blockNumber": hex(number),
+                        "accessList": [{"address": e["address"]} for e in tx.get("accessList") or []],
                     }
             if len(found) == len(wanted):
                 break
@@ -332,7 +373,9 @@ class Migration:
             if int(self.w3.eth.get_transaction_receipt(HexStr(tx_hash))["status"]) != 1:
                 continue  # a reverted transaction did nothing: never take it as done
             if not tx.get("to"):
-                creates[keccak(data)] = {**record, "address": create_address(self.deployer, nonce)}
+                key, ours = keccak(data), self.claim_tag in _access_list_addresses(tx)
+                if ours or not (creates.get(key) or {}).get("ours"):  # this stack's wins over another's
+                    creates[key] = {**record, "address": create_address(self.deployer, nonce), "ours": ours}
             else:
                 calls[call_id(to_checksum_address(tx["to"]), data)] = record
         return creates, calls
@@ -367,17 +410,48 @@ class Migration:
             if d.action == DEPLOY:
                 code = init_code(entry, self.encoder, run.addresses, self.deployer)
                 adopted = creates.get(keccak(code))
+                if adopted and not adopted["ours"]:
+                    adopted = self._foreign(entry.name, adopted)
                 if adopted and code_hash(self.w3, adopted["address"]):
-                    d = EntryDecision(entry.name, "contract", ADOPT, f"sent by an interrupted run ({d.reason})", adopted["address"])
+                    why = "sent by an interrupted run" if adopted["ours"] else f"created by {self.deployer} for another stack or tool"
+                    d = EntryDecision(entry.name, "contract", ADOPT, f"{why} ({d.reason})", adopted["address"])
                     run.pending_deploys[entry.name] = (None, adopted)
                 else:
                     d.address = create_address(self.deployer, run.nonce)
-                    req = TxRequest(label=f"deploy {entry.name}", to=None, data=code)
+                    # The access list carries the claim: proof, on chain, that this stack sent it.
+                    req = TxRequest(label=f"deploy {entry.name}", to=None, data=code, access_list=(self.claim_tag,))
                     run.queue(req, entry.deps)
                     run.pending_deploys[entry.name] = (req, None)
             run.decided[entry.name] = d.action
             run.addresses[entry.name] = d.address
             run.decisions.append(d)
+
+    def _foreign(self, name: str, created: dict) -> dict | None:
+        """What to do with a creation matching ``name`` that is not this stack's: the record to
+        adopt (policy adopt), None to deploy anew (deploy), or ForeignContracts (refuse)."""
+        if self.foreign == "adopt":
+            return created
+        if self.foreign == "deploy" or not code_hash(self.w3, created["address"]):
+            return None
+        tx_hash = "0x" + str(created["tx_hash"]).removeprefix("0x")
+        raise ForeignContracts(
+            f"contract {name}: {created['address']} (transaction {tx_hash}) was created by the deployer {self.deployer}, "
+            f"but not by this stack ({self.claim or 'unnamed'}); nothing was sent: set {FOREIGN_CONTRACTS_KEY} to adopt "
+            "(share it) or deploy (this stack's own), or `pulumi import` the set (docs/engine.md)"
+        )
+
+    def refuse_foreign(self) -> None:
+        """Preview's part of the rule (it reads only): ForeignContracts where the next run would
+        meet a creation of the deployer that is not this stack's and the policy is refuse.  The run
+        is decided as ``migrate`` would decide it, on the deployer's mined nonce.  Without the key
+        (and no recorded deployer) there is no deployer to ask about."""
+        if self.foreign != "refuse" or not int(self.deployer, 16):
+            return
+        first = int(self.w3.eth.get_transaction_count(self.deployer, "latest"))
+        floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
+        creates, _called = self._adoption_index(min(floor, first), first)
+        if any(not c["ours"] for c in creates.values()):
+            self._decide_deploys(MigrationRun(nonce=first), creates)
 
     def _decide_calls(self, run: MigrationRun, called: dict) -> None:
         """Each call's decision into ``run``; one an interrupted run already sent (``called``:
@@ -645,6 +719,8 @@ def open_migration(
     olds: dict | None,
     deployer: str,
     log=lambda _m: None,
+    claim: str = "",
+    foreign: str = "refuse",
 ) -> Migration:
     """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
     from chain.node import connect
@@ -655,4 +731,4 @@ def open_migration(
     store = ArtifactStore(artifacts_dir)
     resolved = resolve_plan(plan, store, params)
     w3 = connect(rpc_url, chain_id)
-    return Migration(plan, resolved, store, w3, olds, deployer, log=log)
+    return Migration(plan, resolved, store, w3, olds, deployer, log=log, claim=claim, foreign=foreign)

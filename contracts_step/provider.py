@@ -16,6 +16,8 @@ comes from ``configure`` (stack config ``keep-cd:deployerPrivateKey``, a secret)
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,12 @@ OUTPUT_KEYS = ("deployer", "genesis_hash", "contracts", "address_book", "calls",
 REPLACE_KEYS = ("chain_id", "plan_name")
 # The inputs that say what the migration is; with its recorded outputs they decide every step.
 MIGRATION_INPUT_KEYS = ("plan", "params", "artifacts_dir", "rpc_url", "chain_id")
+# The stack config key (through configure) saying what to do with a contract the deployer created
+# for another stack or tool: refuse, adopt or deploy (contracts_step/migrate.py).
+FOREIGN_CONTRACTS_CONFIG = "foreignContracts"
+# Set (to 1) for the `pulumi preview --json` that `pulumi import` of a contract set starts from
+# (contracts_step/import_source.py): that preview does not refuse the deployer's existing contracts.
+IMPORT_PREVIEW_ENV = "KEEP_CD_IMPORT_PREVIEW"
 
 
 # The input that carries each contracts key of the stack config.  A check failure names the input
@@ -64,13 +72,48 @@ def failed_input(error: Exception) -> str:
     return next((name for kind, name in kinds if isinstance(error, kind)), "plan_name")
 
 
-def _open(props: dict, olds: dict | None, deployer: str):
-    """The migration these inputs describe (imports kept local: see module doc)."""
+def _open(props: dict, olds: dict | None, deployer: str, foreign: str | None = None):
+    """The migration these inputs describe (imports kept local: see module doc); ``foreign``: the
+    stack's ``keep-cd:foreignContracts`` (None: refuse)."""
     from .migrate import open_migration
     from .plan import MigrationPlan
 
     plan = MigrationPlan.from_dict(props["plan"])
-    return open_migration(plan, props.get("params") or {}, props["artifacts_dir"], props["rpc_url"], int(props["chain_id"]), olds, deployer)
+    return open_migration(
+        plan,
+        props.get("params") or {},
+        props["artifacts_dir"],
+        props["rpc_url"],
+        int(props["chain_id"]),
+        olds,
+        deployer,
+        claim=props.get("claim") or "",
+        foreign=foreign or "refuse",
+    )
+
+
+def _new_migration_claims_checked(check):
+    """``check``, then, for a migration the stack does not have yet (no old inputs: what the engine
+    creates, and all a preview of it calls), the rule that it adopts only what is provably its own
+    (``Migration.refuse_foreign``): the one place a preview of a new stack reads it.  (Kept apart
+    from ``check``'s own validation of the inputs.)  Not in the preview an import starts from
+    (``IMPORT_PREVIEW_ENV`` set): taking over what the deployer created is what an import is for,
+    and ``import_source`` proves every contract from the chain itself."""
+
+    @functools.wraps(check)
+    def checked(self, olds: dict, news: dict) -> CheckResult:
+        result = check(self, olds, news)
+        if olds or result.failures or not is_known(news) or os.environ.get(IMPORT_PREVIEW_ENV):
+            return result
+        from chain.errors import KeepCdError
+
+        try:
+            _open(news, None, self._deployer_address(), self._foreign).refuse_foreign()
+        except KeepCdError as e:
+            return CheckResult(result.inputs, [CheckFailure("claim", str(e))])
+        return result
+
+    return checked
 
 
 def open_recorded_migration(props: dict, recorded: dict):
@@ -82,7 +125,13 @@ def open_recorded_migration(props: dict, recorded: dict):
 class ContractsMigrationProvider(DeployerStepProvider):
     replace_keys = REPLACE_KEYS
     output_keys = OUTPUT_KEYS
+    _foreign: str | None = None  # keep-cd:foreignContracts, from configure (None: refuse)
 
+    def configure(self, req) -> None:
+        super().configure(req)
+        self._foreign = req.config.get(FOREIGN_CONTRACTS_CONFIG) or None
+
+    @_new_migration_claims_checked
     def check(self, _olds: dict, news: dict) -> CheckResult:
         """Validate early: the plan resolves against its artifacts and the chain is the stack's.
 
@@ -113,13 +162,15 @@ class ContractsMigrationProvider(DeployerStepProvider):
         replaces, changed = self.changed_inputs(olds, news)
         pending = []
         if not replaces and is_known(news):
-            decisions = _open(news, olds, self._deployer_address(olds.get("deployer"))).assess()
+            migration = _open(news, olds, self._deployer_address(olds.get("deployer")), self._foreign)
+            migration.refuse_foreign()  # what `up` would refuse, preview refuses (reading only)
+            decisions = migration.assess()
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
         return self.diff_result(replaces, changed, pending)
 
     def _run(self, olds: dict | None, news: dict) -> dict:
         account = self._account()
-        outs = _open(news, olds, account.address).migrate(account)
+        outs = _open(news, olds, account.address, self._foreign).migrate(account)
         result = dict(news)
         result.update(outs)
         return result
@@ -189,6 +240,8 @@ class ContractsMigration(Resource, module="keep", name="ContractsMigration"):
             "chain_id": int(args.chain_id),
             "steps": steps,
             "depth": resolved.depth,
+            # Whose creations are this migration's own (contracts_step/migrate.py): the stack's name.
+            "claim": f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}",
             **{k: None for k in OUTPUT_KEYS},
         }
         # What the addresses of the contracts others consume are predicted from (addresses.py).

@@ -1,20 +1,21 @@
 """The contracts keys (``keep-cd:chainId``, ``rpcUrl``, ``contractsPlan``, ``planParams``,
-``artifactsDir``), and where the deployer reaches the chain (a local stack's rpcUrl)."""
+``artifactsDir``, ``foreignContracts``), and where the deployer reaches the chain (a local stack's rpcUrl)."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from pydantic import Field
 
 from chain.errors import ConfigError
+from contracts_step.migrate import FOREIGN_POLICIES
 from contracts_step.plan import MigrationPlan
 from contracts_step.plans import load_plan
 
-from .section import PROJECT, Section, parse_section
+from .section import PROJECT, Section, one_of, parse_section
 
 
 class ContractsKeys(Section):
@@ -23,6 +24,12 @@ class ContractsKeys(Section):
     contracts_plan: str = Field("keep", min_length=1, description="a built-in plan (keep) or a .json plan file")
     plan_params: dict[str, Any] = Field(default_factory=dict, description="a map of plan parameters")
     artifacts_dir: str = Field("build/keep-core/artifacts", min_length=1, description="the directory of the contracts' artifacts")
+    # A contract the deployer created that is not provably this stack's (another stack's, another
+    # tool's): refuse, adopt it, or deploy this stack's own.  The migration's provider reads it
+    # through configure (contracts_step/migrate.py); here it is validated with the rest.
+    foreign_contracts: Annotated[str, one_of(FOREIGN_POLICIES, "a policy")] = Field(
+        "refuse", description="refuse, adopt or deploy (what to do with the deployer's contracts of another stack)"
+    )
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class ContractsSettings:
     plan: MigrationPlan
     plan_params: dict
     artifacts_dir: str
+    foreign_contracts: str = "refuse"
 
 
 def parse_contracts(values: dict) -> ContractsSettings:
@@ -44,6 +52,7 @@ def parse_contracts(values: dict) -> ContractsSettings:
         plan=plan,
         plan_params={**params, **keys.plan_params},
         artifacts_dir=keys.artifacts_dir,
+        foreign_contracts=keys.foreign_contracts,
     )
 
 

@@ -18,7 +18,7 @@ from .fleet import FLEET_KEY, FleetSettings, parse_fleet
 from .operators import OPERATOR_MNEMONIC_ENV, OperatorsSettings, check_operator_secrets, parse_operators
 from .section import PROJECT, unknown_key
 
-CONTRACTS_KEYS = ("chainId", "rpcUrl", "contractsPlan", "planParams", "artifactsDir")
+CONTRACTS_KEYS = ("chainId", "rpcUrl", "contractsPlan", "planParams", "artifactsDir", "foreignContracts")
 # Every keep-cd: key of the stack config the program reads (the secrets too: operatorMnemonic,
 # operatorKeys, and deployerPrivateKey, which the dynamic providers get through configure).
 KNOWN_KEYS = (

@@ -253,9 +253,10 @@ def test_parallel_migrations_from_one_deployer_never_collide(fresh_anvil, fixtur
     assert all(len(w3.eth.get_code(a)) for r in results for a in r["address_book"].values())
 
 
-def _send_raw(chain, account, to, data, gas):
+def _send_raw(chain, account, to, data, gas, access_list=()):
     w3 = Web3(Web3.HTTPProvider(chain.url))
     tx = {
+        "accessList": [{"address": a, "storageKeys": []} for a in access_list],
         "chainId": chain.chain_id,
         "nonce": w3.eth.get_transaction_count(account.address),
         "gas": gas,
@@ -311,7 +312,8 @@ def test_adoption_without_get_transaction_by_sender_and_nonce(fresh_chain, fixtu
     m = open_migration(plan, {**params, "limit": 8}, arts, fresh_chain.url, fresh_chain.chain_id, first, acct.address)
     vault = m.resolved.deploys["Vault"]
     code = init_code(vault, m.encoder, first["address_book"], acct.address)
-    sent = _send_raw(fresh_chain, acct, None, code, gas=3_000_000)  # a killed run's deploy of Vault
+    # A killed run's deploy of Vault: with the stack's claim in its access list, as the migration sends it.
+    sent = _send_raw(fresh_chain, acct, None, code, gas=3_000_000, access_list=[m.claim_tag])
     asked = m.w3.provider.make_request("eth_getTransactionBySenderAndNonce", [acct.address, "0x0"])
     if fresh_chain.kind == "geth":
         assert "does not exist" in asked["error"]["message"]
@@ -435,3 +437,60 @@ def test_a_rollback_whose_dependencies_moved_deploys_instead_of_repointing(fresh
     assert vault.functions.limit().call() == 42
     # Token and Registry did not move: a rollback of what depends only on them still re-points.
     assert acts["Token"].startswith("reuse") and acts["Registry"].startswith("reuse")
+
+
+def _stack_migration(chain, arts, acct, claim, olds=None, foreign="refuse"):
+    plan, params = load_plan(FIXTURE_PLAN)
+    return open_migration(plan, params, arts, chain.url, chain.chain_id, olds, acct.address, claim=claim, foreign=foreign)
+
+
+def test_two_stacks_sharing_one_key_get_their_own_contracts_or_a_clear_refusal(fresh_anvil, fixture_artifacts):
+    """Stack b's deployer already created the plan's contracts for stack a: b adopts none of them
+    silently.  Preview (``refuse_foreign``) and up refuse in one line before anything is sent;
+    with keep-cd:foreignContracts deploy b gets its own, with adopt it shares a's, said so."""
+    from contracts_step.migrate import ForeignContracts, claim_address
+
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    a = _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/a").migrate(acct)
+    w3 = Web3(Web3.HTTPProvider(fresh_anvil.url))
+    for rec in a["contracts"].values():  # each creation carries a's claim, on chain
+        listed = {e["address"] for e in w3.eth.get_transaction(rec["tx_hash"])["accessList"]}
+        assert listed == {claim_address("org/keep-cd/a")}
+    before = nonce(fresh_anvil, acct)
+    first = next(iter(a["address_book"]))  # the plan's first contract in dependency order
+    for refused in (lambda m: m.refuse_foreign(), lambda m: m.migrate(acct)):
+        with pytest.raises(ForeignContracts) as e:
+            refused(_stack_migration(fresh_anvil, arts, acct, "org/keep-cd/b"))
+        message = str(e.value)
+        assert "\n" not in message and message.startswith(f"contract {first}: {a['address_book'][first]} (transaction 0x")
+        assert "not by this stack (org/keep-cd/b); nothing was sent: set keep-cd:foreignContracts to adopt" in message
+        assert nonce(fresh_anvil, acct) == before
+    own = _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/b", foreign="deploy").migrate(acct)
+    assert set(own["address_book"].values()).isdisjoint(a["address_book"].values())
+    assert all(actions(own)[n].startswith("deploy") for n in own["address_book"])
+    shared = _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/c", foreign="adopt").migrate(acct)
+    assert shared["address_book"] == own["address_book"]  # the latest matching creation of each
+    assert all("for another stack or tool" in actions(shared)[n] for n in shared["address_book"])
+    # a is not disturbed by b's contracts: it reuses its own, sending nothing.
+    again = _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/a", olds=a).migrate(acct)
+    assert again["address_book"] == a["address_book"] and again["last_run"]["txs"] == 0
+
+
+def test_a_killed_run_s_creation_is_adopted_only_by_its_own_stack(fresh_anvil, fixture_artifacts):
+    """What a killed first run leaves (its first creation mined, nothing recorded): the same stack
+    adopts it on its next run; a stack of the same key with another name refuses it."""
+    from contracts_step.migrate import ForeignContracts, init_code
+
+    acct = fresh_anvil.new_account()
+    arts = os.path.join(fixture_artifacts, "truffle")
+    m = _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/a")
+    entry = next(iter(m.resolved.deploys.values()))
+    assert not entry.deps
+    killed = _send_raw(fresh_anvil, acct, None, init_code(entry, m.encoder, {}, acct.address), 3_000_000, [m.claim_tag])
+    with pytest.raises(ForeignContracts, match=f"^contract {entry.name}: {killed['contractAddress']} "):
+        _stack_migration(fresh_anvil, arts, acct, "org/keep-cd/b").migrate(acct)
+    m.refuse_foreign()  # its own: nothing to refuse
+    outs = m.migrate(acct)
+    assert actions(outs)[entry.name].startswith("adopt") and "sent by an interrupted run" in actions(outs)[entry.name]
+    assert outs["address_book"][entry.name] == killed["contractAddress"]

@@ -299,13 +299,20 @@ class StackWorkspace:
         return env
 
     def run(
-        self, args: Sequence[str], *, capture: bool = False, input_text: str | None = None, check: bool = True, timeout: float | None = None
+        self,
+        args: Sequence[str],
+        *,
+        capture: bool = False,
+        input_text: str | None = None,
+        check: bool = True,
+        timeout: float | None = None,
+        extra_env: dict | None = None,
     ):
-        """``pulumi <args>`` on this stack, from the project directory."""
+        """``pulumi <args>`` on this stack, from the project directory (``extra_env`` added to its environment)."""
         proc = subprocess.run(
             [self.engine.pulumi, *self.args(args)],
             cwd=self.project_dir,
-            env=self.command_env(args),
+            env={**self.command_env(args), **(extra_env or {})},
             text=True,
             input=input_text,
             capture_output=capture,
@@ -414,7 +421,7 @@ class StackWorkspace:
     def import_contracts(self, source_args: Sequence[str]) -> subprocess.CompletedProcess:
         """``pulumi import`` of a contract set another tool deployed, sending nothing
         (contracts_step/import_source.py: ``--truffle [NETWORK]`` or ``--hardhat-deploy DIR``)."""
-        preview = self.run(["preview", "--json"], capture=True, check=False)
+        preview = self.run(["preview", "--json"], capture=True, check=False, extra_env={"KEEP_CD_IMPORT_PREVIEW": "1"})
         if preview.returncode != 0:
             raise LocalStackError(
                 f"pulumi preview ({self.stack}) for the import: {first_error(preview.stdout + preview.stderr) or 'failed'}"
