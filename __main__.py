@@ -156,18 +156,25 @@ def program() -> None:
             keep_network(settings, settings.fleet, consumed, wiring)
 
 
+# The exit code by which Pulumi's language hosts know the program has shown its error to the user.
+ERROR_SHOWN_EXIT_CODE = 32
+
+
 def main() -> None:
     """The program, with keep-cd's own refusals as the engine's one `error:` line.
 
     Everything keep-cd refuses while the program is built (a setting, an artifacts directory, a
     plan parameter the plan cannot encode) is a KeepCdError whose message is one line naming the
-    key or file: the engine prints a RunError's message alone, no traceback.  Any other exception
-    is a bug of ours and keeps its traceback.  The offline runner re-raises the cause.
+    key or file: it is logged as the engine's error, and the exit code tells the language host it
+    was shown, so the engine adds no line of its own (a RunError would get "program exited with
+    non-zero exit code: 1" after it).  Any other exception is a bug of ours and keeps its
+    traceback.  The offline runner re-raises the cause.
     """
     try:
         program()
     except KeepCdError as e:
-        raise pulumi.RunError(str(e)) from e
+        pulumi.log.error(str(e))
+        raise SystemExit(ERROR_SHOWN_EXIT_CODE) from e
 
 
 main()

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.engine
 GENERIC = (
     "error: update failed",
     "error: resource monitor has terminated, shutting down",
-    "error: an unhandled error occurred: program exited with non-zero exit code: 1",
 )
 # A line that names the key and says what was expected, and no value of the size of the plan.
 SHORT = 300

@@ -21,6 +21,7 @@ import asyncio
 import base64
 import collections
 import json
+import logging
 import os
 import runpy
 import threading
@@ -272,11 +273,23 @@ def stack_config(project_dir: str, stack: str, overrides: dict | None) -> tuple:
     return config, secret_keys
 
 
+class _NotErrors(logging.Filter):
+    """The program's error log is the error this runner raises to its caller: not printed twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+# What the program logs through the engine (pulumi.log): warnings shown, errors raised instead.
+_PROGRAM_LOG = logging.getLogger("bench.offline.program")
+_PROGRAM_LOG.addFilter(_NotErrors())
+
+
 def _install_mocks(mocks: OfflineMocks, config: dict, secret_keys: list, stack: str, preview: bool) -> CapturingMonitor:
     """Point the Pulumi SDK's runtime at ``mocks`` for one run; the monitor that captures exports."""
     monitor = CapturingMonitor(mocks)
     pulumi.runtime.set_all_config(config, secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor, logger=_PROGRAM_LOG)
     # set_mocks makes a root stack of its own; ours (run_in_stack) must be the one exports land on.
     pulumi_settings.ROOT.set(None)
     # A failed earlier run in this process leaves its RPCs and outputs behind; they must not
@@ -299,9 +312,11 @@ def _run_program(project_dir: str, mocks: OfflineMocks) -> None:
 
     try:
         _sync_await(run_in_stack(run_program))
-    except pulumi.RunError as e:
-        # The program's one-line error for the engine; callers here want the error itself.
-        raise (e.__cause__ or e) from None
+    except SystemExit as e:
+        # The program's one-line error, shown to the engine; callers here want the error itself.
+        if e.__cause__ is None:
+            raise
+        raise e.__cause__ from None
     except Exception:
         if mocks.errors:
             raise mocks.errors[0] from None
