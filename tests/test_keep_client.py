@@ -10,11 +10,7 @@ import pulumi
 import pytest
 from eth_account import Account
 from eth_keys import keys as eth_keys
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
-from bench.offline.runner import CapturedResource, unwrap_secrets
 from components.keep_client import (
     ChainEndpoints,
     ClientIdentity,
@@ -25,23 +21,11 @@ from components.keep_client import (
     OperatorInit,
 )
 from operators.keys import KeystoreParams, encrypt_keystore
+from pulumi_mocks import Recorder, run_program
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BOOK = {"KeepRandomBeaconOperator": "0x" + "11" * 20, "TokenStaking": "0x" + "22" * 20, "KeepRandomBeaconService": "0x" + "33" * 20}
 LIGHT = KeystoreParams("pbkdf2", 2)  # the keystore's content matters here, not its strength
-
-
-class Capture(pulumi.runtime.Mocks):
-    def __init__(self):
-        self.resources: list = []
-
-    def call(self, args):
-        return {}, None
-
-    def new_resource(self, args):
-        inputs, secret_paths = unwrap_secrets(args.inputs)
-        self.resources.append(CapturedResource(args.typ, args.name, inputs, secret_paths, dict(args.inputs)))
-        return f"{args.name}-id", dict(args.inputs)
 
 
 def identity(key: bytes, password: str) -> ClientIdentity:
@@ -52,13 +36,11 @@ def identity(key: bytes, password: str) -> ClientIdentity:
 
 def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit | None = None) -> dict:
     """name -> {kind: inputs} of what each client registers."""
-    mocks = Capture()
-    pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False)
-    pulumi_settings.ROOT.set(None)
 
     def program():
+        clients = {}
         for name, ident in identities.items():
-            KeepClient(
+            clients[name] = KeepClient(
                 name,
                 KeepClientArgs(
                     namespace="keep-test",
@@ -73,14 +55,21 @@ def render(identities: dict, book: dict = BOOK, operator_init: OperatorInit | No
                     operator_init=operator_init or OperatorInit(),
                 ),
             )
+        # The component's own checksum output is the one its Deployment carries.
+        return pulumi.Output.all(*(pulumi.Output.all(c.checksum, c.deployment.spec).apply(same_checksum) for c in clients.values()))
 
-    _sync_await(run_in_stack(program))
+    mocks = run_program(Recorder(), program)
     out: dict = {}
     for r in mocks.resources:
         if r.type.startswith("kubernetes:"):
             owner = r.inputs["metadata"]["name"].removesuffix("-config").removesuffix("-eth-account").removesuffix("-data")
             out.setdefault(owner, {})[r.inputs["kind"]] = r.inputs
     return out
+
+
+def same_checksum(values: list) -> None:
+    checksum, spec = values
+    assert spec["template"]["metadata"]["annotations"]["checksum/config"] == checksum
 
 
 def checksum(objects: dict) -> str:

@@ -182,15 +182,22 @@ def test_plan_round_trips_as_data():
 
 
 def test_big_integers_survive_pulumi_serialization(fixture_store):
-    """Pulumi carries numbers as doubles; a token amount in base units must arrive exact."""
-    from pulumi.runtime import rpc
-    from pulumi.runtime.sync_await import _sync_await
+    """Pulumi carries numbers as doubles; a token amount in base units must arrive exact.  The plan
+    goes to a resource under the SDK's public mocks: what the mocks receive has crossed the wire
+    (serialized to the engine's protobuf Struct and read back), as a dynamic resource's inputs do."""
+    import pulumi
 
     from contracts_step.plan import ArgEncoder
+    from pulumi_mocks import Recorder, run_program
 
     plan = MigrationPlan(name="big", deploys=[Deploy("Token", args=[10**24 + 1])])
-    wire = _sync_await(rpc.serialize_properties({"plan": plan.to_dict(), "params": {}}, {}))
-    back = MigrationPlan.from_dict(rpc.deserialize_properties(wire)["plan"])
+
+    def program():
+        return pulumi.CustomResource("test:index:Plan", "plan", {"plan": plan.to_dict(), "params": {}}).urn
+
+    (wire,) = run_program(Recorder(), program).resources
+    assert float(10**24 + 1) != 10**24 + 1  # a double would lose it
+    back = MigrationPlan.from_dict(wire.inputs["plan"])
     resolved = resolve_plan(back, fixture_store, {})
     token = resolved.deploys["Token"]
     encoded = ArgEncoder(fixture_store, back, {}).encode_values(token.arg_types, token.args, {}, "0x" + "00" * 20, "t")

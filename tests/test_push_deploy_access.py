@@ -6,16 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import types
 
 import celpy
 import pulumi
 import pytest
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
-from bench.offline.runner import SECRET_MARKER, CapturedResource, CapturingMonitor, redact, unwrap_secrets
+from bench.offline.runner import CapturedResource
 from components.push_deploy_access import BastionArgs, PushDeployAccess, PushDeployAccessArgs
+from pulumi_mocks import Recorder, resolve, run_program
 
 PROJECT = "keep-dev-1234"
 PROJECT_NUMBER = "123456789012"
@@ -29,20 +28,15 @@ PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 PREVIEWER = f"serviceAccount:kcd-t-preview@{PROJECT}.iam.gserviceaccount.com"
 
 
-class GcpMocks(pulumi.runtime.Mocks):
+class GcpMocks(Recorder):
     """Echo inputs and add the outputs GCP computes (emails, resource names, addresses, keys)."""
 
     def __init__(self):
-        self.resources: list = []
+        super().__init__()
         self.key_material: list = []
 
-    def call(self, args):
-        return {}, None
-
-    def new_resource(self, args):
-        inputs, secret_paths = unwrap_secrets(args.inputs)
-        outputs = dict(args.inputs)
-        t = args.typ
+    def computed(self, t: str, inputs: dict) -> dict:
+        outputs: dict = {}
         if t == "gcp:serviceaccount/account:Account":
             email = f"{inputs['accountId']}@{inputs['project']}.iam.gserviceaccount.com"
             outputs.update(email=email, name=f"projects/{inputs['project']}/serviceAccounts/{email}")
@@ -64,42 +58,33 @@ class GcpMocks(pulumi.runtime.Mocks):
                 nic["accessConfigs"] = [dict(ac, natIp="192.0.2.10") for ac in nic.get("accessConfigs") or []]
                 nics.append(nic)
             outputs["networkInterfaces"] = nics
-        self.resources.append(CapturedResource(t, args.name, inputs, secret_paths, outputs))
-        return f"{args.name}-id", outputs
+        return outputs
 
 
-class RecordingMonitor(CapturingMonitor):
-    """Also records each registration's parent URN."""
+def build(args: PushDeployAccessArgs, parents: dict | None = None):
+    """Build the component under the mocks; returns (mocks, its outputs: the summary and the keys,
+    the set of those outputs that are secret).  ``parents``, if given, gets (type, name) -> parent
+    of every resource registered under the component, and "urn" -> the component's URN."""
 
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.parents: dict = {}
-
-    def RegisterResource(self, request):
-        response = super().RegisterResource(request)
-        self.parents[response.urn] = request.parent
-        return response
-
-
-def build(args: PushDeployAccessArgs, monitor_out: list | None = None):
-    """Run the component in a stack of its own; returns (mocks, plain exports, secret export paths, raw exports)."""
-    mocks = GcpMocks()
-    monitor = RecordingMonitor(mocks)
-    if monitor_out is not None:
-        monitor_out.append(monitor)
-    pulumi.runtime.set_mocks(mocks, project="keep-cd", stack="test", preview=False, monitor=monitor)
-    pulumi_settings.ROOT.set(None)
+    def record_parent(a: pulumi.ResourceTransformationArgs):
+        if parents is not None:
+            parents[(a.type_, a.name)] = a.opts.parent
+        return None
 
     def program():
-        access = PushDeployAccess("access", args)
-        pulumi.export("ciAccess", access.summary())
+        opts = pulumi.ResourceOptions(transformations=[record_parent])
+        access = PushDeployAccess("access", args, opts)
+        if parents is not None:
+            parents["component"] = access
+        exports = {"ciAccess": pulumi.Output.from_input(access.summary()), "urn": access.urn}
         if access.deployer_key is not None:
-            pulumi.export("ciDeployerKey", access.deployer_key)
-            pulumi.export("ciPreviewerKey", access.previewer_key)
+            exports.update(ciDeployerKey=access.deployer_key, ciPreviewerKey=access.previewer_key)
+        done, outputs.values, outputs.secret = resolve(exports)
+        return done
 
-    _sync_await(run_in_stack(program))
-    outputs, secret_paths = unwrap_secrets(monitor.stack_outputs)
-    return mocks, outputs, secret_paths, monitor.stack_outputs
+    outputs = types.SimpleNamespace()
+    mocks = run_program(GcpMocks(), program)
+    return mocks, outputs.values, outputs.secret
 
 
 def keyless_args(**kw) -> PushDeployAccessArgs:
@@ -174,7 +159,7 @@ def custom_role_permissions(mocks) -> dict:
 
 
 def test_keyless_grants_exactly_these_roles_to_exactly_these_members():
-    mocks, outputs, _, _ = build(keyless_args())
+    mocks, outputs, _ = build(keyless_args())
     assert bindings(mocks) == {
         (f"project:{PROJECT}", f"projects/{PROJECT}/roles/kcd_t_deployer", DEPLOYER),
         (f"project:{PROJECT}", f"projects/{PROJECT}/roles/kcd_t_previewer", PREVIEWER),
@@ -206,7 +191,7 @@ def test_every_deploy_ref_gets_its_own_binding():
 
 
 def test_keyless_makes_no_key_and_no_host():
-    mocks, outputs, _, _ = build(keyless_args())
+    mocks, outputs, _ = build(keyless_args())
     assert of_type(mocks, "serviceaccount/key:Key") == []
     assert of_type(mocks, "compute/instance:Instance") == [] and of_type(mocks, "compute/firewall:Firewall") == []
     assert "ciDeployerKey" not in outputs
@@ -297,13 +282,15 @@ def test_only_deploy_ref_pipelines_map_to_the_deployer_principal_set():
 
 @pytest.mark.parametrize("make_args", [keyless_args, bastion_args])
 def test_component_type_and_every_resource_parented_to_it(make_args):
-    monitors: list = []
-    mocks, *_ = build(make_args(), monitors)
-    parents = monitors[0].parents
-    (component,) = [urn for urn in parents if urn.split("::")[2].endswith("keep:gcp:PushDeployAccess")]
-    children = [urn for urn in parents if urn != component and "pulumi:pulumi:Stack" not in urn]
-    assert len(children) == len([r for r in mocks.resources if r.type.startswith("gcp:")]) > 0
-    assert {parents[urn] for urn in children} == {component}
+    parents: dict = {}
+    mocks, outputs, _ = build(make_args(), parents)
+    assert outputs["urn"].split("::")[2].split("$")[-1] == "keep:gcp:PushDeployAccess"
+    component = parents.pop("component")
+    assert parents.pop(("keep:gcp:PushDeployAccess", "access")) is None  # the transformations see the component too
+    # Every GCP resource the mocks saw was registered under the component (a resource parented
+    # elsewhere never reaches its transformations), and directly: its parent is the component.
+    assert set(parents) == {(r.type, r.name) for r in mocks.resources if r.type.startswith("gcp:")}
+    assert len(parents) > 0 and all(parent is component for parent in parents.values())
 
 
 # --- bastion -------------------------------------------------------------------------------------
@@ -324,7 +311,7 @@ def test_bastion_firewall_sources_are_exactly_the_configured_ranges():
 
 
 def test_bastion_hosts_use_os_login_and_only_the_jump_host_is_public():
-    mocks, outputs, _, _ = build(bastion_args())
+    mocks, outputs, _ = build(bastion_args())
     hosts = {r.inputs["name"]: r.inputs for r in of_type(mocks, "compute/instance:Instance")}
     assert set(hosts) == {"kcd-t-jump", "kcd-t-utility"}
     for h in hosts.values():
@@ -355,12 +342,11 @@ def test_bastion_grants_exactly_these_roles():
 
 
 def test_bastion_keys_leave_only_as_secrets():
-    mocks, outputs, secret_paths, raw = build(bastion_args())
+    mocks, outputs, secret = build(bastion_args())
     assert len(mocks.key_material) == 2
-    assert {"ciDeployerKey", "ciPreviewerKey"} <= secret_paths
+    assert {"ciDeployerKey", "ciPreviewerKey"} <= secret and "ciAccess" not in secret
     # What Pulumi would store in plain state or print without --show-secrets: no key material.
-    plain = json.dumps(redact(outputs, secret_paths))
-    assert SECRET_MARKER in plain
+    plain = json.dumps({k: v for k, v in outputs.items() if k not in secret})
     for material in mocks.key_material:
         assert material not in plain
         assert material not in json.dumps(outputs["ciAccess"])

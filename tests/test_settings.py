@@ -10,7 +10,6 @@ import pulumi
 import pytest
 import yaml
 from eth_account import Account
-from pulumi.runtime.sync_await import _sync_await
 
 from chain.errors import ConfigError
 from hd_paths import operator_index
@@ -59,8 +58,16 @@ def refused(load) -> tuple:
     return e.value.key, e.value.reason
 
 
-def resolved(output):
-    return _sync_await(output.future()), _sync_await(output.is_secret())
+def resolved(output: pulumi.Output) -> tuple:
+    """(value, is it secret) of ``output``, awaited by ``@pulumi.runtime.test``."""
+    got: list = []
+
+    @pulumi.runtime.test
+    def read():
+        return pulumi.Output.all(output, pulumi.Output.from_input(output.is_secret())).apply(got.extend)
+
+    read()
+    return tuple(got)
 
 
 # --- operators ------------------------------------------------------------------------------------
