@@ -1,8 +1,8 @@
-"""``keep-client-config.toml``: typed values in, TOML out (and back), never a string template.
+"""``keep-client-config.toml``: typed values in, TOML out, never a string template.
 
 keep-client crashed in the past on ``Port = 3919.0`` (an integer rendered as a float) and on an empty
 string inside ``Peers``; both are impossible here: the values are typed and checked before tomlkit
-renders them, and ``parse`` reads a rendered file back into the same typed values (tested).
+renders them (tests read each rendered file back with tomllib, an independent reader).
 """
 
 from __future__ import annotations
@@ -124,24 +124,3 @@ def render(cfg: ClientConfig) -> str:
     diagnostics["Port"] = cfg.diagnostics_port
     doc["Diagnostics"] = diagnostics
     return tomlkit.dumps(doc)
-
-
-def parse(text: str) -> ClientConfig:
-    """The typed values of a rendered file (plain Python types, not tomlkit's)."""
-    data = tomlkit.parse(text).unwrap()
-    eth, p2p = data["ethereum"], data["LibP2P"]
-    return ClientConfig(
-        url=eth["URL"],
-        url_rpc=eth["URLRPC"],
-        address=eth["account"]["Address"],
-        key_file=eth["account"]["KeyFile"],
-        contract_addresses=eth["ContractAddresses"],
-        port=p2p["Port"],
-        metrics_port=data["Metrics"]["Port"],
-        diagnostics_port=data["Diagnostics"]["Port"],
-        network_metrics_tick=data["Metrics"]["NetworkMetricsTick"],
-        ethereum_metrics_tick=data["Metrics"]["EthereumMetricsTick"],
-        data_dir=data["Storage"]["DataDir"],
-        peers=tuple(p2p.get("Peers", ())),
-        announced_addresses=tuple(p2p.get("AnnouncedAddresses", ())),
-    )
