@@ -238,7 +238,10 @@ def test_the_secret_scan_finds_a_leak(tmp_path, capfd):
     ]
 
 
-def test_the_real_stack_holds_operator_secrets_only_in_secret_values(local, tmp_path, capfd):
+def test_the_local_stack_under_the_offline_runner_holds_operator_secrets_only_in_secret_values(local, tmp_path, capfd):
+    """The local stack's program under the offline runner (the SDK's mocks, dynamic resources run
+    for real on anvil): what it registers, prints and keeps in the runner's state file.  The real
+    engine's own state is scanned by tests/test_engine_secrets.py."""
     chain, _deployer, mnemonic, run = local
     result = run()
     secrets = {mnemonic}

@@ -139,7 +139,8 @@ def test_plan_parameter_of_the_wrong_type_stops_the_program_before_anything_is_s
     assert nonce(program) == 0
 
 
-def test_state_holds_no_deployer_key(program):
+def test_the_offline_runners_state_holds_no_deployer_key(program):
+    """The offline runner's state file (the real engine's export: tests/test_engine_secrets.py)."""
     program()
     assert program.account.key.hex()[2:] not in open(program.state).read()
 
