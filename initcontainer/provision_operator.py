@@ -41,7 +41,7 @@ from typing import Any
 
 from chain.errors import KeepCdError, NonceContention
 from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD
-from chain.transactions import PipelinedSender, TxRequest, is_collision
+from chain.transactions import PipelinedSender, TxRequest
 from keep_contracts.abi import TOKEN_STAKING
 from keep_contracts.names import STAKING_CONFIG_KEYS, STAKING_CONTRACT_NAMES
 from keep_contracts.provisioning import (
@@ -82,10 +82,6 @@ FLAG_NAMES = {
     "eth_target": "--eth-target / KEEP_CD_ETH_TARGET",
     "stake_amount": "--stake-amount / KEEP_CD_STAKE_AMOUNT",
 }
-# What geth's and anvil's refusals are checked against (tests/test_geth_chain.py): chain's rule.
-_is_collision = is_collision
-# The policy a pod provisions with: thresholds, target, stake amount (None: TokenStaking.minimumStake()).
-Amounts = OperatorPolicy
 
 
 @dataclass

@@ -16,8 +16,7 @@ from bench.chains.anvil import rpc
 from bench.chains.geth import fund
 from chain.errors import TransactionDropped
 from chain.node import connect, create_address
-from chain.transactions import PipelinedSender, TxRequest
-from initcontainer.provision_operator import _is_collision
+from chain.transactions import PipelinedSender, TxRequest, is_collision
 from keep_contracts.staking import Fn
 
 pytestmark = pytest.mark.geth
@@ -125,7 +124,7 @@ def test_geth_pool_answers_to_a_resend_and_to_a_replacement(slow_geth):
     assert "result" in answers["first"]
     assert answers["again"]["error"]["message"] == "already known"
     rival = answers["rival"]["error"]["message"]
-    assert rival == "replacement transaction underpriced" and _is_collision(rival)
+    assert rival == "replacement transaction underpriced" and is_collision(rival)
     assert answers["short"]["error"]["message"] == "replacement transaction underpriced"
     assert "result" in answers["bumped"]
 

@@ -19,6 +19,7 @@ from eth_account import Account
 from bench.chains.anvil import free_port, rpc
 from chain.transactions import TxRequest
 from initcontainer import operator_check, provision_operator
+from keep_contracts.provisioning import OperatorPolicy
 from keep_contracts.staking import APPROVE_AND_CALL, MINIMUM_STAKE, delegation_data
 from operators.keys import KeystoreParams, encrypt_keystore
 from operators.staking import FleetPolicy, read_fleet, reconcile_fleet, supply_faucet
@@ -195,7 +196,7 @@ def provision(keep_chain, faucet, op):
         c.token,
         c.staking,
         c.operator_contract,
-        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target),
+        OperatorPolicy(POLICY.eth_threshold, POLICY.eth_target),
     )
 
 
@@ -315,7 +316,7 @@ def test_a_pod_stakes_with_the_configured_beneficiary_and_funds_exactly_to_the_t
         c.token,
         c.staking,
         c.operator_contract,
-        provision_operator.Amounts(POLICY.eth_threshold, POLICY.eth_target),
+        OperatorPolicy(POLICY.eth_threshold, POLICY.eth_target),
         beneficiary=beneficiary,
     )
     sent = dict(done.sent)

@@ -127,13 +127,13 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
     """N concurrent per-pod provisioners sharing one funding key (supplied beforehand, untimed)."""
     from eth_account import Account
 
-    from initcontainer.provision_operator import Amounts
+    from keep_contracts.provisioning import OperatorPolicy
     from operators.staking import supply_faucet
 
     faucet = Account.create()
     ops = [Account.create() for _ in range(n)]
     supply_faucet(w3, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
-    amounts = Amounts(policy.eth_threshold, policy.eth_target, policy.stake_amount)
+    amounts = OperatorPolicy(policy.eth_threshold, policy.eth_target, policy.stake_amount)
     tally = RfcTally()
     barrier = threading.Barrier(n)
     threads = [
