@@ -1,5 +1,6 @@
-"""CI's Kubernetes permissions follow what the program creates: the program runs under the offline
-runner with every fleet option that adds objects, and each kind it registers must be covered, with
+"""CI's Kubernetes permissions follow what the program creates: the fleet (KeepNetwork, where every
+Kubernetes object of the program comes from) is built under the SDK's public mocks with every fleet
+option that adds objects, and each kind it registers must be covered, with
 the reads Pulumi's Kubernetes provider does (preview and refresh read the object; `up` applies it,
 deletes it and watches it, a Deployment's ReplicaSets, Pods and PVCs, a Service's Endpoints, and
 every object's Events)."""
@@ -7,7 +8,6 @@ every object's Events)."""
 from __future__ import annotations
 
 import pytest
-from eth_account import Account
 
 from components.push_deploy_access import (
     DECLARED_KINDS,
@@ -17,7 +17,7 @@ from components.push_deploy_access import (
     PREVIEWER_PERMISSIONS,
     kubernetes_rules,
 )
-from fleet_support import fleet_config, run_fleet
+from fleet_support import fleet_config, render_fleet
 
 # What the provider reads while it awaits an object of a kind (pulumi-kubernetes v4, pkg/await).
 AWAITED = {"Deployment": ("ReplicaSet", "Pod", "PersistentVolumeClaim"), "Service": ("Endpoints",)}
@@ -35,13 +35,10 @@ def iam_resource(kind: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def registered(anvil, tmp_path_factory) -> dict:
-    """kind -> API group of every Kubernetes object the program registers, all options on."""
+def registered(operator_mnemonic) -> dict:
+    """kind -> API group of every Kubernetes object the fleet registers, all options on."""
     fleet = fleet_config(counts={"bootstrap": 1, "standard": 1}, createNamespace=True, keel={"policy": "patch"})
-    extra = {"operators": {"provisioning": "cluster", "keystoreCost": 1024}}  # + the faucet Secret
-    result = run_fleet(
-        anvil.url, Account.create().key.hex(), str(tmp_path_factory.mktemp("perm") / "state.json"), fleet, extra=extra, preview=True
-    )
+    result = render_fleet(fleet, operator_mnemonic, provisioning="cluster")  # + the faucet Secret
     kinds = {}
     for r in result.resources:
         if r.type.startswith("kubernetes:"):

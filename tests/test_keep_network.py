@@ -1,5 +1,6 @@
-"""The fleet under mocks: the whole program on the `local` stack, contracts migrated and operators
-staked for real on anvil, every Kubernetes object captured."""
+"""The fleet: what the whole program on the `local` stack registers under the offline runner
+(contracts migrated and operators staked for real on anvil), and the shape of what KeepNetwork
+renders, built directly under the SDK's public mocks (no chain, no migration)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from eth_account import Account
 
 import bench.offline.runner as runner
 from chain.errors import ConfigError
-from fleet_support import by_kind, checksums, fleet_config, operator_key, run_fleet
+from fleet_support import BOOK, by_kind, checksums, fleet_config, operator_key, render_fleet, run_fleet
 from test_peer_id import independent_peer_id
 
 COUNTS = {"bootstrap": 2, "standard": 3}
@@ -94,39 +95,47 @@ def test_standard_peers_list_every_bootstrap_peer_with_its_correct_id(chain):
     assert sorted(result.outputs["bootstrapPeers"]) == expected
 
 
-def test_rerun_changes_no_checksum_and_one_clients_port_changes_only_its_own(chain):
+def test_rerun_changes_no_checksum(chain):
     anvil, key, state, first = chain
     again = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS))
     assert checksums(again) == checksums(first)
-    clients = [{"name": n, "role": "bootstrap"} for n in BOOTSTRAP] + [{"name": n, "role": "standard"} for n in STANDARD]
+
+
+def all_clients() -> list:
+    return [{"name": n, "role": "bootstrap"} for n in BOOTSTRAP] + [{"name": n, "role": "standard"} for n in STANDARD]
+
+
+def test_one_clients_port_changes_only_its_own_checksum(operator_mnemonic):
+    before = render_fleet(fleet_config(clients=all_clients()), operator_mnemonic).checksums()
+    assert render_fleet(fleet_config(counts=COUNTS), operator_mnemonic).checksums() == before  # counts or a list: the same
+    clients = all_clients()
     clients[3]["port"] = 4000  # keep-standard-1
-    changed = run_fleet(anvil.url, key, state, fleet_config(clients=clients))
-    before, after = checksums(first), checksums(changed)
+    after = render_fleet(fleet_config(clients=clients), operator_mnemonic).checksums()
+    assert set(before) == set(BOOTSTRAP + STANDARD)
     assert [n for n in before if before[n] != after[n]] == ["keep-standard-1"]
 
 
-def test_another_mnemonic_changes_every_checksum(chain):
-    anvil, key, state, first = chain
-    other = run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), mnemonic=Account.create_with_mnemonic()[1], preview=True)
-    before, after = checksums(first), checksums(other)
+def test_another_mnemonic_changes_every_checksum(operator_mnemonic):
+    before = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic).checksums()
+    after = render_fleet(fleet_config(counts=COUNTS), Account.create_with_mnemonic()[1]).checksums()
+    assert set(before) == set(after) == set(BOOTSTRAP + STANDARD)
     assert all(before[n] != after[n] for n in before)
 
 
-def test_a_changed_contract_address_changes_every_clients_checksum(anvil, tmp_path):
-    deployer = anvil.new_account().key.hex()
-    state = str(tmp_path / "state.json")
-    first = run_fleet(anvil.url, deployer, state, fleet_config(counts=COUNTS))
-    # A new DKG margin redeploys the service proxy (its initialize calldata changed) and the
-    # operator contract after it; TokenStaking stays.
-    second = run_fleet(anvil.url, deployer, state, fleet_config(counts=COUNTS), extra={"planParams": {"dkgContributionMargin": 2}})
-    for name, same in (("KeepRandomBeaconService", False), ("KeepRandomBeaconOperator", False), ("TokenStaking", True)):
-        assert (second.outputs["addressBook"][name] == first.outputs["addressBook"][name]) is same
-    before, after = checksums(first), checksums(second)
+def test_a_changed_contract_address_changes_every_clients_checksum(operator_mnemonic):
+    """A new address of one contract the clients read (as a redeploy gives it): every client
+    rolls, with one new contracts hash; an address the clients do not read rolls none."""
+    first = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic)
+    second = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic, book={**BOOK, "KeepRandomBeaconService": "0x" + "55" * 20})
+    unread = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic, book={**BOOK, "KeepToken": "0x" + "66" * 20})
+    before, after = first.checksums(), second.checksums()
     assert set(before) == set(after) and all(before[n] != after[n] for n in before)
-    hashes = {d["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"] for d in by_kind(second, "Deployment").values()}
-    assert len(hashes) == 1 and hashes != {
-        d["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"] for d in by_kind(first, "Deployment").values()
-    }
+    assert unread.checksums() == before
+
+    def hashes(fleet) -> set:
+        return {d["spec"]["template"]["metadata"]["annotations"]["keep-cd/contracts-hash"] for d in fleet.by_kind("Deployment").values()}
+
+    assert len(hashes(second)) == 1 and hashes(second) != hashes(first)
 
 
 def test_clients_run_as_the_operators_of_the_mnemonic(chain, operator_mnemonic):
@@ -161,24 +170,38 @@ def test_no_secret_value_outside_secrets(chain, operator_mnemonic):
         assert env["valueFrom"]["secretKeyRef"]["key"] == "eth_account_password"
 
 
-def test_standard_deployments_wait_for_every_bootstrap_deployment(chain, monkeypatch):
-    """What the engine is told: each standard Deployment depends on every bootstrap Deployment
-    (so bootstrap peers roll first), bootstrap Deployments on none; every Deployment waits for the
-    operators' stakes."""
+def test_standard_deployments_wait_for_every_bootstrap_deployment(operator_mnemonic):
+    """What KeepNetwork tells the engine: each standard Deployment depends on every bootstrap
+    Deployment (so bootstrap peers roll first), bootstrap Deployments on none; every Deployment
+    waits for what it is given to start after (the operators' stakes)."""
+    fleet = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic)
+    deployment = "kubernetes:apps/v1:Deployment"
+    waits = {name: deps for (typ, name), deps in fleet.depends_on.items() if typ == deployment}
+    assert {n: {d for t, d in deps if t == deployment} for n, deps in waits.items()} == {
+        **{b: set() for b in BOOTSTRAP},
+        **{s: set(BOOTSTRAP) for s in STANDARD},
+    }
+    assert all(("keep:operators:OperatorStakes", "operator-stakes") in deps for deps in waits.values())
+    # Nothing but the Deployments waits for another client (their configs and volumes need not).
+    assert {(typ, name) for (typ, name), deps in fleet.depends_on.items() if any(t == deployment for t, _ in deps)} == {
+        (deployment, s) for s in STANDARD
+    }
+
+
+def test_every_deployment_of_the_program_waits_for_the_operators_stakes(chain, monkeypatch):
+    """The program hands the operators' stakes to the fleet: each Deployment it registers waits for them."""
     anvil, key, state, _ = chain
-    deps, stakes = {}, {}
+    stakes = {}
     original = runner.CapturingMonitor.RegisterResource
 
     def record(self, request):
-        deps[(request.type, request.name)] = {u.rsplit("::", 1)[1] for u in request.dependencies if "apps/v1:Deployment::" in u}
         stakes[(request.type, request.name)] = any(u.endswith("::operator-stakes") for u in request.dependencies)
         return original(self, request)
 
     monkeypatch.setattr(runner.CapturingMonitor, "RegisterResource", record)
     run_fleet(anvil.url, key, state, fleet_config(counts=COUNTS), preview=True)
-    deployments = {name: d for (typ, name), d in deps.items() if typ == "kubernetes:apps/v1:Deployment"}
-    assert deployments == {**{b: set() for b in BOOTSTRAP}, **{s: set(BOOTSTRAP) for s in STANDARD}}
     assert {name for (typ, name), waits in stakes.items() if waits} == set(BOOTSTRAP + STANDARD)
+    assert {name for typ, name in stakes if typ == "kubernetes:apps/v1:Deployment"} == set(BOOTSTRAP + STANDARD)
 
 
 def test_bad_fleet_config_fails_before_any_transaction(fresh_anvil, tmp_path):
