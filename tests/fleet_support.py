@@ -118,7 +118,8 @@ def render_fleet(fleet: dict, mnemonic: str, book: dict = BOOK, provisioning: st
 
     def record(args: pulumi.ResourceTransformationArgs):
         names[id(args.resource)] = (args.type_, args.name)
-        depends_on[(args.type_, args.name)] = list(args.opts.depends_on or [])
+        deps = args.opts.depends_on
+        depends_on[(args.type_, args.name)] = list(deps) if isinstance(deps, (list, tuple)) else [deps] if deps else []
         return None
 
     faucet = bytes(range(1, 33)).hex()
