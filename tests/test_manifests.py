@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bench.offline.manifests import write_manifests
-from fleet_support import ROOT, by_kind, fleet_config, run_fleet
+from fleet_support import ROOT, by_kind, fleet_config, render_fleet
 
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 DIGEST = "sha256:" + "5e" * 32
@@ -25,12 +25,11 @@ COUNTS = {"bootstrap": 2, "standard": 2}
 
 
 @pytest.fixture(scope="module")
-def rendered(anvil, tmp_path_factory):
-    """Two renderings of the same fleet: images pinned by digest (CI's way), and by tag with Keel and
-    `provisioning: cluster` (a provision-operator InitContainer and the namespace's faucet Secret)."""
+def rendered(operator_mnemonic, tmp_path_factory):
+    """Two renderings of the same fleet, built under the SDK's public mocks (no chain): images pinned
+    by digest (CI's way), and by tag with Keel and `provisioning: cluster` (a provision-operator
+    InitContainer and the namespace's faucet Secret)."""
     base = tmp_path_factory.mktemp("manifests")
-    deployer = anvil.new_account().key.hex()
-    state = str(base / "state.json")
     by_digest = fleet_config(
         counts=COUNTS,
         image={"repository": "gcr.io/keep-test/keep-client", "digest": DIGEST},
@@ -39,9 +38,8 @@ def rendered(anvil, tmp_path_factory):
     )
     by_tag = fleet_config(counts=COUNTS, keel={"policy": "minor", "pollSchedule": "@every 5m"})
     out = {}
-    cluster = {"operators": {"provisioning": "cluster", "keystoreCost": 1024}}
-    for label, fleet, extra in (("digest", by_digest, None), ("tag", by_tag, cluster)):
-        result = run_fleet(anvil.url, deployer, state, fleet, extra=extra)
+    for label, fleet, provisioning in (("digest", by_digest, "deploy"), ("tag", by_tag, "cluster")):
+        result = render_fleet(fleet, operator_mnemonic, provisioning=provisioning)
         out[label] = (result, str(base / label), write_manifests(result.resources, str(base / label)))
     return out
 
