@@ -1,23 +1,32 @@
 """`python -m bench engine --clients 100 --json`: the program for N keep-clients under the real
 Pulumi engine (the CLI, language host and Kubernetes provider of `make engine`), on a fresh stack
-with a file backend and a fresh anvil, against the offline runner in the same run.
+with a file backend and a fresh anvil, against a plain Pulumi program of the same shape (the floor)
+and the offline runner, in the same run.
 
-Measured, in this order, on one stack:
+Measured on one stack of keep-cd and one of the floor, each step of keep-cd followed by the
+same step of the floor (so load from elsewhere falls on both alike):
   preview_seconds           `pulumi preview` of the new stack (unknowns everywhere; nothing sent)
   up_seconds                `pulumi up`: contracts migrated, operators staked, the fleet rendered
   nochange_preview_seconds  `pulumi preview` again; nochange_changes: what it would change (0)
   nochange_up_seconds       `pulumi up` again (sends nothing)
+  floor_*_seconds           the same steps of bench/benchmarks/floor/__main__.py: the fleet's
+                            Kubernetes objects alone (same kinds and counts, same provider rendering
+                            YAML, same engine and parallelism; no chain, no dynamic provider, no
+                            keys), and ratios: keep-cd's time over the floor's
   offline_preview_seconds   the same program and config under the offline runner, a new stack's preview
   fidelity                  each change of bench.engine.fidelity previewed then applied: resources the
                             preview lists, resources the update changed, exact if the same ones
-Targets on 2-core machines: preview of 100 clients <= 15 s, no-change up <= 20 s, no change 0,
-every change exact.
+  scaling (--scaling)       a new stack's preview at 10, 100 and 300 clients, and preview_exponent:
+                            the least-squares slope of log time on log clients (1 is linear)
+Targets on 2-core machines: preview <= 1.25x the floor's, no-change up <= 1.25x, up <= 1.5x,
+preview_exponent <= 1.1, no change 0, every change exact.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -26,8 +35,11 @@ import time
 from bench import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
-TARGET_PREVIEW_SECONDS = 15.0
-TARGET_NOCHANGE_UP_SECONDS = 20.0
+FLOOR_PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor")
+# keep-cd's time over the floor's, at most.
+TARGET_RATIOS = {"preview": 1.25, "up": 1.5, "nochange_up": 1.25}
+TARGET_PREVIEW_EXPONENT = 1.1
+SCALING_CLIENTS = (10, 100, 300)
 
 
 def _timed(fn):
@@ -41,6 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap clients (default: one per ten)")
     ap.add_argument("--no-fidelity", action="store_true", help="skip the scripted changes (the figures above only)")
+    ap.add_argument("--scaling", action="store_true", help=f"also a new stack's preview at {', '.join(map(str, SCALING_CLIENTS))} clients")
     ap.add_argument("--json", action="store_true", help="print only the result object (last line)")
     args = ap.parse_args(argv)
     if args.clients < 2:
@@ -48,25 +61,71 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def engine_runs(stack, log) -> dict:
-    """A new stack's preview, its up, then preview and up again with nothing changed: seconds and
-    the resources each lists."""
+def floor_stack(engine, workdir: str, clients: int, bootstrap: int):
+    """A new stack of the floor program (bench/benchmarks/floor/) with ``clients`` clients, its
+    objects rendered into workdir/manifests."""
+    from bench.engine.local_stack import StackWorkspace
+
+    ws = StackWorkspace(
+        engine=engine,
+        stack="floor",
+        state_dir=os.path.join(workdir, "state"),
+        secrets_dir=os.path.join(workdir, "secrets"),
+        stack_dir=os.path.join(workdir, "stack"),
+        config={
+            "keep-cd-floor:clients": str(clients),
+            "keep-cd-floor:bootstrap": str(bootstrap),
+            "keep-cd-floor:renderYamlToDirectory": os.path.join(workdir, "manifests"),
+        },
+        config_source=f"floor stack in {workdir}",
+        project_dir=FLOOR_PROJECT,
+    )
+    ws.init()
+    ws.write_config_file()
+    return ws
+
+
+STEPS = ("preview", "up", "nochange_preview", "nochange_up")
+
+
+def engine_runs(stacks: dict, log) -> dict:
+    """Each stack of ``stacks`` ({label: StackWorkspace}): a new stack's preview, its up, then
+    preview and up again with nothing changed, step by step across the stacks (keep-cd's step,
+    then the floor's).  {label: {step + "_s": seconds, step: {urn: op}}}."""
     from bench.engine.scratch_stack import preview_steps, up_steps
 
-    preview_s, created = _timed(lambda: preview_steps(stack.ws))
-    log(f"preview of a new stack: {preview_s:.2f} s, {len(created)} resources to create")
-    up_s, applied = _timed(lambda: up_steps(stack.ws))
-    log(f"up: {up_s:.2f} s, {len(applied)} resources")
-    nochange_preview_s, nochange = _timed(lambda: preview_steps(stack.ws))
-    nochange_up_s, nochange_up = _timed(lambda: up_steps(stack.ws))
-    log(f"no change: preview {nochange_preview_s:.2f} s ({len(nochange)} changes), up {nochange_up_s:.2f} s ({len(nochange_up)})")
+    runs: dict = {label: {} for label in stacks}
+    for step in STEPS:
+        run = up_steps if step.endswith("up") else preview_steps
+        for label, ws in stacks.items():
+            seconds, steps = _timed(lambda ws=ws, run=run: run(ws))
+            runs[label][step + "_s"], runs[label][step] = seconds, steps
+            log(f"{label}: {step.replace('_', ' ')}: {seconds:.2f} s, {len(steps)} resources")
+    return runs
+
+
+def preview_exponent(clients, seconds) -> float:
+    """The least-squares slope of log(seconds) on log(clients): how a preview grows (1: linearly)."""
+    xs, ys = [math.log(c) for c in clients], [math.log(s) for s in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def scaling(engine, chain_url: str, tmp: str, log) -> dict:
+    """A new stack's preview at each of SCALING_CLIENTS clients (one fresh stack each)."""
+    from bench.engine.fidelity import ScriptedStack
+    from bench.engine.scratch_stack import preview_steps
+
+    seconds = []
+    for clients in SCALING_CLIENTS:
+        stack = ScriptedStack(engine, os.path.join(tmp, f"scaling-{clients}"), chain_url, clients=clients, bootstrap=max(1, clients // 10))
+        s, created = _timed(lambda stack=stack: preview_steps(stack.ws))
+        log(f"scaling: {clients} clients, preview {s:.2f} s ({len(created)} resources)")
+        seconds.append(s)
     return {
-        "preview_s": preview_s,
-        "created": created,
-        "up_s": up_s,
-        "nochange_preview_s": nochange_preview_s,
-        "nochange": nochange,
-        "nochange_up_s": nochange_up_s,
+        "clients": list(SCALING_CLIENTS),
+        "preview_seconds": [round(s, 2) for s in seconds],
+        "preview_exponent": round(preview_exponent(SCALING_CLIENTS, seconds), 3),
     }
 
 
@@ -90,27 +149,38 @@ def offline_preview_seconds(stack, state_path: str) -> float:
     return offline_s
 
 
-def figures(args: argparse.Namespace, engine_version: str, bootstrap: int, runs: dict, offline_s: float, changes: list) -> dict:
+def figures(
+    args: argparse.Namespace, engine_version: str, bootstrap: int, runs: dict, offline_s: float, changes: list, scaled: dict | None = None
+) -> dict:
     """The benchmark's JSON object and whether every target is met."""
-    preview_s, nochange_up_s, nochange = runs["preview_s"], runs["nochange_up_s"], runs["nochange"]
-    return {
+    keep, floor = runs["keep-cd"], runs["floor"]
+    ratios = {step: round(keep[step + "_s"] / floor[step + "_s"], 2) for step in ("preview", "up", "nochange_preview", "nochange_up")}
+    out = {
         "engine": engine_version,
         "clients": args.clients,
         "bootstrap": bootstrap,
-        "resources": len(runs["created"]),
-        "preview_seconds": round(preview_s, 2),
-        "up_seconds": round(runs["up_s"], 2),
-        "nochange_preview_seconds": round(runs["nochange_preview_s"], 2),
-        "nochange_changes": len(nochange),
-        "nochange_up_seconds": round(nochange_up_s, 2),
+        "resources": len(keep["preview"]),
+        "preview_seconds": round(keep["preview_s"], 2),
+        "up_seconds": round(keep["up_s"], 2),
+        "nochange_preview_seconds": round(keep["nochange_preview_s"], 2),
+        "nochange_changes": len(keep["nochange_preview"]),
+        "nochange_up_seconds": round(keep["nochange_up_s"], 2),
+        "floor_resources": len(floor["preview"]),
+        "floor_preview_seconds": round(floor["preview_s"], 2),
+        "floor_up_seconds": round(floor["up_s"], 2),
+        "floor_nochange_preview_seconds": round(floor["nochange_preview_s"], 2),
+        "floor_nochange_up_seconds": round(floor["nochange_up_s"], 2),
+        "ratios": ratios,
         "offline_preview_seconds": round(offline_s, 2),
         "fidelity": changes,
-        "targets": {"preview_seconds": TARGET_PREVIEW_SECONDS, "nochange_up_seconds": TARGET_NOCHANGE_UP_SECONDS},
-        "meets_targets": preview_s <= TARGET_PREVIEW_SECONDS
-        and nochange_up_s <= TARGET_NOCHANGE_UP_SECONDS
-        and not nochange
-        and all(c["exact"] for c in changes),
+        "targets": {"ratios": TARGET_RATIOS, "preview_exponent": TARGET_PREVIEW_EXPONENT},
     }
+    met = all(ratios[k] <= v for k, v in TARGET_RATIOS.items()) and not keep["nochange_preview"] and all(c["exact"] for c in changes)
+    if scaled is not None:
+        out["scaling"] = scaled
+        met = met and scaled["preview_exponent"] <= TARGET_PREVIEW_EXPONENT
+    out["meets_targets"] = met
+    return out
 
 
 def main(argv=None) -> int:
@@ -126,11 +196,14 @@ def main(argv=None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
             stack = ScriptedStack(engine, os.path.join(tmp, "engine"), chain.url, clients=args.clients, bootstrap=bootstrap)
-            runs = engine_runs(stack, log)
+            floor = floor_stack(engine, os.path.join(tmp, "floor"), args.clients, bootstrap)
+            # Before any up: a new stack's preview on a chain that has nothing of it yet.
             offline_s = offline_preview_seconds(stack, os.path.join(tmp, "offline.json"))
-            log(f"offline runner, same preview: {offline_s:.2f} s")
+            log(f"offline runner, a new stack's preview: {offline_s:.2f} s")
+            runs = engine_runs({"keep-cd": stack.ws, "floor": floor}, log)
             changes = [] if args.no_fidelity else fidelity(stack, log=log)
+            scaled = scaling(engine, chain.url, tmp, log) if args.scaling else None
     finally:
         chain.stop()
-    print(json.dumps(figures(args, engine.version, bootstrap, runs, offline_s, changes)))
+    print(json.dumps(figures(args, engine.version, bootstrap, runs, offline_s, changes, scaled)))
     return 0
