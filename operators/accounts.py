@@ -8,16 +8,25 @@ Secret) carries them as secrets, and the state never holds them in plain text.
 
 The keys, keystores and passwords are deterministic (see ``operators.keys``): running the program
 again never makes a new account, and a keystore changes only when its key or password does.
+
+What each client's objects need comes as soon as it can: the keys (BIP-32, milliseconds for a
+hundred) first, so addresses, public keys and so peer ids and config files are known at once; each
+keystore (a KDF run, the one costly step) in a small thread pool of its own while the program goes
+on registering resources, so a hundred keystores no longer hold every registration back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pulumi
 
-from .keys import KeystoreParams, OperatorClient, encrypt_keystore, faucet_key, keystore_password, mnemonic_seed, operator_keys
+from .keys import KeystoreParams, OperatorClient, OperatorKey, encrypt_keystore, faucet_key, keystore_password, mnemonic_seed, operator_keys
 
 
 @dataclass
@@ -47,23 +56,50 @@ class OperatorAccountsArgs:
     faucet: bool = False  # derive the cluster-mode faucet key too
 
 
+def derive_keys(mnemonic: str, clients: list, explicit: dict | None, faucet: bool) -> dict:
+    """The cheap part: {"seed", "keys": {name: OperatorKey}, "faucet": OperatorKey or None}."""
+    seed = mnemonic_seed(mnemonic)
+    keys = {k.name: k for k in operator_keys(seed, clients, explicit or {})}
+    return {"seed": seed, "keys": keys, "faucet": faucet_key(seed) if faucet else None}
+
+
+def client_identity(seed: bytes, key: OperatorKey, keystore: KeystoreParams) -> dict:
+    """One client's identity fields, its keystore included (the KDF: the costly part)."""
+    password = keystore_password(seed, key.address)
+    return {
+        "address": key.address,
+        "public_key": key.public_key,
+        "keyfile_json": keystore_json(key.private_key, password, keystore),
+        "keyfile_password": password,
+    }
+
+
+def keystore_json(private_key: bytes, password: str, keystore: KeystoreParams) -> str:
+    return json.dumps(encrypt_keystore(private_key, password, keystore), sort_keys=True)
+
+
 def derive_material(mnemonic: str, clients: list, explicit: dict | None, keystore: KeystoreParams, faucet: bool) -> dict:
     """The plain function behind the component (tests call it directly):
     {"clients": {name: identity fields}, "faucet": {address, private_key} or None}."""
-    seed = mnemonic_seed(mnemonic)
-    out: dict = {"clients": {}, "faucet": None}
-    for key in operator_keys(seed, clients, explicit or {}):
-        password = keystore_password(seed, key.address)
-        out["clients"][key.name] = {
-            "address": key.address,
-            "public_key": key.public_key,
-            "keyfile_json": json.dumps(encrypt_keystore(key.private_key, password, keystore), sort_keys=True),
-            "keyfile_password": password,
-        }
-    if faucet:
-        f = faucet_key(seed)
-        out["faucet"] = {"address": f.address, "private_key": f.private_key_hex}
+    derived = derive_keys(mnemonic, clients, explicit, faucet)
+    out: dict = {"clients": {n: client_identity(derived["seed"], k, keystore) for n, k in derived["keys"].items()}, "faucet": None}
+    if derived["faucet"]:
+        out["faucet"] = {"address": derived["faucet"].address, "private_key": derived["faucet"].private_key_hex}
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _keystore_pool() -> ThreadPoolExecutor:
+    """Where keystores are made: two at a time at most (hashlib's scrypt runs outside the GIL, and
+    each takes 128·r·N bytes: 256 MiB at go-ethereum's standard cost)."""
+    return ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="keystore")
+
+
+def _keystore_later(derived: dict, name: str, keystore: KeystoreParams):
+    """An awaitable of ``name``'s keystore JSON, made in the keystore pool (Output.apply awaits it)."""
+    key = derived["keys"][name]
+    password = keystore_password(derived["seed"], key.address)
+    return asyncio.get_running_loop().run_in_executor(_keystore_pool(), keystore_json, key.private_key, password, keystore)
 
 
 class OperatorAccounts(pulumi.ComponentResource):
@@ -78,27 +114,32 @@ class OperatorAccounts(pulumi.ComponentResource):
         clients = [OperatorClient(c.name, c.index) for c in args.clients]
         args.keystore.validate()
         explicit = args.explicit_keys if args.explicit_keys is not None else {}
-        # One apply for all clients: the keystore KDF runs once per client, not once per field.
-        material = pulumi.Output.all(pulumi.Output.secret(args.mnemonic), pulumi.Output.secret(explicit)).apply(
-            lambda v: derive_material(v[0], clients, v[1], args.keystore, args.faucet)
+        # One apply for every key (BIP-32 is cheap); a keystore per client, each on its own.
+        derived = pulumi.Output.all(pulumi.Output.secret(args.mnemonic), pulumi.Output.secret(explicit)).apply(
+            lambda v: derive_keys(v[0], clients, v[1], args.faucet)
         )
 
-        def field_of(client: str | None, key: str, secret: bool) -> pulumi.Output:
-            out = material.apply(lambda m: (m["clients"][client] if client else m["faucet"])[key])
-            return out if secret else pulumi.Output.unsecret(out)
+        def plain(fn) -> pulumi.Output:
+            return pulumi.Output.unsecret(derived.apply(fn))
 
-        self.identities = {
-            c.name: OperatorIdentity(
-                address=field_of(c.name, "address", False),
-                public_key=field_of(c.name, "public_key", False),
-                keyfile_json=field_of(c.name, "keyfile_json", True),
-                keyfile_password=field_of(c.name, "keyfile_password", True),
+        def identity(name: str) -> OperatorIdentity:
+            def keyfile(d: dict):
+                return _keystore_later(d, name, args.keystore)
+
+            def password(d: dict) -> str:
+                return keystore_password(d["seed"], d["keys"][name].address)
+
+            return OperatorIdentity(
+                address=plain(lambda d: d["keys"][name].address),
+                public_key=plain(lambda d: d["keys"][name].public_key),
+                keyfile_json=derived.apply(keyfile),
+                keyfile_password=derived.apply(password),
             )
-            for c in clients
-        }
-        self.addresses = pulumi.Output.unsecret(material.apply(lambda m: {n: c["address"] for n, c in m["clients"].items()}))
+
+        self.identities = {c.name: identity(c.name) for c in clients}
+        self.addresses = plain(lambda d: {n: k.address for n, k in d["keys"].items()})
         self.faucet = (
-            FaucetIdentity(address=field_of(None, "address", False), private_key=field_of(None, "private_key", True))
+            FaucetIdentity(address=plain(lambda d: d["faucet"].address), private_key=derived.apply(lambda d: d["faucet"].private_key_hex))
             if args.faucet
             else None
         )

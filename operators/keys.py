@@ -27,8 +27,12 @@ ones in state, would put key-dependent material into the state for no gain.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import importlib.util
+import os
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -91,11 +95,11 @@ class OperatorKey:
     index: int | None  # None for an explicit key from config
     private_key: bytes
 
-    @property
+    @functools.cached_property
     def address(self) -> str:
         return eth_keys.PrivateKey(self.private_key).public_key.to_checksum_address()
 
-    @property
+    @functools.cached_property
     def public_key(self) -> str:
         """Compressed secp256k1 public key, hex without 0x (33 bytes): what libp2p's peer id encodes."""
         return eth_keys.PrivateKey(self.private_key).public_key.to_compressed_bytes().hex()
@@ -107,11 +111,14 @@ class OperatorKey:
 
 def mnemonic_seed(mnemonic: str, key: str = "keep-cd:operatorMnemonic") -> bytes:
     """The BIP-39 seed of ``mnemonic``; a one-line error without echoing the words if it is invalid."""
-    from eth_account.hdaccount import Mnemonic, seed_from_mnemonic
-
     if not isinstance(mnemonic, str) or not mnemonic.strip():
         raise OperatorKeyError(f"config {key}: empty (expected a BIP-39 mnemonic, set with `pulumi config set --secret operatorMnemonic`)")
     words = " ".join(mnemonic.split())
+    seed = _english_seed(words)
+    if seed is not None:
+        return seed
+    from eth_account.hdaccount import Mnemonic, seed_from_mnemonic
+
     try:
         Mnemonic.detect_language(words)
         return seed_from_mnemonic(words, "")
@@ -124,10 +131,70 @@ def mnemonic_seed(mnemonic: str, key: str = "keep-cd:operatorMnemonic") -> bytes
         ) from None
 
 
-def derive_key(seed: bytes, path: str) -> bytes:
-    from eth_account.hdaccount import key_from_seed
+# The program derives every operator key before its fleet registers (the settings check them, the
+# accounts use them): eth_account, which it used to do that with, takes about a second to import
+# (eth_keyfile, py_ecc).  The common case, a valid English mnemonic and BIP-32 paths, is computed
+# here with the standard library and eth_keys (coincurve), from eth_account's own word lists
+# (read as files, not imported); anything else (another language, an abbreviated word, a bad
+# checksum) goes to eth_account as before.  tests/test_operator_keys.py holds both to one answer.
+_BIP39_WORD_COUNTS = (12, 15, 18, 21, 24)
 
-    return key_from_seed(seed, path)
+
+@functools.cache
+def _wordlists() -> dict:
+    spec = importlib.util.find_spec("eth_account")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    folder = os.path.join(list(spec.submodule_search_locations)[0], "hdaccount", "wordlist")
+    lists = {}
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".txt"):
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                lists[name[:-4]] = [unicodedata.normalize("NFKD", w.strip()) for w in f]
+    return lists
+
+
+@functools.lru_cache(maxsize=8)
+def _english_seed(words: str) -> bytes | None:
+    """The seed of a valid English mnemonic (BIP-39), or None for anything else."""
+    lists = _wordlists()
+    english = lists.get("english")
+    split = words.split(" ")
+    if not english or len(split) not in _BIP39_WORD_COUNTS:
+        return None
+    index = {w: i for i, w in enumerate(english)}
+    if any(w not in index for w in split):
+        return None
+    if any(name != "english" and set(split) <= set(wl) for name, wl in lists.items()):
+        return None  # words of two languages: eth_account decides (and refuses)
+    bits = 0
+    for w in split:
+        bits = (bits << 11) | index[w]
+    checksum_bits = len(split) * 11 // 33
+    entropy = (bits >> checksum_bits).to_bytes(len(split) * 4 // 3, "big")
+    if bits & ((1 << checksum_bits) - 1) != hashlib.sha256(entropy).digest()[0] >> (8 - checksum_bits):
+        return None
+    return hashlib.pbkdf2_hmac("sha512", words.encode(), b"mnemonic", 2048)
+
+
+@functools.lru_cache(maxsize=4096)
+def derive_key(seed: bytes, path: str) -> bytes:
+    """The BIP-32 private key at ``path`` (m/44'/60'/0'/0/i): deterministic, so computed once per
+    process (the settings' check and the accounts ask for the same keys)."""
+    mac = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+    key, chain_code = mac[:32], mac[32:]
+    for part in path.split("/")[1:]:
+        hardened = part.endswith(("'", "H", "h"))
+        index = int(part.rstrip("'Hh")) + (0x80000000 if hardened else 0)
+        parent = b"\x00" + key if hardened else eth_keys.PrivateKey(key).public_key.to_compressed_bytes()
+        mac = hmac.new(chain_code, parent + index.to_bytes(4, "big"), hashlib.sha512).digest()
+        child = (int.from_bytes(mac[:32], "big") + int.from_bytes(key, "big")) % SECP256K1_N
+        if int.from_bytes(mac[:32], "big") >= SECP256K1_N or child == 0:  # < 2**-127: eth_account's rule
+            from eth_account.hdaccount import key_from_seed
+
+            return key_from_seed(seed, path)
+        key, chain_code = child.to_bytes(32, "big"), mac[32:]
+    return key
 
 
 def parse_private_key(value: str, where: str) -> bytes:
