@@ -103,7 +103,7 @@ def test_a_truffle_deployment_is_imported_with_no_transaction_and_then_nothing_c
     ws = _stack(tmp_path, chain, key, {"artifactsDir": str(artifacts)})
     sent_before = _nonce(chain, key)
     imported = ws.import_contracts(["--truffle"])
-    assert "1 imported" in imported.stdout
+    assert "1 imported" in imported
     assert _nonce(chain, key) == sent_before
     _then_nothing_changes(ws, chain, key, contracts, sent_before)
 
@@ -124,7 +124,7 @@ def test_a_hardhat_deploy_folder_is_imported_with_no_transaction(tmp_path, deplo
         (folder / f"{name}.json").write_text(json.dumps({"address": address, "transactionHash": tx_hash, "abi": []}))
     ws = _stack(tmp_path, chain, key, {})
     sent_before = _nonce(chain, key)
-    assert "1 imported" in ws.import_contracts(["--hardhat-deploy", str(folder)]).stdout
+    assert "1 imported" in ws.import_contracts(["--hardhat-deploy", str(folder)])
     _then_nothing_changes(ws, chain, key, contracts, sent_before)
 
 

@@ -58,7 +58,10 @@ def up_local(rest: list) -> int:
     chain = "anvil"
     if rest[:1] == ["--chain"] and len(rest) > 1:
         chain, rest = rest[1], rest[2:]
-    return local_stack.up(rest, chain=chain)
+    if rest:
+        print(f"up-local: unexpected {' '.join(rest)} (expected at most --chain anvil|geth)", file=sys.stderr)
+        return 2
+    return local_stack.up(chain=chain)
 
 
 def import_contracts(rest: list) -> int:
@@ -68,7 +71,7 @@ def import_contracts(rest: list) -> int:
     try:
         ws = local_stack.local_workspace(locate_engine(), os.environ.get("CHAIN", "anvil"))
         ws.prepare(start_chain=False, fund=False)
-        print(ws.import_contracts(rest).stdout)
+        print(ws.import_contracts(rest))
     except (EngineError, local_stack.LocalStackError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

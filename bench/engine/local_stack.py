@@ -6,10 +6,15 @@ A ``StackWorkspace`` keeps everything in directories of its own, never in the re
 * ``state_dir``: the file backend (``PULUMI_BACKEND_URL=file://…``);
 * ``secrets_dir``: 0600 files made once: the passphrase of the passphrase secrets provider, a
   deployer key (funded on the local chain) and the operators' mnemonic;
-* ``stack_dir/Pulumi.<stack>.yaml``: the stack's config as the CLI uses it: the committed
-  ``Pulumi.<stack>.yaml`` (the embedded default, kept pristine) or the test's config, plus the
-  encryption salt and the ``secure:`` values that ``pulumi config set --secret`` wrote.  Every
-  command gets it through ``--config-file`` (``scripts/pulumi-local`` adds it for the local stack).
+* ``stack_dir``: the Automation API's workspace (``pulumi.automation.LocalWorkspace``) of the
+  stack: a ``Pulumi.yaml`` whose ``main`` is the project directory, and ``Pulumi.<stack>.yaml``, the
+  stack's config as the CLI uses it: the committed ``Pulumi.<stack>.yaml`` (the embedded default,
+  kept pristine) or the test's config, plus the encryption salt and the ``secure:`` values that
+  ``pulumi config set --secret`` wrote.  A command run as typed (``StackWorkspace.run``,
+  ``scripts/pulumi-local``) gets that file through ``--config-file``.
+
+Creating, selecting, updating, previewing, importing into and exporting a stack go through the
+Automation API (``auto.Stack`` on that workspace, the engine's CLI as ``auto.PulumiCommand``).
 
 For ``make local`` they are ``build/pulumi-state``, ``build/local-secrets`` and ``build/local-stack``.
 The chain: if something answers JSON-RPC at the stack's ``rpcUrl`` it must be on the stack's chain
@@ -21,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -30,8 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
 import yaml
+from pulumi import automation as auto
 
 from bench import PROJECT_ROOT
+from bench.gobuild.build import cache_root
 
 from .engine import Engine, EngineError, locate_engine
 
@@ -236,6 +244,33 @@ def backend_url(state_dir: str) -> str:
     return "file://" + os.path.abspath(state_dir) + "?metadata=skip"
 
 
+def pulumi_command(engine: Engine) -> auto.PulumiCommand:
+    """The Automation API's handle on the engine's CLI.  PulumiCommand runs ``<root>/bin/pulumi``:
+    an ordinary install is laid out so (``~/.pulumi/bin``); the built engine's directory is reached
+    through a ``bin`` link in the cache.  The version was checked when the engine was located."""
+    bin_dir = os.path.dirname(engine.pulumi)
+    if os.path.basename(bin_dir) == "bin":
+        root = os.path.dirname(bin_dir)
+    else:
+        root = os.path.join(cache_root(), "pulumi-command", os.path.basename(bin_dir))
+        link = os.path.join(root, "bin")
+        if os.path.realpath(link) != os.path.realpath(bin_dir):
+            os.makedirs(root, exist_ok=True)
+            tmp = f"{link}.{os.getpid()}.tmp"
+            os.symlink(bin_dir, tmp)
+            os.replace(tmp, link)
+    return auto.PulumiCommand(root=root, skip_version_check=True)
+
+
+def command_failure(e: auto.CommandError, what: str) -> LocalStackError:
+    """An Automation API command's failure (its message is the command's code, stdout and stderr)
+    as one line: the exit code and the first specific error."""
+    text = str(e)
+    code = re.search(r"code: (-?\d+)", text)
+    detail = first_error(text)
+    return LocalStackError(f"{what}: exit {code.group(1) if code else '?'}" + (f": {detail}" if detail else ""))
+
+
 @dataclass
 class StackWorkspace:
     """One stack of this project under the real CLI, with its backend, secrets and config file."""
@@ -250,6 +285,7 @@ class StackWorkspace:
     project_dir: str = ROOT
     extra_env: dict = field(default_factory=dict)
     chain_kind: str = "anvil"  # what ensure_local_chain starts and how accounts are funded
+    _selected: auto.Stack | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def config_file(self) -> str:
@@ -298,6 +334,53 @@ class StackWorkspace:
             env["PULUMI_K8S_SKIP_UPDATE_UNREACHABLE"] = "true"
         return env
 
+    def automation_env(self) -> dict:
+        """``env()`` for the Automation API, which lays what it is given over this process's
+        environment: what ``env()`` leaves out is set empty here (the program reads an empty key as
+        none), and a caller's PULUMI_CONFIG_PASSPHRASE, which pulumi would prefer to the stack's
+        passphrase file, is replaced by that file's passphrase."""
+        env = self.env()
+        for name in ("PULUMI_ACCESS_TOKEN", "KEEP_CD_DEPLOYER_KEY", "KEEP_CD_OPERATOR_MNEMONIC"):
+            env[name] = ""
+        if "PULUMI_CONFIG_PASSPHRASE" in os.environ and os.path.exists(self.passphrase_file):
+            env["PULUMI_CONFIG_PASSPHRASE"] = self.secret(PASSPHRASE, lambda: "")
+        return env
+
+    def workspace(self) -> auto.LocalWorkspace:
+        """The Automation API's workspace of this stack: stack_dir, which holds the project file
+        pointing at the program (``write_project_file``) and the stack's config file."""
+        return auto.LocalWorkspace(
+            work_dir=self.stack_dir,
+            pulumi_home=self.engine.pulumi_home,
+            env_vars=self.automation_env(),
+            pulumi_command=pulumi_command(self.engine),
+            secrets_provider="passphrase",
+        )
+
+    def automation_stack(self) -> auto.Stack:
+        """The stack, selected once (every later command names it with ``--stack``)."""
+        if self._selected is None:
+            try:
+                self._selected = auto.Stack.select(self.stack, self.workspace())
+            except auto.CommandError as e:
+                raise command_failure(e, f"pulumi stack select {self.stack}") from None
+        return self._selected
+
+    def write_project_file(self) -> None:
+        """stack_dir/Pulumi.yaml: the project's, with ``main`` at the project directory (where the
+        program runs from, its relative paths included) and the virtualenv there too."""
+        with open(os.path.join(self.project_dir, "Pulumi.yaml")) as f:
+            project = yaml.safe_load(f)
+        project["main"] = os.path.abspath(self.project_dir)
+        runtime = project.get("runtime")
+        options = runtime.get("options") if isinstance(runtime, dict) else None
+        if options and options.get("virtualenv"):
+            options["virtualenv"] = os.path.join(os.path.abspath(self.project_dir), options["virtualenv"])
+        os.makedirs(self.stack_dir, exist_ok=True)
+        with open(os.path.join(self.stack_dir, "Pulumi.yaml"), "w") as f:
+            f.write(f"# Generated by keep-cd (bench/engine/local_stack.py) from {os.path.join(self.project_dir, 'Pulumi.yaml')}.\n")
+            yaml.safe_dump(project, f, sort_keys=False)
+
     def run(
         self,
         args: Sequence[str],
@@ -308,7 +391,12 @@ class StackWorkspace:
         timeout: float | None = None,
         extra_env: dict | None = None,
     ):
-        """``pulumi <args>`` on this stack, from the project directory (``extra_env`` added to its environment)."""
+        """``pulumi <args>`` on this stack, from the project directory (``extra_env`` added to its
+        environment).  For what the Automation API does not model: any command as typed
+        (``scripts/pulumi-local``, and tests that hold the CLI's own output and exit code to
+        account), ``preview --json`` (the document import and the change report read), and a
+        secret set through stdin (the Automation API's set_config puts the value on the command
+        line, where ``ps`` shows it)."""
         proc = subprocess.run(
             [self.engine.pulumi, *self.args(args)],
             cwd=self.project_dir,
@@ -324,8 +412,13 @@ class StackWorkspace:
         return proc
 
     def exists(self) -> bool:
-        proc = self.run(["stack", "ls", "--json"], capture=True)
-        return any(s.get("name", "").split("/")[-1] == self.stack for s in json.loads(proc.stdout or "[]"))
+        if not os.path.exists(os.path.join(self.stack_dir, "Pulumi.yaml")):
+            self.write_project_file()
+        try:
+            stacks = self.workspace().list_stacks()
+        except auto.CommandError as e:
+            raise command_failure(e, "pulumi stack ls") from None
+        return any(summary.name.split("/")[-1] == self.stack for summary in stacks)
 
     def write_config_file(self) -> dict:
         """The CLI's config file: ``config`` plus what the CLI keeps there (salt, secure values)."""
@@ -339,7 +432,7 @@ class StackWorkspace:
                 merged["config"][key] = value
         if current.get("encryptionsalt"):
             merged["encryptionsalt"] = current["encryptionsalt"]
-        os.makedirs(self.stack_dir, exist_ok=True)
+        self.write_project_file()
         tmp = self.config_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(
@@ -350,27 +443,19 @@ class StackWorkspace:
         return merged
 
     def init(self) -> None:
-        """Create the stack with the passphrase secrets provider.  `stack init` writes the salt
-        into the stack's config file in its working directory, so it runs in stack_dir (a copy of
-        Pulumi.yaml) and never touches the project's own Pulumi.<stack>.yaml."""
-        os.makedirs(self.stack_dir, exist_ok=True)
+        """Create the stack with the passphrase secrets provider.  Creating it writes the salt
+        into the stack's config file in the workspace (stack_dir), never into the project's own
+        Pulumi.<stack>.yaml."""
         self.secret(PASSPHRASE, lambda: secrets.token_hex(32))
-        with open(os.path.join(self.project_dir, "Pulumi.yaml")) as src, open(os.path.join(self.stack_dir, "Pulumi.yaml"), "w") as dst:
-            dst.write(src.read())
+        self.write_project_file()
         if os.path.exists(self.config_file):
             with open(self.config_file) as f:
                 if "encryptionsalt" not in (yaml.safe_load(f) or {}):
                     os.remove(self.config_file)
-        # The init's own config file (in stack_dir, with the salt) is the one every command uses.
-        proc = subprocess.run(
-            [self.engine.pulumi, "stack", "init", self.stack, "--secrets-provider", "passphrase"],
-            cwd=self.stack_dir,
-            env=self.env(),
-            text=True,
-            capture_output=True,
-        )
-        if proc.returncode != 0:
-            raise LocalStackError(f"pulumi stack init {self.stack}: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        try:
+            auto.Stack.create(self.stack, self.workspace())
+        except auto.CommandError as e:
+            raise command_failure(e, f"pulumi stack init {self.stack}") from None
 
     def set_secrets(self, values: dict) -> list:
         """``pulumi config set --secret`` each value the config file does not hold already (through
@@ -418,7 +503,7 @@ class StackWorkspace:
         self.set_secrets({"deployerPrivateKey": key, "operatorMnemonic": self.secret(SECRET_FILES["operatorMnemonic"], new_mnemonic)})
         return chain
 
-    def import_contracts(self, source_args: Sequence[str]) -> subprocess.CompletedProcess:
+    def import_contracts(self, source_args: Sequence[str]) -> str:
         """``pulumi import`` of a contract set another tool deployed, sending nothing
         (contracts_step/import_source.py: ``--truffle [NETWORK]`` or ``--hardhat-deploy DIR``)."""
         preview = self.run(["preview", "--json"], capture=True, check=False, extra_env={"KEEP_CD_IMPORT_PREVIEW": "1"})
@@ -444,14 +529,29 @@ class StackWorkspace:
             raise LocalStackError(
                 made.stderr.strip().splitlines()[-1].removeprefix("error: ") if made.stderr.strip() else "import file: failed"
             )
-        import_path = os.path.join(self.stack_dir, "import.json")
-        with open(import_path, "w") as f:
-            f.write(made.stdout)
-        return self.run(["import", "--file", import_path, "--yes", "--generate-code=false", "--protect=false"], capture=True)
+        doc = json.loads(made.stdout)
+        try:
+            imported = self.automation_stack().import_resources(
+                resources=doc["resources"], name_table=doc.get("nameTable"), protect=False, generate_code=False
+            )
+        except auto.CommandError as e:
+            raise command_failure(e, f"pulumi import ({self.stack})") from None
+        return imported.stdout
 
     def outputs(self, show_secrets: bool = False) -> dict:
-        args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
-        return json.loads(self.run(args, capture=True).stdout or "{}")
+        """The stack's outputs; a secret one as ``[secret]`` unless ``show_secrets``."""
+        try:
+            outputs = self.automation_stack().outputs()
+        except auto.CommandError as e:
+            raise command_failure(e, f"pulumi stack output ({self.stack})") from None
+        return {name: value.value if show_secrets or not value.secret else "[secret]" for name, value in outputs.items()}
+
+    def export(self) -> dict:
+        """The stack's state (``pulumi stack export --show-secrets``): secrets in plain, in memory."""
+        try:
+            return dict(self.automation_stack().export_stack().deployment or {})
+        except auto.CommandError as e:
+            raise command_failure(e, f"pulumi stack export ({self.stack})") from None
 
 
 def applied_to_cluster(ws: StackWorkspace, kubeconfig: str, **changes) -> StackWorkspace:
@@ -545,9 +645,8 @@ def restore_manifests(ws: StackWorkspace) -> list:
     if not render_dir:
         return []
     target = os.path.join(ws.project_dir, render_dir, MANIFEST_DIR)
-    export = json.loads(ws.run(["stack", "export", "--show-secrets"], capture=True).stdout)
     wanted = {}
-    for res in export["deployment"].get("resources") or []:
+    for res in ws.export().get("resources") or []:
         if res["type"].startswith("kubernetes:") and not res.get("delete"):
             obj = kubernetes_object(_unwrap_secrets(res.get("inputs") or {}))
             wanted[manifest_name(obj)] = manifest_text(obj)
@@ -573,7 +672,7 @@ def restore_manifests(ws: StackWorkspace) -> list:
     return changed
 
 
-def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | None = None) -> int:
+def up(chain: str = "anvil", kubeconfig: str | None = None) -> int:
     """`make local`: a real `pulumi up` on the local stack (on the cluster of ``kubeconfig`` if
     given), then its outputs."""
     try:
@@ -581,11 +680,14 @@ def up(extra_args: Sequence[str] = (), chain: str = "anvil", kubeconfig: str | N
         print(f"pulumi {engine.version} ({engine.source}: {engine.pulumi})", file=sys.stderr)
         ws = local_workspace(engine, chain, kubeconfig)
         ws.prepare()
-        ws.run(["up", "--yes", "--skip-preview", *extra_args])
+        try:
+            ws.automation_stack().up(on_output=print, color="never")
+        except auto.CommandError as e:
+            raise command_failure(e, f"pulumi up ({ws.stack})") from None
         restored = restore_manifests(ws)
         if restored:
             print(f"manifests: {len(restored)} file(s) deleted or edited by hand re-rendered from the stack's state", file=sys.stderr)
-        ws.run(["stack", "output", "--json"])
+        print(json.dumps(ws.outputs(), indent=2, sort_keys=True))
     except (EngineError, LocalStackError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -1,16 +1,17 @@
 """Throwaway stacks of this project under the real Pulumi CLI, for the engine tests and the engine
 benchmark: a fresh file backend, passphrase and config file in a directory of the caller's, a chain
 of the caller's, the local stack's committed config with that chain's URL; and what a preview or an
-update changed, read from their ``--json`` output.  No mock anywhere: the CLI, the language host,
+update changed, from the engine's step events (Pulumi's Automation API).  No mock anywhere: the CLI, the language host,
 the dynamic providers and the Kubernetes provider are the real ones."""
 
 from __future__ import annotations
 
-import json
 import os
 
+from pulumi import automation as auto
+
 from .engine import Engine
-from .local_stack import ROOT, StackWorkspace, committed_config
+from .local_stack import ROOT, StackWorkspace, command_failure, committed_config
 
 
 def new_stack(
@@ -56,52 +57,48 @@ _OP = {"create-replacement": "replace", "delete-replaced": "replace", "replace":
 _NO_CHANGE = ("same", "read", "refresh")
 
 
-def _preview_steps(output: str) -> dict:
-    """{urn: op} of `pulumi preview --json` (one document), without the unchanged ones."""
-    return {s["urn"]: _OP.get(s["op"], s["op"]) for s in json.loads(output).get("steps", []) if s["op"] not in _NO_CHANGE}
+def _is_default_provider(urn: str) -> bool:
+    """A provider the engine made for resources that name none: the CLI's display leaves it out,
+    and so do these steps (its own inputs follow the stack's config, not the program)."""
+    rtype, name = urn.rsplit("::", 2)[-2:]
+    return rtype.startswith("pulumi:providers:") and (name == "default" or name.startswith("default_"))
 
 
-def _update_steps(output: str) -> dict:
-    """{urn: op} of `pulumi up --json` (one engine event per line), without the unchanged ones."""
-    steps = {}
-    for line in output.splitlines():
-        event = json.loads(line)
-        meta = (event.get("resOutputsEvent") or {}).get("metadata")
-        if meta and meta["op"] not in _NO_CHANGE:
-            steps[meta["urn"]] = _OP.get(meta["op"], meta["op"])
+def _changed_step(metadata, steps: dict) -> None:
+    op = metadata.op.value
+    if op not in _NO_CHANGE and not _is_default_provider(metadata.urn):
+        steps[metadata.urn] = _OP.get(op, op)
+
+
+def preview_steps(ws: StackWorkspace) -> dict:
+    """{urn: op} of a preview of the stack, without the unchanged ones: the engine's step events
+    through the Automation API."""
+    steps: dict = {}
+
+    def on_event(event: auto.EngineEvent) -> None:
+        if event.resource_pre_event:
+            _changed_step(event.resource_pre_event.metadata, steps)
+
+    try:
+        ws.automation_stack().preview(on_event=on_event, color="never")
+    except auto.CommandError as e:
+        raise AssertionError(f"pulumi preview failed: {command_failure(e, ws.stack)}\n{str(e)[-3000:]}") from None
     return steps
 
 
-def preview_steps(ws: StackWorkspace, *extra: str) -> dict:
-    proc = ws.run(["preview", "--json", *extra], capture=True, check=False)
-    if proc.returncode != 0:
-        try:
-            diags = [d["message"] for d in json.loads(proc.stdout).get("diagnostics", []) if d.get("severity") == "error"]
-        except ValueError:
-            diags = [proc.stdout[-3000:]]
-        raise AssertionError("pulumi preview failed:\n" + "\n".join(diags)[-4000:] + "\n" + proc.stderr[-2000:])
-    return _preview_steps(proc.stdout)
+def up_steps(ws: StackWorkspace) -> dict:
+    """{urn: op} of an update of the stack, without the unchanged ones (the completed steps)."""
+    steps: dict = {}
 
+    def on_event(event: auto.EngineEvent) -> None:
+        if event.res_outputs_event:
+            _changed_step(event.res_outputs_event.metadata, steps)
 
-def up_steps(ws: StackWorkspace, *extra: str) -> dict:
-    proc = ws.run(["up", "--yes", "--skip-preview", "--json", *extra], capture=True, check=False)
-    if proc.returncode != 0:
-        raise AssertionError(f"pulumi up failed:\n{_diagnostics(proc.stdout)}\n{proc.stderr[-3000:]}")
-    return _update_steps(proc.stdout)
-
-
-def _diagnostics(output: str) -> str:
-    """The error and warning messages of a `--json` update's events."""
-    lines = []
-    for line in output.splitlines():
-        try:
-            diag = json.loads(line).get("diagnosticEvent")
-        except ValueError:
-            lines.append(line)
-            continue
-        if diag and diag.get("severity") in ("error", "warning"):
-            lines.append(diag["message"].strip())
-    return "\n".join(lines)[-4000:]
+    try:
+        ws.automation_stack().up(on_event=on_event, color="never")
+    except auto.CommandError as e:
+        raise AssertionError(f"pulumi up failed: {command_failure(e, ws.stack)}\n{str(e)[-3000:]}") from None
+    return steps
 
 
 def short(steps: dict) -> dict:
