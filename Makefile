@@ -112,7 +112,7 @@ clean: stop-fleet stop-chain stop-cluster
 
 # Mutation testing (mutmut, pyproject.toml [tool.mutmut]) of the modules whose tests are fast: plan,
 # artifacts, client config, peer ids, settings, operator keys, and the config checksum.  Not part of
-# `make test`; README "Mutation testing" gives the score and the time it takes.
+# `make test`; docs/tests.md gives the score and the time it takes.
 MUTATED := 'contracts_step.plan.*' 'contracts_step.artifacts.*' 'components.client_config.*' \
 	'components.peer_id.*' 'operators.keys.*' 'settings.*' \
 	'components.keep_client.x_config_checksum*' 'components.keep_client.x_sha256_json*'
