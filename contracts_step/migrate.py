@@ -61,14 +61,11 @@ from chain.node import code_hash, create_address, genesis_hash
 from chain.transactions import PipelinedSender, SendStats, TxRequest, account_lock, stopped_run_note
 
 from .artifacts import link_bytecode
+from .foreign import FOREIGN_CONTRACTS_KEY, FOREIGN_POLICIES
 from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
 
-# What a migration does with a creation of its deployer that matches a plan entry but does not carry
-# this stack's claim (see the module doc); the stack config key that chooses.
-FOREIGN_POLICIES = ("refuse", "adopt", "deploy")
-FOREIGN_CONTRACTS_KEY = "keep-cd:foreignContracts"
 CLAIM_DOMAIN = b"keep-cd claim:"
 
 
@@ -447,6 +444,8 @@ class Migration:
         (and no recorded deployer) there is no deployer to ask about."""
         if self.foreign != "refuse" or not int(self.deployer, 16):
             return
+        if not any(d.action == DEPLOY for d in self._decide_contracts(self.forced_renewals())[0]):
+            return  # nothing to create, so nothing to meet: the deployer's later sends go unread
         first = int(self.w3.eth.get_transaction_count(self.deployer, "latest"))
         floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
         creates, _called = self._adoption_index(min(floor, first), first)

@@ -66,7 +66,7 @@ def _required_wei(policy: dict, key: str) -> int:
 
 
 def fleet_policy(policy: dict):
-    from .staking import FleetPolicy
+    from .policy import FleetPolicy
 
     stake = policy.get("stake_amount")
     return FleetPolicy(

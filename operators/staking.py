@@ -38,7 +38,7 @@ from web3 import Web3
 
 from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, max_fee, price_floor
 from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
-from keep_contracts.provisioning import FOREIGN_AUTHORIZER, UNDELEGATED, OperatorOnChain, OperatorPolicy, PolicyError, decide, initialized
+from keep_contracts.provisioning import FOREIGN_AUTHORIZER, UNDELEGATED, OperatorOnChain, PolicyError, decide, initialized
 from keep_contracts.staking import (
     APPROVE_AND_CALL,
     AUTHORIZE,
@@ -59,6 +59,7 @@ from keep_contracts.staking import (
 )
 
 from .errors import ConfigError, InsufficientFunds, KeepCdError, StakingConflict
+from .policy import CONFIG_NAMES, FleetPolicy, config_error
 
 # Estimates are exact for the state they run in (the batch estimates each transaction after the
 # ones it depends on), so a small margin suffices; a tight gas limit lets more of them share a block.
@@ -86,37 +87,6 @@ class StakingContracts:
 
 
 # The policy's fields as stack config names them (keep-cd:operators.<name>).
-CONFIG_NAMES = {"eth_threshold": "ethThreshold", "eth_target": "ethTarget", "stake_amount": "stakeAmount"}
-
-
-def _config_error(e: PolicyError) -> ConfigError:
-    return ConfigError(f"config keep-cd:operators.{e.name}: {e.reason}")
-
-
-@dataclass(frozen=True)
-class FleetPolicy(OperatorPolicy):
-    """The one provisioning policy (keep_contracts/provisioning.py: thresholds, target, stake
-    amount), plus who gets a deploy-step stake's rewards."""
-
-    beneficiary: str = "operator"  # "operator", "owner" or an address
-
-    def validate(self, names: dict | None = None) -> FleetPolicy:
-        try:
-            super().validate(names or CONFIG_NAMES)
-        except PolicyError as e:
-            raise _config_error(e) from None
-        if self.beneficiary not in ("operator", "owner") and not is_address(self.beneficiary):
-            raise ConfigError(f'config keep-cd:operators.beneficiary: {self.beneficiary!r} is not "operator", "owner" or an address')
-        return self
-
-    def beneficiary_for(self, operator: str, owner: str) -> str:
-        if self.beneficiary == "operator":
-            return operator
-        if self.beneficiary == "owner":
-            return owner
-        return to_checksum_address(self.beneficiary)
-
-
 @dataclass
 class OperatorState:
     address: str
@@ -259,7 +229,7 @@ def stake_amount(view: FleetView, policy: FleetPolicy) -> int:
     try:
         return policy.stake_for(view.minimum_stake, CONFIG_NAMES)
     except PolicyError as e:
-        raise _config_error(e) from None
+        raise config_error(e) from None
 
 
 def plan_fleet(view: FleetView, operators: dict, owner: str, policy: FleetPolicy) -> list:

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pydantic import Field
 
 from chain.errors import ConfigError
-from contracts_step.migrate import FOREIGN_POLICIES
+from contracts_step.foreign import FOREIGN_POLICIES
 from contracts_step.plan import MigrationPlan
 from contracts_step.plans import load_plan
 

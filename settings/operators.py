@@ -10,8 +10,8 @@ from pydantic import BeforeValidator, Field
 
 from chain.errors import ConfigError
 from operators.keys import DEFAULT_KDF_COST, KeystoreParams, OperatorClient, index_for_name, mnemonic_seed, operator_keys
+from operators.policy import FleetPolicy
 from operators.provider import ON_REMOVE, PROVISIONING_MODES
-from operators.staking import FleetPolicy
 
 from .section import PROJECT, Section, one_of, parse_section
 
