@@ -73,9 +73,12 @@ cluster:
 keep-client:
 	$(PYTHON) -m bench.gobuild keep-client >/dev/null
 
-# The whole test suite.  Exit code 5 (no tests collected) is a failure, never a pass.
+# The whole test suite, on two workers (pytest-xdist; a file's tests stay on one worker, with its
+# module fixtures): most of its time is spent waiting on chains, engines and clients.  Exit code 5
+# (no tests collected) is a failure, never a pass.
+PYTEST_WORKERS ?= 2
 test: setup-test lint engine geth cluster keep-client
-	$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The fast tier for your own loop: every test that needs no Go-built program (pytest.ini's markers
 # engine, geth, cluster and client deselected): unit tests, anvil and the offline runner.  The Go

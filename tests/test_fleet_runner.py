@@ -78,4 +78,5 @@ def test_the_init_image_is_laid_out_as_its_dockerfile_says(tmp_path):
     staged = tmp_path / "stage" / "app"
     assert (staged / "prepare_client.py").is_file() and (staged / "initcontainer" / "operator_check.py").is_file()
     assert (staged / "keep_contracts" / "names.py").is_file() and (staged / "chain" / "fees.py").is_file()
-    assert not (staged / "chain" / "transactions.py").exists()  # only what the Dockerfile copies
+    assert (staged / "chain" / "transactions.py").is_file()  # the one transaction sender, in the image too
+    assert not (staged / "chain" / "provider.py").exists()  # only what the Dockerfile copies

@@ -285,7 +285,7 @@ class StackWorkspace:
     project_dir: str = ROOT
     extra_env: dict = field(default_factory=dict)
     chain_kind: str = "anvil"  # what ensure_local_chain starts and how accounts are funded
-    _selected: auto.Stack | None = field(default=None, init=False, repr=False, compare=False)
+    _selected: tuple | None = field(default=None, init=False, repr=False, compare=False)  # (its environment, the stack)
 
     @property
     def config_file(self) -> str:
@@ -358,13 +358,16 @@ class StackWorkspace:
         )
 
     def automation_stack(self) -> auto.Stack:
-        """The stack, selected once (every later command names it with ``--stack``)."""
-        if self._selected is None:
+        """The stack, selected once for an environment (every later command names it with
+        ``--stack``); selected again when the environment changed (``extra_env``: another
+        kubeconfig, say), since a workspace keeps the environment it was made with."""
+        env = self.automation_env()
+        if self._selected is None or self._selected[0] != env:
             try:
-                self._selected = auto.Stack.select(self.stack, self.workspace())
+                self._selected = (env, auto.Stack.select(self.stack, self.workspace()))
             except auto.CommandError as e:
                 raise command_failure(e, f"pulumi stack select {self.stack}") from None
-        return self._selected
+        return self._selected[1]
 
     def write_project_file(self) -> None:
         """stack_dir/Pulumi.yaml: the project's, with ``main`` at the project directory (where the

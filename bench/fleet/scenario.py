@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import socket
 import time
 import tomllib
@@ -36,13 +37,26 @@ FLEET_TIMEOUT = 90.0
 CONTRACT_TYPES = ("dynamic/keep:ContractsMigration", "dynamic/keep:ContractAddresses")
 
 
+# Below the kernel's ephemeral range (32768 and up on Linux): a port the clients get here is never
+# handed to another process's bind(0) (a chain another test starts meanwhile) between the fleet's
+# runs, where a listener of someone else's would pass for a client that is up.
+CLIENT_PORTS = range(20000, 32000)
+
+
 def free_ports(count: int) -> list[int]:
-    """Distinct ports nothing listens on now (held open together, so none is given twice)."""
-    sockets = []
+    """Distinct ports nothing listens on now, outside the ephemeral range (held open together, so
+    none is given twice)."""
+    sockets: list[socket.socket] = []
     try:
-        for _ in range(count):
+        for port in random.sample(CLIENT_PORTS, len(CLIENT_PORTS)):
+            if len(sockets) == count:
+                break
             s = socket.socket()
-            s.bind(("", 0))
+            try:
+                s.bind(("", port))
+            except OSError:
+                s.close()
+                continue
             sockets.append(s)
         return [s.getsockname()[1] for s in sockets]
     finally:
