@@ -47,3 +47,15 @@ def kill_tree(root_pid: int) -> list:
         except ProcessLookupError:
             pass
     return sorted(doomed)
+
+
+def deployed_local_stack(workdir: str):
+    """(anvil with 1-second blocks, the local stack's config on it brought up once by the real
+    engine): what a test of a deployed stack starts from.  The caller stops the chain."""
+    from bench.chains.anvil import start_anvil
+
+    chain = start_anvil(block_time=1)
+    ws = new_stack(engine_or_fail(), workdir, chain.url)
+    ws.prepare(start_chain=False)
+    up_steps(ws)
+    return chain, ws

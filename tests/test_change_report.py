@@ -12,10 +12,9 @@ import sys
 import pytest
 from web3 import Web3
 
-from bench.chains.anvil import start_anvil
 from bench.ci.change_report import PreviewFileError, change_report, read_preview
 from bench.engine.scratch_stack import set_config
-from engine_stack import engine_or_fail, new_stack, up_steps
+from engine_stack import deployed_local_stack
 
 CLIENTS = {"keep-bootstrap-0", "keep-standard-0", "keep-standard-1"}
 
@@ -25,10 +24,7 @@ class Deployed:
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.chain = start_anvil(block_time=1)
-        self.ws = new_stack(engine_or_fail(), str(workdir), self.chain.url)
-        self.ws.prepare(start_chain=False)
-        up_steps(self.ws)
+        self.chain, self.ws = deployed_local_stack(str(workdir))
         self.committed = copy.deepcopy(dict(self.ws.config))
         self.deployer = self.ws.outputs()["deployer"]
 

@@ -15,8 +15,7 @@ import pytest
 import yaml
 from eth_account import Account
 
-from bench.chains.anvil import start_anvil
-from engine_stack import engine_or_fail, new_stack, up_steps
+from engine_stack import deployed_local_stack
 from hd_paths import operator_hd_path, operator_index
 
 
@@ -25,10 +24,7 @@ class Exported:
 
     def __init__(self, workdir):
         self.workdir = workdir
-        self.chain = start_anvil(block_time=1)
-        self.ws = new_stack(engine_or_fail(), str(workdir), self.chain.url)
-        self.ws.prepare(start_chain=False)
-        up_steps(self.ws)
+        self.chain, self.ws = deployed_local_stack(str(workdir))
         self.plain = self.ws.run(["stack", "export"], capture=True).stdout
         self.shown = self.ws.run(["stack", "export", "--show-secrets"], capture=True).stdout
         self.config = json.loads(self.ws.run(["config", "--show-secrets", "--json"], capture=True).stdout)

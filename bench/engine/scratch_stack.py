@@ -70,35 +70,31 @@ def _changed_step(metadata, steps: dict) -> None:
         steps[metadata.urn] = _OP.get(op, op)
 
 
-def preview_steps(ws: StackWorkspace) -> dict:
-    """{urn: op} of a preview of the stack, without the unchanged ones: the engine's step events
-    through the Automation API."""
+def _steps(ws: StackWorkspace, command: str, event: str) -> dict:
+    """{urn: op} of ``command`` (preview or up) on the stack, without the unchanged ones: the
+    engine's step events through the Automation API (``event``: which event carries a step)."""
     steps: dict = {}
 
-    def on_event(event: auto.EngineEvent) -> None:
-        if event.resource_pre_event:
-            _changed_step(event.resource_pre_event.metadata, steps)
+    def on_event(engine_event: auto.EngineEvent) -> None:
+        step = getattr(engine_event, event)
+        if step:
+            _changed_step(step.metadata, steps)
 
     try:
-        ws.automation_stack().preview(on_event=on_event, color="never")
+        getattr(ws.automation_stack(), command)(on_event=on_event, color="never")
     except auto.CommandError as e:
-        raise AssertionError(f"pulumi preview failed: {command_failure(e, ws.stack)}\n{str(e)[-3000:]}") from None
+        raise AssertionError(f"pulumi {command} failed: {command_failure(e, ws.stack)}\n{str(e)[-3000:]}") from None
     return steps
+
+
+def preview_steps(ws: StackWorkspace) -> dict:
+    """What a preview would change: each step as the engine announces it."""
+    return _steps(ws, "preview", "resource_pre_event")
 
 
 def up_steps(ws: StackWorkspace) -> dict:
-    """{urn: op} of an update of the stack, without the unchanged ones (the completed steps)."""
-    steps: dict = {}
-
-    def on_event(event: auto.EngineEvent) -> None:
-        if event.res_outputs_event:
-            _changed_step(event.res_outputs_event.metadata, steps)
-
-    try:
-        ws.automation_stack().up(on_event=on_event, color="never")
-    except auto.CommandError as e:
-        raise AssertionError(f"pulumi up failed: {command_failure(e, ws.stack)}\n{str(e)[-3000:]}") from None
-    return steps
+    """What an update changed: each step as the engine completes it."""
+    return _steps(ws, "up", "res_outputs_event")
 
 
 def short(steps: dict) -> dict:
