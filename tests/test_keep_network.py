@@ -115,6 +115,24 @@ def test_one_clients_port_changes_only_its_own_checksum(operator_mnemonic):
     assert [n for n in before if before[n] != after[n]] == ["keep-standard-1"]
 
 
+def test_a_bootstrap_on_its_own_port_is_listed_at_that_port(operator_mnemonic):
+    """Each standard client's Peers names every bootstrap client at the port that client listens
+    on, not the default one: a bootstrap moved to 4123 is reached at 4123."""
+    import tomllib
+
+    clients = all_clients()
+    clients[0]["port"] = 4123  # keep-bootstrap-0; keep-bootstrap-1 keeps the default
+    fleet = render_fleet(fleet_config(clients=clients), operator_mnemonic)
+    configs = {
+        n.removesuffix("-config"): tomllib.loads(c["data"]["keep-client-config.toml"]) for n, c in fleet.by_kind("ConfigMap").items()
+    }
+    ports = {b: int(configs[b]["LibP2P"]["Port"]) for b in BOOTSTRAP}
+    assert ports == {"keep-bootstrap-0": 4123, "keep-bootstrap-1": 3919}
+    for n in STANDARD:
+        listed = {p.split("/")[2].split(".")[0]: int(p.split("/tcp/")[1].split("/")[0]) for p in configs[n]["LibP2P"]["Peers"]}
+        assert listed == ports, n
+
+
 def test_another_mnemonic_changes_every_checksum(operator_mnemonic):
     before = render_fleet(fleet_config(counts=COUNTS), operator_mnemonic).checksums()
     after = render_fleet(fleet_config(counts=COUNTS), Account.create_with_mnemonic()[1]).checksums()
