@@ -136,7 +136,7 @@ def mnemonic_seed(mnemonic: str, key: str = "keep-cd:operatorMnemonic") -> bytes
 # (eth_keyfile, py_ecc).  The common case, a valid English mnemonic and BIP-32 paths, is computed
 # here with the standard library and eth_keys (coincurve), from eth_account's own word lists
 # (read as files, not imported); anything else (another language, an abbreviated word, a bad
-# checksum) goes to eth_account as before.  tests/test_operator_keys.py holds both to one answer.
+# checksum) goes to eth_account.  tests/test_operator_keys.py holds both to one answer.
 _BIP39_WORD_COUNTS = (12, 15, 18, 21, 24)
 
 
