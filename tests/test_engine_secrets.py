@@ -15,6 +15,7 @@ import pytest
 import yaml
 from eth_account import Account
 
+from bench.engine.local_stack import plaintext_secrets
 from engine_stack import deployed_local_stack
 from hd_paths import operator_hd_path, operator_index
 
@@ -48,20 +49,6 @@ def forms(secret: str) -> set:
     return out
 
 
-SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")  # Pulumi's secret value
-
-
-def shown_values(value):
-    """A --show-secrets export with each secret value in place (its plaintext is JSON)."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG[0]) == SECRET_SIG[1]:
-            return shown_values(json.loads(value["plaintext"]))
-        return {k: shown_values(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [shown_values(v) for v in value]
-    return value
-
-
 def stack_secrets(e: Exported) -> dict:
     """what -> secret: the deployer's key and the mnemonic from the stack's config (read back with
     --show-secrets), each operator's key derived from the mnemonic as docs/operators.md says
@@ -82,7 +69,7 @@ def stack_secrets(e: Exported) -> dict:
         account = Account.from_mnemonic(mnemonic, account_path=operator_hd_path(operator_index(name)))
         assert account.address == address, name  # the derivation is the program's
         found[f"operator key {name}"] = bytes(account.key).hex()
-    state = shown_values(json.loads(e.shown))
+    state = plaintext_secrets(json.loads(e.shown))
     passwords = {}
     for r in state["deployment"]["resources"]:
         if r["type"] == "kubernetes:core/v1:Secret" and r["urn"].endswith("-eth-account"):

@@ -619,17 +619,18 @@ def local_workspace(engine: Engine, chain: str = "anvil", kubeconfig: str | None
     return ws
 
 
-_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # how a state export marks a secret value
+# How a state export marks a secret value: this key, with this value.
+SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
 
-def _unwrap_secrets(value):
-    """A `stack export --show-secrets` value with each secret as its plaintext value."""
+def plaintext_secrets(value):
+    """A `stack export --show-secrets` value with each secret in place (its plaintext is JSON)."""
     if isinstance(value, dict):
-        if _SECRET_SIG_KEY in value:
-            return _unwrap_secrets(json.loads(value["plaintext"]))
-        return {k: _unwrap_secrets(v) for k, v in value.items()}
+        if value.get(SECRET_SIG[0]) == SECRET_SIG[1]:
+            return plaintext_secrets(json.loads(value["plaintext"]))
+        return {k: plaintext_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap_secrets(v) for v in value]
+        return [plaintext_secrets(v) for v in value]
     return value
 
 
@@ -651,7 +652,7 @@ def restore_manifests(ws: StackWorkspace) -> list:
     wanted = {}
     for res in ws.export().get("resources") or []:
         if res["type"].startswith("kubernetes:") and not res.get("delete"):
-            obj = kubernetes_object(_unwrap_secrets(res.get("inputs") or {}))
+            obj = kubernetes_object(plaintext_secrets(res.get("inputs") or {}))
             wanted[manifest_name(obj)] = manifest_text(obj)
     os.makedirs(target, mode=0o700, exist_ok=True)
     changed = []
