@@ -83,7 +83,7 @@ def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
     from chain.node import account_from_key
     from chain.provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV
 
-    from .provider import _open
+    from .provider import open_from_inputs
 
     change = _previewed_migration(preview)
     inputs = dict(change["newState"]["inputs"])
@@ -98,7 +98,7 @@ def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
     cwd = os.getcwd()
     os.chdir(project_dir)  # the program's relative paths (artifactsDir) are the project's
     try:
-        migration = _open(inputs, None, deployer)
+        migration = open_from_inputs(inputs, None, deployer)
         found, label = recorded_deployments(source, migration.resolved, int(inputs["chain_id"]))
         outputs = {**inputs, **migration.adopt_existing(found, label)}
     finally:

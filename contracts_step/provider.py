@@ -72,7 +72,7 @@ def failed_input(error: Exception) -> str:
     return next((name for kind, name in kinds if isinstance(error, kind)), "plan_name")
 
 
-def _open(props: dict, olds: dict | None, deployer: str, foreign: str | None = None):
+def open_from_inputs(props: dict, olds: dict | None, deployer: str, foreign: str | None = None):
     """The migration these inputs describe (imports kept local: see module doc); ``foreign``: the
     stack's ``keep-cd:foreignContracts`` (None: refuse)."""
     from .migrate import open_migration
@@ -108,7 +108,7 @@ def _new_migration_claims_checked(check):
         from chain.errors import KeepCdError
 
         try:
-            _open(news, None, self._deployer_address(), self._foreign).refuse_foreign()
+            open_from_inputs(news, None, self._deployer_address(), self._foreign).refuse_foreign()
         except KeepCdError as e:
             return CheckResult(result.inputs, [CheckFailure("claim", str(e))])
         return result
@@ -119,7 +119,7 @@ def _new_migration_claims_checked(check):
 def open_recorded_migration(props: dict, recorded: dict):
     """The migration ``props`` describe, against what a run recorded, as a keyless reader: it
     decides as the recorded deployer (it sends nothing)."""
-    return _open(props, recorded, "0x" + "00" * 20)
+    return open_from_inputs(props, recorded, "0x" + "00" * 20)
 
 
 class ContractsMigrationProvider(DeployerStepProvider):
@@ -150,7 +150,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
         except ConfigError as e:
             return CheckResult(news, [CheckFailure(DEPLOYER_KEY_CONFIG, str(e))])
         try:
-            _open(news, None, deployer)
+            open_from_inputs(news, None, deployer)
         except KeepCdError as e:
             # A check failure is what the engine prints as one line per property, no traceback.
             return CheckResult(news, [CheckFailure(failed_input(e), str(e))])
@@ -162,7 +162,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
         replaces, changed = self.changed_inputs(olds, news)
         pending = []
         if not replaces and is_known(news):
-            migration = _open(news, olds, self._deployer_address(olds.get("deployer")), self._foreign)
+            migration = open_from_inputs(news, olds, self._deployer_address(olds.get("deployer")), self._foreign)
             migration.refuse_foreign()  # what `up` would refuse, preview refuses (reading only)
             decisions = migration.assess()
             pending = [d for d in decisions if d.action not in ("reuse", "skip")]
@@ -170,7 +170,7 @@ class ContractsMigrationProvider(DeployerStepProvider):
 
     def _run(self, olds: dict | None, news: dict) -> dict:
         account = self._account()
-        outs = _open(news, olds, account.address, self._foreign).migrate(account)
+        outs = open_from_inputs(news, olds, account.address, self._foreign).migrate(account)
         result = dict(news)
         result.update(outs)
         return result

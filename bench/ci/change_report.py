@@ -61,8 +61,7 @@ def _op(step: dict) -> str:
 
 
 def _contract_lines(steps: list) -> list:
-    from contracts_step.migrate import open_migration
-    from contracts_step.plan import MigrationPlan
+    from contracts_step.provider import open_from_inputs
 
     lines = []
     for step in steps:
@@ -73,16 +72,7 @@ def _contract_lines(steps: list) -> list:
         if "plan" not in news:  # a delete: nothing of the plan is left to assess
             lines.append(f"contracts {_name(step)}: {_op(step)}")
             continue
-        deployer = (olds or {}).get("deployer") or "0x" + "00" * 20
-        migration = open_migration(
-            MigrationPlan.from_dict(news["plan"]),
-            news.get("params") or {},
-            news["artifacts_dir"],
-            news["rpc_url"],
-            int(news["chain_id"]),
-            olds,
-            deployer,
-        )
+        migration = open_from_inputs(news, olds, (olds or {}).get("deployer") or "0x" + "00" * 20)
         lines.append(f"contracts {_name(step)} (plan {news['plan_name']} on chain {int(news['chain_id'])}):")
         for d in migration.assess():
             where = f" {d.address}" if d.address and d.action in ("reuse", "repoint") else ""
