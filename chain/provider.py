@@ -108,12 +108,12 @@ def deployer_address(configured_key: str | None) -> str:
     """The deployer's address, or the zero address where no key is given at all: a preview
     without the key still reads the chain, and steps checked against the deployer show as "send".
     A key that is given but malformed is an error, never "no key"."""
-    from .node import account_from_key
+    from .node import address_from_key
 
     key, where = _deployer_key(configured_key)
     if not key:
         return "0x" + "00" * 20
-    return account_from_key(key, where).address
+    return address_from_key(key, where)
 
 
 class DeployerStepProvider(ResourceProvider):

@@ -11,7 +11,7 @@ transaction goes out as soon as it is estimated; we only wait when the next one 
 in the block being filled (anvil was seen to drop transactions silently when flooded beyond a
 block's gas), and at the end.
 
-One lock per (chain, account) in this process keeps two resources from taking the same nonces.
+One lock per (chain, account) in this process (``chain.tx_request.account_lock``) keeps two resources from taking the same nonces.
 
 An account that other processes send from too (the faucet every provisioning pod of a namespace
 shares, initcontainer/provision_operator.py) cannot hold its nonces that way: ``send_shared`` sends
@@ -22,7 +22,6 @@ this module (initcontainer/Dockerfile): it imports no package that image does no
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,17 +34,11 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from .errors import InsufficientFunds, NonceContention, TransactionDropped, TransactionReverted
 from .fees import fee_cap, fee_fields
-from .node import revert_reason
-
-# Calls per JSON-RPC batch: geth refuses a batch of more than 1000 (--rpc.batch-request-limit) as
-# a whole; a block of plain transfers (30M gas / 21,000) is 1,428 receipts.
-BATCH_LIMIT = 500
+from .node import BATCH_LIMIT, RPCError, revert_reason
+from .tx_request import SendStats, TxRequest
 
 # What a node answers when another sender of the same account took the nonce first (geth, anvil).
 COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported")
-
-_LOCKS: dict = {}
-_LOCKS_GUARD = threading.Lock()
 
 
 def is_collision(message: str) -> bool:
@@ -59,39 +52,6 @@ def _access_list(req: TxRequest) -> dict:
     if not req.access_list:
         return {}
     return {"accessList": [{"address": to_checksum_address(a), "storageKeys": []} for a in req.access_list]}
-
-
-def account_lock(chain_id: int, address: str) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault((int(chain_id), address.lower()), threading.Lock())
-
-
-@dataclass
-class TxRequest:
-    label: str  # what it is, for messages: "deploy TokenStaking", "call TokenGrant.authorizeStakingContract"
-    to: str | None  # None: contract creation
-    data: bytes
-    value: int = 0
-    nonce: int | None = None
-    gas: int | None = None
-    tx_hash: str | None = None
-    raw: bytes | None = None
-    receipt: dict | None = field(default=None, repr=False)
-    # Requests (earlier in the same list) whose effect this one needs before it can be estimated;
-    # only ``send_batched`` reads it: ``send`` estimates every request after all earlier ones.
-    after: tuple = field(default=(), repr=False, compare=False)
-    # Addresses for its EIP-2930 access list, no storage keys (a migration's claim: contracts_step/migrate.py).
-    access_list: tuple = ()
-
-
-@dataclass
-class SendStats:
-    txs: int = 0
-    gas_used: int = 0
-    blocks: tuple = ()
-    resends: int = 0
-    seconds: float = 0.0
-    collisions: int = 0  # ``send_shared``: nonce races lost to other senders of the account
 
 
 @dataclass
@@ -122,18 +82,6 @@ def _ready_run(requests: list, start: int, position: dict) -> list:
             break
         run.append(r)
     return run
-
-
-class RPCError:
-    """The error object of one call in a JSON-RPC batch."""
-
-    def __init__(self, error: dict):
-        self.error = error or {}
-        message = str(self.error.get("message", self.error))
-        self.reason = message[len("execution reverted: ") :] if message.startswith("execution reverted: ") else message
-
-    def __repr__(self) -> str:
-        return f"RPCError({self.reason!r})"
 
 
 @dataclass

@@ -80,7 +80,7 @@ def _previewed_migration(preview: dict) -> dict:
 
 def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
     """The ``pulumi import --file`` document for the migration the preview would create."""
-    from chain.node import account_from_key
+    from chain.node import address_from_key
     from chain.provider import DEPLOYER_KEY_CONFIG, DEPLOYER_KEY_ENV
 
     from .provider import open_from_inputs
@@ -94,7 +94,7 @@ def import_file(preview: dict, source: dict, project_dir: str = ".") -> dict:
         raise ImportMismatch(
             f"env {DEPLOYER_KEY_ENV}: not set (expected the stack's deployer key: {DEPLOYER_KEY_ENV}=$(pulumi config get {DEPLOYER_KEY_CONFIG}))"
         )
-    deployer = account_from_key(key).address
+    deployer = address_from_key(key)
     cwd = os.getcwd()
     os.chdir(project_dir)  # the program's relative paths (artifactsDir) are the project's
     try:

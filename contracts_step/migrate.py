@@ -19,7 +19,8 @@ Decisions (``assess``), per contract in dependency order:
 and per call: skip when its exact (target, calldata) was done before or its ``done_when`` view
 already answers as wanted; send otherwise.
 
-``assess`` only reads the chain; it serves ``diff`` (preview) and the change report.
+``assess`` only reads the chain (through ``chain.node.Node``, without web3); it serves ``diff``
+(preview) and the change report.
 ``migrate`` also sends, and is crash-safe: before sending it waits for the deployer's pending
 transactions, then looks at every transaction the deployer sent since the last recorded nonce
 (``eth_getTransactionBySenderAndNonce``, or a scan of recent blocks where the node lacks it).  A
@@ -48,21 +49,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_typing import HexStr
+from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
-from web3 import Web3
-from web3.types import RPCEndpoint
 
 from chain.errors import ConfigError, ImportMismatch, InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
 from chain.fees import price_floor
-from chain.node import code_hash, create_address, genesis_hash
-from chain.transactions import PipelinedSender, SendStats, TxRequest, account_lock, stopped_run_note
+from chain.node import Node, RPCError, code_hash, create_address, genesis_hash
+from chain.tx_request import SendStats, TxRequest, account_lock
 
 from .artifacts import link_bytecode
 from .foreign import FOREIGN_CONTRACTS_KEY, FOREIGN_POLICIES
-from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan
+from .plan import ArgEncoder, MigrationPlan, ResolvedCall, ResolvedDeploy, ResolvedPlan, abi_type
+
+if TYPE_CHECKING:  # sending imports web3; deciding (assess, diff, preview) does not
+    from chain.transactions import PipelinedSender
 
 REUSE, REPOINT, DEPLOY, SEND, SKIP, ADOPT = "reuse", "repoint", "deploy", "send", "skip", "adopt"
 
@@ -147,17 +149,18 @@ def call_id(target: str, data: bytes) -> str:
     return keccak(bytes.fromhex(target[2:].lower()) + data).hex()
 
 
-def _done_when_holds(w3: Web3, entry: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bool:
+def _done_when_holds(node: Node, entry: ResolvedCall, encoder: ArgEncoder, addresses: dict, deployer: str) -> bool:
+    """Whether the call's ``done_when`` view answers as wanted (a call that fails: no)."""
     spec = entry.done_when
     if not spec:
         return False
     fn = entry.abi_artifact.function_abi(spec["function"], len(spec.get("args", [])))
-    contract = w3.eth.contract(address=to_checksum_address(addresses[entry.target]), abi=[fn])
-    args = [encoder.value(a, addresses, deployer) for a in spec.get("args", [])]
     try:
-        got = contract.functions[fn["name"]](*args).call()
+        answer = node.call(to_checksum_address(addresses[entry.target]), encoder.encode_call(fn, spec.get("args", []), addresses, deployer))
+        values = abi_decode([abi_type(o) for o in fn.get("outputs", [])], answer)
     except Exception:
         return False
+    got = values[0] if len(values) == 1 else list(values)
     want = encoder.value(spec.get("equals"), addresses, deployer)
     if isinstance(got, str) and isinstance(want, str):
         return got.lower() == want.lower()
@@ -172,7 +175,7 @@ class Migration:
         plan: MigrationPlan,
         resolved: ResolvedPlan,
         store,
-        w3: Web3,
+        node: Node,
         olds: dict | None,
         deployer: str,
         log: Callable[[str], None] = lambda _m: None,
@@ -186,7 +189,7 @@ class Migration:
         self.foreign = foreign
         self.plan = plan
         self.resolved = resolved
-        self.w3 = w3
+        self.node = node
         self.olds = olds or {}
         if not int(deployer, 16) and self.olds.get("deployer"):
             # A preview without the key (a pull request's read-only context) reads as the
@@ -197,7 +200,7 @@ class Migration:
         self._code_read: dict = {}  # address -> code hash, read once per run
         self._forced: dict | None = None  # forced_renewals, once worked out
         self.log = log
-        self.genesis = genesis_hash(w3)
+        self.genesis = genesis_hash(node)
         self.reset_reason = self._detect_reset()
         self.chain_reset = self.reset_reason is not None
 
@@ -211,12 +214,12 @@ class Migration:
         if olds["genesis_hash"] != self.genesis:
             return "chain reset (genesis block changed)"
         last_block = int((olds.get("last_run") or {}).get("block") or 0)
-        head = self.w3.eth.block_number
+        head = self.node.block_number()
         if head < last_block:
             return f"chain reset (head block {head} is below recorded block {last_block})"
         recorded = int(olds.get("next_nonce") or 0)
         if int(self.deployer, 16) and olds.get("deployer", "").lower() == self.deployer.lower():
-            now = self.w3.eth.get_transaction_count(self.deployer, "latest")
+            now = self.node.nonce(self.deployer)
             if now < recorded:
                 return f"chain reset (deployer nonce {now} is below recorded {recorded})"
         return None
@@ -231,7 +234,7 @@ class Migration:
         # Deciding reads each recorded address once: forced_renewals' passes and the final one
         # ask about the same addresses, and every decision is made before anything is sent.
         if address not in self._code_read:
-            self._code_read[address] = code_hash(self.w3, address)
+            self._code_read[address] = code_hash(self.node, address)
         now = self._code_read[address]
         return now is not None and (recorded_code_hash is None or now == recorded_code_hash)
 
@@ -315,7 +318,7 @@ class Migration:
         cid = call_id(addresses[entry.target], data)
         if cid in set(self.olds.get("calls_done") or []) and not self.chain_reset:
             return EntryDecision(entry.name, "call", SKIP, "done before with these arguments")
-        if _done_when_holds(self.w3, entry, self.encoder, addresses, self.deployer):
+        if _done_when_holds(self.node, entry, self.encoder, addresses, self.deployer):
             return EntryDecision(entry.name, "call", SKIP, "already in effect on chain")
         old = (self.olds.get("calls") or {}).get(entry.name)
         return EntryDecision(entry.name, "call", SEND, "arguments changed" if old else "new call")
@@ -325,35 +328,19 @@ class Migration:
         """The deployer's transactions with nonces in [first, end), oldest first."""
         if end <= first:
             return []
-        txs = []
         try:
-            for n in range(first, end):
-                answer = self.w3.provider.make_request(RPCEndpoint("eth_getTransactionBySenderAndNonce"), [self.deployer, hex(n)])
-                if "error" in answer:
-                    raise NotImplementedError(answer["error"])
-                if answer.get("result"):
-                    txs.append(answer["result"])
-            return txs
-        except NotImplementedError:
+            answers = [self.node.request("eth_getTransactionBySenderAndNonce", [self.deployer, hex(n)]) for n in range(first, end)]
+            return [tx for tx in answers if tx]
+        except RPCError:
             pass
         # Nodes without that method: walk back from the head until every nonce is accounted for.
         wanted = set(range(first, end))
         found: dict = {}
-        head = self.w3.eth.block_number
         floor = max(0, int((self.olds.get("last_run") or {}).get("block") or 0) - 1)
-        for number in range(head, floor - 1, -1):
-            block = self.w3.eth.get_block(number, full_transactions=True)
-            full: list[Any] = list(block["transactions"])  # full_transactions: each a TxData
-            for tx in full:
-                if tx["from"].lower() == self.deployer.lower() and tx["nonce"] in wanted:
-                    found[tx["nonce"]] = {
-                        "hash": tx["hash"].hex(),
-                        "to": tx["to"],
-                        "input": "0x" + bytes(tx["input"]).hex(),
-                        "nonce": hex(tx["nonce"]),
-                        "blockNumber": hex(number),
-                        "accessList": [{"address": e["address"]} for e in tx.get("accessList") or []],
-                    }
+        for number in range(self.node.block_number(), floor - 1, -1):
+            for tx in self.node.block(number, full=True).get("transactions") or []:
+                if tx["from"].lower() == self.deployer.lower() and int(tx["nonce"], 16) in wanted:
+                    found[int(tx["nonce"], 16)] = tx
             if len(found) == len(wanted):
                 break
         return [found[n] for n in sorted(found)]
@@ -361,14 +348,12 @@ class Migration:
     def _adoption_index(self, first: int, end: int) -> tuple:
         creates: dict = {}
         calls: dict = {}
-        for tx in self._sent_since(first, end):
-            data = bytes.fromhex(tx["input"][2:]) if isinstance(tx["input"], str) else bytes(tx["input"])
-            nonce = int(tx["nonce"], 16) if isinstance(tx["nonce"], str) else int(tx["nonce"])
-            block = int(tx["blockNumber"], 16) if isinstance(tx["blockNumber"], str) else int(tx["blockNumber"])
-            tx_hash = tx["hash"] if isinstance(tx["hash"], str) else tx["hash"].hex()
-            record = {"tx_hash": tx_hash, "block": block, "nonce": nonce}
-            if int(self.w3.eth.get_transaction_receipt(HexStr(tx_hash))["status"]) != 1:
-                continue  # a reverted transaction did nothing: never take it as done
+        for tx in self._sent_since(first, end):  # each as the node sends it: hex strings
+            data, nonce, tx_hash = bytes.fromhex(tx["input"][2:]), int(tx["nonce"], 16), tx["hash"]
+            receipt = self.node.receipt(tx_hash)
+            if not receipt or int(receipt["status"], 16) != 1:
+                continue  # a reverted transaction did nothing: never take it as done (nor one not mined yet)
+            record = {"tx_hash": tx_hash, "block": int(receipt["blockNumber"], 16), "nonce": nonce}
             if not tx.get("to"):
                 key, ours = keccak(data), self.claim_tag in _access_list_addresses(tx)
                 if ours or not (creates.get(key) or {}).get("ours"):  # this stack's wins over another's
@@ -383,7 +368,9 @@ class Migration:
         started = time.monotonic()
         self._code_read.clear()  # decide from the chain as it is now, not as an earlier assess saw it
         self._forced = None
-        sender = PipelinedSender(self.w3, account, log=self.log)
+        from chain.transactions import PipelinedSender
+
+        sender = PipelinedSender(self.node.web3(), account, log=self.log)
         with account_lock(sender.chain_id, self.deployer):
             first_nonce = sender.settled_nonce()
             floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
@@ -409,7 +396,7 @@ class Migration:
                 adopted = creates.get(keccak(code))
                 if adopted and not adopted["ours"]:
                     adopted = self._foreign(entry.name, adopted)
-                if adopted and code_hash(self.w3, adopted["address"]):
+                if adopted and code_hash(self.node, adopted["address"]):
                     why = "sent by an interrupted run" if adopted["ours"] else f"created by {self.deployer} for another stack or tool"
                     d = EntryDecision(entry.name, "contract", ADOPT, f"{why} ({d.reason})", adopted["address"])
                     run.pending_deploys[entry.name] = (None, adopted)
@@ -428,7 +415,7 @@ class Migration:
         adopt (policy adopt), None to deploy anew (deploy), or ForeignContracts (refuse)."""
         if self.foreign == "adopt":
             return created
-        if self.foreign == "deploy" or not code_hash(self.w3, created["address"]):
+        if self.foreign == "deploy" or not code_hash(self.node, created["address"]):
             return None
         tx_hash = "0x" + str(created["tx_hash"]).removeprefix("0x")
         raise ForeignContracts(
@@ -446,7 +433,7 @@ class Migration:
             return
         if not any(d.action == DEPLOY for d in self._decide_contracts(self.forced_renewals())[0]):
             return  # nothing to create, so nothing to meet: the deployer's later sends go unread
-        first = int(self.w3.eth.get_transaction_count(self.deployer, "latest"))
+        first = self.node.nonce(self.deployer)
         floor = 0 if self.chain_reset else int(self.olds.get("next_nonce") or 0)
         creates, _called = self._adoption_index(min(floor, first), first)
         if any(not c["ours"] for c in creates.values()):
@@ -474,10 +461,12 @@ class Migration:
     def _send(self, sender: PipelinedSender, run: MigrationRun, first_nonce: int) -> None:
         if not run.requests:
             return
+        from chain.transactions import stopped_run_note
+
         try:
             sender.send(run.requests, first_nonce)
         except KeepCdError as e:
-            failed, note = stopped_run_note(self.w3, run.requests, "the next run adopts them and sends only what is still missing")
+            failed, note = stopped_run_note(self.node.web3(), run.requests, "the next run adopts them and sends only what is still missing")
             raise type(e)(str(e) + run.hints.get(id(failed), "") + note) from None
 
     def adopt_existing(self, found: dict, source: str) -> dict:
@@ -499,9 +488,7 @@ class Migration:
             decisions.append(EntryDecision(entry.name, "contract", ADOPT, f"imported from {source}", addresses[entry.name]))
         call_reqs, not_done = self._imported_calls(addresses, decisions)
         nothing_sent = SimpleNamespace(stats=SendStats())
-        outs = self._outputs(
-            addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.w3.eth.get_transaction_count(self.deployer), started
-        )
+        outs = self._outputs(addresses, decisions, pending_deploys, call_reqs, nothing_sent, self.node.nonce(self.deployer), started)
         for name in not_done:
             outs["calls_done"].remove(outs["calls"].pop(name)["call_id"])
         return outs
@@ -515,26 +502,32 @@ class Migration:
             )
         address, tx_hash = found[entry.name]
         try:
-            tx = self.w3.eth.get_transaction(tx_hash)
-            receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+            tx, receipt = self.node.transaction(tx_hash), self.node.receipt(tx_hash)
         except Exception:
-            raise ImportMismatch(f"contract {entry.name}: transaction {tx_hash} recorded by {source} is not on this chain") from None
+            tx = receipt = None
+        if not tx or not receipt:
+            raise ImportMismatch(f"contract {entry.name}: transaction {tx_hash} recorded by {source} is not on this chain")
         where = f"contract {entry.name} at {address} ({source}, transaction {tx_hash})"
-        if to_checksum_address(tx["from"]) != self.deployer:
+        sender = to_checksum_address(tx["from"])  # nodes send addresses in lower case
+        if sender != self.deployer:
             raise ImportMismatch(
-                f"{where}: deployed by {tx['from']}, not by the stack's deployer {self.deployer} "
+                f"{where}: deployed by {sender}, not by the stack's deployer {self.deployer} "
                 "(import with the key that deployed the set: it owns what the plan's calls set up)"
             )
-        if bytes(tx["input"]) != init_code(entry, self.encoder, addresses, self.deployer):
+        if bytes.fromhex(tx["input"][2:]) != init_code(entry, self.encoder, addresses, self.deployer):
             raise ImportMismatch(f"{where}: created with other code or constructor arguments than the plan's (nothing imported)")
-        if tx.get("to") or int(receipt["status"]) != 1 or create_address(self.deployer, int(tx["nonce"])) != to_checksum_address(address):
+        if (
+            tx.get("to")
+            or int(receipt["status"], 16) != 1
+            or create_address(self.deployer, int(tx["nonce"], 16)) != to_checksum_address(address)
+        ):
             raise ImportMismatch(f"{where}: that transaction did not create this contract (nothing imported)")
-        return to_checksum_address(address), (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"])})
+        return to_checksum_address(address), (None, {"tx_hash": tx_hash, "block": int(receipt["blockNumber"], 16)})
 
     def _imported_calls(self, addresses: dict, decisions: list) -> tuple[dict, set]:
         """(call_reqs, names of the calls not done): each call's decision into ``decisions``, done
         where the deployer sent exactly it or its ``done_when`` view holds."""
-        _creates, sent_calls = self._adoption_index(0, self.w3.eth.get_transaction_count(self.deployer))
+        _creates, sent_calls = self._adoption_index(0, self.node.nonce(self.deployer))
         call_reqs: dict = {}
         not_done: set = set()
         for entry in self.resolved.calls.values():
@@ -544,7 +537,7 @@ class Migration:
                 decisions.append(EntryDecision(entry.name, "call", ADOPT, f"sent by {self.deployer} before the import"))
                 continue
             call_reqs[entry.name] = (None, None, cid)
-            if _done_when_holds(self.w3, entry, self.encoder, addresses, self.deployer):
+            if _done_when_holds(self.node, entry, self.encoder, addresses, self.deployer):
                 decisions.append(EntryDecision(entry.name, "call", SKIP, "already in effect on chain"))
             else:
                 not_done.add(entry.name)
@@ -604,9 +597,11 @@ class Migration:
         for name, entry in self.resolved.deploys.items():
             if any(r.label == f"deploy {name}" for r in requests):
                 need_gas += 200 * (len(entry.artifact.deployed_bytecode) // 2)
-        price = price_floor(self.w3)
+        from web3 import Web3  # sending: web3 is loaded already
+
+        price = price_floor(self.node.web3())
         need = need_gas * price
-        balance = int(self.w3.eth.get_balance(self.deployer))
+        balance = self.node.balance(self.deployer)
         if balance < need:
             raise InsufficientFunds(
                 f"deployer {self.deployer}: balance {Web3.from_wei(balance, 'ether')} ETH is below the "
@@ -648,7 +643,7 @@ class Migration:
                 else:
                     rec = {"tx_hash": adopted["tx_hash"], "block": adopted["block"]}
                 rec["address"] = d.address
-                rec["code_hash"] = code_hash(self.w3, d.address)
+                rec["code_hash"] = code_hash(self.node, d.address)
             rec.update(
                 name=entry.name,
                 address=to_checksum_address(d.address),
@@ -697,14 +692,14 @@ class Migration:
         }
 
 
-def refreshed_outputs(w3: Web3, recorded: dict) -> dict:
+def refreshed_outputs(node: Node, recorded: dict) -> dict:
     """What ``pulumi refresh`` records: the outputs as the chain has them now.  Each contract's
     code hash is read again (None where its code is gone, which the next run redeploys, saying
     why); addresses, history and calls stay what was recorded (the chain cannot say more)."""
     outs = dict(recorded)
     contracts = {}
     for name, rec in (recorded.get("contracts") or {}).items():
-        contracts[name] = {**rec, "code_hash": code_hash(w3, rec["address"])}
+        contracts[name] = {**rec, "code_hash": code_hash(node, rec["address"])}
     outs["contracts"] = contracts
     return outs
 
@@ -722,12 +717,12 @@ def open_migration(
     foreign: str = "refuse",
 ) -> Migration:
     """Resolve ``plan`` against its artifacts and connect to the chain (guarding its id)."""
-    from chain.node import connect
+    from chain.node import open_node
 
     from .artifacts import ArtifactStore
     from .plan import resolve_plan
 
     store = ArtifactStore(artifacts_dir)
     resolved = resolve_plan(plan, store, params)
-    w3 = connect(rpc_url, chain_id)
-    return Migration(plan, resolved, store, w3, olds, deployer, log=log, claim=claim, foreign=foreign)
+    node = open_node(rpc_url, chain_id)
+    return Migration(plan, resolved, store, node, olds, deployer, log=log, claim=claim, foreign=foreign)

@@ -184,12 +184,11 @@ class ContractsMigrationProvider(DeployerStepProvider):
         never reaches here: the engine reads an imported resource with no properties, and a dynamic
         provider is found through its properties; ``contracts_step.import_source`` writes the
         imported state into the import file instead.)"""
-        from chain.node import connect
+        from chain.node import open_node
 
         from .migrate import refreshed_outputs
 
-        w3 = connect(props["rpc_url"], int(props["chain_id"]))
-        return ReadResult(id_, refreshed_outputs(w3, props))
+        return ReadResult(id_, refreshed_outputs(open_node(props["rpc_url"], int(props["chain_id"])), props))
 
     def delete(self, _id: str, _props: dict) -> None:
         # Contracts cannot be removed from a chain.  Deleting the resource forgets them; they stay

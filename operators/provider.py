@@ -78,15 +78,16 @@ def fleet_policy(policy: dict):
 
 
 def _session(props: dict):
-    from chain.node import connect
+    """(the node, guarded; the staking contracts, each checked to have code)."""
+    from chain.node import open_node
 
     from .staking import StakingContracts, check_contracts
 
-    w3 = connect(props["rpc_url"], int(props["chain_id"]))
+    node = open_node(props["rpc_url"], int(props["chain_id"]))
     names = props.get("contract_names") or STAKING_CONTRACT_NAMES
     contracts = StakingContracts.from_address_book(props["address_book"], names)
-    check_contracts(w3, contracts, names)
-    return w3, contracts
+    check_contracts(node, contracts, names)
+    return node, contracts
 
 
 class OperatorStakesProvider(DeployerStepProvider):
@@ -130,10 +131,10 @@ class OperatorStakesProvider(DeployerStepProvider):
                     seen[address.lower()] = name
         if failures or not _computed_known(news):
             return CheckResult(news, failures)
-        w3, contracts = _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
-        return CheckResult(news, self._conflicts(w3, contracts, news))
+        node, contracts = _session(news)  # the one-line error of an unreachable chain, wrong chain id or a missing contract
+        return CheckResult(news, self._conflicts(node, contracts, news))
 
-    def _conflicts(self, w3, contracts, news: dict) -> list:
+    def _conflicts(self, node, contracts, news: dict) -> list:
         """A delegation keep-cd cannot complete (undelegated, another owner's), as a check failure:
         a preview or an up stops on it with one line per operator before anything is sent."""
         from .errors import StakingConflict
@@ -144,7 +145,7 @@ class OperatorStakesProvider(DeployerStepProvider):
             return []  # a keyless preview cannot tell whose a stake is; its diff shows the change
         try:
             assess(
-                w3,
+                node,
                 contracts,
                 news["operators"],
                 owner,
@@ -165,10 +166,10 @@ class OperatorStakesProvider(DeployerStepProvider):
         replaces, changed = self.changed_inputs(olds, news)
         pending: list = []
         if not replaces and not changed and _computed_known(news):
-            w3, contracts = _session(news)
+            node, contracts = _session(news)
             try:
                 pending = assess(
-                    w3,
+                    node,
                     contracts,
                     news["operators"],
                     self._deployer_address(olds.get("owner")),
@@ -186,15 +187,15 @@ class OperatorStakesProvider(DeployerStepProvider):
         from .staking import reconcile_fleet, supply_faucet
 
         account = self._account()
-        w3, contracts = _session(news)
+        node, contracts = _session(news)
         policy = fleet_policy(news["policy"])
         operators = dict(news["operators"])
         if news["provisioning"] == "cluster":
-            status, report = supply_faucet(w3, account, contracts, operators, news["faucet"], policy, log=pulumi.log.info)
+            status, report = supply_faucet(node, account, contracts, operators, news["faucet"], policy, log=pulumi.log.info)
         else:
             removed = {n: a for n, a in ((olds or {}).get("operators") or {}).items() if n not in operators}
             status, report = reconcile_fleet(
-                w3,
+                node,
                 account,
                 contracts,
                 operators,
@@ -218,8 +219,8 @@ class OperatorStakesProvider(DeployerStepProvider):
         operators = dict(props.get("operators") or {})
         if props.get("status") is None or not operators or not _computed_known(props):
             return ReadResult(id_, props)
-        w3, contracts = _session(props)
-        view = read_fleet(w3, contracts, list(operators.values()), props.get("owner") or self._deployer_address())
+        node, contracts = _session(props)
+        view = read_fleet(node, contracts, list(operators.values()), props.get("owner") or self._deployer_address())
         return ReadResult(id_, {**props, "status": operator_status(view, operators)})
 
     def delete(self, _id: str, props: dict) -> None:
@@ -231,12 +232,12 @@ class OperatorStakesProvider(DeployerStepProvider):
         if props.get("on_remove") != "undelegate" or props.get("provisioning") == "cluster":
             return None
         try:
-            w3, contracts = _session(props)
+            node, contracts = _session(props)
         except Exception as e:  # the chain or the contracts are gone: nothing left to undelegate
             pulumi.log.warn(f"operator stakes: not undelegated ({e})")
             return None
         reconcile_fleet(
-            w3,
+            node,
             self._account(),
             contracts,
             {},

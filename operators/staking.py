@@ -31,13 +31,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from eth_utils import is_address, to_checksum_address
-from web3 import Web3
 
 from chain.fees import DEFAULT_TIP, POD_GAS_MARGIN, POD_GAS_PAD, max_fee, price_floor
-from chain.transactions import BATCH_LIMIT, PipelinedSender, RPCError, TxRequest, account_lock, stopped_run_note
+from chain.node import Node, RPCError
+from chain.tx_request import TxRequest, account_lock
 from keep_contracts.provisioning import FOREIGN_AUTHORIZER, UNDELEGATED, OperatorOnChain, PolicyError, decide, initialized
 from keep_contracts.staking import (
     APPROVE_AND_CALL,
@@ -136,16 +136,16 @@ class Action:
         return f"{self.kind} {self.name} {self.operator}: {self.reason}"
 
 
-def _rpc_batch(w3: Web3, calls: list, what: str) -> list:
+def _rpc_batch(node: Node, calls: list, what: str) -> list:
+    try:
+        responses = node.batch(calls)
+    except RPCError as e:
+        raise ConfigError(f"chain RPC: reading {what} failed: {e.reason}") from None
     out = []
-    for start in range(0, len(calls), BATCH_LIMIT):
-        responses = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
-        if not isinstance(responses, list):
-            raise ConfigError(f"chain RPC: reading {what} failed: {responses.get('error')}")
-        for r in responses:
-            if r.get("error"):
-                raise ConfigError(f"chain RPC: reading {what} failed: {RPCError(r['error']).reason}")
-            out.append(r["result"])
+    for r in responses:
+        if r.get("error"):
+            raise ConfigError(f"chain RPC: reading {what} failed: {RPCError(r['error']).reason}")
+        out.append(r["result"])
     return out
 
 
@@ -153,9 +153,9 @@ def _call(to: str, fn: Fn, *args) -> tuple:
     return ("eth_call", [{"to": to, "data": "0x" + fn.calldata(*args).hex()}, "latest"])
 
 
-def check_contracts(w3: Web3, contracts: StakingContracts, names: dict) -> None:
+def check_contracts(node: Node, contracts: StakingContracts, names: dict) -> None:
     """Every contract has code: an address book from another chain fails here, before anything is sent."""
-    codes = _rpc_batch(w3, [("eth_getCode", [getattr(contracts, role), "latest"]) for role in names], "contract code")
+    codes = _rpc_batch(node, [("eth_getCode", [getattr(contracts, role), "latest"]) for role in names], "contract code")
     for (role, name), code in zip(names.items(), codes, strict=True):
         if code in (None, "0x", "0x0"):
             raise ConfigError(
@@ -164,7 +164,7 @@ def check_contracts(w3: Web3, contracts: StakingContracts, names: dict) -> None:
             )
 
 
-def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: str, extra: tuple = ()) -> FleetView:
+def read_fleet(node: Node, contracts: StakingContracts, addresses: list, owner: str, extra: tuple = ()) -> FleetView:
     """The fleet's chain state in a few JSON-RPC batches (hundreds of operators in well under a second)."""
     st, oc = contracts.staking, contracts.operator_contract
     head = [
@@ -194,7 +194,7 @@ def read_fleet(w3: Web3, contracts: StakingContracts, addresses: list, owner: st
                 calls.append(_call(to, fn, a, oc))
             else:
                 calls.append(_call(to, fn, a))
-    raw = _rpc_batch(w3, calls, "operator state")
+    raw = _rpc_batch(node, calls, "operator state")
     n_head = len(head)
     view = FleetView(
         operators={},
@@ -283,7 +283,7 @@ def _requests(actions: list, contracts: StakingContracts, owner: str, policy: Fl
     return out
 
 
-def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requests: list) -> None:
+def check_owner_funds(node: Node, view: FleetView, owner: str, actions: list, requests: list) -> None:
     """Refuse before sending anything when the owner cannot pay for the whole fleet, naming the shortfall.
 
     KEEP is exact.  ETH counts the transferred values plus the gas of every transaction that can be
@@ -303,10 +303,10 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
         ("eth_estimateGas", [{"from": owner, "to": r.to, "data": "0x" + r.data.hex(), "value": hex(r.value)}, "latest"])
         for r in independent
     ]
-    estimates: list = []
-    for start in range(0, len(calls), BATCH_LIMIT):
-        answer = cast(Any, w3.provider).make_batch_request(calls[start : start + BATCH_LIMIT])
-        estimates += answer if isinstance(answer, list) else []
+    try:
+        estimates = node.batch(calls)
+    except RPCError:
+        estimates = []
     gas = 0
     for e in estimates[: len(independent)]:
         if e.get("error"):
@@ -315,9 +315,11 @@ def check_owner_funds(w3: Web3, view: FleetView, owner: str, actions: list, requ
         else:
             gas += int(e["result"], 16)
     gas += sum(21_000 + sum(16 if b else 4 for b in r.data) for r in requests if r.after)
-    price = price_floor(w3)
+    price = price_floor(node.web3())
     eth_needed = sum(r.value for r in requests) + gas * price
     if eth_needed > view.owner_eth:
+        from web3 import Web3  # sending: web3 is loaded already
+
         raise InsufficientFunds(
             f"owner {owner}: balance {Web3.from_wei(view.owner_eth, 'ether')} ETH is below the "
             f"{Web3.from_wei(eth_needed, 'ether')} ETH that {len(requests)} transactions need "
@@ -352,18 +354,20 @@ class RunReport:
         }
 
 
-def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy: FleetPolicy, view: FleetView, log) -> RunReport:
+def _send(node: Node, account, actions: list, contracts: StakingContracts, policy: FleetPolicy, view: FleetView, log) -> RunReport:
     """Caller holds the account lock and has settled the nonce."""
+    from chain.transactions import PipelinedSender, stopped_run_note
+
     owner = to_checksum_address(account.address)
     requests = _requests(actions, contracts, owner, policy)
-    check_owner_funds(w3, view, owner, actions, requests)
+    check_owner_funds(node, view, owner, actions, requests)
     report = RunReport(actions=actions)
     if requests:
-        sender = PipelinedSender(w3, account, log=log)
+        sender = PipelinedSender(node.web3(), account, log=log)
         try:
-            sender.send_batched(requests, w3.eth.get_transaction_count(owner, "latest"), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
+            sender.send_batched(requests, node.nonce(owner), gas_margin=GAS_MARGIN, gas_pad=GAS_PAD)
         except KeepCdError as e:
-            _, note = stopped_run_note(w3, requests, "the next run reads them on chain and sends only what is still missing")
+            _, note = stopped_run_note(node.web3(), requests, "the next run reads them on chain and sends only what is still missing")
             raise type(e)(str(e) + note) from None
         report.txs = sender.stats.txs
         report.gas_used = sender.stats.gas_used
@@ -372,10 +376,12 @@ def _send(w3: Web3, account, actions: list, contracts: StakingContracts, policy:
     return report
 
 
-def _settle(w3: Web3, account, log) -> None:
+def _settle(node: Node, account, log) -> None:
     """Wait until the owner's transactions of an earlier, interrupted run have landed: only then
     does the chain tell what they did (and nothing is sent twice)."""
-    PipelinedSender(w3, account, log=log).settled_nonce()
+    from chain.transactions import PipelinedSender
+
+    PipelinedSender(node.web3(), account, log=log).settled_nonce()
 
 
 def operator_status(view: FleetView, operators: dict) -> dict:
@@ -398,7 +404,7 @@ def operator_status(view: FleetView, operators: dict) -> dict:
 
 
 def reconcile_fleet(
-    w3: Web3,
+    node: Node,
     account,
     contracts: StakingContracts,
     operators: dict,
@@ -417,11 +423,10 @@ def reconcile_fleet(
     started = time.monotonic()
     policy.validate()
     owner = to_checksum_address(account.address)
-    chain_id = int(w3.eth.chain_id)
-    with account_lock(chain_id, owner):
-        _settle(w3, account, log)
+    with account_lock(node.chain_id(), owner):
+        _settle(node, account, log)
         addresses = list(operators.values()) + [a for a in (removed or {}).values() if a not in operators.values()]
-        view = read_fleet(w3, contracts, addresses, owner)
+        view = read_fleet(node, contracts, addresses, owner)
         if not view.operator_contract_approved:
             raise ConfigError(
                 f"address book: operator contract {contracts.operator_contract} is not approved in the registry "
@@ -432,9 +437,9 @@ def reconcile_fleet(
             actions += removal_actions(view, removed or {}, owner)
         for a in actions:
             log(a.line())
-        report = _send(w3, account, actions, contracts, policy, view, log)
+        report = _send(node, account, actions, contracts, policy, view, log)
         if report.txs:
-            view = read_fleet(w3, contracts, list(operators.values()), owner)
+            view = read_fleet(node, contracts, list(operators.values()), owner)
             missing = [n for n, a in operators.items() if not (view.operators[a].staked and view.operators[a].authorized)]
             if missing:
                 raise StakingConflict(
@@ -458,19 +463,19 @@ def removal_actions(view: FleetView, removed: dict, owner: str) -> list:
     return actions
 
 
-def faucet_gas_per_operator(w3: Web3, contracts: StakingContracts, owner: str, operator: str, amount: int) -> int:
+def faucet_gas_per_operator(node: Node, contracts: StakingContracts, owner: str, operator: str, amount: int) -> int:
     """Gas the faucet must hold per operator: its fund transfer and the gas *limit* its pod gives
     the stake.  geth's pool admits a sender's transactions only while its balance covers the sum
     of their gas limits at their fee caps (plus values), so what the pods reserve counts, not what
     they will use; and a stake costs ~3x more gas under geth --dev's rules than under anvil's.
     The stake is estimated from the owner, who holds the KEEP (the faucet may not yet)."""
-    call: Any = {
+    call = {
         "from": owner,
         "to": contracts.token,
-        "data": APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator)),
+        "data": "0x" + APPROVE_AND_CALL.calldata(contracts.staking, amount, delegation_data(operator, operator, operator)).hex(),
     }
     try:
-        stake = int(w3.eth.estimate_gas(call, "latest"))
+        stake = int(node.request("eth_estimateGas", [call, "latest"]), 16)
     except Exception:  # the owner short of KEEP: supply_faucet names that before sending
         return FAUCET_GAS_PER_OPERATOR
     return max(FAUCET_GAS_PER_OPERATOR, 21_000 + int(stake * POD_GAS_MARGIN) + POD_GAS_PAD)
@@ -495,7 +500,7 @@ def plan_faucet(
 
 
 def supply_faucet(
-    w3: Web3,
+    node: Node,
     account,
     contracts: StakingContracts,
     operators: dict,
@@ -509,19 +514,19 @@ def supply_faucet(
     policy.validate()
     owner = to_checksum_address(account.address)
     faucet = to_checksum_address(faucet)
-    with account_lock(int(w3.eth.chain_id), owner):
-        _settle(w3, account, log)
-        view = read_fleet(w3, contracts, list(operators.values()), owner, extra=(faucet,))
-        actions = _faucet_actions(w3, contracts, view, operators, owner, faucet, policy)
+    with account_lock(node.chain_id(), owner):
+        _settle(node, account, log)
+        view = read_fleet(node, contracts, list(operators.values()), owner, extra=(faucet,))
+        actions = _faucet_actions(node, contracts, view, operators, owner, faucet, policy)
         for a in actions:
             log(a.line())
-        report = _send(w3, account, actions, contracts, policy, view, log)
+        report = _send(node, account, actions, contracts, policy, view, log)
     report.seconds = time.monotonic() - started
     return operator_status(view, operators), report
 
 
 def assess(
-    w3: Web3,
+    node: Node,
     contracts: StakingContracts,
     operators: dict,
     owner: str,
@@ -533,19 +538,19 @@ def assess(
     """What a run would send, reading the chain only (``diff`` and preview)."""
     owner = to_checksum_address(owner)
     extra: tuple[str, ...] = (to_checksum_address(faucet),) if faucet else ()
-    view = read_fleet(w3, contracts, list(operators.values()), owner, extra=extra)
+    view = read_fleet(node, contracts, list(operators.values()), owner, extra=extra)
     if provisioning == "cluster":
-        return _faucet_actions(w3, contracts, view, operators, owner, extra[0], policy)
+        return _faucet_actions(node, contracts, view, operators, owner, extra[0], policy)
     return plan_fleet(view, operators, owner, policy)
 
 
 def _faucet_actions(
-    w3: Web3, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy
+    node: Node, contracts: StakingContracts, view: FleetView, operators: dict, owner: str, faucet: str, policy: FleetPolicy
 ) -> list:
     """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
     # The pods' fee cap (chain.fees.fee_fields with DEFAULT_TIP), taken on the base fee or, on a
     # chain without one, on the gas price: twice it, room for the price to rise before they stake.
-    price = max_fee(price_floor(w3), DEFAULT_TIP)
+    price = max_fee(price_floor(node.web3()), DEFAULT_TIP)
     pending = [a for a in operators.values() if not view.operators[a].staked]
-    gas = faucet_gas_per_operator(w3, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
+    gas = faucet_gas_per_operator(node, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
     return plan_faucet(view, operators, faucet, policy, price, gas)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from bench.chains.anvil import Anvil
     from bench.chains.geth import Geth
+    from chain.node import Node
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
@@ -32,7 +33,7 @@ KEEP_ARTIFACTS = os.path.join(ROOT, "build", "keep-core", "artifacts")
 @dataclass
 class KeepChain:
     anvil: Anvil | Geth  # the node (a Geth for keep_geth_chain)
-    w3: Web3
+    node: Node  # what keep-cd reads it with (and sends through: node.web3())
     owner: LocalAccount  # deployer of the contracts, holder of the KEEP supply
     address_book: dict
     migration: dict  # the migration's full outputs (for a redeploy with olds)
@@ -40,6 +41,10 @@ class KeepChain:
     @property
     def url(self) -> str:
         return self.anvil.url
+
+    @property
+    def w3(self) -> Web3:
+        return self.node.web3()
 
     def staking_contracts(self, book: dict | None = None):
         from keep_contracts.names import STAKING_CONTRACT_NAMES
@@ -55,7 +60,7 @@ class KeepChain:
         KeepToken's supply, so it is the owner that stakes against them."""
         owner = Account.create()
         self.anvil.fund(owner.address, 10**24)
-        outs = deploy_keep(self.w3, owner, params)
+        outs = deploy_keep(self.node, owner, params)
         return outs["address_book"], owner
 
     @property
@@ -83,7 +88,7 @@ class KeepChain:
         return self.w3.eth.get_transaction_count(address or self.owner.address)
 
 
-def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
+def deploy_keep(node: Node, owner, params: dict | None = None) -> dict:
     from contracts_step.artifacts import ArtifactStore
     from contracts_step.keep_plan import DEFAULT_PARAMS, keep_plan
     from contracts_step.migrate import Migration
@@ -94,24 +99,24 @@ def deploy_keep(w3: Web3, owner, params: dict | None = None) -> dict:
     store = ArtifactStore(KEEP_ARTIFACTS)
     plan = keep_plan()
     resolved = resolve_plan(plan, store, {**DEFAULT_PARAMS, **(params or {})})
-    return Migration(plan, resolved, store, w3, None, owner.address).migrate(owner)
+    return Migration(plan, resolved, store, node, None, owner.address).migrate(owner)
 
 
 def make_keep_chain(kind: str = "anvil", **node_kwargs) -> KeepChain:
     from bench.chains.anvil import start_anvil
     from bench.chains.geth import start_geth
-    from chain.node import connect
+    from chain.node import open_node
 
     chain = start_geth(**node_kwargs) if kind == "geth" else start_anvil(**node_kwargs)
     try:
-        w3 = connect(chain.url, chain.chain_id)
+        node = open_node(chain.url, chain.chain_id)
         owner = Account.create()
         chain.fund(owner.address, 10**24)
-        outs = deploy_keep(w3, owner)
+        outs = deploy_keep(node, owner)
     except BaseException:
         chain.stop()
         raise
-    return KeepChain(chain, w3, owner, outs["address_book"], outs)
+    return KeepChain(chain, node, owner, outs["address_book"], outs)
 
 
 @pytest.fixture(scope="session")

@@ -277,12 +277,10 @@ def test_cluster_mode_pod_init_stakes_its_operator_from_the_faucet(anvil, cluste
     # A restarted pod sends nothing more.
     again = run_pod_init(result, "keep-standard-0", tmp_path / "restart")
     assert again[1][1] == 0 and "nothing (already provisioned)" in again[1][2], again
-    from web3 import Web3
-
+    from chain.node import Node
     from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import StakingContracts, read_fleet
 
-    w3 = Web3(Web3.HTTPProvider(anvil.url))
     contracts = StakingContracts.from_address_book(result.outputs["addressBook"], STAKING_CONTRACT_NAMES)
-    view = read_fleet(w3, contracts, [operator.address], faucet).operators[operator.address]
+    view = read_fleet(Node(anvil.url), contracts, [operator.address], faucet).operators[operator.address]
     assert view.staked and view.authorized and view.owner == faucet and view.authorizer == operator.address

@@ -67,7 +67,7 @@ def run_check(config: str, capsys) -> tuple:
 def test_check_passes_for_a_staked_authorized_initialized_operator(keep_dev_chain, tmp_path, capsys):
     keep_chain = keep_dev_chain
     op = Account.create().address
-    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), {"c": op}, POLICY)
+    reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), {"c": op}, POLICY)
     config = write_config(tmp_path / "c.toml", keep_chain.url, op, keep_chain.address_book)
     status, line = run_check(config, capsys)
     if keep_chain.kind == "anvil":
@@ -81,7 +81,7 @@ def test_check_passes_for_a_staked_authorized_initialized_operator(keep_dev_chai
 
 def test_check_waits_for_the_initialization_period(keep_chain, tmp_path, capsys):
     op = Account.create().address
-    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), {"c": op}, POLICY)
+    reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), {"c": op}, POLICY)
     config = write_config(tmp_path / "c.toml", keep_chain.url, op, keep_chain.address_book)
     timer = threading.Timer(1.0, pass_initialization, args=(keep_chain,))
     timer.start()
@@ -175,7 +175,7 @@ def cluster(keep_dev_chain):
     faucet = Account.create()
     ops = [Account.create() for _ in range(3)]
     supply_faucet(
-        keep_dev_chain.w3,
+        keep_dev_chain.node,
         keep_dev_chain.owner,
         keep_dev_chain.staking_contracts(),
         {f"c{i}": a.address for i, a in enumerate(ops)},
@@ -216,7 +216,7 @@ def test_concurrent_pods_sharing_the_faucet_all_end_provisioned_once(keep_dev_ch
     assert sorted(len(r.sent) for r in results.values()) == [3, 3, 3]
     c = keep_chain.staking_contracts()
     for op in ops:
-        view = read_fleet(keep_chain.w3, c, [op.address], keep_chain.owner.address).operators[op.address]
+        view = read_fleet(keep_chain.node, c, [op.address], keep_chain.owner.address).operators[op.address]
         assert view.staked and view.authorized and view.authorizer == op.address and view.owner == faucet.address
         assert keep_chain.w3.eth.get_balance(op.address) < POLICY.eth_target  # it paid its own authorize
     # A restarted pod re-reads and sends nothing.

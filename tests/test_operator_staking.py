@@ -63,7 +63,7 @@ def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_dev_
     keep_chain = keep_dev_chain
     operators = fleet(4)
     keep_before, nonce_before = keep_chain.keep_balance(keep_chain.owner.address), keep_chain.nonce()
-    status, report = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), operators, POLICY)
+    status, report = reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), operators, POLICY)
     assert report.txs == 12 and keep_chain.nonce() - nonce_before == 12
     assert all(s["staked"] and s["authorized"] for s in status.values())
     assert_provisioned(keep_chain, operators)
@@ -74,7 +74,7 @@ def test_fresh_fleet_is_staked_and_authorized_then_rerun_sends_nothing(keep_dev_
     oc = keep_chain.address_book["KeepRandomBeaconOperator"]
     assert all(call(keep_chain, "TokenStaking", HAS_MINIMUM_STAKE, a, oc) for a in operators.values())
 
-    status, again = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), operators, POLICY)
+    status, again = reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), operators, POLICY)
     assert again.txs == 0 and again.actions == [] and keep_chain.nonce() - nonce_before == 12
     assert all(s["eligible"] for s in status.values())
 
@@ -91,7 +91,7 @@ def test_partial_state_is_completed_with_exactly_the_missing_transactions(keep_d
     extra = delegation_data(ops[names[1]], ops[names[1]], owner.address)
     send(keep_chain, owner, book["KeepToken"], APPROVE_AND_CALL.calldata(book["TokenStaking"], minimum, extra))
     before = keep_chain.nonce()
-    _, report = reconcile_fleet(keep_chain.w3, owner, keep_chain.staking_contracts(), ops, POLICY)
+    _, report = reconcile_fleet(keep_chain.node, owner, keep_chain.staking_contracts(), ops, POLICY)
     done = sorted((a.name, a.kind) for a in report.actions)
     assert done == sorted(
         [
@@ -114,7 +114,7 @@ def test_owner_short_of_keep_is_refused_before_any_transaction(keep_dev_chain):
     send(keep_chain, keep_chain.owner, keep_chain.address_book["KeepToken"], TRANSFER.calldata(poor.address, minimum))  # one stake's worth
     ops = fleet(3)
     with pytest.raises(InsufficientFunds) as e:
-        reconcile_fleet(keep_chain.w3, poor, keep_chain.staking_contracts(), ops, POLICY)
+        reconcile_fleet(keep_chain.node, poor, keep_chain.staking_contracts(), ops, POLICY)
     message = str(e.value)
     assert "KEEP" in message and "staking 3 operators" in message and "short by 20000 KEEP" in message and "nothing was sent" in message
     assert keep_chain.nonce(poor.address) == 0
@@ -127,7 +127,7 @@ def test_owner_short_of_eth_is_refused_before_any_transaction(keep_dev_chain):
     send(keep_chain, keep_chain.owner, keep_chain.address_book["KeepToken"], TRANSFER.calldata(poor.address, 10**26))
     ops = fleet(3)
     with pytest.raises(InsufficientFunds) as e:
-        reconcile_fleet(keep_chain.w3, poor, keep_chain.staking_contracts(), ops, POLICY)
+        reconcile_fleet(keep_chain.node, poor, keep_chain.staking_contracts(), ops, POLICY)
     assert "ETH" in str(e.value) and "short by 2." in str(e.value) and "nothing was sent" in str(e.value)
     assert keep_chain.nonce(poor.address) == 0
 
@@ -137,7 +137,7 @@ def test_stake_amount_below_the_contract_minimum_is_refused(keep_chain):
     policy = FleetPolicy(10**17, 10**18, stake_amount=minimum - 1)
     before = keep_chain.nonce()
     with pytest.raises(ConfigError) as e:
-        reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), fleet(1), policy)
+        reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), fleet(1), policy)
     assert "operators.stakeAmount" in str(e.value) and "minimumStake()" in str(e.value)
     assert keep_chain.nonce() == before
 
@@ -175,20 +175,20 @@ def test_an_operator_delegated_elsewhere_is_a_conflict_not_a_second_stake(keep_d
     )
     before = keep_chain.nonce()
     with pytest.raises(StakingConflict) as e:
-        reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
+        reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
     assert stranger.address in str(e.value) and "not authorized" in str(e.value)
     assert keep_chain.nonce() == before
 
 
 def test_redeployed_contracts_get_the_fleet_staked_again(keep_chain):
     ops = fleet(3)
-    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
+    reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
     new_book, new_owner = keep_chain.redeploy()
     assert new_book["TokenStaking"] != keep_chain.address_book["TokenStaking"]
     new_contracts = keep_chain.staking_contracts(new_book)
-    view = read_fleet(keep_chain.w3, new_contracts, list(ops.values()), new_owner.address)
+    view = read_fleet(keep_chain.node, new_contracts, list(ops.values()), new_owner.address)
     assert not any(s.staked for s in view.operators.values())
-    status, report = reconcile_fleet(keep_chain.w3, new_owner, new_contracts, ops, POLICY)
+    status, report = reconcile_fleet(keep_chain.node, new_owner, new_contracts, ops, POLICY)
     # Funded already: only stake + authorize, against the new TokenStaking.
     assert sorted({a.kind for a in report.actions}) == ["authorize", "stake"] and report.txs == 6
     assert all(s["staked"] and s["authorized"] for s in status.values())
@@ -198,21 +198,21 @@ def test_redeployed_contracts_get_the_fleet_staked_again(keep_chain):
 
 def test_removed_operators_are_undelegated_when_asked(keep_chain):
     ops = fleet(3)
-    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
+    reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
     keep_chain.pass_initialization()
     keep, gone = dict(list(ops.items())[:2]), dict(list(ops.items())[2:])
     _, left = reconcile_fleet(
-        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="leave"
+        keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="leave"
     )
     assert left.txs == 0
     _, report = reconcile_fleet(
-        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
+        keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
     )
     assert [(a.name, a.kind) for a in report.actions] == [(n, "undelegate") for n in gone]
     _, _, undelegated = call(keep_chain, "TokenStaking", DELEGATION_INFO, next(iter(gone.values())))
     assert undelegated > 0
     _, again = reconcile_fleet(
-        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
+        keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), keep, POLICY, removed=gone, on_remove="undelegate"
     )
     assert again.txs == 0
 
@@ -221,12 +221,12 @@ def test_cluster_mode_supplies_the_faucet_once(keep_chain):
     ops = fleet(3)
     faucet = Account.create()
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
-    _, report = supply_faucet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, faucet.address, POLICY)
+    _, report = supply_faucet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, faucet.address, POLICY)
     assert sorted(a.kind for a in report.actions) == ["supply-eth", "supply-keep"]
     assert keep_chain.keep_balance(faucet.address) == 3 * minimum
     assert keep_chain.w3.eth.get_balance(faucet.address) >= 3 * POLICY.eth_target
     assert all(keep_chain.w3.eth.get_balance(a) == 0 for a in ops.values())  # the pods fund them, not the deploy
-    _, again = supply_faucet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, faucet.address, POLICY)
+    _, again = supply_faucet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, faucet.address, POLICY)
     assert again.txs == 0
 
 
@@ -234,12 +234,12 @@ KILLABLE_RUN = textwrap.dedent(
     """
     import json, os
     from eth_account import Account
-    from chain.node import connect
+    from chain.node import open_node
     from operators.staking import FleetPolicy, StakingContracts, reconcile_fleet
-    w3 = connect(os.environ["RPC_URL"], 31337)
+    node = open_node(os.environ["RPC_URL"], 31337)
     owner = Account.from_key(os.environ["OWNER_KEY"])
     contracts = StakingContracts(**json.loads(os.environ["CONTRACTS"]))
-    reconcile_fleet(w3, owner, contracts, json.loads(os.environ["OPERATORS"]), FleetPolicy(10**17, 10**18))
+    reconcile_fleet(node, owner, contracts, json.loads(os.environ["OPERATORS"]), FleetPolicy(10**17, 10**18))
     """
 )
 
@@ -272,7 +272,7 @@ def test_kill_mid_batch_then_rerun_leaves_every_operator_correct(keep_chain_fact
     pending = chain.w3.eth.get_transaction_count(chain.owner.address, "pending") - nonce_before
     assert 0 < mined < 12, f"the kill should land mid-batch (mined {mined} of 12)"
 
-    status, report = reconcile_fleet(chain.w3, chain.owner, contracts, ops, POLICY)
+    status, report = reconcile_fleet(chain.node, chain.owner, contracts, ops, POLICY)
     assert all(s["staked"] and s["authorized"] for s in status.values())
     assert_provisioned(chain, ops)
     minimum = call(chain, "TokenStaking", MINIMUM_STAKE)
@@ -294,7 +294,7 @@ def test_beneficiary_operator_and_authorizer_on_chain_are_the_configured_ones(ke
     policy = FleetPolicy(10**17, 10**18, beneficiary=beneficiary)
     ops = fleet(2)
     owner = keep_chain.owner.address
-    status, _ = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, policy)
+    status, _ = reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, policy)
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
     for op in ops.values():
         assert len({beneficiary, op, owner}) == 3
@@ -315,7 +315,7 @@ def test_funding_tops_each_operator_up_to_exactly_the_target(keep_chain):
     ops = {name: Account.create().address for name in start}
     for name, wei in start.items():
         rpc(keep_chain.url, "anvil_setBalance", [ops[name], hex(wei)])
-    _, report = reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
+    _, report = reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ops, POLICY)
     assert sorted(a.name for a in report.actions if a.kind == "fund") == ["empty", "just-below", "one-wei"]
     balances = {name: keep_chain.w3.eth.get_balance(a) for name, a in ops.items()}
     assert balances == {"empty": target, "one-wei": target, "just-below": target, "at-threshold": threshold, "above-target": target + 7}
@@ -324,7 +324,7 @@ def test_funding_tops_each_operator_up_to_exactly_the_target(keep_chain):
 def test_undelegating_removed_clients_touches_only_the_owners_stakes(keep_chain):
     """Of two removed operators, one was staked by someone else: only the owner's own is undelegated."""
     ours = fleet(1)
-    reconcile_fleet(keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), ours, POLICY)
+    reconcile_fleet(keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), ours, POLICY)
     stranger = keep_chain.anvil.new_account(10**21)
     book = keep_chain.address_book
     minimum = call(keep_chain, "TokenStaking", MINIMUM_STAKE)
@@ -340,7 +340,7 @@ def test_undelegating_removed_clients_touches_only_the_owners_stakes(keep_chain)
     keep_chain.pass_initialization()
     before = {a: call(keep_chain, "TokenStaking", DELEGATION_INFO, a) for a in (*ours.values(), op)}
     _, report = reconcile_fleet(
-        keep_chain.w3, keep_chain.owner, keep_chain.staking_contracts(), {}, POLICY, removed={**ours, **theirs}, on_remove="undelegate"
+        keep_chain.node, keep_chain.owner, keep_chain.staking_contracts(), {}, POLICY, removed={**ours, **theirs}, on_remove="undelegate"
     )
     assert [(a.name, a.kind) for a in report.actions] == [(n, "undelegate") for n in ours]
     assert call(keep_chain, "TokenStaking", DELEGATION_INFO, op) == before[op]  # untouched

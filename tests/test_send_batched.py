@@ -12,7 +12,7 @@ from operators.staking import FleetPolicy, _requests, plan_fleet, read_fleet
 def staking_requests(chain, n: int):
     ops = {f"s{i}": Account.create().address for i in range(n)}
     policy = FleetPolicy(10**17, 10**18)
-    view = read_fleet(chain.w3, chain.staking_contracts(), list(ops.values()), chain.owner.address)
+    view = read_fleet(chain.node, chain.staking_contracts(), list(ops.values()), chain.owner.address)
     return ops, _requests(plan_fleet(view, ops, chain.owner.address, policy), chain.staking_contracts(), chain.owner.address, policy)
 
 
@@ -88,11 +88,11 @@ def test_a_revert_mid_fleet_run_says_what_went_out_and_that_the_next_run_reads_i
     op, stray = Account.create().address, Account.create().address
     contracts = keep_chain.staking_contracts()
     policy = FleetPolicy(10**17, 10**18)
-    view = read_fleet(keep_chain.w3, contracts, [op, stray], keep_chain.owner.address)
+    view = read_fleet(keep_chain.node, contracts, [op, stray], keep_chain.owner.address)
     actions = [Action("a", op, "fund", "below threshold", 10**18), Action("b", stray, "authorize", "never staked")]
     before = keep_chain.nonce()
     with pytest.raises(TransactionReverted) as e:
-        _send(keep_chain.w3, keep_chain.owner, actions, contracts, policy, view, lambda _m: None)
+        _send(keep_chain.node, keep_chain.owner, actions, contracts, policy, view, lambda _m: None)
     message = str(e.value)
     assert message.startswith("transaction authorize b: would revert: Not operator authorizer")
     assert message.endswith(

@@ -35,7 +35,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def deploy(chain, w3):
+def deploy(chain, node):
     from eth_account import Account
 
     from contracts_step.artifacts import ArtifactStore
@@ -47,11 +47,11 @@ def deploy(chain, w3):
     chain.fund(owner.address, 10**26)
     store = ArtifactStore(os.path.join(ROOT, "build", "keep-core", "artifacts"))
     plan = keep_plan()
-    outs = Migration(plan, resolve_plan(plan, store, dict(DEFAULT_PARAMS)), store, w3, None, owner.address).migrate(owner)
+    outs = Migration(plan, resolve_plan(plan, store, dict(DEFAULT_PARAMS)), store, node, None, owner.address).migrate(owner)
     return owner, outs["address_book"]
 
 
-def keep_cd_run(w3, owner, contracts, n: int, policy) -> dict:
+def keep_cd_run(node, owner, contracts, n: int, policy) -> dict:
     from eth_account import Account
 
     from operators.keys import OperatorClient, mnemonic_seed, operator_keys
@@ -63,11 +63,11 @@ def keep_cd_run(w3, owner, contracts, n: int, policy) -> dict:
     keys = operator_keys(mnemonic_seed(mnemonic), [OperatorClient(f"keep-client-{i}", i) for i in range(n)])
     derive_seconds = time.monotonic() - started
     operators = {k.name: k.address for k in keys}
-    status, report = reconcile_fleet(w3, owner, contracts, operators, policy)
+    status, report = reconcile_fleet(node, owner, contracts, operators, policy)
     bad = [name for name, s in status.items() if not (s["staked"] and s["authorized"])]
     if bad:
         raise SystemExit(f"bench fleet: keep-cd left {len(bad)} operators not staked+authorized (first: {bad[0]})")
-    _, rerun = reconcile_fleet(w3, owner, contracts, operators, policy)
+    _, rerun = reconcile_fleet(node, owner, contracts, operators, policy)
     return {"report": report, "rerun": rerun, "derive_seconds": derive_seconds}
 
 
@@ -123,7 +123,7 @@ def mined_blocks_and_gas(w3, hashes: list) -> tuple[int, int]:
     return len(blocks), gas
 
 
-def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> dict:
+def rfc_run(chain, node, owner, contracts, n: int, policy, restarts: int = 20) -> dict:
     """N concurrent per-pod provisioners sharing one funding key (supplied beforehand, untimed)."""
     from eth_account import Account
 
@@ -132,7 +132,7 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
 
     faucet = Account.create()
     ops = [Account.create() for _ in range(n)]
-    supply_faucet(w3, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
+    supply_faucet(node, owner, contracts, {f"pod-{i}": a.address for i, a in enumerate(ops)}, faucet.address, policy)
     amounts = OperatorPolicy(policy.eth_threshold, policy.eth_target, policy.stake_amount)
     tally = RfcTally()
     barrier = threading.Barrier(n)
@@ -145,7 +145,7 @@ def rfc_run(chain, w3, owner, contracts, n: int, policy, restarts: int = 20) -> 
     for t in threads:
         t.join()
     seconds = time.monotonic() - started
-    blocks, gas = mined_blocks_and_gas(w3, tally.hashes)
+    blocks, gas = mined_blocks_and_gas(node.web3(), tally.hashes)
     return {
         "seconds": seconds,
         "blocks": blocks,
@@ -207,22 +207,23 @@ def main(argv=None) -> int:
         return 2
 
     from bench.benchmarks.migrate import start_chain
-    from chain.node import connect
+    from chain.node import open_node
     from keep_contracts.names import STAKING_CONTRACT_NAMES
     from operators.staking import FleetPolicy, StakingContracts
 
     chain = start_chain(args.chain, args.block_time)
     try:
-        w3 = connect(chain.url, chain.chain_id)
-        owner, book = deploy(chain, w3)
+        node = open_node(chain.url, chain.chain_id)
+        w3 = node.web3()
+        owner, book = deploy(chain, node)
         contracts = StakingContracts.from_address_book(book, STAKING_CONTRACT_NAMES)
         policy = FleetPolicy(eth_threshold=10**17, eth_target=10**18)
         block_gas_limit = int(w3.eth.get_block("latest")["gasLimit"])
         _log(f"keep-cd: provisioning {args.operators} operators")
-        result = keep_cd_figures(args, keep_cd_run(w3, owner, contracts, args.operators, policy), block_gas_limit)
+        result = keep_cd_figures(args, keep_cd_run(node, owner, contracts, args.operators, policy), block_gas_limit)
         if not args.no_rfc:
             _log(f"rfc: {args.operators} concurrent provisioners sharing one funding key")
-            result.update(rfc_figures(rfc_run(chain, w3, owner, contracts, args.operators, policy), result["seconds"]))
+            result.update(rfc_figures(rfc_run(chain, node, owner, contracts, args.operators, policy), result["seconds"]))
         result["met"] = {
             "blocks": result["blocks"] <= result["target_blocks"],
             "rerun_txs": result["rerun_txs"] == 0,
