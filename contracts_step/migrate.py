@@ -56,7 +56,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chain.errors import ConfigError, ImportMismatch, InsufficientFunds, KeepCdError, TransactionReverted, UnlinkedLibrary
 from chain.fees import price_floor
-from chain.node import Node, RPCError, code_hash, create_address, genesis_hash
+from chain.node import Node, code_hash, create_address, genesis_hash
 from chain.tx_request import SendStats, TxRequest, account_lock
 
 from .artifacts import link_bytecode
@@ -328,11 +328,9 @@ class Migration:
         """The deployer's transactions with nonces in [first, end), oldest first."""
         if end <= first:
             return []
-        try:
-            answers = [self.node.request("eth_getTransactionBySenderAndNonce", [self.deployer, hex(n)]) for n in range(first, end)]
-            return [tx for tx in answers if tx]
-        except RPCError:
-            pass
+        answers = self.node.batch([("eth_getTransactionBySenderAndNonce", [self.deployer, hex(n)]) for n in range(first, end)])
+        if not any("error" in a for a in answers):
+            return [a["result"] for a in answers if a.get("result")]
         # Nodes without that method: walk back from the head until every nonce is accounted for.
         wanted = set(range(first, end))
         found: dict = {}
@@ -348,9 +346,11 @@ class Migration:
     def _adoption_index(self, first: int, end: int) -> tuple:
         creates: dict = {}
         calls: dict = {}
-        for tx in self._sent_since(first, end):  # each as the node sends it: hex strings
+        sent = self._sent_since(first, end)  # each as the node sends it: hex strings
+        receipts = self.node.batch([("eth_getTransactionReceipt", [tx["hash"]]) for tx in sent])
+        for tx, answer in zip(sent, receipts, strict=True):
             data, nonce, tx_hash = bytes.fromhex(tx["input"][2:]), int(tx["nonce"], 16), tx["hash"]
-            receipt = self.node.receipt(tx_hash)
+            receipt = answer.get("result")
             if not receipt or int(receipt["status"], 16) != 1:
                 continue  # a reverted transaction did nothing: never take it as done (nor one not mined yet)
             record = {"tx_hash": tx_hash, "block": int(receipt["blockNumber"], 16), "nonce": nonce}

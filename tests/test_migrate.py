@@ -324,14 +324,13 @@ def test_adoption_without_get_transaction_by_sender_and_nonce(fresh_chain, fixtu
         assert "does not exist" in asked["error"]["message"]
     else:
         assert asked
-        real = Node.request
+        real = Node.batch
 
-        def no_such_method(self, method, params):
-            if method == "eth_getTransactionBySenderAndNonce":
-                raise RPCError({"code": -32601, "message": "the method does not exist"})
-            return real(self, method, params)
+        def no_such_method(self, calls):
+            missing = {"error": {"code": -32601, "message": "the method does not exist"}}
+            return [missing if m == "eth_getTransactionBySenderAndNonce" else a for (m, _), a in zip(calls, real(self, calls), strict=True)]
 
-        monkeypatch.setattr(Node, "request", no_such_method)
+        monkeypatch.setattr(Node, "batch", no_such_method)
     outs = m.migrate(acct)
     assert actions(outs)["Vault"].startswith("adopt")
     assert outs["address_book"]["Vault"] == sent["contractAddress"]
