@@ -76,10 +76,10 @@ class Node:
                     self._conn.request("POST", self._path, body, headers)
                     response = self._conn.getresponse()
                     data = response.read()
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                except Exception as e:  # the connection is in no state to reuse: a new one next time
                     self._conn.close()
                     self._conn = None
-                    if attempt == 2:
+                    if attempt == 2 or not isinstance(e, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
                         raise
                     continue
                 if response.status != 200:

@@ -3,14 +3,13 @@ exponent, the figures and targets, and a floor of the same kinds and counts as k
 
 from __future__ import annotations
 
-import argparse
 import ast
 import math
 import os
 
 import pytest
 
-from bench.benchmarks.engine import FLOOR_PROJECT, TARGET_RATIOS, figures, preview_exponent
+from bench.benchmarks.engine import FLOOR_PROJECT, TARGET_RATIOS, figures, parse_args, preview_exponent
 
 
 def test_the_exponent_is_the_slope_of_log_time_on_log_clients():
@@ -43,12 +42,12 @@ def _runs(keep: tuple, floor: tuple, nochange: int = 0) -> dict:
 
 
 def test_figures_give_the_floor_and_the_ratios_and_judge_the_targets():
-    args = argparse.Namespace(clients=100)
+    args = parse_args(["--clients", "100"])
     out = figures(args, "v3.274.1", 10, _runs((12.0, 40.0, 6.0, 6.0), (10.0, 30.0, 5.0, 5.0)), 3.0, [{"exact": True}])
     assert (out["resources"], out["floor_resources"]) == (609, 604)
     assert out["floor_preview_seconds"] == 10.0 and out["floor_up_seconds"] == 30.0 and out["floor_nochange_up_seconds"] == 5.0
     assert out["ratios"] == {"preview": 1.2, "up": 1.33, "nochange_preview": 1.2, "nochange_up": 1.2}
-    assert out["meets_targets"] is True and "scaling" not in out
+    assert out["meets_targets"] is True and "scaling" not in out and "timeline" not in out
     assert out["targets"]["ratios"] == TARGET_RATIOS
     slow = figures(args, "v", 10, _runs((13.0, 40.0, 6.0, 6.0), (10.0, 30.0, 5.0, 5.0)), 3.0, [])
     assert slow["meets_targets"] is False
@@ -56,6 +55,19 @@ def test_figures_give_the_floor_and_the_ratios_and_judge_the_targets():
     assert changed["nochange_changes"] == 1 and changed["meets_targets"] is False
     scaled = {"clients": [10, 100, 300], "preview_seconds": [4.0, 12.0, 40.0], "preview_exponent": 1.2}
     assert figures(args, "v", 10, _runs((12.0, 40.0, 6.0, 6.0), (10.0, 30.0, 5.0, 5.0)), 3.0, [], scaled)["meets_targets"] is False
+
+
+def test_the_timeline_is_each_stacks_no_change_up_in_the_order_things_completed():
+    runs = _runs((12.0, 40.0, 6.0, 6.0), (10.0, 30.0, 5.0, 5.0))
+    runs["keep-cd"]["timeline"] = {
+        "summary": [8.1, 8.1],
+        "kubernetes:core/v1:Secret": [4.2, 5.3],
+        "pulumi:providers:pulumi-python": [2.9, 2.9],
+    }
+    runs["floor"]["timeline"] = {"summary": [7.0, 7.0], "kubernetes:core/v1:Secret": [3.4, 4.8]}
+    out = figures(parse_args(["--timeline"]), "v", 10, runs, 3.0, [])
+    assert list(out["timeline"]["keep-cd"]) == ["pulumi:providers:pulumi-python", "kubernetes:core/v1:Secret", "summary"]
+    assert out["timeline"]["floor"]["kubernetes:core/v1:Secret"] == [3.4, 4.8]
 
 
 def test_the_floor_is_a_plain_program_of_the_fleets_kinds():

@@ -18,7 +18,7 @@ from web3 import Web3
 
 from bench.chains.anvil import rpc, start_anvil
 from bench.engine.fidelity import CHANGES, ScriptedStack
-from engine_stack import engine_or_fail, preview_steps, set_config, short
+from engine_stack import engine_or_fail, preview_steps, set_config, short, up_steps
 
 pytestmark = pytest.mark.engine
 
@@ -159,6 +159,22 @@ def test_a_client_removed_deletes_its_objects(scripted):
 def test_nothing_changed_at_the_end_either(scripted):
     preview, up, sent = scripted.apply("nothing at all")
     assert (preview, up, sent) == ({}, {}, 0)
+
+
+def test_the_benchmarks_timeline_of_a_no_change_up(scripted):
+    """What `python -m bench engine --timeline` reports: when each kind of resource completed.
+    The engine orders them by their dependencies: the contract addresses after the migration, the
+    stakes after the addresses, each client's ConfigMap after the addresses, every Deployment after
+    the stakes; the summary comes last."""
+    timeline: dict = {}
+    assert up_steps(scripted.ws, timeline) == {}
+    migration, addresses, stakes = (
+        timeline[f"pulumi-python:dynamic/keep:{k}"] for k in ("ContractsMigration", "ContractAddresses", "OperatorStakes")
+    )
+    assert migration[1] <= addresses[0] and addresses[1] <= stakes[0], timeline
+    assert addresses[1] <= timeline["kubernetes:core/v1:ConfigMap"][0], timeline
+    assert stakes[1] <= timeline["kubernetes:apps/v1:Deployment"][0], timeline
+    assert all(first <= last <= timeline["summary"][0] for key, (first, last) in timeline.items() if key != "summary"), timeline
 
 
 def test_refresh_reports_a_contract_whose_code_is_gone_and_up_redeploys_it(scripted):

@@ -18,6 +18,8 @@ same step of the floor (so load from elsewhere falls on both alike):
                             preview lists, resources the update changed, exact if the same ones
   scaling (--scaling)       a new stack's preview at 10, 100 and 300 clients, and preview_exponent:
                             the least-squares slope of log time on log clients (1 is linear)
+  timeline (--timeline)     the no-change up of each stack, per resource type: [first, last] second
+                            at which one of its steps completed, and the engine's summary
 Targets on 2-core machines: preview <= 1.25x the floor's, no-change up <= 1.25x, up <= 1.5x,
 preview_exponent <= 1.1, no change 0, every change exact.
 """
@@ -54,6 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--bootstrap", type=int, default=0, help="bootstrap clients (default: one per ten)")
     ap.add_argument("--no-fidelity", action="store_true", help="skip the scripted changes (the figures above only)")
     ap.add_argument("--scaling", action="store_true", help=f"also a new stack's preview at {', '.join(map(str, SCALING_CLIENTS))} clients")
+    ap.add_argument("--timeline", action="store_true", help="also when each kind of resource completed in the no-change up")
     ap.add_argument("--json", action="store_true", help="print only the result object (last line)")
     args = ap.parse_args(argv)
     if args.clients < 2:
@@ -91,14 +94,16 @@ STEPS = ("preview", "up", "nochange_preview", "nochange_up")
 def engine_runs(stacks: dict, log) -> dict:
     """Each stack of ``stacks`` ({label: StackWorkspace}): a new stack's preview, its up, then
     preview and up again with nothing changed, step by step across the stacks (keep-cd's step,
-    then the floor's).  {label: {step + "_s": seconds, step: {urn: op}}}."""
+    then the floor's).  {label: {step + "_s": seconds, step: {urn: op}, "timeline": the no-change
+    up's (scratch_stack._steps)}}."""
     from bench.engine.scratch_stack import preview_steps, up_steps
 
-    runs: dict = {label: {} for label in stacks}
+    runs: dict = {label: {"timeline": {}} for label in stacks}
     for step in STEPS:
         run = up_steps if step.endswith("up") else preview_steps
         for label, ws in stacks.items():
-            seconds, steps = _timed(lambda ws=ws, run=run: run(ws))
+            timeline = runs[label]["timeline"] if step == "nochange_up" else None
+            seconds, steps = _timed(lambda ws=ws, run=run, timeline=timeline: run(ws, timeline))
             runs[label][step + "_s"], runs[label][step] = seconds, steps
             log(f"{label}: {step.replace('_', ' ')}: {seconds:.2f} s, {len(steps)} resources")
     return runs
@@ -176,6 +181,8 @@ def figures(
         "targets": {"ratios": TARGET_RATIOS, "preview_exponent": TARGET_PREVIEW_EXPONENT},
     }
     met = all(ratios[k] <= v for k, v in TARGET_RATIOS.items()) and not keep["nochange_preview"] and all(c["exact"] for c in changes)
+    if args.timeline:
+        out["timeline"] = {label: dict(sorted(run["timeline"].items(), key=lambda kv: kv[1])) for label, run in runs.items()}
     if scaled is not None:
         out["scaling"] = scaled
         met = met and scaled["preview_exponent"] <= TARGET_PREVIEW_EXPONENT

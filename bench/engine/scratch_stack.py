@@ -7,6 +7,7 @@ the dynamic providers and the Kubernetes provider are the real ones."""
 from __future__ import annotations
 
 import os
+import time
 
 from pulumi import automation as auto
 
@@ -70,15 +71,27 @@ def _changed_step(metadata, steps: dict) -> None:
         steps[metadata.urn] = _OP.get(op, op)
 
 
-def _steps(ws: StackWorkspace, command: str, event: str) -> dict:
+def _steps(ws: StackWorkspace, command: str, event: str, timeline: dict | None = None) -> dict:
     """{urn: op} of ``command`` (preview or up) on the stack, without the unchanged ones: the
-    engine's step events through the Automation API (``event``: which event carries a step)."""
+    engine's step events through the Automation API (``event``: which event carries a step).
+    ``timeline``, where given, gets per resource type [first, last] second (from the command's
+    start) at which one of its steps reached this process, and "summary": when the engine's
+    summary did (what the engine waited on, and for how long, reads off it: docs/engine.md)."""
     steps: dict = {}
+    started = time.perf_counter()
+
+    def mark(key: str) -> None:
+        if timeline is not None:
+            at = round(time.perf_counter() - started, 2)
+            timeline[key] = [timeline.get(key, [at])[0], at]
 
     def on_event(engine_event: auto.EngineEvent) -> None:
         step = getattr(engine_event, event)
         if step:
             _changed_step(step.metadata, steps)
+            mark(step.metadata.type)
+        if engine_event.summary_event is not None:
+            mark("summary")
 
     try:
         getattr(ws.automation_stack(), command)(on_event=on_event, color="never")
@@ -87,14 +100,14 @@ def _steps(ws: StackWorkspace, command: str, event: str) -> dict:
     return steps
 
 
-def preview_steps(ws: StackWorkspace) -> dict:
+def preview_steps(ws: StackWorkspace, timeline: dict | None = None) -> dict:
     """What a preview would change: each step as the engine announces it."""
-    return _steps(ws, "preview", "resource_pre_event")
+    return _steps(ws, "preview", "resource_pre_event", timeline)
 
 
-def up_steps(ws: StackWorkspace) -> dict:
+def up_steps(ws: StackWorkspace, timeline: dict | None = None) -> dict:
     """What an update changed: each step as the engine completes it."""
-    return _steps(ws, "up", "res_outputs_event")
+    return _steps(ws, "up", "res_outputs_event", timeline)
 
 
 def short(steps: dict) -> dict:
