@@ -17,6 +17,7 @@ import itertools
 import json
 import re
 import threading
+import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
@@ -171,28 +172,55 @@ def connect(rpc_url: str, expected_chain_id: int | None = None, *, timeout: floa
     return open_node(rpc_url, expected_chain_id, timeout=timeout, key=key).web3()
 
 
-def check_synced(node: Node) -> None:
-    """Refuse a node that is still syncing (eth_syncing answers other than false): a geth catching
-    up has an old head and old state, where every contract deployed since reads as missing and a
-    migration would deploy it again."""
+# How long a node that has every block but is still indexing them (geth's eth_syncing answers
+# currentBlock >= highestBlock with txIndexRemainingBlocks left, e.g. a geth --dev that has just
+# mined its first block) is given to finish before it is refused.
+INDEXING_SETTLE_SECONDS = 5.0
+
+
+def _sync_state(node: Node):
     try:
-        state = node.request("eth_syncing", [])
+        return node.request("eth_syncing", [])
     except RPCError:
-        return  # a node without eth_syncing is taken as synced
+        return False  # a node without eth_syncing is taken as synced
     except Exception as e:
         raise ChainUnreachable(
             f"chain RPC {node.url}: eth_syncing failed ({e.__class__.__name__}) (expected false on a synced node)"
         ) from None
+
+
+def _has_every_block(state: Any) -> bool:
+    """An eth_syncing answer of a node that is not behind on blocks (it may still be indexing them)."""
+    return (
+        isinstance(state, dict)
+        and "currentBlock" in state
+        and "highestBlock" in state
+        and int(state["currentBlock"], 16) >= int(state["highestBlock"], 16)
+    )
+
+
+def check_synced(node: Node) -> None:
+    """Refuse a node that is still syncing (eth_syncing answers other than false): a geth catching
+    up has an old head and old state, where every contract deployed since reads as missing and a
+    migration would deploy it again.  One that has every block and only indexes them (transactions
+    by hash, which adoption and import read) is given INDEXING_SETTLE_SECONDS to finish first."""
+    deadline = time.monotonic() + INDEXING_SETTLE_SECONDS
+    state = _sync_state(node)
+    while state is not False and _has_every_block(state) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = _sync_state(node)
     if state is False:
         return
+    why = "its state is behind the chain's: deployed contracts would read as missing"
     if isinstance(state, dict) and "currentBlock" in state and "highestBlock" in state:
         where = f"at block {int(state['currentBlock'], 16)} of {int(state['highestBlock'], 16)}"
+        if _has_every_block(state):
+            left = [f"{k} {int(v, 16)}" for k, v in sorted(state.items()) if "Remaining" in k and isinstance(v, str) and int(v, 16)]
+            where += f", still indexing after {INDEXING_SETTLE_SECONDS:g} s" + (f": {', '.join(left)}" if left else "")
+            why = "transactions it has not indexed yet read as missing: an interrupted run's would be sent again"
     else:
         where = f"eth_syncing: {state!r}"
-    raise ChainSyncing(
-        f"chain RPC {node.url}: the node is still syncing ({where}); expected a synced node "
-        "(its state is behind the chain's: deployed contracts would read as missing); nothing was sent"
-    )
+    raise ChainSyncing(f"chain RPC {node.url}: the node is still syncing ({where}); expected a synced node ({why}); nothing was sent")
 
 
 def create_address(sender: str, nonce: int) -> str:

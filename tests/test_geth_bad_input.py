@@ -51,7 +51,9 @@ class SyncingFront:
                 answers = []
                 for c in calls:
                     if c["method"] == "eth_syncing":
-                        answers.append({"jsonrpc": "2.0", "id": c["id"], "result": front.syncing})
+                        # A list: its answers in turn, the last one from then on.
+                        answer = front.syncing.pop(0) if isinstance(front.syncing, list) and len(front.syncing) > 1 else front.syncing
+                        answers.append({"jsonrpc": "2.0", "id": c["id"], "result": answer[0] if isinstance(answer, list) else answer})
                     else:
                         answers.append(requests.post(target, json=c, timeout=30).json())
                 out = json.dumps(answers if isinstance(body, list) else answers[0]).encode()
@@ -115,6 +117,38 @@ def test_a_syncing_geth_is_refused_by_the_operators_step_too(keep_geth_chain):
         front.syncing = False
         assert _session(props)[1].staking == keep_geth_chain.address_book["TokenStaking"]
         assert "eth_sendRawTransaction" not in front.methods
+    finally:
+        front.close()
+
+
+# What a geth --dev answered once in the test suite right after mining its first block: every
+# block there is, the transaction index not yet caught up (geth's SyncProgress.Done() is false).
+GETH_INDEXING = {"startingBlock": "0x0", "currentBlock": "0x1", "highestBlock": "0x0", "txIndexRemainingBlocks": "0x1"}
+
+
+def test_a_geth_that_only_indexes_its_last_blocks_is_waited_for(geth, fixture_artifacts):
+    acct = geth.new_account()
+    front = SyncingFront(geth.url, [GETH_INDEXING, GETH_INDEXING, False])
+    try:
+        assert migrate_through(front.url, geth.chain_id, fixture_artifacts, acct)["last_run"]["txs"] == 6
+        assert front.methods.count("eth_syncing") >= 3
+    finally:
+        front.close()
+
+
+def test_a_geth_that_never_finishes_indexing_is_refused_in_one_line(geth, fixture_artifacts, monkeypatch):
+    import chain.node
+
+    monkeypatch.setattr(chain.node, "INDEXING_SETTLE_SECONDS", 0.5)
+    acct = geth.new_account()
+    front = SyncingFront(geth.url, GETH_INDEXING)
+    try:
+        with pytest.raises(ChainSyncing) as e:
+            migrate_through(front.url, geth.chain_id, fixture_artifacts, acct)
+        assert str(e.value).startswith(
+            f"chain RPC {front.url}: the node is still syncing (at block 1 of 0, still indexing after 0.5 s: txIndexRemainingBlocks 1)"
+        )
+        assert "\n" not in str(e.value) and "eth_sendRawTransaction" not in front.methods
     finally:
         front.close()
 
