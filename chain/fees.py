@@ -7,8 +7,8 @@ most one eighth per full block: five full blocks in a row take it to 1.80× (the
 the cap pays the whole tip in each of the next five blocks whatever they hold (tests/test_fees.py
 derives this from the EIP's rule); the tip is all the block producer gets.  A chain without a base fee (no EIP-1559) takes a legacy gas price.
 
-Takes the web3 client as an argument and imports nothing: the InitContainer image copies this file
-(initcontainer/Dockerfile).
+Takes the chain client as an argument (web3's to sign, ``chain.node.Node`` to decide) and imports
+nothing: the InitContainer image copies this file (initcontainer/Dockerfile).
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def fee_cap(fields: dict) -> int:
     return int(fields["maxFeePerGas"] if "maxFeePerGas" in fields else fields["gasPrice"])
 
 
-def price_floor(w3: Any) -> int:
+def price_floor(node: Any) -> int:
     """The least a transaction pays per gas now: the latest block's base fee, or the node's legacy
-    gas price where there is none.  What a check that funds cannot fall short uses (a lower bound)."""
-    block = w3.eth.get_block("latest")
-    return int(block.get("baseFeePerGas") or w3.eth.gas_price)
+    gas price where there is none.  What a check that funds cannot fall short uses (a lower bound).
+    ``node``: a ``chain.node.Node`` (deciding reads without web3)."""
+    base = node.block("latest").get("baseFeePerGas")
+    return int(base, 16) if base else int(node.request("eth_gasPrice", []), 16)

@@ -599,7 +599,7 @@ class Migration:
                 need_gas += 200 * (len(entry.artifact.deployed_bytecode) // 2)
         from web3 import Web3  # sending: web3 is loaded already
 
-        price = price_floor(self.node.web3())
+        price = price_floor(self.node)
         need = need_gas * price
         balance = self.node.balance(self.deployer)
         if balance < need:

@@ -315,7 +315,7 @@ def check_owner_funds(node: Node, view: FleetView, owner: str, actions: list, re
         else:
             gas += int(e["result"], 16)
     gas += sum(21_000 + sum(16 if b else 4 for b in r.data) for r in requests if r.after)
-    price = price_floor(node.web3())
+    price = price_floor(node)
     eth_needed = sum(r.value for r in requests) + gas * price
     if eth_needed > view.owner_eth:
         from web3 import Web3  # sending: web3 is loaded already
@@ -550,7 +550,7 @@ def _faucet_actions(
     """``plan_faucet`` at the fee cap the pods will use and this chain's gas for a stake."""
     # The pods' fee cap (chain.fees.fee_fields with DEFAULT_TIP), taken on the base fee or, on a
     # chain without one, on the gas price: twice it, room for the price to rise before they stake.
-    price = max_fee(price_floor(node.web3()), DEFAULT_TIP)
+    price = max_fee(price_floor(node), DEFAULT_TIP)
     pending = [a for a in operators.values() if not view.operators[a].staked]
     gas = faucet_gas_per_operator(node, contracts, owner, pending[0], stake_amount(view, policy)) if pending else FAUCET_GAS_PER_OPERATOR
     return plan_faucet(view, operators, faucet, policy, price, gas)

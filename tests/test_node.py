@@ -40,14 +40,16 @@ node = open_node(url, chain_id)
 contracts = StakingContracts.from_address_book(given["olds"]["address_book"], STAKING_CONTRACT_NAMES)
 check_contracts(node, contracts, STAKING_CONTRACT_NAMES)
 pending = assess(node, contracts, given["operators"], given["owner"], FleetPolicy(10**17, 10**18))
-print(json.dumps({"actions": actions, "pending": [a.line() for a in pending],
+faucet = assess(node, contracts, given["operators"], given["owner"], FleetPolicy(10**17, 10**18), provisioning="cluster", faucet=given["faucet"])
+print(json.dumps({"actions": actions, "pending": [a.line() for a in pending], "faucet": [a.kind for a in faucet],
                   "loaded": sorted(m for m in ("web3", "eth_account") if m in sys.modules)}))
 """
 
 
 def test_deciding_reads_the_chain_without_web3(keep_chain):
-    """A migration's assess and the stakes' assess on a chain where nothing is missing: every
-    contract reused, every call skipped, no stake action, and neither web3 nor eth_account loaded."""
+    """A migration's assess and the stakes' assess (deploy and cluster provisioning) on a chain
+    where nothing is missing: every contract reused, every call skipped, no stake action, nothing
+    for the faucet (every operator is staked), and neither web3 nor eth_account loaded."""
     from eth_account import Account
 
     from operators.policy import FleetPolicy
@@ -62,6 +64,7 @@ def test_deciding_reads_the_chain_without_web3(keep_chain):
         "olds": keep_chain.migration,
         "owner": keep_chain.owner.address,
         "operators": {"c": op},
+        "faucet": Account.create().address,
     }
     run = subprocess.run(
         [sys.executable, "-c", DECIDE_WITHOUT_WEB3],
@@ -73,7 +76,7 @@ def test_deciding_reads_the_chain_without_web3(keep_chain):
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout.strip().splitlines()[-1])
     assert seen["actions"] == ["reuse", "skip"], seen
-    assert seen["pending"] == [], seen
+    assert seen["pending"] == [] and seen["faucet"] == [], seen
     assert seen["loaded"] == [], f"deciding imported {seen['loaded']} (expected a read of the chain through chain.node.Node alone)"
 
 
