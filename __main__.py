@@ -160,6 +160,35 @@ def program() -> None:
 ERROR_SHOWN_EXIT_CODE = 32
 
 
+def quiet_when_interrupted() -> None:
+    """No traceback when the engine interrupts the program.  When a step fails (a bad rpcUrl, say)
+    the engine stops the deployment and sends the program SIGINT; the SDK's RPCs still in flight
+    then end in a KeyboardInterrupt that Python would print as a page of frames under the stack's
+    diagnostics, after the one line the engine printed for the step.  Any other exception keeps
+    its traceback."""
+    import sys
+
+    shown = sys.excepthook
+    if getattr(shown, "keep_cd_quiet_when_interrupted", False):
+        return  # once per process (the offline runner runs the program many times in one)
+
+    def hook(kind, value, tb):
+        if not issubclass(kind, KeyboardInterrupt):
+            shown(kind, value, tb)
+
+    # The interrupt can also land in the interpreter's shutdown (joining the SDK's thread pool),
+    # where Python reports it as "Exception ignored in: <module 'threading'>" with its frames.
+    shown_unraisable = sys.unraisablehook
+
+    def unraisable(info):
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            shown_unraisable(info)
+
+    hook.keep_cd_quiet_when_interrupted = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+    sys.unraisablehook = unraisable
+
+
 def main() -> None:
     """The program, with keep-cd's own refusals as the engine's one `error:` line.
 
@@ -170,6 +199,7 @@ def main() -> None:
     non-zero exit code: 1" after it).  Any other exception is a bug of ours and keeps its
     traceback.  The offline runner re-raises the cause.
     """
+    quiet_when_interrupted()
     try:
         program()
     except KeepCdError as e:
@@ -177,4 +207,5 @@ def main() -> None:
         raise SystemExit(ERROR_SHOWN_EXIT_CODE) from e
 
 
-main()
+if __name__ == "__main__":  # as the language host runs it (runpy, run_name "__main__")
+    main()

@@ -89,6 +89,24 @@ def test_an_rpc_url_that_is_no_url_names_rpc_url_not_the_plan(deployed):
     assert_good_config_changes_nothing(ws)
 
 
+def test_a_refusal_while_a_large_program_still_registers_prints_no_traceback(tmp_path):
+    """A new stack of 100 clients with a bad rpcUrl: the migration's check fails while the program
+    is still registering the fleet, the engine interrupts the program, and what the SDK had in
+    flight ends in a KeyboardInterrupt.  Its page of frames was printed under the stack's
+    diagnostics every time (seen three times in three before __main__.quiet_when_interrupted)."""
+    from bench.engine.fidelity import ScriptedStack
+
+    chain = start_anvil()
+    try:
+        stack = ScriptedStack(engine_or_fail(), str(tmp_path / "large"), chain.url, clients=100, bootstrap=10)
+        set_config(stack.ws, rpcUrl="not-a-url")
+        line, output = refused_up(chain, stack.ws)
+    finally:
+        chain.stop()
+    assert "property rpc_url value {not-a-url} has a problem: config rpcUrl: 'not-a-url' is not an http(s) JSON-RPC URL" in line
+    assert "KeyboardInterrupt" not in output
+
+
 def test_a_missing_artifacts_directory_is_the_programs_one_line(deployed, tmp_path):
     chain, ws = deployed
     missing = str(tmp_path / "no-artifacts")
