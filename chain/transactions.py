@@ -41,6 +41,13 @@ from .tx_request import SendStats, TxRequest
 COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported")
 
 
+# How long the account's nonce may stand still, with ours in flight, before the node's pool is
+# asked why (``PipelinedSender._unstrand``).  Longer than a dev chain's block (anvil automines,
+# `geth --dev` here mines every second); only anvil is repaired, so a slower chain costs one
+# web3_clientVersion.
+STRANDED_CHECK_SECONDS = 2.0
+
+
 def is_collision(message: str) -> bool:
     """Whether a node's refusal of a transaction means another sender of the account got there first."""
     text = message.lower()
@@ -128,6 +135,7 @@ class PipelinedSender:
         self.log = log
         self.stats = SendStats()
         self._simulation_refused = False
+        self._anvil: bool | None = None
 
     # -- nonces ---------------------------------------------------------------------------------
     def settled_nonce(self, timeout: float = 60.0) -> int:
@@ -255,17 +263,25 @@ class PipelinedSender:
         deadline = time.monotonic() + self.confirm_timeout
         last_nonce = max(r.nonce for r in reqs)
         next_resend = time.monotonic() + max(5.0, self.confirm_timeout / 6)
-        while self.w3.eth.get_transaction_count(self.address, "latest") <= last_nonce:
+        mined = self.w3.eth.get_transaction_count(self.address, "latest")
+        moved = time.monotonic()
+        while mined <= last_nonce:
             now = time.monotonic()
             if now > deadline:
                 raise TransactionDropped(
                     f"transaction {reqs[-1].label}: not mined after {self.confirm_timeout:.0f}s "
-                    f"(nonce {last_nonce}; expected the node to mine it)"
+                    f"(nonce {last_nonce}; expected the node to mine it{self._pool_note(mined)})"
                 )
             if now > next_resend:
                 self._resend_missing(reqs)
                 next_resend = now + max(5.0, self.confirm_timeout / 6)
+            if now - moved > STRANDED_CHECK_SECONDS:
+                self._unstrand(mined, reqs)
+                moved = now
             time.sleep(self.poll_interval)
+            latest = self.w3.eth.get_transaction_count(self.address, "latest")
+            if latest != mined:
+                mined, moved = latest, time.monotonic()
         blocks: set = set()
         fetched = self._batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in reqs]) if batched else None
         for i, r in enumerate(reqs):
@@ -482,6 +498,66 @@ class PipelinedSender:
                 except Exception as e:  # already known / nonce too low: it landed meanwhile
                     self.log(f"resend of {r.label}: {e}")
 
+    # -- anvil's stranded nonces ------------------------------------------------------------------
+    def _is_anvil(self) -> bool:
+        if self._anvil is None:
+            self._anvil = str(self.w3.provider.make_request(cast(Any, "web3_clientVersion"), []).get("result", "")).startswith("anvil/")
+        return self._anvil
+
+    def _pool_nonces(self) -> dict | None:
+        """{"pending": nonces, "queued": nonces} of this account in the node's pool ("pending": ready
+        to mine; "queued": waiting for an earlier nonce), or None where the node keeps its pool to
+        itself (geth without the txpool API)."""
+        answer = self.w3.provider.make_request(cast(Any, "txpool_inspect"), [])
+        if not isinstance(answer, dict) or not isinstance(answer.get("result"), dict):
+            return None
+        mine = self.address.lower()
+        out: dict = {}
+        for kind in ("pending", "queued"):
+            by_sender = answer["result"].get(kind) or {}
+            out[kind] = {int(n) for a, txs in by_sender.items() if a.lower() == mine for n in txs}
+        return out
+
+    def _pool_note(self, next_nonce: int) -> str:
+        """For a timeout: where the node's pool holds the account's next nonce, where it tells."""
+        try:
+            pool = self._pool_nonces()
+        except Exception:  # a diagnosis only; the timeout is the error
+            return ""
+        if pool is None:
+            return ""
+        if next_nonce in pool["queued"]:
+            return f"; the node holds nonce {next_nonce} as queued, waiting for an earlier nonce, though it is the account's next"
+        if next_nonce in pool["pending"]:
+            return f"; the node holds nonce {next_nonce} as ready and has not mined it: is the chain mining?"
+        return f"; the node's pool has no transaction of this account at nonce {next_nonce}"
+
+    def _unstrand(self, next_nonce: int, ours: list) -> bool:
+        """Free our transactions anvil has stranded; True where it had.
+
+        anvil (v1.7.1, crates/anvil/src/eth/api.rs ``send_raw_transaction``) reads the account's
+        nonce, then inserts the transaction into its pool as requiring the nonce before it unless
+        that read said it is the next one.  When the block holding that earlier nonce is mined and
+        pruned from the pool in between, the requirement is never met again: the transaction sits
+        in the queue for good although its nonce is the account's next, and every later one of
+        ours behind it.  Sending it again is refused ("already imported").  So, seen that way,
+        this account's transactions are removed from anvil's pool (``anvil_removePoolTransactions``)
+        and ours from ``next_nonce`` on are sent again: the pool then places them afresh.
+        Only anvil: another node is left to its own pool (geth re-sorts its queue on every block)."""
+        if not self._is_anvil():
+            return False
+        pool = self._pool_nonces()
+        if pool is None or next_nonce not in pool["queued"]:
+            return False
+        again = sorted((r for r in ours if r.raw is not None and r.nonce >= next_nonce), key=lambda r: r.nonce)
+        self.log(f"anvil stranded nonce {next_nonce} in its queue: removing this account's pool transactions, sending {len(again)} again")
+        self.w3.provider.make_request(cast(Any, "anvil_removePoolTransactions"), [self.address])
+        for r, result in zip(again, self._batch([("eth_sendRawTransaction", ["0x" + r.raw.hex()]) for r in again]), strict=True):
+            if isinstance(result, RPCError):  # mined meanwhile: nonce too low
+                self.log(f"sending {r.label} again: {result.reason}")
+        self.stats.unstranded += 1
+        return True
+
     # -- one transaction from an account other processes send from too ---------------------------
     def send_shared(
         self, build: Callable[[], TxRequest | None], *, tip: int | None = None, gas_pad: int = 10_000, attempts: int = 30
@@ -535,19 +611,30 @@ class PipelinedSender:
     def _receipt_unless_replaced(self, req: TxRequest):
         """``req``'s receipt; None once its nonce is mined in another transaction (replaced in the pool)."""
         deadline = time.monotonic() + self.confirm_timeout
+        mined, moved = -1, time.monotonic()
         while time.monotonic() < deadline:
             try:
                 return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
             except TransactionNotFound:
                 pass
-            if self.w3.eth.get_transaction_count(self.address, "latest") > cast(int, req.nonce):
+            latest = self.w3.eth.get_transaction_count(self.address, "latest")
+            if latest > cast(int, req.nonce):
                 try:
                     return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
                 except TransactionNotFound:
                     return None
+            if latest != mined:
+                mined, moved = latest, time.monotonic()
+            elif time.monotonic() - moved > STRANDED_CHECK_SECONDS:
+                # Another sender of the account may have freed its own stranded transaction, and
+                # taken ours out of anvil's pool with it: each sender sends its own again.
+                self._resend_missing([req])
+                self._unstrand(latest, [req])
+                moved = time.monotonic()
             time.sleep(self.poll_interval)
         raise TransactionDropped(
-            f"transaction {req.label}: not mined after {self.confirm_timeout:.0f}s (tx {req.tx_hash}, nonce {req.nonce}; is the chain mining?)"
+            f"transaction {req.label}: not mined after {self.confirm_timeout:.0f}s "
+            f"(tx {req.tx_hash}, nonce {req.nonce}{self._pool_note(self.w3.eth.get_transaction_count(self.address, 'latest')) or '; is the chain mining?'})"
         )
 
     def _replay_reason(self, r: TxRequest) -> str:

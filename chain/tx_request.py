@@ -44,3 +44,4 @@ class SendStats:
     resends: int = 0
     seconds: float = 0.0
     collisions: int = 0  # ``send_shared``: nonce races lost to other senders of the account
+    unstranded: int = 0  # times anvil's pool stranded our next nonce and it was sent again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import cast
 
 import pytest
 import rlp
@@ -160,3 +161,57 @@ def test_the_settled_nonce_waits_while_transactions_are_pending(anvil_factory, m
         settler.join(timeout=30)
     assert not errors, errors
     assert result == [2]
+
+
+# --- anvil's stranded nonce --------------------------------------------------------------------
+# anvil reads the sender's nonce, then puts the transaction in its pool as requiring the nonce
+# before it; when the block with that nonce is mined and pruned in between, the transaction waits in
+# the queue for good though its nonce is the account's next (seen in CI: "not mined after 120s").
+# The state is made here on a real anvil: nonce n+1 is sent first (queued behind n), then the
+# account's nonce is set past n, as the block that used n would have left it.
+
+
+def _stranded(chain, sender: PipelinedSender, first: int) -> TxRequest:
+    """A transfer at nonce ``first`` + 1 that anvil holds as queued though ``first`` + 1 is the account's next nonce."""
+    from bench.chains.anvil import rpc
+    from chain.fees import fee_fields
+
+    req = TxRequest("stranded transfer", sender.address, b"", value=1, nonce=first + 1, gas=21_000)
+    sender._sign(req, fee_fields(sender.w3))
+    rpc(chain.url, "eth_sendRawTransaction", ["0x" + cast(bytes, req.raw).hex()])
+    rpc(chain.url, "anvil_setNonce", [sender.address, hex(first + 1)])
+    rpc(chain.url, "evm_mine", [])
+    queued = rpc(chain.url, "txpool_inspect", [])["queued"]
+    assert str(first + 1) in queued.get(sender.address.lower(), {})  # stranded: it stays there
+    return req
+
+
+def test_a_transaction_anvil_strands_in_its_queue_is_sent_again_and_mined(fresh_anvil):
+    acct = fresh_anvil.new_account()
+    sender = PipelinedSender(connect(fresh_anvil.url, fresh_anvil.chain_id), acct, confirm_timeout=20)
+    req = _stranded(fresh_anvil, sender, 0)
+    started = time.monotonic()
+    sender.wait([req])
+    assert req.receipt["status"] == 1 and sender.stats.unstranded == 1
+    assert time.monotonic() - started < 10  # freed after a few seconds, not at the timeout
+
+
+def test_a_stranded_transaction_left_alone_times_out_naming_where_the_node_holds_it(fresh_anvil, monkeypatch):
+    """Without the repair (as on a node other than anvil) the wait fails, and says what the pool holds."""
+    acct = fresh_anvil.new_account()
+    sender = PipelinedSender(connect(fresh_anvil.url, fresh_anvil.chain_id), acct, confirm_timeout=4)
+    monkeypatch.setattr(sender, "_is_anvil", lambda: False)
+    req = _stranded(fresh_anvil, sender, 0)
+    with pytest.raises(Exception, match=r"not mined after 4s \(nonce 1; .*holds nonce 1 as queued, waiting for an earlier nonce"):
+        sender.wait([req])
+    assert sender.stats.unstranded == 0
+
+
+def test_a_shared_senders_stranded_transaction_is_freed_too(fresh_anvil):
+    """send_shared's wait for its one transaction frees it the same way (the account's other
+    senders send theirs again when they find them gone)."""
+    acct = fresh_anvil.new_account()
+    sender = PipelinedSender(connect(fresh_anvil.url, fresh_anvil.chain_id), acct, confirm_timeout=20)
+    req = _stranded(fresh_anvil, sender, 0)
+    receipt = sender._receipt_unless_replaced(req)
+    assert receipt is not None and receipt["status"] == 1 and sender.stats.unstranded == 1
