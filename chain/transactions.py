@@ -46,6 +46,8 @@ COLLISION_MARKERS = ("nonce", "underpriced", "already known", "already imported"
 # `geth --dev` here mines every second); only anvil is repaired, so a slower chain costs one
 # web3_clientVersion.
 STRANDED_CHECK_SECONDS = 2.0
+# How long a receipt may lag behind its account's nonce on the node (``PipelinedSender._receipts``).
+RECEIPT_LAG_SECONDS = 5.0
 
 
 def is_collision(message: str) -> bool:
@@ -283,31 +285,55 @@ class PipelinedSender:
             if latest != mined:
                 mined, moved = latest, time.monotonic()
         blocks: set = set()
-        fetched = self._batch([("eth_getTransactionReceipt", [r.tx_hash]) for r in reqs]) if batched else None
-        for i, r in enumerate(reqs):
-            receipt: Any
-            try:
-                if fetched is None:
-                    receipt = self.w3.eth.get_transaction_receipt(r.tx_hash)
-                elif isinstance(fetched[i], dict):
-                    receipt = {
-                        "blockNumber": int(fetched[i]["blockNumber"], 16),
-                        "status": int(fetched[i]["status"], 16),
-                        "gasUsed": int(fetched[i]["gasUsed"], 16),
-                        "transactionHash": fetched[i]["transactionHash"],
-                    }
-                else:
-                    raise TransactionNotFound(r.tx_hash)
-            except TransactionNotFound:
+        receipts = self._receipts(reqs, batched)
+        for r, receipt in zip(reqs, receipts, strict=True):
+            if receipt is None:
                 raise TransactionDropped(
                     f"transaction {r.label}: nonce {r.nonce} was used by another transaction "
                     "(expected keep-cd to be the only sender of this account while it runs)"
-                ) from None
-            r.receipt = dict(receipt)
+                )
+            r.receipt = receipt
             blocks.add(int(receipt["blockNumber"]))
             if int(receipt["status"]) != 1:
                 raise TransactionReverted(f"transaction {r.label}: reverted: {self._replay_reason(r)} (tx {r.tx_hash})")
         return blocks
+
+    def _receipts(self, reqs: list, batched: bool) -> list:
+        """Each request's receipt (``batched``: blockNumber, status, gasUsed, transactionHash; else
+        web3's whole receipt), None where the node has none, once the account's nonce is past all
+        of them.
+
+        anvil (1.7.1, ``Backend::do_mine_block``) moves the account's nonce before it stores the
+        block's receipts, so a receipt asked for right after may be missing for a moment: a
+        missing one is asked for again for up to ``RECEIPT_LAG_SECONDS`` before it counts as
+        another transaction's nonce."""
+        out: list = [None] * len(reqs)
+        deadline = time.monotonic() + RECEIPT_LAG_SECONDS
+        while True:
+            missing = [i for i, got in enumerate(out) if got is None]
+            if batched:
+                answers = self._batch([("eth_getTransactionReceipt", [reqs[i].tx_hash]) for i in missing])
+            else:
+                answers = [self._receipt_or_none(reqs[i].tx_hash) for i in missing]
+            for i, answer in zip(missing, answers, strict=True):
+                if isinstance(answer, dict) and batched:  # raw JSON-RPC: hex quantities
+                    out[i] = {
+                        "blockNumber": int(answer["blockNumber"], 16),
+                        "status": int(answer["status"], 16),
+                        "gasUsed": int(answer["gasUsed"], 16),
+                        "transactionHash": answer["transactionHash"],
+                    }
+                elif isinstance(answer, dict):  # web3's whole receipt
+                    out[i] = answer
+            if all(got is not None for got in out) or time.monotonic() > deadline:
+                return out
+            time.sleep(self.poll_interval)
+
+    def _receipt_or_none(self, tx_hash: str) -> dict | None:
+        try:
+            return dict(self.w3.eth.get_transaction_receipt(cast(Any, tx_hash)))
+        except TransactionNotFound:
+            return None
 
     # -- batched sending (many small transactions between two blocks) ----------------------------
     def _batch(self, calls: list) -> list:
@@ -619,10 +645,7 @@ class PipelinedSender:
                 pass
             latest = self.w3.eth.get_transaction_count(self.address, "latest")
             if latest > cast(int, req.nonce):
-                try:
-                    return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
-                except TransactionNotFound:
-                    return None
+                return self._receipts([req], batched=False)[0]
             if latest != mined:
                 mined, moved = latest, time.monotonic()
             elif time.monotonic() - moved > STRANDED_CHECK_SECONDS:

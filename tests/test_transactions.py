@@ -215,3 +215,61 @@ def test_a_shared_senders_stranded_transaction_is_freed_too(fresh_anvil):
     req = _stranded(fresh_anvil, sender, 0)
     receipt = sender._receipt_unless_replaced(req)
     assert receipt is not None and receipt["status"] == 1 and sender.stats.unstranded == 1
+
+
+# --- receipts that lag behind the nonce ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_receipt_missing_for_a_moment_after_the_nonce_moved_is_asked_for_again(fresh_anvil, monkeypatch, batched):
+    """anvil 1.7.1 moves the account's nonce before it stores the block's receipts
+    (``Backend::do_mine_block``): seen in a stress run as "nonce N was used by another transaction"
+    for our own mined transaction.  The window is too short to hit on demand, so the node's first
+    two answers for the receipt are replaced by the null it gives inside it; the chain is real."""
+    acct = fresh_anvil.new_account()
+    nulls = {"left": 2}
+    real_one, real_batch = HTTPProvider.make_request, HTTPProvider.make_batch_request
+
+    def one(provider, method, params):
+        if method == "eth_getTransactionReceipt" and nulls["left"]:
+            nulls["left"] -= 1
+            return {"jsonrpc": "2.0", "id": 1, "result": None}
+        return real_one(provider, method, params)
+
+    def batch(provider, calls):
+        answers = real_batch(provider, calls)
+        if calls and calls[0][0] == "eth_getTransactionReceipt" and nulls["left"]:
+            nulls["left"] -= 1
+            return [{**a, "result": None} for a in answers]
+        return answers
+
+    monkeypatch.setattr(HTTPProvider, "make_request", one)
+    monkeypatch.setattr(HTTPProvider, "make_batch_request", batch)
+    sender = PipelinedSender(connect(fresh_anvil.url, fresh_anvil.chain_id), acct, confirm_timeout=20)
+    reqs = [TxRequest(f"transfer {i}", acct.address, b"", value=1) for i in range(3)]
+    if batched:
+        sender.send_batched(reqs, 0)
+    else:
+        sender.send(reqs, 0)
+    assert nulls["left"] == 0 and all(r.receipt["status"] == 1 for r in reqs)
+
+
+def test_a_nonce_another_transaction_took_is_named_once_its_receipt_stays_missing(anvil_factory):
+    """Our transaction replaced in the pool by another of the same account at the same nonce: once
+    mined, ours has no receipt, ever; after the lag allowance the wait says so in one line."""
+    from bench.chains.anvil import rpc
+    from chain.fees import fee_fields
+
+    chain = anvil_factory(extra_args=("--no-mining",))
+    acct = chain.new_account()
+    sender = PipelinedSender(connect(chain.url, chain.chain_id), acct, confirm_timeout=20)
+    ours = TxRequest("our transfer", acct.address, b"", value=1, nonce=0, gas=21_000)
+    fees = fee_fields(sender.w3)
+    sender._sign(ours, fees)
+    rpc(chain.url, "eth_sendRawTransaction", ["0x" + cast(bytes, ours.raw).hex()])
+    theirs = TxRequest("their transfer", acct.address, b"", value=2, nonce=0, gas=21_000)
+    sender._sign(theirs, {k: v * 2 for k, v in fees.items()})  # +100 % on both: replaces ours
+    rpc(chain.url, "eth_sendRawTransaction", ["0x" + cast(bytes, theirs.raw).hex()])
+    rpc(chain.url, "evm_mine", [])
+    with pytest.raises(Exception, match=r"^transaction our transfer: nonce 0 was used by another transaction"):
+        sender.wait([ours])
