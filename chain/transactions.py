@@ -582,6 +582,7 @@ class PipelinedSender:
             if isinstance(result, RPCError):  # mined meanwhile: nonce too low
                 self.log(f"sending {r.label} again: {result.reason}")
         self.stats.unstranded += 1
+        self.stats.resends += len(again)
         return True
 
     # -- one transaction from an account other processes send from too ---------------------------

@@ -41,7 +41,7 @@ class SendStats:
     txs: int = 0
     gas_used: int = 0
     blocks: tuple = ()
-    resends: int = 0
+    resends: int = 0  # transactions sent again (dropped by the node, or stranded in anvil's queue)
     seconds: float = 0.0
     collisions: int = 0  # ``send_shared``: nonce races lost to other senders of the account
     unstranded: int = 0  # times anvil's pool stranded our next nonce and it was sent again

@@ -192,7 +192,7 @@ def test_a_transaction_anvil_strands_in_its_queue_is_sent_again_and_mined(fresh_
     req = _stranded(fresh_anvil, sender, 0)
     started = time.monotonic()
     sender.wait([req])
-    assert req.receipt["status"] == 1 and sender.stats.unstranded == 1
+    assert req.receipt["status"] == 1 and sender.stats.unstranded == 1 and sender.stats.resends == 1
     assert time.monotonic() - started < 10  # freed after a few seconds, not at the timeout
 
 
