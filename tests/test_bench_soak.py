@@ -1,4 +1,4 @@
-"""The anvil soak (bench/chains/soak.py) runs and reports every sender."""
+"""The anvil soak (bench/soak) runs and reports every sender."""
 
 import json
 import os
@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_soak_reports_each_senders_rounds_and_no_error():
     run = subprocess.run(
-        [sys.executable, "-m", "bench.chains.soak", "--senders", "2", "--seconds", "3", "--load", "0"],
+        [sys.executable, "-m", "bench.soak", "--senders", "2", "--seconds", "3", "--load", "0"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -37,6 +37,7 @@ MAY_IMPORT = {
     "bench/engine": {"bench", "bench/gobuild", "bench/chains", "bench/offline", *PROGRAM},
     "bench/cluster": {"bench", "bench/gobuild", "bench/chains", "bench/engine", *PROGRAM},
     "bench/fleet": {"bench", "bench/gobuild", "bench/chains", "bench/engine", *PROGRAM},
+    "bench/soak": {"bench", "bench/chains", *PROGRAM},
     "bench/benchmarks": {"bench", *WORKBENCH, *PROGRAM},
 }
 # keep_contracts/ goes into the InitContainer image: the standard library, eth_abi and eth_utils only.

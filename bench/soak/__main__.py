@@ -1,4 +1,4 @@
-"""Soak the sender on one anvil: `python -m bench.chains.soak [--senders 3] [--size 14]
+"""Soak the sender on one anvil: `python -m bench.soak [--senders 3] [--size 14]
 [--seconds 480] [--load 2]`.
 
 Each sender is a process with an account of its own that sends rounds of ``size`` transfers
@@ -48,7 +48,7 @@ def _sender(url: str, chain_id: int, size: int, seconds: float, out) -> None:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.chains.soak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=3)
     parser.add_argument("--size", type=int, default=14, help="transfers per round")
     parser.add_argument("--seconds", type=float, default=480.0)
