@@ -1,14 +1,11 @@
 """`python -m bench fleet` runs end to end (small, to keep the suite fast) and prints its JSON last."""
 
-import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
+from bench_run import ROOT, last_json
 
 # Gas per operator (fund + stake + authorize): geth --dev's rules charge ~3x anvil's (docs/geth.md).
 GAS_PER_OPERATOR = {"anvil": (200_000, 300_000), "geth": (600_000, 800_000)}
@@ -16,15 +13,7 @@ GAS_PER_OPERATOR = {"anvil": (200_000, 300_000), "geth": (600_000, 800_000)}
 
 @pytest.mark.parametrize("chain", ["anvil", "geth"])
 def test_bench_fleet_small_run(chain):
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "fleet", "--chain", chain, "--operators", "4", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = last_json("bench", "fleet", "--chain", chain, "--operators", "4", "--json", timeout=300)
     for key in (
         "operators",
         "txs",

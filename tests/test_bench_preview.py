@@ -1,23 +1,13 @@
 """`python -m bench preview` runs end to end and reports what docs/fleet.md quotes."""
 
-import json
-import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_run import ROOT, last_json
 
 
 def test_bench_preview_prints_one_json_object_last():
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "preview", "--clients", "20", "--repeat", "1", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = last_json("bench", "preview", "--clients", "20", "--repeat", "1", "--json", timeout=300)
     # contracts + KeepNetwork + NetworkPolicy + the local stack's YAML-rendering provider + the
     # clients' OperatorAccounts and operator-stakes, then per client: component, ConfigMap, Secret,
     # PVC, Service, Deployment
