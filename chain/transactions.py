@@ -640,10 +640,9 @@ class PipelinedSender:
         deadline = time.monotonic() + self.confirm_timeout
         mined, moved = -1, time.monotonic()
         while time.monotonic() < deadline:
-            try:
-                return self.w3.eth.get_transaction_receipt(cast(Any, req.tx_hash))
-            except TransactionNotFound:
-                pass
+            receipt = self._receipt_or_none(cast(str, req.tx_hash))
+            if receipt is not None:
+                return receipt
             latest = self.w3.eth.get_transaction_count(self.address, "latest")
             if latest > cast(int, req.nonce):
                 return self._receipts([req], batched=False)[0]
@@ -656,9 +655,9 @@ class PipelinedSender:
                 self._unstrand(latest, [req])
                 moved = time.monotonic()
             time.sleep(self.poll_interval)
+        where = self._pool_note(self.w3.eth.get_transaction_count(self.address, "latest")) or "; is the chain mining?"
         raise TransactionDropped(
-            f"transaction {req.label}: not mined after {self.confirm_timeout:.0f}s "
-            f"(tx {req.tx_hash}, nonce {req.nonce}{self._pool_note(self.w3.eth.get_transaction_count(self.address, 'latest')) or '; is the chain mining?'})"
+            f"transaction {req.label}: not mined after {self.confirm_timeout:.0f}s (tx {req.tx_hash}, nonce {req.nonce}{where})"
         )
 
     def _replay_reason(self, r: TxRequest) -> str:
